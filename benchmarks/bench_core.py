@@ -1,0 +1,114 @@
+"""Benchmark of the optimizer core (``make bench-core``).
+
+1. Disc task (32², hard edges, non-overlapping start): per method, renders until the parameter
+   error first drops below 0.02 and the final error — medians over 5 seeds at equal budgets.
+2. The optimiser's own time per iteration (ask + tell, no objective) at n = 10, 1,000 and 100,000.
+
+Prints Markdown tables. Reproduce with: make bench-core   (or .venv/bin/python benchmarks/bench_core.py)
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from optimizer_server import minimize
+from optimizer_server.errors import ConfigError
+from optimizer_server.methods import available_methods, create_method
+from optimizer_server.tasks.disc import DiscTask
+
+DISC_OPTIONS = {  # the same settings the convergence tests state
+    "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
+    "zerograds": dict(sigma=0.3, lr=0.02, surrogate_lr=0.01, anneal=True, lr_follows_sigma=True,
+                      refit_first=True, samples=4, surrogate_steps=10),
+    "zerograds (paper)": dict(sigma=0.33, lr=1e-3, surrogate_lr=1e-3, samples=2),
+    "fd": dict(eps=1e-3, lr=0.01),
+    "spsa": dict(),
+    "cmaes": dict(),
+    "nevergrad": dict(),
+}
+
+
+def disc_table(budget: int, seeds: int) -> None:
+    task = DiscTask(size=32)
+    print(f"\n### Disc task: renders to parameter error < 0.02 (median of {seeds} seeds, budget {budget})\n")
+    print("| method | solved | renders to < 0.02 (median) | final error (median) | optimiser ms / iteration |")
+    print("|---|---|---|---|---|")
+    for label, options in DISC_OPTIONS.items():
+        method = label.split(" ")[0]
+        firsts, finals, overhead = [], [], []
+        for seed in range(seeds):
+            res = minimize(task.loss, task.space, method=method, budget=budget, seed=seed,
+                           x0=task.start_centre, **options)
+            errs = task.parameter_error([h["x"] for h in res.history])
+            hit = np.flatnonzero(errs < 0.02)
+            firsts.append(res.history[hit[0]]["evaluations"] if len(hit) else None)
+            finals.append(float(task.parameter_error(res.x)[0]))
+            overhead += [h["optimizer_seconds"] for h in res.history]
+        solved = sum(f < 0.02 for f in finals)
+        reached = sorted(f for f in firsts if f is not None)
+        # a median over all seeds, counting "never" as worse than any number
+        med = reached[len(firsts) // 2] if len(reached) > len(firsts) // 2 else "not reached"
+        print(f"| {label} | {solved}/{seeds} | {med} | {statistics.median(finals):.4f} | "
+              f"{1000 * statistics.median(overhead):.3f} |", flush=True)
+
+
+def overhead_row(method: str, n: int, iterations: int) -> str:
+    try:
+        m = create_method(method, n=n, budget=100_000, seed=0)
+    except ConfigError as exc:
+        return f"n/a ({str(exc).split(';')[0].split(': ', 1)[-1]})"
+    except MemoryError:
+        return "n/a (out of memory)"
+    target = np.full(n, 0.3)
+    times = []
+    deadline = time.perf_counter() + 60
+    for it in range(iterations + 2):
+        t0 = time.perf_counter()
+        b = m.ask()
+        t1 = time.perf_counter()
+        losses = ((b.x - target) ** 2).mean(1)
+        t2 = time.perf_counter()
+        m.tell(b, losses)
+        t3 = time.perf_counter()
+        if it >= 2:  # the first iterations pay one-off allocations
+            times.append((t1 - t0) + (t3 - t2))
+        if time.perf_counter() > deadline and len(times) >= 3:
+            break
+    med = statistics.median(times) * 1000
+    return f"{med:.2f} ms ({len(b)} renders/it)"
+
+
+def overhead_table(dims) -> None:
+    print(f"\n### Optimiser time per iteration (ask + tell, objective excluded; median; device "
+          f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {torch.get_num_threads()} torch threads)\n")
+    print("| method | " + " | ".join(f"n = {n:,}" for n in dims) + " |")
+    print("|---|" + "---|" * len(dims))
+    for method in available_methods():
+        cells = [overhead_row(method, n, 30 if n <= 1000 else 5) for n in dims]
+        print(f"| {method} | " + " | ".join(cells) + " |", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=int, default=3000)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--dims", type=int, nargs="+", default=[10, 1000, 100_000])
+    parser.add_argument("--skip-disc", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"# bench-core  ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"python {platform.python_version()})")
+    print("command: make bench-core  (.venv/bin/python benchmarks/bench_core.py " + " ".join(sys.argv[1:]) + ")")
+    if not args.skip_disc:
+        disc_table(args.budget, args.seeds)
+    overhead_table(args.dims)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The ask/tell contract every method follows.
+
+Public methods here validate and keep the bookkeeping (counters, best point, pending batch,
+noise seeds); subclasses implement only the algorithm's private hooks:
+
+    _ask() -> (B, n) unit-cube points        _tell(x, losses)     current (property)
+    _state_dict() / _load_state_dict(d)      _batch_size()        sigma (property, optional)
+
+A failed ``tell`` (bad shape, non-finite loss, unknown batch) raises a project error and leaves
+every piece of state untouched, so the caller can fix the losses and tell again.
+"""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Dict, Optional
+
+import numpy as np
+
+from ..errors import ConfigError, StateError, TellError
+
+
+@dataclass
+class CommonOptions:
+    """Options every method accepts."""
+
+    common_random_numbers: bool = True
+    """Give every sample of one iteration the same render-noise seed (paired samples then differ
+    by the parameter change, not by Monte-Carlo noise). False: a fresh seed per sample."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What ``ask()`` returns: the points to evaluate and the noise seed each render should use."""
+
+    x: np.ndarray
+    """(B, n) float64 points in the unit cube (may lie slightly outside near the bounds:
+    ``Space.from_unit`` clips them when they are turned into scene values)."""
+    seeds: np.ndarray
+    """(B,) int64 render-noise seeds in ``[0, 2**31)``."""
+    iteration: int
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def render_seeds(seed: int, iteration: int, count: int, common: bool) -> np.ndarray:
+    """Deterministic render-noise seeds for one iteration (derived, so they need no saved state)."""
+    if common:
+        s = np.random.SeedSequence([seed, iteration]).generate_state(1)[0] & 0x7FFFFFFF
+        return np.full(count, s, dtype=np.int64)
+    states = np.random.SeedSequence([seed, iteration, 1]).generate_state(count)
+    return (states & 0x7FFFFFFF).astype(np.int64)
+
+
+class Method(ABC):
+    """Base class of every optimisation method (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = CommonOptions
+
+    def __init__(self, n: int, budget: int, seed: int = 0, x0=None, device=None, **options: Any):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"n (the number of parameters) must be a positive integer, got {n!r}")
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+            raise ConfigError(f"budget (number of evaluations) must be a positive integer, got {budget!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        self.n, self.budget, self.seed = int(n), int(budget), int(seed)
+        self.options = make_options(self.Options, options, self.name)
+        if x0 is None:
+            x0 = np.full(self.n, 0.5)
+        x0 = np.asarray(x0, dtype=np.float64)
+        if x0.shape != (self.n,) or not np.all(np.isfinite(x0)):
+            raise ConfigError(f"x0 must be {self.n} finite unit-cube values, got shape {x0.shape}")
+        if np.any(x0 < 0) or np.any(x0 > 1):
+            raise ConfigError("x0 must lie in the unit cube [0, 1]^n (convert with Space.to_unit)")
+        self.x0 = x0
+        self.device = device
+        self.evaluations = 0
+        self.iteration = 0
+        self.best_x: Optional[np.ndarray] = None
+        self.best_loss = float("inf")
+        self._pending: Optional[Batch] = None
+        self._setup()
+
+    # --- hooks -----------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Build the algorithm's state from ``self.options``, ``self.x0``, ``self.seed``."""
+
+    @abstractmethod
+    def _ask(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def _tell(self, x: np.ndarray, losses: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _batch_size(self) -> int:
+        """How many points the next ``ask()`` returns."""
+
+    @property
+    @abstractmethod
+    def current(self) -> np.ndarray:
+        """The method's current estimate of the optimum, (n,) in the unit cube."""
+
+    @property
+    def sigma(self) -> Optional[float]:
+        """The current sampling spread in unit-cube units, where the method has one."""
+        return None
+
+    def _converged(self) -> bool:
+        return False
+
+    @abstractmethod
+    def _state_dict(self) -> Dict[str, Any]: ...
+
+    @abstractmethod
+    def _load_state_dict(self, state: Dict[str, Any]) -> None: ...
+
+    # --- public API -------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.evaluations + self._batch_size() > self.budget or self._converged()
+
+    def ask(self) -> Batch:
+        """The next batch to evaluate. Asking again before ``tell`` returns the same batch."""
+        if self._pending is not None:
+            return self._pending
+        if self.done:
+            raise TellError(f"{self.name}: the budget of {self.budget} evaluations is used up "
+                            f"({self.evaluations} spent); check `done` before asking")
+        x = np.ascontiguousarray(self._ask(), dtype=np.float64)
+        seeds = render_seeds(self.seed, self.iteration, len(x), self.options.common_random_numbers)
+        self._pending = Batch(x=x, seeds=seeds, iteration=self.iteration)
+        self._pending.x.setflags(write=False)
+        return self._pending
+
+    def tell(self, points, losses) -> None:
+        """Consume the losses of the pending batch (``points`` is the Batch or its ``x``)."""
+        pending = self._pending
+        if pending is None:
+            raise TellError(f"{self.name}: tell() without a pending ask(); call ask() first")
+        x = points.x if isinstance(points, Batch) else np.asarray(points, dtype=np.float64)
+        if x.shape != pending.x.shape or not np.array_equal(x, pending.x):
+            raise TellError(f"{self.name}: tell() got points that are not the pending batch "
+                            f"(shape {x.shape}, expected {pending.x.shape}); pass back what ask() returned")
+        losses = np.asarray(losses, dtype=np.float64)
+        if losses.ndim == 2 and losses.shape[1] == 1:
+            losses = losses[:, 0]
+        if losses.shape != (len(x),):
+            raise TellError(f"{self.name}: expected {len(x)} losses (one per point), got shape {losses.shape}")
+        if not np.all(np.isfinite(losses)):
+            bad = np.flatnonzero(~np.isfinite(losses)).tolist()
+            raise TellError(f"{self.name}: losses must be finite; entries {bad} are NaN or inf "
+                            "(a failed render?) - re-evaluate those points")
+        self._tell(pending.x, losses)
+        self._pending = None
+        self.evaluations += len(x)
+        self.iteration += 1
+        i = int(np.argmin(losses))
+        if losses[i] < self.best_loss:
+            self.best_loss, self.best_x = float(losses[i]), np.clip(pending.x[i], 0.0, 1.0)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to continue this run bit-for-bit (see ``load_state_dict``)."""
+        pending = None if self._pending is None else {
+            "x": self._pending.x.copy(), "seeds": self._pending.seeds.copy(), "iteration": self._pending.iteration}
+        return {
+            "method": self.name, "n": self.n, "budget": self.budget, "seed": self.seed,
+            "options": dataclasses.asdict(self.options), "x0": self.x0.copy(),
+            "evaluations": self.evaluations, "iteration": self.iteration,
+            "best_x": None if self.best_x is None else self.best_x.copy(), "best_loss": self.best_loss,
+            "pending": pending, "algorithm": self._state_dict(),
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore a state from ``state_dict()`` (of a method built with the same name, n and options)."""
+        for key, mine in (("method", self.name), ("n", self.n)):
+            if state.get(key) != mine:
+                raise StateError(f"state is for {key}={state.get(key)!r}, this method has {key}={mine!r}")
+        if state.get("options") != dataclasses.asdict(self.options):
+            raise StateError(f"state was saved with options {state.get('options')} but this {self.name} "
+                             f"has {dataclasses.asdict(self.options)}; build the method with the saved options")
+        self._load_state_dict(state["algorithm"])
+        self.budget, self.seed = int(state["budget"]), int(state["seed"])
+        self.x0 = np.asarray(state["x0"], dtype=np.float64)
+        self.evaluations, self.iteration = int(state["evaluations"]), int(state["iteration"])
+        self.best_loss = float(state["best_loss"])
+        self.best_x = None if state["best_x"] is None else np.asarray(state["best_x"], dtype=np.float64)
+        p = state["pending"]
+        self._pending = None if p is None else Batch(
+            x=np.asarray(p["x"], dtype=np.float64), seeds=np.asarray(p["seeds"], dtype=np.int64),
+            iteration=int(p["iteration"]))
+
+
+def make_options(options_cls, given: Dict[str, Any], method_name: str):
+    """Build an options dataclass, rejecting unknown names and wrongly typed values clearly."""
+    fields = {f.name: f for f in dataclasses.fields(options_cls)}
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {unknown} for method {method_name!r}; "
+                          f"its options are: {', '.join(sorted(fields))}")
+    checked = {}
+    for key, value in given.items():
+        default = fields[key].default
+        if isinstance(default, bool):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"{method_name}: option {key!r} must be true/false, got {value!r}")
+            value = bool(value)
+        elif isinstance(default, int) and default is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ConfigError(f"{method_name}: option {key!r} must be an integer, got {value!r}")
+            value = int(value)
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise ConfigError(f"{method_name}: option {key!r} must be a finite number, got {value!r}")
+            value = float(value)
+        checked[key] = value
+    opts = options_cls(**checked)
+    validate = getattr(opts, "validate", None)
+    if validate is not None:
+        validate(method_name)
+    return opts

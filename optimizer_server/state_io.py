@@ -1,0 +1,107 @@
+"""Save and load nested optimiser states without pickle.
+
+A state is a tree of dicts/lists holding ``str``/``int``/``float``/``bool``/``None``,
+numpy arrays and torch tensors. It is written as one ``.npz`` file: the arrays as npz members
+and the tree itself as JSON in the member ``__tree__``. Loading never unpickles
+(``allow_pickle=False``), so a state file from elsewhere cannot run code.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from typing import Any, Dict
+
+import numpy as np
+
+from .errors import StateError
+
+_TREE = "__tree__"
+_FORMAT = "zerograds-state/1"
+
+
+def _encode(node: Any, arrays: Dict[str, np.ndarray]) -> Any:
+    if isinstance(node, dict):
+        for k in node:
+            if not isinstance(k, str):
+                raise StateError(f"state keys must be strings, got {k!r}")
+        return {k: _encode(v, arrays) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_encode(v, arrays) for v in node]
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, (np.integer, np.floating, np.bool_)):
+        return node.item()
+    key = f"a{len(arrays)}"
+    if isinstance(node, np.ndarray):
+        if node.dtype == object:
+            raise StateError("object arrays cannot be saved; use numeric arrays")
+        arrays[key] = node
+        return {"__array__": key}
+    if type(node).__module__.startswith("torch") and hasattr(node, "detach"):
+        arrays[key] = node.detach().cpu().numpy()
+        return {"__tensor__": key}
+    raise StateError(f"cannot save a {type(node).__name__} in a state; use numbers, strings, arrays or tensors")
+
+
+def _decode(node: Any, arrays, torch_device) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"__array__"}:
+            return arrays[node["__array__"]]
+        if set(node) == {"__tensor__"}:
+            import torch  # only states that hold tensors need torch
+            t = torch.from_numpy(np.array(arrays[node["__tensor__"]]))
+            return t.to(torch_device) if torch_device is not None else t
+        return {k: _decode(v, arrays, torch_device) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_decode(v, arrays, torch_device) for v in node]
+    return node
+
+
+def dumps_state(state: Dict[str, Any]) -> bytes:
+    """The bytes of a state file (see :func:`save_state`)."""
+    arrays: Dict[str, np.ndarray] = {}
+    tree = {"format": _FORMAT, "state": _encode(state, arrays)}
+    arrays[_TREE] = np.frombuffer(json.dumps(tree).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def loads_state(data: bytes, torch_device=None) -> Dict[str, Any]:
+    """Inverse of :func:`dumps_state`. Tensors are put on ``torch_device`` when given (else CPU)."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zipfile/numpy raise several kinds; they all mean "not a state file"
+        raise StateError(f"not a readable state file: {exc}") from exc
+    if _TREE not in arrays:
+        raise StateError("not a state file: it has no __tree__ member")
+    tree = json.loads(arrays.pop(_TREE).tobytes().decode())
+    if tree.get("format") != _FORMAT:
+        raise StateError(f"state format {tree.get('format')!r} is not {_FORMAT!r}")
+    return _decode(tree["state"], arrays, torch_device)
+
+
+def save_state(path, state: Dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically: a crash leaves either the old or the new file."""
+    data = dumps_state(state)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_state(path, torch_device=None) -> Dict[str, Any]:
+    with open(path, "rb") as f:
+        return loads_state(f.read(), torch_device)
