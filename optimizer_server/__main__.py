@@ -55,11 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(sub) -> None:
     """Subcommands whose modules live beside this one (server, batch runner)."""
     try:
-        from .cli_serve import add_serve_parser
+        from .cli_serve import add_keys_parser, add_serve_parser
     except ImportError:
         pass
     else:
         add_serve_parser(sub)
+        add_keys_parser(sub)
     try:
         from .batch import add_run_parser
     except ImportError:

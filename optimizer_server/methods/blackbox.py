@@ -166,10 +166,14 @@ class NevergradMethod(ReplayMethod):
         return np.asarray(rec.value, dtype=np.float64)
 
     def _ask(self) -> np.ndarray:
-        self._asked = [self.ng_opt.ask() for _ in range(self.options.batch_size)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NGOpt's inner cma warns about its own batching; harmless
+            self._asked = [self.ng_opt.ask() for _ in range(self.options.batch_size)]
         return np.array([c.value for c in self._asked], dtype=np.float64)
 
     def _tell_library(self, losses: np.ndarray) -> None:
-        for cand, loss in zip(self._asked, losses):
-            self.ng_opt.tell(cand, float(loss))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for cand, loss in zip(self._asked, losses):
+                self.ng_opt.tell(cand, float(loss))
         self._asked = None

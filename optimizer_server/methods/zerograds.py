@@ -169,7 +169,7 @@ class ZeroGrads(Method):
 
     def _fit_surrogate(self, rho: torch.Tensor, losses: torch.Tensor) -> None:
         for _ in range(self.options.surrogate_steps):
-            self.surrogate_opt.zero_grad(set_to_none=True)
+            self.surrogate_opt.zero_grad(set_to_none=False)  # reuse the grad buffers: no big allocations per step
             fit = torch.mean((self.surrogate(rho) - losses) ** 2)
             fit.backward()
             self.surrogate_opt.step()
