@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv demo demo-disc test test-core bench-core bench-server bench-render addon clean
+.PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean
 
 all: test
 
@@ -19,13 +19,30 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# For the GUI test and the worker-inside-Blender test: Debian's Blender (3.4), a virtual screen,
+# ImageMagick for the screenshot, and pyzmq for Blender's own Python. Installed when missing and
+# we may (root with apt); otherwise those two tests skip and say why.
+GUI_STAMP := $(VENV)/.gui-deps
+$(GUI_STAMP):
+	@if command -v blender >/dev/null && command -v xvfb-run >/dev/null && command -v import >/dev/null; then \
+		echo "gui deps: present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			blender xvfb xauth imagemagick python3-zmq >/dev/null) \
+		|| echo "gui deps: apt-get failed; the GUI tests will be skipped"; \
+	else echo "gui deps: not root or no apt-get; the GUI tests will be skipped"; fi
+	@mkdir -p $(VENV) && touch $(GUI_STAMP)
+
+gui-deps: $(GUI_STAMP)
+
+# The SHADOWS demo: a sphere outside the view, found from its shadow with real Cycles renders.
 demo: $(STAMP)
-	$(PY) -m optimizer_server demo --budget 2000
+	$(PY) scenes/shadows_demo.py --run
 
 demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
 
-test: $(STAMP)
+test: $(STAMP) $(GUI_STAMP)
 	$(PY) -m pytest -q
 
 test-core: $(STAMP)
@@ -34,6 +51,9 @@ test-core: $(STAMP)
 bench-core: $(STAMP)
 	$(PY) benchmarks/bench_core.py
 
+bench-efficiency: $(STAMP)
+	$(PY) benchmarks/bench_efficiency.py
+
 bench-server: $(STAMP)
 	$(PY) benchmarks/bench_server.py
 
@@ -41,7 +61,7 @@ bench-render: $(STAMP)
 	$(PY) benchmarks/bench_render.py
 
 addon: $(STAMP)
-	$(PY) blender_addon/build.py
+	$(PY) -m blender_addon.build
 
 clean:
 	rm -rf $(VENV) out dist .pytest_cache

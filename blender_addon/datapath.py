@@ -1,0 +1,104 @@
+"""Parse Blender data paths such as ``objects["Sphere"].location`` without eval.
+
+A data path is a chain of steps starting from ``bpy.data``:
+
+* ``.name``      an attribute (RNA property),
+* ``["key"]``    a collection member by name, or an ID property (custom property,
+                 geometry-nodes modifier input) when the owner is not a collection,
+* ``[3]``        a collection member by position, or an element of an array property.
+
+This module does not import bpy so it can be tested (and reused) anywhere.
+"""
+from __future__ import annotations
+
+from typing import List, Tuple, Union
+
+from ._deps import ConfigError
+
+Step = Tuple[str, Union[str, int]]  # ("attr", "location") | ("key", "Sphere") | ("index", 2)
+
+
+class DataPathError(ConfigError):
+    """A data path that cannot be parsed or resolved; the message points at the culprit."""
+
+
+def _fail(path: str, pos: int, problem: str) -> DataPathError:
+    return DataPathError(f"bad data path {path!r}: {problem} at character {pos + 1}\n"
+                         f"    {path}\n    {' ' * pos}^")
+
+
+def _read_string(path: str, pos: int) -> Tuple[str, int]:
+    """Read a quoted string starting at ``path[pos]``; returns (text, position after the quote)."""
+    quote = path[pos]
+    chars = []
+    i = pos + 1
+    while i < len(path):
+        c = path[i]
+        if c == "\\" and i + 1 < len(path):  # Blender escapes `"` and `\` in names this way
+            chars.append(path[i + 1])
+            i += 2
+            continue
+        if c == quote:
+            return "".join(chars), i + 1
+        chars.append(c)
+        i += 1
+    raise _fail(path, pos, "unterminated string")
+
+
+def _read_ident(path: str, pos: int) -> Tuple[str, int]:
+    i = pos
+    while i < len(path) and (path[i].isalnum() or path[i] == "_"):
+        i += 1
+    if i == pos or path[pos].isdigit():
+        raise _fail(path, pos, "expected a property name")
+    return path[pos:i], i
+
+
+def parse(path: str) -> List[Step]:
+    """Split a data path into steps; raises :class:`DataPathError` naming the bad character."""
+    if not isinstance(path, str) or not path.strip():
+        raise DataPathError(f"a data path must be a non-empty string, got {path!r}")
+    path = path.strip()
+    if path.startswith("bpy.data."):
+        path = path[len("bpy.data."):]
+    steps: List[Step] = []
+    name, pos = _read_ident(path, 0)
+    steps.append(("attr", name))
+    while pos < len(path):
+        c = path[pos]
+        if c == ".":
+            name, pos = _read_ident(path, pos + 1)
+            steps.append(("attr", name))
+        elif c == "[":
+            pos += 1
+            if pos < len(path) and path[pos] in "\"'":
+                key, pos = _read_string(path, pos)
+                steps.append(("key", key))
+            else:
+                end = pos
+                while end < len(path) and (path[end].isdigit() or (end == pos and path[end] == "-")):
+                    end += 1
+                if end == pos or path[pos:end] == "-":
+                    raise _fail(path, pos, 'expected a quoted name or a whole number inside [ ]')
+                steps.append(("index", int(path[pos:end])))
+                pos = end
+            if pos >= len(path) or path[pos] != "]":
+                raise _fail(path, pos, "expected ']'")
+            pos += 1
+        else:
+            raise _fail(path, pos, f"unexpected {c!r}")
+    return steps
+
+
+def format_steps(steps: List[Step]) -> str:
+    """The inverse of :func:`parse` (canonical quoting), for messages and stored paths."""
+    out = []
+    for kind, value in steps:
+        if kind == "attr":
+            out.append(("." if out else "") + str(value))
+        elif kind == "key":
+            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'["{escaped}"]')
+        else:
+            out.append(f"[{value}]")
+    return "".join(out)

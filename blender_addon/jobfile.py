@@ -1,0 +1,245 @@
+"""Batch job files (TOML): parse and check them before anything is started (no bpy).
+
+    blend = "scene.blend"                 # relative to this file
+    output = "out"                        # relative to this file (default: <job name>_output)
+
+    [render]
+    width = 64
+    height = 64
+    samples = 16
+    frame = 40                            # optional: simulate physics up to this frame
+
+    [[params]]
+    name = "x"
+    path = 'objects["Sphere"].location'
+    index = 0                             # optional, for arrays
+    min = -2.0                            # optional: the property's soft limits
+    max = 2.0
+    kind = "float"                        # optional: detected; an error if it disagrees
+
+    [target]
+    values = { x = 0.5 }                  # render these values as the target, or
+    # image = "target.exr"                # compare with an image (relative to this file)
+    # mask = "mask.png"                   # optional
+    # seed = 7                            # noise seed of the target render
+
+    [method]
+    name = "prdpt"
+    budget = 400                          # renders
+    seed = 0
+    preset = "shadows"                    # optional: the paper's settings
+    lr = 0.02                             # any other key is a method option
+
+    [workers]
+    count = 2
+
+    [server]
+    address = "tcp://host:5555"           # optional: use a running server instead of starting one
+    python = "/path/to/python"            # optional: Python with torch for the local server
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ._deps import ConfigError
+
+_KNOWN = {
+    "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
+    "render": {"width", "height", "samples", "frame"},
+    "params": {"name", "path", "index", "min", "max", "kind"},
+    "target": {"values", "image", "mask", "seed"},
+    "workers": {"count", "threads"},
+    "server": {"address", "python"},
+}
+_KINDS = ("float", "int", "bool", "enum")
+
+
+class JobFileError(ConfigError):
+    """A job file that cannot be run; the message names the key and the problem."""
+
+
+@dataclass
+class JobFile:
+    path: str
+    blend: str
+    output: str
+    width: int = 64
+    height: int = 64
+    samples: int = 16
+    frame: Optional[int] = None
+    params: List[Dict[str, Any]] = field(default_factory=list)
+    target_values: Optional[Dict[str, Any]] = None
+    target_image: Optional[str] = None
+    mask: Optional[str] = None
+    target_seed: int = 1_000_003
+    method: str = "prdpt"
+    budget: int = 400
+    seed: int = 0
+    preset: Optional[str] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    threads: Optional[int] = None
+    address: Optional[str] = None
+    python: str = ""
+
+
+def _fail(where: str, problem: str) -> JobFileError:
+    return JobFileError(f"{where}: {problem}")
+
+
+def _check_keys(table: Dict[str, Any], section: str, where: str) -> None:
+    known = _KNOWN[section]
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(known))}"
+            raise _fail(where, f"unknown key {key!r}{hint}")
+
+
+def _get(table, key, types, where, default=None, required=False, check=None, what=""):
+    if key not in table:
+        if required:
+            raise _fail(where, f"missing key {key!r}" + (f" ({what})" if what else ""))
+        return default
+    value = table[key]
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        names = " or ".join({int: "a whole number", float: "a number", str: "a string", bool: "true/false",
+                             dict: "a table"}.get(t, t.__name__) for t in types)
+        raise _fail(where, f"{key!r} must be {names}, got {value!r}")
+    if check is not None and not check(value):
+        raise _fail(where, f"{key!r} {what}, got {value!r}")
+    return value
+
+
+def load(path: str) -> JobFile:
+    """Read and check a job file; relative paths are resolved against its folder."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11 (Blender 3.x): the `tomli` package has the same API
+        import tomli as tomllib
+    if not os.path.isfile(path):
+        raise JobFileError(f"job file {path!r} does not exist")
+    with open(path, "rb") as f:
+        try:
+            data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise JobFileError(f"{path}: not valid TOML: {exc}") from None
+    return parse(data, path)
+
+
+def parse(data: Dict[str, Any], path: str) -> JobFile:
+    name = os.path.basename(path)
+    base = os.path.dirname(os.path.abspath(path))
+    _check_keys(data, "", name)
+    blend = _get(data, "blend", (str,), name, required=True, what="the .blend file to optimise")
+    blend = os.path.normpath(os.path.join(base, blend))
+    if not os.path.isfile(blend):
+        raise _fail(name, f"'blend' = {data['blend']!r}: no such file ({blend})")
+    default_out = os.path.splitext(name)[0] + "_output"
+    output = os.path.normpath(os.path.join(base, _get(data, "output", (str,), name, default_out)))
+    job = JobFile(path=os.path.abspath(path), blend=blend, output=output)
+
+    render = _get(data, "render", (dict,), name, {})
+    _check_keys(render, "render", "[render]")
+    positive = lambda v: v > 0  # noqa: E731
+    job.width = _get(render, "width", (int,), "[render]", 64, check=positive, what="must be positive")
+    job.height = _get(render, "height", (int,), "[render]", 64, check=positive, what="must be positive")
+    job.samples = _get(render, "samples", (int,), "[render]", 16, check=positive, what="must be positive")
+    job.frame = _get(render, "frame", (int,), "[render]", None)
+
+    params = data.get("params")
+    if not isinstance(params, list) or not params:
+        raise _fail(name, "needs at least one [[params]] table (name, path, and optionally index/min/max/kind)")
+    names = set()
+    for i, p in enumerate(params):
+        where = f"[[params]] #{i + 1}"
+        if not isinstance(p, dict):
+            raise _fail(where, "must be a table")
+        _check_keys(p, "params", where)
+        pname = _get(p, "name", (str,), where, required=True, check=lambda v: bool(v.strip()),
+                     what="must not be empty")
+        where = f"[[params]] {pname!r}"
+        if pname in names:
+            raise _fail(where, "this name is used twice; every parameter needs its own name")
+        names.add(pname)
+        entry = {"name": pname, "path": _get(p, "path", (str,), where, required=True,
+                                             what="""a data path such as 'objects["Sphere"].location'"""),
+                 "index": _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more"),
+                 "min": _get(p, "min", (int, float), where), "max": _get(p, "max", (int, float), where),
+                 "kind": _get(p, "kind", (str,), where, None, check=lambda v: v in _KINDS,
+                              what=f"must be one of {', '.join(_KINDS)}")}
+        if entry["min"] is not None and entry["max"] is not None and not entry["min"] < entry["max"]:
+            raise _fail(where, f"needs min < max, got min={entry['min']} max={entry['max']}")
+        job.params.append(entry)
+
+    target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
+    _check_keys(target, "target", "[target]")
+    if ("values" in target) == ("image" in target):
+        raise _fail("[target]", "give exactly one of 'values' (parameter values to render) or 'image' (a file)")
+    if "values" in target:
+        values = _get(target, "values", (dict,), "[target]")
+        unknown = sorted(set(values) - names)
+        missing = sorted(names - set(values))
+        if unknown or missing:
+            raise _fail("[target] values", f"must name every parameter once: missing {missing}, unknown {unknown}")
+        job.target_values = dict(values)
+    else:
+        job.target_image = _existing(base, _get(target, "image", (str,), "[target]"), "[target] image")
+    if "mask" in target:
+        job.mask = _existing(base, _get(target, "mask", (str,), "[target]"), "[target] mask")
+    job.target_seed = _get(target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0,
+                           what="must be 0 or more")
+
+    method = dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N"))
+    job.method = _get(method, "name", (str,), "[method]", required=True, what="a method such as 'prdpt'")
+    job.budget = _get(method, "budget", (int,), "[method]", required=True, check=positive,
+                      what="must be a positive number of renders")
+    job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
+    job.preset = _get(method, "preset", (str,), "[method]", None)
+    job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
+    _check_method(job)
+
+    w = _get(data, "workers", (dict,), name, {})
+    _check_keys(w, "workers", "[workers]")
+    job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
+    job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
+    server = _get(data, "server", (dict,), name, {})
+    _check_keys(server, "server", "[server]")
+    job.address = _get(server, "address", (str,), "[server]", None)
+    job.python = _get(server, "python", (str,), "[server]", "")
+    return job
+
+
+def _existing(base: str, relative: str, where: str) -> str:
+    path = os.path.normpath(os.path.join(base, relative))
+    if not os.path.isfile(path):
+        raise _fail(where, f"{relative!r}: no such file ({path})")
+    return path
+
+
+def _check_method(job: JobFile) -> None:
+    """Method name, preset and option names against the registry snapshot the add-on ships."""
+    from . import catalog
+
+    methods = catalog.methods()
+    if job.method not in methods:
+        close = difflib.get_close_matches(job.method, list(methods), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise _fail("[method] name", f"unknown method {job.method!r}; {hint}available: {', '.join(sorted(methods))}")
+    info = methods[job.method]
+    if job.preset is not None and job.preset not in info["presets"]:
+        raise _fail("[method] preset", f"{job.method} has no preset {job.preset!r}; "
+                                       f"its presets: {', '.join(info['presets']) or 'none'}")
+    for key in job.options:
+        if key not in info["options"]:
+            close = difflib.get_close_matches(key, list(info["options"]), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise _fail(f"[method] {key}", f"{job.method} has no option {key!r}; {hint}"
+                                           f"its options: {', '.join(sorted(info['options']))}")

@@ -1,0 +1,139 @@
+"""Operators for the parameter list and the target. Thin: gather input, call api, report errors."""
+import bpy
+from bpy.props import BoolProperty, IntProperty, StringProperty
+
+from . import api, params
+from ._deps import ZeroGradsError
+
+
+def _relative_path(struct, identifier: str) -> str:
+    """Path of ``struct.identifier`` from its ID (RNA property or ID property)."""
+    if identifier.startswith("["):
+        base = "" if struct == struct.id_data else struct.path_from_id()
+        return base + identifier
+    if identifier in struct.bl_rna.properties:
+        return struct.path_from_id(identifier)
+    base = "" if struct == struct.id_data else struct.path_from_id()  # an ID property
+    return f'{base}["{identifier}"]'
+
+
+def _button_path(context):
+    """(full data path, array index) of the property under the mouse, or (None, reason).
+
+    Operators run from a button's right-click menu see ``button_pointer`` / ``button_prop``;
+    newer Blenders also give ``context.property`` = (owner, path, index), which tells which
+    element of an array was clicked.
+    """
+    index = -1
+    info = getattr(context, "property", None)
+    if isinstance(info, tuple) and len(info) == 3 and isinstance(info[1], str):
+        owner, path, index = info
+        if owner is not None and getattr(owner, "id_data", None) is not None:
+            relative = path if owner == owner.id_data else _relative_path(owner, path)
+            sep = "" if relative.startswith("[") else "."
+            return params.path_for_id(owner.id_data) + sep + relative, index
+    pointer = getattr(context, "button_pointer", None)
+    prop = getattr(context, "button_prop", None)
+    if pointer is None or prop is None or getattr(pointer, "id_data", None) is None:
+        return None, "no property under the mouse; right-click a property field"
+    relative = _relative_path(pointer, prop.identifier)
+    sep = "" if relative.startswith("[") else "."
+    return params.path_for_id(pointer.id_data) + sep + relative, index
+
+
+class ZEROGRADS_OT_add_param(bpy.types.Operator):
+    """Add this property to the optimisation (its kind and range are read from the property)"""
+
+    bl_idname = "zerograds.add_param"
+    bl_label = "Add to Optimization"
+    bl_options = {"REGISTER", "UNDO"}
+
+    data_path: StringProperty(name="Data Path", description='From bpy.data, e.g. objects["Ball"].location; '
+                                                            "empty: the property under the mouse")
+    array_index: IntProperty(name="Index", default=-1, min=-1)
+    all_elements: BoolProperty(name="All Elements", default=False, description="Add every element of an array")
+
+    def execute(self, context):
+        path, index = self.data_path, self.array_index
+        if not path:
+            path, index_or_reason = _button_path(context)
+            if path is None:
+                self.report({"ERROR"}, index_or_reason)
+                return {"CANCELLED"}
+            index = index_or_reason if self.array_index < 0 else self.array_index
+        try:
+            length = api.array_length(path)
+            if length and (self.all_elements or index < 0):
+                indices = range(length)
+            else:
+                indices = [index]
+            added = [api.add_param(context.scene, path, i) for i in indices]
+        except ZeroGradsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, "Optimising " + ", ".join(p.name for p in added))
+        return {"FINISHED"}
+
+
+class ZEROGRADS_OT_remove_param(bpy.types.Operator):
+    """Remove the selected parameter from the optimisation"""
+
+    bl_idname = "zerograds.remove_param"
+    bl_label = "Remove Parameter"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return len(context.scene.zerograds.params) > 0
+
+    def execute(self, context):
+        settings = context.scene.zerograds
+        settings.params.remove(settings.params_index)
+        settings.params_index = max(0, min(settings.params_index, len(settings.params) - 1))
+        return {"FINISHED"}
+
+
+class ZEROGRADS_OT_reset_options(bpy.types.Operator):
+    """Show the chosen method's options at their defaults"""
+
+    bl_idname = "zerograds.reset_options"
+    bl_label = "Reset Method Options"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .props import reset_options
+        reset_options(context.scene.zerograds)
+        return {"FINISHED"}
+
+
+class ZEROGRADS_OT_capture_target(bpy.types.Operator):
+    """Render the scene now (optimisation resolution and samples) and keep it as the target image"""
+
+    bl_idname = "zerograds.capture_target"
+    bl_label = "Capture Target"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from . import targets
+        try:
+            image = targets.capture(context.scene)
+        except ZeroGradsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Target captured: {image.size[0]}×{image.size[1]}, stored in the .blend")
+        return {"FINISHED"}
+
+
+def draw_button_menu(self, context):
+    """Entry in the right-click menu of every property button (like 'Add to Keying Set')."""
+    if getattr(context, "button_prop", None) is None and not getattr(context, "property", None):
+        return
+    layout = self.layout
+    layout.separator()
+    layout.operator(ZEROGRADS_OT_add_param.bl_idname, icon="DRIVER_DISTANCE")
+    op = layout.operator(ZEROGRADS_OT_add_param.bl_idname, text="Add All to Optimization")
+    op.all_elements = True
+
+
+classes = (ZEROGRADS_OT_add_param, ZEROGRADS_OT_remove_param, ZEROGRADS_OT_reset_options,
+           ZEROGRADS_OT_capture_target)

@@ -1,0 +1,339 @@
+"""Scene parameters addressed by data path: resolve once, detect their kind, write samples atomically.
+
+``resolve(path, index)`` walks ``bpy.data`` step by step (``getattr`` and collection lookups,
+never ``eval``) and returns a :class:`Binding`: the struct that owns the value, how to read and
+write it, its kind (float / int / bool / enum) and default bounds from the property's soft limits.
+
+``apply_values(bindings, values)`` writes one sample in parameter units (discrete kinds rounded,
+enums by choice index), tags what Cycles' persistent data would otherwise ignore, and restores
+every value if any write fails, so the scene is never half-applied.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, Dict, List, Optional, Sequence
+
+import bpy
+
+from . import datapath
+from .datapath import DataPathError
+
+KINDS = ("float", "int", "bool", "enum")
+_RNA_KIND = {"FLOAT": "float", "INT": "int", "BOOLEAN": "bool", "ENUM": "enum"}
+_IDPROP_KIND = {"f": "float", "d": "float", "i": "int", "b": "bool"}  # IDPropertyArray.typecode
+_COMPONENTS = {"x": 0, "y": 1, "z": 2, "w": 3, "r": 0, "g": 1, "b": 2, "a": 3}
+_HUGE = 1.0e4  # a soft range wider than this is "unbounded" (location, IOR...): bounds come from the value
+
+
+class Binding:
+    """One resolved scalar in the scene. Resolve once, then read/write it many times."""
+
+    def __init__(self, path: str, owner, key: str, is_idprop: bool, index: int, kind: str,
+                 choices: Optional[List[str]], soft: Optional[tuple], angle: bool, needs_tag: bool):
+        self.path = path            # canonical data path of the property (without the index)
+        self.owner = owner          # the bpy struct holding the value
+        self.key = key              # RNA identifier, or the ID-property key
+        self.is_idprop = is_idprop  # custom property / geometry-nodes modifier input
+        self.index = index          # array element, -1 for a scalar
+        self.kind = kind
+        self.choices = choices      # enum identifiers; the parameter value is the index into them
+        self.soft = soft            # (soft_min, soft_max) of the property, None when unknown
+        self.angle = angle
+        # Persistent data ignores writes that carry no RNA update (ID properties, add-on
+        # defined settings such as scene.cycles.*) unless the owning ID is tagged.
+        self.tag_id = owner.id_data if needs_tag else None
+
+    def __repr__(self):
+        idx = f"[{self.index}]" if self.index >= 0 else ""
+        return f"<Binding {self.path}{idx} ({self.kind})>"
+
+    # --- raw access (exact values, for snapshots) ------------------------------------------
+    def get_raw(self):
+        value = self.owner[self.key] if self.is_idprop else getattr(self.owner, self.key)
+        return value[self.index] if self.index >= 0 else value
+
+    def set_raw(self, raw) -> None:
+        if self.index >= 0:
+            container = self.owner[self.key] if self.is_idprop else getattr(self.owner, self.key)
+            container[self.index] = raw
+        elif self.is_idprop:
+            self.owner[self.key] = raw
+        else:
+            setattr(self.owner, self.key, raw)
+
+    # --- parameter units -----------------------------------------------------------------
+    def read(self) -> float:
+        """The current value in parameter units (enum → choice index, bool → 0/1)."""
+        raw = self.get_raw()
+        if self.kind == "enum":
+            return float(self.choices.index(raw)) if raw in self.choices else 0.0
+        return float(raw)
+
+    def to_raw(self, value: float):
+        """Parameter units → the Python value Blender expects (discrete kinds rounded)."""
+        if self.kind == "float":
+            return float(value)
+        k = int(math.floor(float(value) + 0.5))
+        if self.kind == "bool":
+            return k >= 1
+        if self.kind == "enum":
+            return self.choices[min(max(k, 0), len(self.choices) - 1)]
+        return k
+
+    def write(self, value: float) -> None:
+        self.set_raw(self.to_raw(value))
+
+    def default_bounds(self) -> tuple:
+        """(lo, hi) for a new parameter: the soft limits, or a range around the value if unbounded."""
+        if self.kind == "bool":
+            return 0.0, 1.0
+        if self.kind == "enum":
+            return 0.0, float(len(self.choices) - 1)
+        lo, hi = self.soft if self.soft else (-math.inf, math.inf)
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > _HUGE:
+            v = self.read()
+            half = math.pi if self.angle else max(1.0, abs(v))
+            lo, hi = v - half, v + half
+        if self.kind == "int":
+            lo, hi = math.floor(lo), math.ceil(hi)
+            if lo == hi:
+                hi = lo + 1
+        return float(lo), float(hi)
+
+    def spec_dict(self, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> Dict[str, Any]:
+        """The optimizer's parameter spec (``ParamSpec.from_dict`` shape) for this binding."""
+        dlo, dhi = self.default_bounds()
+        d: Dict[str, Any] = {"name": name, "kind": self.kind,
+                             "lo": dlo if lo is None else float(lo), "hi": dhi if hi is None else float(hi)}
+        if self.kind in ("enum", "bool"):  # their bounds are the choices
+            d["lo"], d["hi"] = dlo, dhi
+        if self.kind == "enum":
+            d["choices"] = list(self.choices)
+        elif self.kind == "int":  # the optimiser wants whole-number bounds for ints
+            d["lo"], d["hi"] = float(math.ceil(d["lo"] - 1e-9)), float(math.floor(d["hi"] + 1e-9))
+        return d
+
+
+# --- resolution ----------------------------------------------------------------------------
+def _names_hint(candidates: Sequence[str], wanted: str) -> str:
+    close = difflib.get_close_matches(wanted, list(candidates), n=3)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = list(candidates)[:8]
+    return "; it has " + (", ".join(repr(c) for c in shown) + (" …" if len(candidates) > 8 else "")
+                          if shown else "nothing")
+
+
+def _rna_props(struct) -> List[str]:
+    return [p.identifier for p in struct.bl_rna.properties if p.identifier != "rna_type"]
+
+
+def _step(obj, step, where: str, path: str):
+    kind, value = step
+    if kind == "attr":
+        if isinstance(obj, bpy.types.bpy_struct) and value in obj.bl_rna.properties:  # bpy.data too
+            return getattr(obj, value)
+        names = _rna_props(obj) if isinstance(obj, bpy.types.bpy_struct) else []
+        raise DataPathError(f"{path!r}: {where} has no property {value!r}{_names_hint(names, value)}")
+    if isinstance(obj, bpy.types.bpy_prop_collection):
+        if kind == "key":
+            found = obj.get(value)
+            if found is None:
+                raise DataPathError(f"{path!r}: {where} has no item named {value!r}{_names_hint(obj.keys(), value)}")
+            return found
+        if not -len(obj) <= value < len(obj):
+            raise DataPathError(f"{path!r}: {where} has {len(obj)} items, index {value} is out of range")
+        return obj[value]
+    raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; [{value!r}] can only follow a "
+                        "collection here")
+
+
+def resolve(path: str, index: int = -1) -> Binding:
+    """Resolve a data path (relative to ``bpy.data``) and optional array index to a :class:`Binding`."""
+    steps = datapath.parse(path)
+    # A trailing [i] on an array is the array index (``location[1]`` ≡ path ``location``, index 1).
+    if len(steps) >= 2 and steps[-1][0] == "index" and steps[-2][0] in ("attr", "key"):
+        if index not in (-1, steps[-1][1]):
+            raise DataPathError(f"{path!r} ends in [{steps[-1][1]}] but index {index} was given; give one of them")
+        owner_steps, last, index = steps[:-2], steps[-2], steps[-1][1]
+    else:
+        owner_steps, last = steps[:-1], steps[-1]
+    canonical = datapath.format_steps(owner_steps + [last])
+    obj = bpy.data
+    for i, step in enumerate(owner_steps):
+        obj = _step(obj, step, "bpy.data." + datapath.format_steps(owner_steps[:i]) if i else "bpy.data", path)
+    where = "bpy.data." + datapath.format_steps(owner_steps) if owner_steps else "bpy.data"
+    if (last[0] == "attr" and last[1] in _COMPONENTS and owner_steps
+            and not isinstance(obj, bpy.types.bpy_struct) and hasattr(obj, "__len__")):
+        # location.x → location, index 0 (quaternions store w first)
+        index = "wxyz".index(last[1]) if type(obj).__name__ == "Quaternion" else _COMPONENTS[last[1]]
+        raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; use the path "
+                            f"'{datapath.format_steps(owner_steps)}' with index {index}")
+    if not isinstance(obj, bpy.types.bpy_struct) or isinstance(obj, bpy.types.bpy_prop_collection):
+        raise DataPathError(f"{path!r}: {where} is not a data block or struct that holds properties")
+    kind_of_last, key = last
+    if kind_of_last == "key":
+        return _bind_idprop(obj, key, index, canonical, where)
+    if kind_of_last != "attr":
+        raise DataPathError(f"{path!r}: the path must end at a property, not at [{key}]")
+    return _bind_rna(obj, key, index, canonical, where)
+
+
+def _check_index(path: str, index: int, length: int) -> int:
+    if length == 0:
+        if index > 0:
+            raise DataPathError(f"{path!r} is a single value, not an array; leave the index out (or use -1)")
+        return -1  # index 0 on a scalar is what Blender's keying sets store: accept it
+    if index < 0:
+        raise DataPathError(f"{path!r} is an array of {length} values; give an index 0…{length - 1}")
+    if index >= length:
+        raise DataPathError(f"{path!r} has {length} values; index {index} is out of range 0…{length - 1}")
+    return index
+
+
+def _bind_rna(owner, key: str, index: int, path: str, where: str) -> Binding:
+    prop = owner.bl_rna.properties.get(key)
+    if prop is None:
+        raise DataPathError(f"{path!r}: {where} has no property {key!r}{_names_hint(_rna_props(owner), key)}")
+    kind = _RNA_KIND.get(prop.type)
+    if kind is None:
+        raise DataPathError(f"{path!r} is a {prop.type.lower()} property; only float, int, bool and enum "
+                            "properties can be optimised")
+    if prop.is_readonly:
+        raise DataPathError(f"{path!r} is read-only in Blender and cannot be set")
+    dims = [d for d in getattr(prop, "array_dimensions", ()) if d]
+    if len(dims) > 1:
+        raise DataPathError(f"{path!r} is a {'×'.join(map(str, dims))} matrix; optimise a vector property instead")
+    choices = soft = None
+    if kind == "enum":
+        if prop.is_enum_flag:
+            raise DataPathError(f"{path!r} is a set of flags; only single-choice enums can be optimised")
+        choices = [item.identifier for item in prop.enum_items]
+        if len(choices) < 2 or getattr(owner, key) not in choices:
+            raise DataPathError(f"{path!r} has items that depend on the scene (a dynamic enum); "
+                                "it cannot be optimised as an enum")
+    elif kind in ("float", "int"):
+        soft = (float(prop.soft_min), float(prop.soft_max))
+    index = _check_index(path, index, prop.array_length if kind != "enum" else 0)
+    angle = prop.type == "FLOAT" and (prop.unit == "ROTATION" or prop.subtype in ("ANGLE", "EULER"))
+    return Binding(path, owner, key, False, index, kind, choices, soft, angle, needs_tag=prop.is_runtime)
+
+
+def _bind_idprop(owner, key: str, index: int, path: str, where: str) -> Binding:
+    try:
+        keys = list(owner.keys())
+    except TypeError:
+        raise DataPathError(f"{path!r}: {where} cannot hold custom properties") from None
+    if key not in keys:
+        shown = [k for k in keys if not k.endswith(("_use_attribute", "_attribute_name"))]
+        raise DataPathError(f"{path!r}: {where} has no custom property {key!r}{_names_hint(shown, key)}")
+    value = owner[key]
+    typecode = getattr(value, "typecode", None)
+    if isinstance(value, bool):
+        kind, length = "bool", 0
+    elif isinstance(value, int):
+        kind, length = "int", 0
+    elif isinstance(value, float):
+        kind, length = "float", 0
+    elif typecode in _IDPROP_KIND:
+        kind, length = _IDPROP_KIND[typecode], len(value)
+    else:
+        raise DataPathError(f"{path!r} holds a {type(value).__name__}; only numbers and booleans can be optimised")
+    index = _check_index(path, index, length)
+    soft = None
+    if kind in ("float", "int"):
+        ui = owner.id_properties_ui(key).as_dict()
+        soft = (float(ui.get("soft_min", -math.inf)), float(ui.get("soft_max", math.inf)))
+    return Binding(path, owner, key, True, index, kind, None, soft, False, needs_tag=True)
+
+
+# --- applying samples --------------------------------------------------------------------------
+def snapshot(bindings: Sequence[Binding]) -> list:
+    """Exact current values (raw Blender values), for :func:`restore`."""
+    return [b.get_raw() for b in bindings]
+
+
+def restore(bindings: Sequence[Binding], saved: list) -> None:
+    for b, raw in zip(bindings, saved):
+        b.set_raw(raw)
+    tag(bindings)
+
+
+def tag(bindings: Sequence[Binding]) -> None:
+    """Tag the IDs whose changes Cycles' persistent data (and the depsgraph) would otherwise miss."""
+    seen = set()
+    for b in bindings:
+        if b.tag_id is not None and id(b.tag_id) not in seen:
+            seen.add(id(b.tag_id))
+            b.tag_id.update_tag()
+
+
+def apply_values(bindings: Sequence[Binding], values: Sequence[float], update: bool = False) -> None:
+    """Write one sample (parameter units) to all bindings at once; all or nothing.
+
+    ``update=True`` also evaluates the view layer's depsgraph once (needed to see the result
+    in the viewport or before stepping frames; a render evaluates its own depsgraph anyway).
+    """
+    values = [float(v) for v in values]
+    if len(values) != len(bindings):
+        raise DataPathError(f"got {len(values)} values for {len(bindings)} parameters")
+    bad = [b.path for b, v in zip(bindings, values) if not math.isfinite(v)]
+    if bad:
+        raise DataPathError(f"non-finite values for {bad}; nothing was changed")
+    saved = snapshot(bindings)
+    try:
+        for b, v in zip(bindings, values):
+            b.write(v)
+    except Exception:
+        restore(bindings, saved)
+        raise
+    tag(bindings)
+    if update:
+        bpy.context.view_layer.update()
+
+
+def read_values(bindings: Sequence[Binding]) -> List[float]:
+    return [b.read() for b in bindings]
+
+
+def resolve_all(refs: Sequence[dict]) -> List[Binding]:
+    """Resolve ``[{"name", "path", "index"}...]``; reports *every* bad path in one error."""
+    bindings, problems = [], []
+    for ref in refs:
+        try:
+            bindings.append(resolve(ref["path"], ref.get("index", -1)))
+        except DataPathError as e:
+            problems.append(f"parameter {ref.get('name', ref['path'])!r}: {e}")
+    if problems:
+        raise DataPathError("\n".join(problems))
+    return bindings
+
+
+def path_for_id(id_block) -> str:
+    """The data path of an ID inside ``bpy.data`` (e.g. ``objects["Cube"]``), for building paths.
+
+    Embedded node trees (a material's or world's nodes) live inside their owner, so their path
+    goes through it: ``materials["Mat"].node_tree``.
+    """
+    collection = _ID_COLLECTIONS.get(id_block.id_type)
+    if collection is None:
+        raise DataPathError(f"{id_block.name!r} is a {id_block.id_type.lower()}, which is not supported")
+    if id_block.id_type == "NODETREE" and id_block.name not in bpy.data.node_groups:
+        for owners in ("materials", "worlds", "lights", "scenes", "textures", "linestyles"):
+            for owner in getattr(bpy.data, owners, ()):
+                tree = getattr(owner, "node_tree", None) or getattr(owner, "compositing_node_group", None)
+                if tree is not None and tree == id_block:
+                    return datapath.format_steps([("attr", owners), ("key", owner.name), ("attr", "node_tree")])
+        raise DataPathError(f"cannot find which data block owns node tree {id_block.name!r}")
+    return datapath.format_steps([("attr", collection), ("key", id_block.name)])
+
+
+_ID_COLLECTIONS = {
+    "OBJECT": "objects", "MESH": "meshes", "MATERIAL": "materials", "WORLD": "worlds", "LIGHT": "lights",
+    "CAMERA": "cameras", "SCENE": "scenes", "NODETREE": "node_groups", "TEXTURE": "textures",
+    "IMAGE": "images", "CURVE": "curves", "CURVES": "hair_curves", "ARMATURE": "armatures",
+    "LATTICE": "lattices", "METABALL": "metaballs", "VOLUME": "volumes", "POINTCLOUD": "pointclouds",
+    "PARTICLE": "particles", "COLLECTION": "collections", "ACTION": "actions", "LIGHT_PROBE": "lightprobes",
+    "SPEAKER": "speakers", "FREESTYLELINESTYLE": "linestyles", "MOVIECLIP": "movieclips", "MASK": "masks",
+}

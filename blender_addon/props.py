@@ -1,0 +1,161 @@
+"""The optimisation setup stored in the .blend: ``Scene.zerograds`` (saved with the file)."""
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
+                       PointerProperty, StringProperty)
+
+from . import catalog
+
+KIND_ITEMS = [("float", "Float", "Continuous value"), ("int", "Int", "Whole number (rounded when applied)"),
+              ("bool", "Bool", "On/off (rounded when applied)"), ("enum", "Enum", "One of the property's choices")]
+
+
+class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
+    """One optimised property: where it is and the range the optimiser may use."""
+
+    # `name` is PropertyGroup's built-in StringProperty: the parameter's name.
+    data_path: StringProperty(name="Data Path", description='Path from bpy.data, e.g. objects["Ball"].location')
+    array_index: IntProperty(name="Index", default=-1, min=-1, description="Array element; -1 for a single value")
+    min: FloatProperty(name="Min", default=0.0, description="Lowest value the optimiser may try")
+    max: FloatProperty(name="Max", default=1.0, description="Highest value the optimiser may try")
+    kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="float", description="Detected from the property")
+    enabled: BoolProperty(name="Enabled", default=True, description="Optimise this parameter (off: leave it as it is)")
+
+
+def _option_kind(default) -> str:
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, str):
+        return "str"
+    return "float"  # floats, and None ("automatic") defaults
+
+
+class ZEROGRADS_PG_option(bpy.types.PropertyGroup):
+    """One option of the chosen method; sent only when `override` is on."""
+
+    kind: StringProperty()
+    override: BoolProperty(name="Override", default=False, description="Use this value instead of the method's default")
+    float_value: FloatProperty(name="Value", precision=4)
+    int_value: IntProperty(name="Value")
+    bool_value: BoolProperty(name="Value")
+    str_value: StringProperty(name="Value")
+    doc: StringProperty()
+
+    def value(self):
+        if self.kind == "float":
+            return float(f"{self.float_value:.7g}")  # 0.02, not float32's 0.0199999995
+        return {"bool": self.bool_value, "int": self.int_value, "str": self.str_value}[self.kind]
+
+    def set_value(self, value) -> None:
+        if value is None:
+            return
+        setattr(self, {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(self.kind, "float_value"),
+                value)
+
+
+_enum_cache = {}  # Blender needs the item strings of dynamic enums kept alive
+
+
+def _method_items(self, context):
+    if "methods" not in _enum_cache:
+        _enum_cache["methods"] = [(n, n, catalog.methods()[n]["description"]) for n in catalog.method_names()]
+    return _enum_cache["methods"]
+
+
+def _preset_items(self, context):
+    method = self.method
+    if method not in _enum_cache:
+        presets = catalog.methods().get(method, {}).get("presets", {})
+        _enum_cache[method] = [("NONE", "Defaults", "The method's default options")] + [
+            (p, p.replace("_", " ").title(), ", ".join(f"{k}={v}" for k, v in values.items()))
+            for p, values in presets.items()]
+    return _enum_cache[method]
+
+
+def reset_options(settings) -> None:
+    """Fill ``settings.options`` with the chosen method's options at their defaults."""
+    settings.options.clear()
+    for name, info in catalog.methods().get(settings.method, {}).get("options", {}).items():
+        if name == "common_random_numbers":
+            continue  # shown as the render seed policy
+        item = settings.options.add()
+        item.name, item.kind, item.doc = name, _option_kind(info["default"]), info["doc"][:1000]
+        item.set_value(info["default"])
+
+
+def _on_method(self, context):
+    self.preset = "NONE"
+    reset_options(self)
+
+
+def _on_preset(self, context):
+    reset_options(self)
+    if self.preset != "NONE":
+        for name, value in catalog.methods()[self.method]["presets"][self.preset].items():
+            item = self.options.get(name)
+            if item is not None:
+                item.set_value(value)
+                item.override = True
+
+
+class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
+    params: CollectionProperty(type=ZEROGRADS_PG_param)
+    params_index: IntProperty(name="Active Parameter")
+
+    target_source: EnumProperty(name="Target", items=[
+        ("FILE", "Image File", "Compare renders with an image file (EXR keeps linear values)"),
+        ("CAPTURED", "Captured", "A render of the scene stored by 'Capture Target'")], default="CAPTURED")
+    target_file: StringProperty(name="Target Image", subtype="FILE_PATH")
+    target_image: PointerProperty(name="Captured Target", type=bpy.types.Image)
+    mask_file: StringProperty(name="Mask", subtype="FILE_PATH",
+                              description="Optional: only pixels where the mask is non-zero count in the loss")
+
+    method: EnumProperty(name="Method", items=_method_items, update=_on_method)
+    preset: EnumProperty(name="Preset", items=_preset_items, update=_on_preset,
+                         description="Hyperparameters of the paper's runs for a similar task")
+    options: CollectionProperty(type=ZEROGRADS_PG_option)
+    budget: IntProperty(name="Budget", default=400, min=1, description="Renders the optimisation may use in total")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the optimiser's random numbers")
+
+    width: IntProperty(name="Width", default=64, min=4, max=4096, description="Render width while optimising")
+    height: IntProperty(name="Height", default=64, min=4, max=4096, description="Render height while optimising")
+    samples: IntProperty(name="Samples", default=16, min=1, max=65536, description="Cycles samples per render")
+    seed_policy: EnumProperty(name="Noise Seed", items=[
+        ("SHARED", "Shared per Iteration", "All renders of one iteration use the same noise seed (common random "
+                                           "numbers: differences come from the parameters, not from noise)"),
+        ("FRESH", "Fresh per Render", "Every render gets its own noise seed")], default="SHARED")
+    use_physics_frame: BoolProperty(name="Simulate to Frame", default=False,
+                                    description="Step rigid bodies / simulations from the first frame and render "
+                                                "this frame")
+    physics_frame: IntProperty(name="Frame", default=1, min=0)
+    workers: IntProperty(name="Workers", default=1, min=1, max=64, description="Headless render processes")
+
+    server_mode: EnumProperty(name="Server", items=[
+        ("LOCAL", "Local", "Start an optimizer server on this computer"),
+        ("REMOTE", "Address", "Connect to a running server")], default="LOCAL")
+    server_address: StringProperty(name="Address", default="tcp://127.0.0.1:5555")
+
+
+class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__  # the add-on's package: "blender_addon", or bl_ext.<repo>.<id> as an extension
+
+    server_python: StringProperty(
+        name="Server Python", subtype="FILE_PATH",
+        description="A Python with torch and optimizer_server, used to start a local optimizer server "
+                    "(empty: $ZEROGRADS_PYTHON, else python3 on PATH)")
+
+    def draw(self, context):
+        self.layout.prop(self, "server_python")
+
+
+classes = (ZEROGRADS_PG_param, ZEROGRADS_PG_option, ZEROGRADS_PG_settings, ZEROGRADS_AP_preferences)
+
+
+def register_properties() -> None:
+    bpy.types.Scene.zerograds = PointerProperty(type=ZEROGRADS_PG_settings)
+
+
+def unregister_properties() -> None:
+    if hasattr(bpy.types.Scene, "zerograds"):
+        del bpy.types.Scene.zerograds

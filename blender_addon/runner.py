@@ -1,0 +1,146 @@
+"""One optimisation run seen from Blender's side: server, render workers, client, job (no bpy).
+
+Both the add-on (driven by a ``bpy.app.timers`` callback) and the batch runner (a plain loop)
+use it the same way::
+
+    run = Run(blend, workers=2, server_python="", address=None)
+    run.start(space, method, budget=..., target_image=..., settings=..., ...)
+    while not run.finished:
+        for event in run.poll():   # never blocks long; restarts dead workers
+            ...                    # "progress" / "done" bodies
+    run.stop()
+
+Errors surface as project exceptions with a message a user can act on.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import jobspec, workers
+from ._deps import ZeroGradsError
+from .local_server import LocalServer
+
+
+class RunError(RuntimeError, ZeroGradsError):
+    """The run cannot go on (server gone, job failed, workers crash-looping)."""
+
+
+def default_worker_command(address: str, blend: str, threads: int) -> List[str]:
+    """Inside a Blender executable: that Blender; with the bpy module: this Python."""
+    try:
+        import bpy
+        binary = bpy.app.binary_path
+    except ImportError:
+        binary = ""
+    if binary and "python" not in os.path.basename(binary).lower():
+        import zmq
+        zmq_parent = os.path.dirname(os.path.dirname(zmq.__file__))
+        return workers.blender_command(address, blend, threads, blender=binary, extra_paths=[zmq_parent])
+    return workers.module_command(address, blend, threads, python=sys.executable)
+
+
+class Run:
+    def __init__(self, blend: str, worker_count: int = 1, address: Optional[str] = None, server_python: str = "",
+                 work_dir: Optional[str] = None, threads_per_worker: Optional[int] = None,
+                 client_timeout_s: float = 5.0, server_args: Optional[List[str]] = None,
+                 worker_command: Optional[Callable[[str, str, int], List[str]]] = None):
+        self.blend = os.path.abspath(blend)
+        self.worker_count = max(1, int(worker_count))
+        self.address = address
+        self.server_python = server_python
+        self.work_dir = work_dir or tempfile.mkdtemp(prefix="zerograds_run_")
+        os.makedirs(self.work_dir, exist_ok=True)
+        cores = os.cpu_count() or 1
+        self.threads = threads_per_worker if threads_per_worker is not None else max(1, cores // self.worker_count)
+        self.client_timeout_s = client_timeout_s
+        self.server_args = list(server_args or [])  # extra `serve` options, e.g. --heartbeat-timeout
+        self.worker_command = worker_command or default_worker_command  # (address, blend, threads) -> argv
+        self.server: Optional[LocalServer] = None
+        self.pool: Optional[workers.WorkerPool] = None
+        self.client = None
+        self.job = None
+        self.result: Optional[Dict[str, Any]] = None
+        self.finished = False
+        self.started_at = 0.0
+        self._last_heard = 0.0
+
+    # --- life cycle ---------------------------------------------------------------------------------
+    def start(self, space: Dict[str, Any], method: str, **submit) -> str:
+        """Start server (unless ``address`` was given), workers and the job; returns the job id."""
+        from optimizer_server.client import OptimizerClient
+
+        try:
+            if self.address is None:
+                self.server = LocalServer(self.server_python, jobs_dir=os.path.join(self.work_dir, "jobs"),
+                                          log_path=os.path.join(self.work_dir, "server.log"),
+                                          extra_args=self.server_args)
+                self.address = self.server.start()
+            command = self.worker_command(self.address, self.blend, self.threads)
+            self.pool = workers.WorkerPool([command] * self.worker_count,
+                                           log_dir=os.path.join(self.work_dir, "workers")).start()
+            self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s)
+            requires = dict(submit.pop("requires", {}) or {})
+            requires.setdefault("scene", jobspec.scene_id(self.blend))
+            requires.setdefault("renderer", jobspec.RENDERER)
+            self.job = self.client.submit(space, method, requires=requires, **submit)
+        except Exception:
+            self.stop()
+            raise
+        self.started_at = self._last_heard = time.monotonic()
+        return self.job.id
+
+    def stop(self) -> None:
+        """Stop workers, client and the local server (safe to call twice)."""
+        if self.pool is not None:
+            self.pool.stop()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.server is not None:
+            self.server.stop()
+
+    # --- while running ------------------------------------------------------------------------------
+    def poll(self, timeout_s: float = 0.0) -> List[Tuple[str, Dict[str, Any]]]:
+        """New ``(kind, body)`` events of the job; restarts dead workers; raises RunError if stuck."""
+        if self.finished or self.client is None:
+            return []
+        if self.server is not None and not self.server.running():
+            raise RunError("the local optimizer server stopped unexpectedly:\n" + self.server.output_tail())
+        self.pool.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
+        events = []
+        for msg in self.client.poll(timeout_s):
+            if msg.job != self.job.id:
+                continue
+            events.append((msg.kind, msg.body))
+            if msg.kind == "done":
+                self.finished = True
+                self.result = msg.body
+        now = time.monotonic()
+        if events:
+            self._last_heard = now
+        elif now - self._last_heard > 2.0 and not self.finished:
+            # Quiet for a while: ask (and re-follow, in case the server restarted). Raises
+            # ServerUnavailableError after client_timeout_s when nobody answers.
+            state = self.client.status(self.job.id, follow=True)["jobs"][0]
+            self._last_heard = now
+            if state["state"] in ("finished", "cancelled", "failed") and not self.finished:
+                self.finished, self.result = True, state
+                events.append(("done", state))
+        return events
+
+    def pause(self) -> None:
+        self.job.pause()
+
+    def resume(self) -> None:
+        self.job.resume()
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+    @property
+    def restarts(self) -> int:
+        return 0 if self.pool is None else self.pool.restarts

@@ -1,0 +1,136 @@
+"""Headless Cycles render worker.
+
+    python -m blender_addon.worker --connect tcp://127.0.0.1:5555 --blend scene.blend
+
+or inside Blender itself (see ``workers.blender_command``)::
+
+    blender -b scene.blend --python-expr "import blender_addon.worker as w; w.main()" -- --connect ADDR
+
+It registers with the optimizer server (``optimizer_server.worker_loop``), and for every batch
+applies each sample's values in one go, renders with Cycles (persistent data, the per-sample
+seed) and returns linear float RGBA pixels read in memory.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from typing import Any, Dict, List, Optional
+
+import bpy
+import numpy as np
+
+from . import jobspec, params, render
+
+log = logging.getLogger("zerograds.blender_worker")
+
+
+class SceneRenderer:
+    """The ``render_batch`` callback: (B, n) values → (B, H, W, 4) float32 images.
+
+    Data paths are resolved once per job; switching to another job first restores the values
+    the previous job changed, so jobs never see each other's parameters.
+    """
+
+    def __init__(self, scene=None, threads: int = 0, readback: str = "memory"):
+        self.scene = scene or bpy.context.scene
+        self.threads = threads
+        self.renderer = render.Renderer(self.scene, readback=readback)
+        self._job: Optional[str] = None
+        self._bindings: List[params.Binding] = []
+        self._saved: list = []
+        self._frame: Optional[int] = None
+
+    def close(self) -> None:
+        """Give back the values the current job changed and unwrap Cycles."""
+        self._leave_job()
+        self.renderer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def setup(self, settings: Dict[str, Any], param_names: List[str], job: Optional[str] = None) -> None:
+        jobspec.check_settings(settings)
+        refs = jobspec.ordered_paths(settings, param_names)
+        self._leave_job()
+        self._bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
+        self._saved = params.snapshot(self._bindings)
+        render.configure(self.scene, settings["width"], settings["height"], settings["samples"],
+                         threads=self.threads)
+        self._frame = settings.get("frame")
+        self._job = job
+
+    def _leave_job(self) -> None:
+        if self._bindings:
+            params.restore(self._bindings, self._saved)
+        self._bindings, self._saved, self._job = [], [], None
+
+    def render_one(self, values, seed: int) -> np.ndarray:
+        params.apply_values(self._bindings, values)
+        if self._frame is not None:
+            render.step_frames(self.scene, self._frame)
+        return self.renderer.render(seed=int(seed))
+
+    def __call__(self, values: np.ndarray, settings: Dict[str, Any], seeds: np.ndarray) -> np.ndarray:
+        job = settings.get("job")
+        if job != self._job or not self._bindings:
+            names = [p["name"] for p in settings.get("params", [])]
+            self.setup(settings, names, job)
+        if values.shape[1] != len(self._bindings):
+            raise ValueError(f"got {values.shape[1]} values per sample for {len(self._bindings)} parameters")
+        images = [self.render_one(row, seed) for row, seed in zip(values, seeds)]
+        return np.stack(images)
+
+
+def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m blender_addon.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connect", required=True, metavar="ADDR", help="optimizer server, e.g. tcp://127.0.0.1:5555")
+    parser.add_argument("--blend", metavar="FILE", help="scene to render (default: the file Blender has open)")
+    parser.add_argument("--threads", type=int, default=0, help="Cycles CPU threads (0 = all cores)")
+    parser.add_argument("--name", help="worker name shown by the server")
+    parser.add_argument("--server-key", help="server's public CurveZMQ key file")
+    parser.add_argument("--key", help="this worker's NAME.key_secret file")
+    parser.add_argument("--log-level", default="INFO")
+    if argv is None:  # inside `blender ... -- ARGS`, our arguments follow the "--"
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s worker %(process)d %(message)s")
+    from optimizer_server.transport import CurveKeys
+    from optimizer_server.worker_loop import WorkerLoop
+
+    blend = args.blend or bpy.data.filepath
+    if not blend:
+        print("error: no scene: pass --blend FILE (or start Blender with the file)", file=sys.stderr)
+        return 2
+    if not os.path.isfile(blend):
+        print(f"error: --blend {blend}: no such file", file=sys.stderr)
+        return 2
+    if args.blend and os.path.abspath(bpy.data.filepath or "") != os.path.abspath(blend):
+        bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
+    keys = CurveKeys.load(args.server_key, args.key) if args.server_key else None
+    renderer = SceneRenderer(bpy.context.scene, threads=args.threads)
+    capabilities = {"renderer": jobspec.RENDERER, "scene": jobspec.scene_id(blend),
+                    "blender": bpy.app.version_string, "max_batch": 64}
+    loop = WorkerLoop(args.connect, renderer, capabilities=capabilities, keys=keys, name=args.name)
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    log.info("rendering %s for %s", blend, args.connect)
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        renderer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

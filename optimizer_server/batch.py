@@ -1,0 +1,206 @@
+"""Batch mode: optimise a .blend headless from a TOML job file.
+
+    python -m optimizer_server run JOB.toml          # with the `bpy` module installed
+    blender -b --python-expr "import sys; sys.path.insert(0, '.'); from optimizer_server import batch; \
+sys.exit(batch.main())" -- JOB.toml
+
+Writes to the job's output folder: result.json (x: name → value, the optimiser's final estimate;
+loss: image MSE of its render against the target; evaluations; history), initial.png, target.png,
+final.png, loss.png and optimised.blend. The job-file format is documented in
+``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer itself runs in
+a separate server process started with a Python that has torch ([server] python, else
+$ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set one of the first two.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from .errors import ZeroGradsError
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _named(bindings, values) -> Dict[str, Any]:
+    """Parameter-unit values → {name: python value} (enum choice, bool, int, float)."""
+    return {name: b.to_raw(v) for (name, b), v in zip(bindings, values)}
+
+
+def _units(bindings, named: Dict[str, Any]) -> List[float]:
+    """{name: value} (as the server or a job file writes it) → parameter units."""
+    values = []
+    for name, b in bindings:
+        v = named[name]
+        if b.kind == "enum":
+            if v not in b.choices:
+                raise ZeroGradsError(f"value {v!r} of {name!r} is not one of {b.choices}")
+            v = b.choices.index(v)
+        values.append(float(v))
+    return values
+
+
+def _specs(job, bindings) -> List[Dict[str, Any]]:
+    specs = []
+    for p, (name, b) in zip(job.params, bindings):
+        if p["kind"] is not None and p["kind"] != b.kind:
+            raise ZeroGradsError(f"[[params]] {name!r}: kind = {p['kind']!r}, but {p['path']} is a {b.kind} "
+                                 f"property; write kind = {b.kind!r} or leave kind out")
+        specs.append(b.spec_dict(name, p["min"], p["max"]))
+    return specs
+
+
+def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
+    """Run the job file at ``path``; returns what result.json holds. Raises ZeroGradsError subclasses."""
+    import bpy
+
+    from blender_addon import images, jobfile, jobspec, params, render
+    from blender_addon.runner import Run
+    from blender_addon.worker import SceneRenderer
+
+    say = (lambda *_: None) if quiet else _say
+    job = jobfile.load(path)
+    os.makedirs(job.output, exist_ok=True)
+    say(f"zerograds: job {job.path}\n  scene  {job.blend}\n  output {job.output}")
+    bpy.ops.wm.open_mainfile(filepath=job.blend, load_ui=False)
+    refs = [{"name": p["name"], "path": p["path"], "index": p["index"]} for p in job.params]
+    names = [p["name"] for p in job.params]
+    bound = list(zip(names, params.resolve_all(refs)))
+    space = {"params": _specs(job, bound)}
+    settings = jobspec.render_settings(job.width, job.height, job.samples, refs, frame=job.frame)
+
+    # The same renderer the workers use renders the reference pictures here; the scene's own
+    # render settings come back afterwards (optimised.blend keeps them).
+    with render.temporary_settings(bpy.context.scene), SceneRenderer(threads=job.threads or 0) as renderer:
+        renderer.setup(settings, names, job="batch")
+        start_values = params.read_values([b for _, b in bound])
+        initial = renderer.render_one(start_values, seed=0)
+        images.write_png(os.path.join(job.output, "initial.png"), initial)
+        if job.target_values is not None:
+            target = renderer.render_one(_units(bound, job.target_values), seed=job.target_seed)
+        else:
+            target = images.load_image(job.target_image)
+            if target.shape[:2] != (job.height, job.width):
+                raise jobfile.JobFileError(
+                    f"[target] image is {target.shape[1]}×{target.shape[0]} but [render] is {job.width}×{job.height}; "
+                    "make them match")
+        images.write_png(os.path.join(job.output, "target.png"), target)
+        mask = images.load_image(job.mask)[:, :, :1] if job.mask else None
+        if mask is not None and mask.shape[:2] != target.shape[:2]:
+            raise jobfile.JobFileError(f"[target] mask is {mask.shape[1]}×{mask.shape[0]}, the target "
+                                       f"{target.shape[1]}×{target.shape[0]}; make them match")
+
+    options = dict(job.options)
+    if job.preset:
+        options["preset"] = job.preset
+    run = Run(job.blend, worker_count=job.workers, address=job.address, server_python=job.python,
+              work_dir=os.path.join(job.output, "run"), threads_per_worker=job.threads)
+    history: List[Dict[str, Any]] = []
+    started = time.monotonic()
+    interrupted = []
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    try:
+        job_id = run.start(space, job.method, budget=job.budget, target_image=target, mask=mask, options=options,
+                           seed=job.seed, settings=settings, start=_named(bound, start_values),
+                           name=os.path.basename(job.path))
+        say(f"  job {job_id}: {job.method}, {len(names)} parameters, budget {job.budget} renders, "
+            f"{job.workers} worker(s), server {run.address}")
+        while not run.finished:
+            if interrupted and interrupted[0] is True:
+                say("  interrupted: cancelling the job")
+                run.cancel()
+                interrupted[0] = "sent"
+            for kind, body in run.poll(timeout_s=0.2):
+                if kind == "progress":
+                    history.append({k: body[k] for k in ("iteration", "evaluations", "loss", "best_loss")})
+                    history[-1]["x"] = body["current"]
+                    say(_progress_line(body, time.monotonic() - started))
+    finally:
+        if previous_sigint is not None:  # None: Blender installed its own handler from C
+            signal.signal(signal.SIGINT, previous_sigint)
+        run.stop()
+    result = run.result
+    if result["state"] == "failed":
+        raise ZeroGradsError(f"the optimisation failed: {result['message']} (logs in {run.work_dir})")
+    # The result is the optimiser's estimate θ (what the papers report); the single best sample
+    # it rendered is kept too, but one lucky noisy render is a worse estimate.
+    x = result["current"]
+    with render.temporary_settings(bpy.context.scene), SceneRenderer(threads=job.threads or 0) as renderer:
+        renderer.setup(settings, names, job="final")
+        final = renderer.render_one(_units(bound, x), seed=0)
+    params.apply_values([b for _, b in bound], _units(bound, x))  # the renderer gave back the start values
+    images.write_png(os.path.join(job.output, "final.png"), final)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
+    losses = [h["loss"] for h in history]
+    images.write_png(os.path.join(job.output, "loss.png"), images.plot_curve(losses, 480, 240), linear=False)
+    out = {"schema": 1, "job": job.path, "state": result["state"], "x": x, "loss": image_mse(final, target, mask),
+           "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
+           "evaluations": result["evaluations"], "iterations": result["iteration"],
+           "start": _named(bound, start_values), "target": job.target_values, "method": job.method,
+           "worker_restarts": run.restarts, "wall_s": round(time.monotonic() - started, 3), "history": history}
+    with open(os.path.join(job.output, "result.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=1)
+    say(f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
+        f"x = {_short(x)}\n  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
+        f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend")
+    return out
+
+
+def image_mse(image, target, mask=None) -> float:
+    """Mean squared error over pixels and channels (where the mask is non-zero), like the server's loss."""
+    import numpy as np
+    diff = (np.asarray(image, np.float64) - np.asarray(target, np.float64)) ** 2
+    if mask is None:
+        return float(diff.mean())
+    weight = (np.asarray(mask) > 0).astype(np.float64)
+    return float((diff * weight).sum() / max(1.0, weight.sum() * diff.shape[-1]))
+
+
+def _short(named: Dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in named.items())
+
+
+def _progress_line(p: Dict[str, Any], elapsed: float) -> str:
+    done = p["evaluations"] / max(1, p["budget"])
+    eta = elapsed / done * (1 - done) if done > 0 else float("nan")
+    return (f"  iter {p['iteration']:4d}  renders {p['evaluations']:5d}/{p['budget']}  loss {p['loss']:.4g}  "
+            f"best {p['best_loss']:.4g}  eta {eta:5.0f}s  {_short(p['current'])}")
+
+
+def add_run_parser(subparsers):
+    """``python -m optimizer_server run JOB.toml`` (wired by __main__)."""
+    p = subparsers.add_parser("run", help="optimise a .blend headless from a TOML job file (needs bpy)",
+                              description="Run a batch job: see blender_addon/jobfile.py for the job-file keys.")
+    p.add_argument("job", metavar="JOB.toml")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run_cli)
+    return p
+
+
+def run_cli(args) -> int:
+    run_job(args.job, quiet=args.quiet)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``run JOB.toml``: exit code 0 on success, 2 for a bad job file or a failed run."""
+    if argv is None:  # inside `blender -b ... -- JOB.toml` our arguments follow "--"
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: python -m optimizer_server run JOB.toml", file=sys.stderr)
+        return 2
+    try:
+        run_job(argv[0])
+    except ZeroGradsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

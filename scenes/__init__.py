@@ -1,0 +1,1 @@
+"""Scene builder scripts (demo, tests, benchmark)."""
