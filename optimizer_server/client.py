@@ -1,0 +1,249 @@
+"""Python client of the optimizer server, used by the Blender add-on, the batch CLI and the tests.
+
+    with OptimizerClient("tcp://127.0.0.1:5555") as client:
+        job = client.submit(space, "prdpt", budget=400, target_image=image, options={"lr": 0.02})
+        for progress in job.progress():          # dicts, one per iteration
+            print(progress["iteration"], progress["loss"], progress["current"])
+        print(job.result["best"])                # after the loop: the `done` body
+
+``client.poll()`` never blocks, for UI timers that cannot sit in a loop. Only numpy, pyzmq and
+the protocol are imported (no torch, no bpy). A client object is not thread-safe: use it from
+one thread.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+import zmq
+
+from . import protocol
+from .errors import (ConfigError, JobFailedError, ProtocolError, RequestRejectedError,
+                     ServerUnavailableError)
+from .protocol import Message
+from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
+
+DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
+
+
+class OptimizerClient:
+    def __init__(self, address: str = DEFAULT_ADDRESS, *, keys: Optional[CurveKeys] = None,
+                 timeout_s: float = 10.0, context: Optional[zmq.Context] = None):
+        """``timeout_s``: how long the server may stay silent before ServerUnavailableError."""
+        self.address = address
+        self.timeout_s = float(timeout_s)
+        self._context = context or zmq.Context.instance()
+        self._socket, self._watcher = connect_dealer(self._context, address, keys=keys)
+        self._seq = 0
+        self._events: Dict[str, Deque[Message]] = {}
+
+    # --- requests -------------------------------------------------------------------------------------
+    def submit(self, space: Any, method: str, *, budget: int, target_image: Optional[np.ndarray] = None,
+               target_values: Optional[Dict[str, Any]] = None, target_seed: Optional[int] = None,
+               target_settings: Optional[Dict[str, Any]] = None, options: Optional[Dict[str, Any]] = None,
+               seed: int = 0, settings: Optional[Dict[str, Any]] = None, requires: Optional[Dict[str, Any]] = None,
+               start: Optional[Dict[str, Any]] = None, mask: Optional[np.ndarray] = None, name: str = "",
+               render_timeout_s: Optional[float] = None, job_id: Optional[str] = None) -> "JobHandle":
+        """Start a job. The target is an image (H, W, C) or parameter values the workers render
+        (``target_values`` = {name: value}, with ``target_seed``/``target_settings``).
+        ``settings`` go to every render; ``requires`` picks workers by capability."""
+        if (target_image is None) == (target_values is None):
+            raise ConfigError("give exactly one of target_image (an image) or target_values ({name: value})")
+        body: Dict[str, Any] = {"space": _space_dict(space), "method": method, "budget": budget, "seed": seed,
+                                "options": dict(options or {}), "settings": dict(settings or {}),
+                                "requires": dict(requires or {}), "name": name}
+        if start is not None:
+            body["start"] = dict(start)
+        if render_timeout_s is not None:
+            body["render_timeout_s"] = float(render_timeout_s)
+        arrays = []
+        if target_image is not None:
+            body["target"] = {"kind": "image"}
+            arrays.append(("target", _image(target_image, "target_image")))
+        else:
+            body["target"] = {"kind": "values", "values": dict(target_values)}
+            if target_seed is not None:
+                body["target"]["seed"] = int(target_seed)
+            if target_settings is not None:
+                body["target"]["settings"] = dict(target_settings)
+        if mask is not None:
+            arrays.append(("mask", _image(mask, "mask")))
+        reply = self._request("submit", body, job=job_id, arrays=arrays)
+        self._events.setdefault(reply.body["job"], deque())
+        return JobHandle(self, reply.body["job"], reply.body["job_dir"])
+
+    def status(self, job_id: Optional[str] = None, follow: bool = False) -> Dict[str, Any]:
+        """``{"jobs": [summary, ...], "workers": {...}}`` for one job or all of them."""
+        return self._request("status", {"follow": follow} if follow else {}, job=job_id).body
+
+    def pause(self, job_id: str) -> Dict[str, Any]:
+        return self._request("pause", {}, job=job_id).body["jobs"][0]
+
+    def resume(self, job_id: str) -> Dict[str, Any]:
+        return self._request("resume", {}, job=job_id).body["jobs"][0]
+
+    def cancel(self, job_id: str) -> Dict[str, Any]:
+        return self._request("cancel", {}, job=job_id).body["jobs"][0]
+
+    # --- events ---------------------------------------------------------------------------------------
+    def events(self, job_id: str, timeout_s: Optional[float] = None, reattach_s: float = 1.0) -> Iterator[Message]:
+        """The job's ``progress`` messages, ending with its ``done``.
+
+        While nothing arrives, the client asks for the job's status every ``reattach_s`` seconds
+        and follows it again, so a server that was restarted with ``--resume`` is picked up
+        seamlessly. ``timeout_s`` bounds the whole wait (None: as long as the server answers).
+        """
+        known = job_id in self._events  # submitted by this client: the server already sends it events
+        queue = self._events.setdefault(job_id, deque())
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last_heard = time.monotonic()
+        next_ping = last_heard + (reattach_s if known else 0.0)
+        while True:
+            while queue:
+                msg = queue.popleft()
+                yield msg
+                if msg.kind == "done":
+                    return
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                raise ServerUnavailableError(f"job {job_id} did not finish within {timeout_s:g} s")
+            if now - last_heard > self.timeout_s:
+                raise ServerUnavailableError(f"no reply from the server at {self.address} for {self.timeout_s:g} s "
+                                             "(is it running? started with --resume for this job?)")
+            if now >= next_ping:
+                self._send("status", {"follow": True}, job=job_id)
+                next_ping = now + reattach_s
+            wait = min(next_ping - now, 0.1 if deadline is None else max(0.0, deadline - now))
+            msg = self._recv(max(wait, 0.0))
+            if msg is not None:
+                last_heard = time.monotonic()
+                if msg.kind == "error" and msg.job == job_id and msg.body["code"] == "unknown_job":
+                    raise RequestRejectedError(msg.body["message"], code="unknown_job")
+                self._file(msg)
+
+    def poll(self, timeout_s: float = 0.0) -> List[Message]:
+        """Every job event that has arrived (never waits longer than ``timeout_s``)."""
+        msg = self._recv(timeout_s)
+        while msg is not None:
+            self._file(msg)
+            msg = self._recv(0)
+        out: List[Message] = []
+        for queue in self._events.values():
+            out.extend(queue)
+            queue.clear()
+        return out
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def _send(self, kind: str, body: Dict[str, Any], job: Optional[str] = None, arrays=()) -> int:
+        self._seq += 1
+        try:
+            send_frames(self._socket, protocol.encode(kind, body, job=job, seq=self._seq, arrays=arrays))
+        except zmq.Again:
+            self._watcher.check()  # raises AuthenticationError when that is why
+            raise ServerUnavailableError(f"cannot send '{kind}' to the server at {self.address}: no connection "
+                                         "(is `python -m optimizer_server serve` running there?)") from None
+        return self._seq
+
+    def _request(self, kind: str, body: Dict[str, Any], job: Optional[str] = None, arrays=()) -> Message:
+        seq = self._send(kind, body, job=job, arrays=arrays)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServerUnavailableError(
+                    f"no reply to '{kind}' from the server at {self.address} within {self.timeout_s:g} s; "
+                    "is `python -m optimizer_server serve` running there?")
+            msg = self._recv(min(remaining, 0.1))
+            if msg is None:
+                continue
+            if msg.re == seq:
+                if msg.kind == "error":
+                    raise RequestRejectedError(f"the server refused '{kind}': {msg.body['message']}",
+                                               code=msg.body["code"])
+                return msg
+            self._file(msg)
+
+    def _recv(self, timeout_s: float) -> Optional[Message]:
+        self._watcher.check()
+        if not self._socket.poll(int(1000 * timeout_s)):
+            self._watcher.check()
+            return None
+        try:
+            return protocol.decode(recv_frames(self._socket), accept=protocol.SERVER_TO_CLIENT)
+        except ProtocolError as exc:  # a newer/broken server: say so instead of hanging
+            raise ProtocolError(f"unreadable message from the server: {exc}", code=exc.code) from None
+
+    def _file(self, msg: Message) -> None:
+        """Keep job events for whoever iterates over that job; drop stale replies."""
+        if msg.kind in ("progress", "done") and msg.job is not None:
+            self._events.setdefault(msg.job, deque()).append(msg)
+
+    def close(self) -> None:
+        self._watcher.close()
+        self._socket.close(linger=0)
+
+    def __enter__(self) -> "OptimizerClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class JobHandle:
+    """One submitted job, seen from the client."""
+
+    def __init__(self, client: OptimizerClient, job_id: str, job_dir: str):
+        self.client = client
+        self.id = job_id
+        self.job_dir = job_dir
+        self.result: Optional[Dict[str, Any]] = None
+        """The `done` body once the job ended (state, best, best_loss, current, ...)."""
+
+    def progress(self, timeout_s: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+        """Progress bodies, one per iteration; afterwards ``result`` holds the `done` body."""
+        for msg in self.client.events(self.id, timeout_s=timeout_s):
+            if msg.kind == "done":
+                self.result = msg.body
+            else:
+                yield msg.body
+
+    def wait(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
+        """Block until the job ends; return the `done` body. Raises JobFailedError if it failed."""
+        for _ in self.progress(timeout_s):
+            pass
+        if self.result["state"] == "failed":
+            raise JobFailedError(f"job {self.id} failed: {self.result['message']}")
+        return self.result
+
+    def status(self) -> Dict[str, Any]:
+        return self.client.status(self.id)["jobs"][0]
+
+    def pause(self) -> Dict[str, Any]:
+        return self.client.pause(self.id)
+
+    def resume(self) -> Dict[str, Any]:
+        return self.client.resume(self.id)
+
+    def cancel(self) -> Dict[str, Any]:
+        return self.client.cancel(self.id)
+
+
+def _space_dict(space: Any) -> Dict[str, Any]:
+    if hasattr(space, "to_dict"):
+        return space.to_dict()
+    if isinstance(space, dict) and "params" in space:
+        return space
+    if isinstance(space, Sequence):
+        return {"params": [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in space]}
+    raise ConfigError("space must be a Space, a {'params': [...]} dict or a list of parameter specs")
+
+
+def _image(image: Any, what: str) -> np.ndarray:
+    a = np.asarray(image, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise ConfigError(f"{what} must be an (H, W, C) or (H, W) image, got shape {a.shape}")
+    return a

@@ -1,0 +1,380 @@
+"""One optimisation job: its method, target, the renders of the current step, history and files.
+
+A job moves through these steps, each one a :class:`RenderBatch` the worker pool fills::
+
+    [target render, when the target is given as parameter values]
+    ask -> samples rendered (any worker, any order) -> losses -> tell -> checkpoint -> ask ...
+
+The job knows nothing about sockets: it hands out sample indices (``take``), takes them back
+when a worker fails (``give_back``), consumes images (``accept``) and reports through ``emit``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, ProtocolError, StateError, ZeroGradsError
+from ..methods import create_method
+from ..protocol import check_job_id
+from ..space import Space
+from .loss import ImageLoss
+from .store import JobStore
+
+log = logging.getLogger("zerograds.server.jobs")
+
+Emit = Callable[["Job", str, Dict[str, Any]], None]
+_HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
+_MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
+
+
+@dataclass
+class JobConfig:
+    """What a client submitted, validated (the fields of the `submit` message)."""
+
+    space: Space
+    method: str
+    budget: int
+    target: Dict[str, Any]
+    options: Dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    settings: Dict[str, Any] = field(default_factory=dict)
+    requires: Dict[str, Any] = field(default_factory=dict)
+    start: Optional[Dict[str, Any]] = None
+    name: str = ""
+    render_timeout_s: Optional[float] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "JobConfig":
+        d = dict(d)
+        d["space"] = Space.from_dict(d["space"])
+        return cls(**d)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dict(self.__dict__)
+        d["space"] = self.space.to_dict()
+        return d
+
+    def start_unit(self) -> Optional[np.ndarray]:
+        if self.start is None:
+            return None
+        return self.space.to_unit(self.space.values_from_named(self.start))
+
+    def target_values(self) -> np.ndarray:
+        """(1, n) target parameter values, clipped and rounded like every other render."""
+        values = self.space.values_from_named(self.target["values"])
+        return self.space.from_unit(self.space.to_unit(values))[None]
+
+
+class RenderBatch:
+    """The renders one step of a job waits for: the target, or one iteration's samples."""
+
+    def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray,
+                 settings: Dict[str, Any]):
+        self.purpose = purpose  # "target" or "samples"
+        self.iteration = iteration
+        self.values = np.ascontiguousarray(values, dtype=np.float64)
+        self.seeds = np.asarray(seeds, dtype=np.int64)
+        self.settings = settings
+        size = len(self.values)
+        self.losses = np.full(size, np.nan)
+        self.received = np.zeros(size, dtype=bool)
+        self.attempts = np.zeros(size, dtype=np.int64)
+        self.unassigned = deque(range(size))
+        self.started = time.perf_counter()
+        self.ask_s = 0.0
+        self.render_s = 0.0
+        self.loss_s = 0.0
+        self.wire_s = 0.0  # summed over render messages: round trip minus the worker's render time
+        self.messages = 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.received.all())
+
+
+class Job:
+    def __init__(self, job_id: str, config: JobConfig, store: JobStore, device, emit: Emit, max_attempts: int):
+        self.id = job_id
+        self.config = config
+        self.space = config.space
+        self.store = store
+        self.device = device
+        self._emit = emit
+        self.max_attempts = max_attempts
+        self.state = "running"
+        self.message = ""
+        self.listeners: List[bytes] = []
+        self.loss: Optional[ImageLoss] = None
+        self.mask: Optional[np.ndarray] = None
+        self.batch: Optional[RenderBatch] = None
+        self.history: Dict[str, list] = {k: [] for k in _HISTORY_KEYS + ("current",)}
+        self.persist_ms = 0.0
+        self._dirty = False
+        self._asked = None  # the method's Batch behind self.batch
+        self.method = self._build_method()
+
+    # --- construction ----------------------------------------------------------------------------
+    def _build_method(self):
+        c = self.config
+        method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
+                               device=self.device, **c.options)
+        if method.done:
+            raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r}; "
+                              "raise the budget")
+        return method
+
+    @classmethod
+    def create(cls, job_id, config, store, device, emit, max_attempts, target=None, mask=None) -> "Job":
+        """A new job; raises ConfigError/ProtocolError before anything is written."""
+        job = cls(job_id, config, store, device, emit, max_attempts)
+        job.mask = mask
+        if config.target["kind"] == "values":
+            config.target_values()  # validate the names now, not when the target render comes back
+        else:
+            job.loss = ImageLoss(target, device, mask)
+        store.save_job(config.to_dict(), target, mask)
+        return job
+
+    @classmethod
+    def load(cls, store: JobStore, device, emit, max_attempts) -> "Job":
+        """A job from its directory, at its last checkpoint."""
+        saved = store.load_job()
+        try:
+            config = JobConfig.from_dict(saved["config"])
+            job_id = check_job_id(os.path.basename(store.directory.rstrip(os.sep)), "the job directory's name")
+        except (KeyError, TypeError, ProtocolError) as exc:
+            raise StateError(f"{store.job_path} does not describe a job: {exc}") from exc
+        job = cls(job_id, config, store, device, emit, max_attempts)
+        job.mask = saved.get("mask")
+        if saved.get("target") is not None:
+            job.loss = ImageLoss(saved["target"], device, job.mask)
+        checkpoint = store.load_checkpoint(torch_device=device)
+        if checkpoint is not None:
+            try:
+                job.method.load_state_dict(checkpoint["method"])
+            except (KeyError, TypeError) as exc:
+                raise StateError(f"{store.state_path} does not hold a method state: {exc}") from exc
+            job.history = {k: list(np.asarray(v).tolist()) for k, v in checkpoint["history"].items()}
+            job.state = checkpoint["state"]
+            job.message = checkpoint.get("message", "")
+        if job.state == "failed":  # resuming is the retry: start again from the last good state
+            job.state, job.message = "running", ""
+        return job
+
+    # --- life cycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin (or continue after loading) by queueing the next renders."""
+        if self.state in ("finished", "cancelled"):
+            self._emit(self, "done", self.result())
+        elif self.loss is None:
+            if self.state != "paused":
+                self.state = "waiting_for_target"
+            t = self.config.target
+            settings = dict(self.config.settings, **t.get("settings", {}))
+            self.batch = RenderBatch("target", -1, self.config.target_values(),
+                                     np.array([t.get("seed", self.config.seed)]), settings)
+        elif self.state in ("running", "waiting_for_target"):  # the latter: stopped right after the target render
+            self.state = "running"
+            self._ask_next()
+
+    def pause(self) -> None:
+        """No new iteration starts; the renders of the current one still complete."""
+        if self.state in ("running", "waiting_for_target"):
+            self.state = "paused"
+            self._dirty = True
+
+    def resume(self) -> None:
+        if self.state != "paused":
+            return
+        self.state = "running"
+        self._dirty = True
+        if self.loss is None:
+            if self.batch is None:
+                self.start()
+            else:
+                self.state = "waiting_for_target"
+        elif self.batch is None:
+            self._ask_next()
+
+    def cancel(self) -> None:
+        if self.final:
+            return
+        self.state, self.message = "cancelled", "cancelled by a client"
+        self.batch = None
+        self._finish()
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("finished", "cancelled", "failed")
+
+    # --- renders ---------------------------------------------------------------------------------
+    def has_work(self) -> bool:
+        return self.batch is not None and bool(self.batch.unassigned) and not self.final
+
+    def take(self, count: int) -> List[int]:
+        """Up to ``count`` sample indices nobody is rendering."""
+        b = self.batch
+        out = [b.unassigned.popleft() for _ in range(min(count, len(b.unassigned)))]
+        b.attempts[out] += 1
+        return out
+
+    def give_back(self, batch: RenderBatch, indices: Sequence[int], reason: str) -> None:
+        """Renders that will not come back (worker died, hung, failed): queue them again."""
+        if batch is not self.batch or self.final:
+            return
+        exhausted = [i for i in indices if batch.attempts[i] >= self.max_attempts]
+        if exhausted:
+            i = exhausted[0]
+            self.fail(f"sample {i} of iteration {batch.iteration} (values {batch.values[i].tolist()}) was sent "
+                      f"to workers {batch.attempts[i]} times without a usable result; last problem: {reason}")
+            return
+        batch.unassigned.extendleft(sorted(indices, reverse=True))  # retried first, in order
+
+    def check_images(self, images: Sequence[np.ndarray], count: int) -> Optional[str]:
+        """Why a result cannot be used, or None."""
+        if len(images) != count:
+            return f"the result holds {len(images)} images for a batch of {count}"
+        expected = self.loss.shape if self.loss is not None else None
+        for img in images:
+            if expected is not None and tuple(img.shape) != expected:
+                return (f"the worker rendered images of shape {tuple(img.shape)} but the target is {expected}; "
+                        "render at the target's resolution and channel count")
+        return None
+
+    def accept(self, batch: RenderBatch, indices: Sequence[int], images: Sequence[np.ndarray],
+               render_s: float, wire_s: float = 0.0) -> None:
+        """Use rendered images (checked with ``check_images``) of the samples ``indices``."""
+        if batch is not self.batch or self.final:
+            return  # a late result of a step that is over
+        batch.render_s += render_s
+        batch.wire_s += wire_s
+        batch.messages += 1
+        if batch.purpose == "target":
+            self._accept_target(images[0])
+            return
+        t0 = time.perf_counter()
+        losses = self.loss(images)
+        batch.loss_s += time.perf_counter() - t0
+        finite = np.isfinite(losses)
+        indices = np.asarray(indices)
+        if not finite.all():
+            bad = indices[~finite].tolist()
+            self.give_back(batch, bad, f"non-finite pixels (NaN/inf) in the render of sample(s) {bad}")
+            if self.final:
+                return
+        batch.losses[indices[finite]] = losses[finite]
+        batch.received[indices[finite]] = True
+        if batch.complete:
+            self._finish_iteration()
+
+    def _accept_target(self, image: np.ndarray) -> None:
+        image = np.array(image)  # own the pixels: the received frame is released after this call
+        try:
+            self.loss = ImageLoss(image, self.device, self.mask)
+        except ConfigError as exc:  # deterministic (bad mask, NaN target): retrying cannot help
+            self.fail(f"the rendered target is unusable: {exc}")
+            return
+        self.store.save_job(self.config.to_dict(), image, self.mask)
+        self.batch = None
+        if self.state == "waiting_for_target":
+            self.state = "running"
+            self._ask_next()
+
+    # --- iterations ------------------------------------------------------------------------------
+    def _ask_next(self) -> None:
+        t0 = time.perf_counter()
+        asked = self.method.ask()
+        self._asked = asked
+        values = self.space.from_unit(asked.x)
+        self.batch = RenderBatch("samples", asked.iteration, values, asked.seeds, self.config.settings)
+        self.batch.ask_s = time.perf_counter() - t0
+        self._dirty = True  # the checkpoint holds the pending batch, so a resume re-renders exactly it
+
+    def _finish_iteration(self) -> None:
+        batch = self.batch
+        t0 = time.perf_counter()
+        try:
+            self.method.tell(self._asked, batch.losses)
+        except ZeroGradsError as exc:  # the method refused; its state is unchanged
+            self.fail(f"the method rejected the losses of iteration {batch.iteration}: {exc}")
+            return
+        tell_s = time.perf_counter() - t0
+        self._record(batch, tell_s)
+        self.batch = None
+        if self.method.done:
+            self.state, self.message = "finished", "budget used up or converged"
+            self._finish()
+        elif self.state == "running":
+            self._ask_next()
+        else:
+            self._dirty = True  # paused: keep the told state
+
+    def _record(self, batch: RenderBatch, tell_s: float) -> None:
+        m = self.method
+        wall_s = time.perf_counter() - batch.started
+        entry = {"iteration": m.iteration, "evaluations": m.evaluations, "loss": float(batch.losses.mean()),
+                 "loss_min": float(batch.losses.min()), "best_loss": float(m.best_loss),
+                 "sigma": float("nan") if m.sigma is None else float(m.sigma), "wall_s": wall_s}
+        for key, value in entry.items():
+            self.history[key].append(value)
+        if self.space.n <= _MAX_HISTORY_DIMS:
+            self.history["current"].append(self.space.from_unit(m.current).tolist())
+        result = self.result()
+        self._emit(self, "progress", {
+            "state": self.state, "iteration": m.iteration, "evaluations": m.evaluations,
+            "budget": self.config.budget, "loss": entry["loss"], "loss_min": entry["loss_min"],
+            "best_loss": entry["best_loss"], "current": result["current"], "best": result["best"] or {},
+            "sigma": None if m.sigma is None else float(m.sigma),
+            "timings": {"iteration_s": wall_s, "render_s": batch.render_s, "loss_ms": 1e3 * batch.loss_s,
+                        "optimizer_ms": 1e3 * (batch.ask_s + tell_s),
+                        "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
+                        "persist_ms": self.persist_ms},  # of the previous checkpoint
+        })
+
+    def fail(self, message: str) -> None:
+        log.error("job %s failed: %s", self.id, message)
+        self.state, self.message = "failed", message
+        self.batch = None
+        self._finish()
+
+    def _finish(self) -> None:
+        self.save(wait=True)  # on disk before anyone hears `done`
+        self._emit(self, "done", self.result())
+
+    # --- reporting and files --------------------------------------------------------------------
+    def result(self) -> Dict[str, Any]:
+        """The body of `done` (also the core of `progress` and of the job summaries)."""
+        m = self.method
+        return {"state": self.state, "iteration": m.iteration, "evaluations": m.evaluations,
+                "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
+                "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
+                "current": self.space.named(self.space.from_unit(m.current)),
+                "message": self.message, "job_dir": self.store.directory}
+
+    def summary(self) -> Dict[str, Any]:
+        s = self.result()
+        s.update(job=self.id, name=self.config.name, method=self.config.method, budget=self.config.budget,
+                 rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()))
+        return s
+
+    def save_if_changed(self) -> None:
+        if self._dirty:
+            self.save()
+
+    def save(self, wait: bool = False) -> None:
+        t0 = time.perf_counter()
+        self._dirty = False  # before writing: a failing save is retried at the next change, not in a loop
+        history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
+        self.store.save_checkpoint({"state": self.state, "message": self.message,
+                                    "method": self.method.state_dict(), "history": history}, wait=wait)
+        self.persist_ms = 1e3 * (time.perf_counter() - t0)

@@ -1,0 +1,131 @@
+"""A job's directory on disk. Every file is replaced atomically (temp file + fsync + os.replace),
+so a server killed at any moment leaves the previous complete checkpoint behind.
+
+    JOB_DIR/job.npz     the submitted job: config (JSON tree), target image and mask when known
+    JOB_DIR/state.npz   checkpoint: job state, method state_dict (with its pending batch), history
+
+Both are ``state_io`` files: JSON tree + numpy arrays, loaded without pickle. Checkpoints are
+serialised on the serve loop (a consistent snapshot) and written by :class:`CheckpointWriter`
+on a background thread, so a slow fsync never holds up the workers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from ..errors import StateError
+from ..state_io import dumps_state, load_state, save_state
+
+log = logging.getLogger("zerograds.server.store")
+
+JOB_FORMAT = "zerograds-job/1"
+CHECKPOINT_FORMAT = "zerograds-checkpoint/1"
+
+
+class CheckpointWriter:
+    """Writes files atomically on one background thread; only the newest bytes per path are kept."""
+
+    def __init__(self):
+        self._pending: Dict[str, bytes] = {}
+        self._writing = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="zerograds-checkpoints", daemon=True)
+        self._thread.start()
+
+    def submit(self, path: str, data: bytes) -> None:
+        with self._cond:
+            self._pending[path] = data  # an older, unwritten checkpoint of this path is superseded
+            self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Wait until everything submitted is on disk."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending and not self._writing)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    return
+                path, data = self._pending.popitem()
+                self._writing = True
+            try:
+                write_atomically(path, data)
+            except OSError as exc:  # disk full, permissions: keep serving, the next checkpoint retries
+                log.error("could not write checkpoint %s: %s", path, exc)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class JobStore:
+    def __init__(self, directory: str, writer: Optional[CheckpointWriter] = None):
+        self.directory = os.path.abspath(directory)
+        self.job_path = os.path.join(self.directory, "job.npz")
+        self.state_path = os.path.join(self.directory, "state.npz")
+        self.writer = writer
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.job_path)
+
+    def save_job(self, config: Dict[str, Any], target: Optional[np.ndarray], mask: Optional[np.ndarray]) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        save_state(self.job_path, {"format": JOB_FORMAT, "config": config, "target": target, "mask": mask})
+
+    def load_job(self) -> Dict[str, Any]:
+        if not self.exists():
+            raise StateError(f"{self.directory} is not a job directory (no job.npz); pass the directory "
+                             "the server printed for the job, e.g. ~/.cache/zerograds/jobs/<job id>")
+        job = load_state(self.job_path)
+        if job.get("format") != JOB_FORMAT:
+            raise StateError(f"{self.job_path} has format {job.get('format')!r}, expected {JOB_FORMAT!r}")
+        return job
+
+    def save_checkpoint(self, checkpoint: Dict[str, Any], wait: bool = False) -> None:
+        """Snapshot now; write now (``wait`` or no writer) or on the writer thread."""
+        data = dumps_state(dict(checkpoint, format=CHECKPOINT_FORMAT))
+        if self.writer is None:
+            write_atomically(self.state_path, data)
+            return
+        self.writer.submit(self.state_path, data)
+        if wait:
+            self.writer.flush()
+
+    def load_checkpoint(self, torch_device=None) -> Optional[Dict[str, Any]]:
+        """The last checkpoint, or None when the job never finished an iteration."""
+        if not os.path.isfile(self.state_path):
+            return None
+        state = load_state(self.state_path, torch_device=torch_device)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise StateError(f"{self.state_path} has format {state.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
+        return state

@@ -1,0 +1,142 @@
+"""ZeroMQ plumbing shared by the client, the render workers and the server.
+
+Only pyzmq, numpy and the standard library are imported (no torch, no bpy): the Blender add-on
+and the workers ship this module with ``protocol.py``. Keep it Python 3.10 compatible.
+
+CurveZMQ keys are the text files ``zmq.auth.create_certificates`` writes: ``NAME.key`` holds the
+public key, ``NAME.key_secret`` both keys. Loading them parses text; nothing is unpickled.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import zmq
+import zmq.auth
+from zmq.utils.monitor import recv_monitor_message
+
+from .errors import AuthenticationError, ConfigError
+from .protocol import DEFAULT_LIMITS, Limits
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """What a client or worker needs to talk to an authenticating server."""
+
+    server_public: bytes
+    """The server's public key (from the server's ``server.key``)."""
+    public: bytes
+    secret: bytes
+    """This peer's key pair (from its ``NAME.key_secret``); its public half must be in the
+    server's ``authorized/`` directory."""
+
+    @classmethod
+    def load(cls, server_key: PathLike, key: PathLike) -> "CurveKeys":
+        server_public, _ = _load_certificate(server_key, "server key")
+        public, secret = _load_certificate(key, "peer key")
+        if secret is None:
+            raise ConfigError(f"{key} holds only a public key; pass the NAME.key_secret file "
+                              "written by `python -m optimizer_server keys`")
+        return cls(server_public=server_public, public=public, secret=secret)
+
+    def apply(self, socket: zmq.Socket) -> None:
+        socket.curve_serverkey = self.server_public
+        socket.curve_publickey = self.public
+        socket.curve_secretkey = self.secret
+
+
+def _load_certificate(path: PathLike, what: str):
+    if not os.path.isfile(path):
+        raise ConfigError(f"{what} file {path} does not exist; create keys with "
+                          "`python -m optimizer_server keys DIR --peer NAME`")
+    try:
+        return zmq.auth.load_certificate(path)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"{what} file {path} is not a CurveZMQ certificate: {exc}") from exc
+
+
+def connect_dealer(context: zmq.Context, address: str, *, keys: Optional[CurveKeys] = None,
+                   limits: Limits = DEFAULT_LIMITS, send_timeout_ms: int = 1000) -> Tuple[zmq.Socket, "HandshakeWatcher"]:
+    """A DEALER socket connected to the server's ROUTER (with CurveZMQ when ``keys`` are given),
+    and the watcher that reports a refused handshake.
+
+    No routing id is set on purpose: the server's ROUTER assigns one per connection, so no peer
+    can claim another peer's identity. After a reconnect the server sees a new peer; workers then
+    re-register and clients re-attach (both handled by their loops).
+    """
+    socket = context.socket(zmq.DEALER)
+    socket.linger = 0
+    socket.setsockopt(zmq.MAXMSGSIZE, limits.socket_max_msg_size())
+    socket.setsockopt(zmq.RECONNECT_IVL, 100)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+    # A DEALER with no usable connection (refused handshake) blocks on send forever; bound it.
+    socket.setsockopt(zmq.SNDTIMEO, send_timeout_ms)
+    if keys is not None:
+        keys.apply(socket)
+    watcher = HandshakeWatcher(socket, address, using_keys=keys is not None)  # before connecting: see every event
+    try:
+        socket.connect(address)
+    except zmq.ZMQError as exc:
+        watcher.close()
+        socket.close()
+        raise ConfigError(f"cannot connect to {address!r}: {exc} (expected e.g. tcp://127.0.0.1:5555)") from exc
+    return socket, watcher
+
+
+class HandshakeWatcher:
+    """Turns a refused CurveZMQ handshake into an :class:`AuthenticationError`.
+
+    Without it an unauthorised peer would just never hear back; libzmq reports the refusal only
+    through a socket monitor.
+    """
+
+    _FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+    def __init__(self, socket: zmq.Socket, address: str, using_keys: bool):
+        self.address = address
+        self.using_keys = using_keys
+        self.connected = False
+        self._monitor = socket.get_monitor_socket(self._FAILURES | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+    def check(self) -> None:
+        """Read pending monitor events (non-blocking); raise if the server refused us."""
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.connected = True
+            elif event["event"] & self._FAILURES:
+                raise AuthenticationError(self._explain(event))
+
+    def _explain(self, event) -> str:
+        if self.using_keys:
+            hint = ("this peer's public key is not in the server's authorized/ directory, or --server-key "
+                    "is not the server's key; copy NAME.key into KEYS/authorized/ on the server")
+        else:
+            hint = ("the server requires CurveZMQ authentication; pass the server's public key "
+                    "(--server-key KEYS/server.key) and an authorised key pair (--key NAME.key_secret)")
+        return f"the server at {self.address} refused the connection handshake ({_event_name(event)}): {hint}"
+
+    def close(self) -> None:
+        self._monitor.close(linger=0)
+
+
+def _event_name(event) -> str:
+    names = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication failed",
+             zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "security mechanism mismatch or protocol error",
+             zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed"}
+    return names.get(event["event"], f"event {event['event']}")
+
+
+def send_frames(socket: zmq.Socket, frames: Sequence[Any], flags: int = 0) -> None:
+    """Send a message; numpy frames go out without a copy. Raises zmq.Again when the socket has no
+    peer to queue for within its send timeout (e.g. after the server refused our handshake)."""
+    socket.send_multipart(list(frames), flags=flags, copy=False)
+
+
+def recv_frames(socket: zmq.Socket, flags: int = 0) -> List[Any]:
+    """Receive a message as zmq.Frame objects (zero-copy buffers for large frames)."""
+    return socket.recv_multipart(flags, copy=False)

@@ -1,0 +1,218 @@
+"""The render-worker side of the protocol, reusable by any renderer.
+
+A renderer supplies one callback::
+
+    render_batch(values, settings, seeds) -> images
+        values    (B, n) float64, parameter units (already clipped, discrete kinds rounded),
+                  columns in the order of settings["params"]
+        settings  the job's render settings (a fresh dict per call) plus two keys the server adds:
+                  "params" (the parameter specs: name, lo, hi, kind[, choices]) and "job" (its id)
+        seeds     (B,) int64 render-noise seeds (common random numbers: often all equal)
+        images    (B, H, W, C) or (B, H, W) float32, linear values
+
+and :class:`WorkerLoop` does the rest: connect, announce ``ready`` with capabilities, heartbeat,
+receive ``render`` batches, send ``result`` frames, report exceptions as ``render_failed``,
+re-register after a server restart.
+
+Threads: the callback runs in the thread that calls :meth:`WorkerLoop.run` (Blender's bpy must
+run on its main thread); a background I/O thread owns the socket and keeps heartbeating while a
+render is in progress, so a long render is not mistaken for a dead worker. Only numpy and pyzmq
+are imported here (no torch, no bpy).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket as _socket
+import threading
+import time
+import traceback
+import uuid
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import zmq
+
+from . import protocol
+from .errors import ProtocolError
+from .protocol import Message
+from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
+
+log = logging.getLogger("zerograds.worker")
+
+RenderBatch = Callable[[np.ndarray, Dict[str, Any], np.ndarray], np.ndarray]
+
+_READY_RESEND_S = 1.0  # after a server restart, every queued heartbeat asks us to re-register; once is enough
+
+
+class WorkerLoop:
+    """Serve render requests from an optimizer server until :meth:`stop` is called."""
+
+    def __init__(self, address: str, render_batch: RenderBatch, *, capabilities: Optional[Dict[str, Any]] = None,
+                 heartbeat_interval_s: float = 0.5, keys: Optional[CurveKeys] = None,
+                 name: Optional[str] = None, context: Optional[zmq.Context] = None):
+        self.address = address
+        self.render_batch = render_batch
+        self.name = name or f"{_socket.gethostname()}:{os.getpid()}"
+        caps = {"name": self.name, "max_batch": 64}
+        caps.update(capabilities or {})
+        protocol.validate_body("ready", {"capabilities": caps})  # fail here, not on the server
+        self.capabilities = caps
+        self.heartbeat_interval_s = float(heartbeat_interval_s)
+        self.keys = keys
+        self.renders_done = 0
+        self._context = context or zmq.Context.instance()
+        self._stop = threading.Event()
+        self._inbox: "queue.Queue[Message]" = queue.Queue()
+        self._busy = False
+        self._io_error: Optional[BaseException] = None
+        self._setups: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
+        self._pipe_address = f"inproc://zerograds-worker-{uuid.uuid4().hex}"
+
+    # --- public -----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Render until stopped. Raises AuthenticationError when the server refuses our key."""
+        pipe = self._context.socket(zmq.PAIR)
+        pipe.linger = 0
+        pipe.bind(self._pipe_address)
+        io_thread = threading.Thread(target=self._io_main, name="zerograds-worker-io", daemon=True)
+        io_thread.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    msg = self._inbox.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                self._hand_to_io(pipe, self._render(msg))
+        finally:
+            self._stop.set()
+            io_thread.join(timeout=5)
+            pipe.close()
+        if self._io_error is not None:
+            raise self._io_error
+
+    def _hand_to_io(self, pipe: zmq.Socket, frames) -> None:
+        # Never block forever: once stopping, the I/O thread may already have closed its end.
+        while not pipe.poll(100, zmq.POLLOUT):
+            if self._stop.is_set():
+                return
+        send_frames(pipe, frames)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (thread-safe); the server is told with a ``bye``."""
+        self._stop.set()
+
+    # --- render thread --------------------------------------------------------------------------
+    def _render(self, msg: Message):
+        task = msg.body["task"]
+        self._busy = True
+        try:
+            settings = self._settings_for(msg)
+            values = msg.array("values")
+            seeds = np.asarray(msg.body["seeds"], dtype=np.int64)
+            if len(seeds) != len(values):
+                raise ProtocolError(f"render task {task}: {len(values)} parameter rows but {len(seeds)} seeds")
+            start = time.perf_counter()
+            images = self.render_batch(values, settings, seeds)
+            render_s = time.perf_counter() - start
+            images = _as_image_batch(images, len(values))
+            if images[0].nbytes > protocol.DEFAULT_LIMITS.max_array_bytes:
+                raise ValueError(f"one image is {images[0].nbytes:,} bytes; the protocol allows "
+                                 f"{protocol.DEFAULT_LIMITS.max_array_bytes:,} per image: render smaller images")
+        except Exception as exc:  # a broken render must not kill the worker; the server retries elsewhere
+            log.warning("render task %s failed: %s", task, exc)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return protocol.encode("render_failed", {"task": task, "message": detail[:2000]}, job=msg.job)
+        finally:
+            self._busy = False
+        self.renders_done += len(images)
+        return protocol.encode("result", {"task": task, "render_s": render_s}, job=msg.job,
+                               arrays=[("image", img) for img in images])
+
+    def _settings_for(self, msg: Message) -> Dict[str, Any]:
+        # The server sends a job's settings and parameter specs once per worker, then only values.
+        setup = msg.body.get("setup")
+        if setup is not None:
+            if not isinstance(setup.get("settings"), dict) or not isinstance(setup.get("params"), list):
+                raise ProtocolError("render setup must hold 'settings' (object) and 'params' (list)")
+            self._setups[msg.job] = dict(setup["settings"], params=setup["params"], job=msg.job)
+            while len(self._setups) > 16:
+                self._setups.popitem(last=False)
+        elif msg.job not in self._setups:
+            raise ProtocolError(f"no setup known for job {msg.job!r}; the server re-sends it on retry")
+        return dict(self._setups[msg.job])
+
+    # --- I/O thread ---------------------------------------------------------------------------
+    def _io_main(self) -> None:
+        dealer, watcher = connect_dealer(self._context, self.address, keys=self.keys)
+        pipe = self._context.socket(zmq.PAIR)
+        pipe.linger = 0
+        pipe.connect(self._pipe_address)
+        poller = zmq.Poller()
+        poller.register(dealer, zmq.POLLIN)
+        poller.register(pipe, zmq.POLLIN)
+        seq = 0
+        last_ready = 0.0
+        next_heartbeat = 0.0
+
+        def send(frames) -> None:
+            try:  # never block the I/O thread: heartbeats must keep flowing
+                send_frames(dealer, frames, flags=zmq.NOBLOCK)
+            except zmq.Again:  # no connection right now; the server re-sends lost renders elsewhere
+                watcher.check()
+                log.debug("not connected: dropped a message")
+
+        def send_new(kind, body, job=None):
+            nonlocal seq
+            seq += 1
+            send(protocol.encode(kind, body, job=job, seq=seq))
+
+        try:
+            send_new("ready", {"capabilities": self.capabilities})
+            last_ready = time.monotonic()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_heartbeat:
+                    send_new("heartbeat", {"busy": self._busy})
+                    next_heartbeat = now + self.heartbeat_interval_s
+                events = dict(poller.poll(timeout=max(1, int(1000 * min(next_heartbeat - now, 0.1)))))
+                watcher.check()
+                if pipe in events:  # a finished render: forward as is
+                    send(recv_frames(pipe))
+                if dealer in events:
+                    try:
+                        msg = protocol.decode(recv_frames(dealer), accept=protocol.SERVER_TO_WORKER)
+                    except ProtocolError as exc:
+                        log.warning("ignored a malformed message from the server: %s", exc)
+                        continue
+                    if msg.kind == "render":
+                        self._inbox.put(msg)
+                    elif msg.kind == "welcome":
+                        self.heartbeat_interval_s = float(msg.body["heartbeat_interval_s"])
+                        log.info("registered with %s as %s", self.address, msg.body["worker"])
+                    elif msg.kind == "error" and msg.body["code"] == "not_registered":
+                        if time.monotonic() - last_ready > _READY_RESEND_S:  # the server restarted
+                            send_new("ready", {"capabilities": self.capabilities})
+                            last_ready = time.monotonic()
+                    else:
+                        log.warning("server error %s: %s", msg.body.get("code"), msg.body.get("message"))
+            send_new("bye", {})
+        except BaseException as exc:  # surfaced by run() in the caller's thread
+            self._io_error = exc
+            self._stop.set()
+        finally:
+            watcher.close()
+            pipe.close()
+            dealer.close(linger=200)  # give the bye a moment to leave
+
+
+def _as_image_batch(images: Any, batch: int) -> np.ndarray:
+    a = np.asarray(images, dtype=np.float32)
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4 or a.shape[0] != batch:
+        raise ValueError(f"render_batch must return ({batch}, H, W, C) or ({batch}, H, W) images, "
+                         f"got shape {a.shape}")
+    return np.ascontiguousarray(a)

@@ -1,0 +1,80 @@
+"""Persistence: a server killed mid-job and restarted with --resume ends exactly where an
+uninterrupted run ends (same seed, deterministic renderer)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from optimizer_server.client import OptimizerClient
+from optimizer_server.errors import StateError
+from optimizer_server.state_io import load_state
+from server_kit import disc_job, spawn_server, spawn_worker
+
+JOB = disc_job(method="prdpt", budget=60, options={"samples": 2, "sigma": 0.2, "lr": 0.02})
+
+
+def history(job_dir):
+    return load_state(os.path.join(job_dir, "state.npz"))["history"]
+
+
+def test_killed_and_resumed_server_reproduces_the_uninterrupted_run(tmp_path, start_server, start_workers, spawn):
+    reference_server = start_server(jobs_dir=str(tmp_path / "reference"))
+    start_workers(reference_server.endpoint, 2)
+    with OptimizerClient(reference_server.endpoint) as client:
+        reference = client.submit(**JOB, job_id="run")
+        reference.wait(timeout_s=60)
+
+    jobs_dir = tmp_path / "jobs"
+    first, endpoint = spawn_server(spawn, jobs_dir)
+    for _ in range(2):
+        spawn_worker(spawn, endpoint, "--sleep-ms", "10")
+    with OptimizerClient(endpoint, timeout_s=30) as client:
+        job = client.submit(**JOB, job_id="run")
+        events = job.progress(timeout_s=90)
+        for progress in events:
+            if progress["iteration"] >= 4:
+                break
+        first.kill()  # SIGKILL: no goodbye, possibly mid-write
+        first.wait()
+        saved = load_state(os.path.join(job.job_dir, "state.npz"))
+        assert 3 <= saved["method"]["iteration"] < 30, "the kill should land mid-job"
+
+        # Same address, so the running workers and this client reconnect on their own.
+        second, _ = spawn_server(spawn, jobs_dir, "--resume", job.job_dir, bind=endpoint)
+        for _ in events:  # the client re-attaches to the resumed job and sees it to the end
+            pass
+    resumed_at = [line for line in second.lines if "resumed job run" in line]
+    assert f"at iteration {saved['method']['iteration']} " in resumed_at[0]  # not restarted from scratch
+
+    assert job.result["state"] == "finished"
+    for key in ("best", "best_loss", "current", "evaluations", "iteration"):
+        assert job.result[key] == reference.result[key], key
+    resumed, uninterrupted = history(job.job_dir), history(reference.job_dir)
+    for key in ("loss", "loss_min", "best_loss", "evaluations", "current"):
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
+
+
+def test_resuming_a_finished_job_reports_its_result(tmp_path, start_server, start_workers):
+    first = start_server(jobs_dir=str(tmp_path / "jobs"))
+    start_workers(first.endpoint, 1)
+    with OptimizerClient(first.endpoint) as client:
+        done = client.submit(**disc_job(budget=12)).wait(timeout_s=30)
+    first.stop()
+
+    second = start_server(jobs_dir=str(tmp_path / "jobs"))
+    job = second.server.resume_job(done["job_dir"])
+    with OptimizerClient(second.endpoint) as client:
+        events = list(client.events(job.id, timeout_s=10))
+    assert [e.kind for e in events] == ["done"]
+    assert events[0].body["best"] == done["best"] and events[0].body["state"] == "finished"
+
+
+def test_resuming_something_that_is_not_a_job_directory_says_so(tmp_path, start_server):
+    server = start_server()
+    with pytest.raises(StateError, match="is not a job directory"):
+        server.server.resume_job(str(tmp_path))
+    (tmp_path / "job.npz").write_bytes(b"PK\x03\x04 garbage")
+    with pytest.raises(StateError, match="not a readable state file"):
+        server.server.resume_job(str(tmp_path))
