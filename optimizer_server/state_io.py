@@ -86,10 +86,14 @@ def loads_state(data: bytes, torch_device=None) -> Dict[str, Any]:
 
 def save_state(path, state: Dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically: a crash leaves either the old or the new file."""
-    data = dumps_state(state)
+    write_atomically(path, dumps_state(state))
+
+
+def write_atomically(path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` via a synced temp file in the same folder and ``os.replace``."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LIGHT_MODULES = ["optimizer_server.errors", "optimizer_server.space", "optimizer_server.protocol"]
+LIGHT_MODULES = ["optimizer_server.errors", "optimizer_server.space", "optimizer_server.protocol",
+                 "optimizer_server.transport", "optimizer_server.client", "optimizer_server.worker_loop"]
 
 
 def imported_after(statement: str) -> set:

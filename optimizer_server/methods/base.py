@@ -121,6 +121,11 @@ class Method(ABC):
 
     # --- public API -------------------------------------------------------------------------
     @property
+    def batch_size(self) -> int:
+        """How many points the next ``ask()`` returns (renders per iteration)."""
+        return self._batch_size()
+
+    @property
     def done(self) -> bool:
         return self.evaluations + self._batch_size() > self.budget or self._converged()
 

@@ -129,8 +129,8 @@ class Job:
         method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
                                device=self.device, **c.options)
         if method.done:
-            raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r}; "
-                              "raise the budget")
+            raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r} "
+                              f"({method.batch_size} renders); raise the budget")
         return method
 
     @classmethod

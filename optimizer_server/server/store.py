@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 from typing import Any, Dict, Optional
 
 import numpy as np
 
 from ..errors import StateError
-from ..state_io import dumps_state, load_state, save_state
+from ..state_io import dumps_state, load_state, save_state, write_atomically
 
 log = logging.getLogger("zerograds.server.store")
 
@@ -71,21 +70,6 @@ class CheckpointWriter:
                 with self._cond:
                     self._writing = False
                     self._cond.notify_all()
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class JobStore:
