@@ -32,6 +32,25 @@ def _named(bindings, values) -> Dict[str, Any]:
     return {name: b.to_raw(v) for (name, b), v in zip(bindings, values)}
 
 
+def _write_loss_plot(path: str, history: List[Dict[str, Any]], method: str) -> None:
+    """A labelled matplotlib plot where matplotlib exists (the venv); inside a bare Blender the
+    add-on's dependency-free line chart."""
+    try:
+        from .pictures import plot_losses
+    except ImportError:
+        plot_losses = None
+    if plot_losses is not None and history:
+        try:
+            plot_losses(path, {f"{method}: batch mean": history,
+                               "best sample": [{**h, "loss": h["best_loss"]} for h in history]},
+                        title="loss vs renders")
+            return
+        except ImportError:
+            pass
+    from blender_addon import images
+    images.write_png(path, images.plot_curve([h["loss"] for h in history], 480, 240), linear=False)
+
+
 def _units(bindings, named: Dict[str, Any]) -> List[float]:
     """{name: value} (as the server or a job file writes it) → parameter units."""
     values = []
@@ -136,8 +155,7 @@ def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
     params.apply_values([b for _, b in bound], _units(bound, x))  # the renderer gave back the start values
     images.write_png(os.path.join(job.output, "final.png"), final)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
-    losses = [h["loss"] for h in history]
-    images.write_png(os.path.join(job.output, "loss.png"), images.plot_curve(losses, 480, 240), linear=False)
+    _write_loss_plot(os.path.join(job.output, "loss.png"), history, job.method)
     out = {"schema": 1, "job": job.path, "state": result["state"], "x": x, "loss": image_mse(final, target, mask),
            "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
            "evaluations": result["evaluations"], "iterations": result["iteration"],
