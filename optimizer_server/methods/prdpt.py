@@ -74,7 +74,9 @@ class PRDPT(Method):
     name = "prdpt"
     description = "PRDPT: importance-sampled antithetic perturbation gradients of the Gaussian-smoothed loss (Ch. 4)"
     Options = PRDPTOptions
-    presets = {  # App. Tab. B.1 (samples = N)
+    presets = {  # App. Tab. B.1 (samples = N); "paper": the recommended defaults of METHODS.md
+        "paper": dict(samples=2, sigma=0.5, lr=0.02, anneal=True, warm_fraction=0.5, sigma_min=0.01,
+                      importance_sampling=True, antithetic=True),
         "cup": dict(samples=2, sigma=0.25, lr=0.01),
         "shadows": dict(samples=2, sigma=0.5, lr=0.02),
         "occlusion": dict(samples=2, sigma=0.8, lr=0.02),

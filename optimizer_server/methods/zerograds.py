@@ -25,7 +25,8 @@ from .common import (VectorAdam, generator_state, load_torch_optimizer_state, ma
 from .registry import register
 from .surrogates import build_surrogate
 
-SURROGATES = ("auto", "mlp", "mlp_large", "quadratic")
+SURROGATES = ("auto", "auto_lean", "mlp", "mlp_large", "lean", "quadratic")
+STEP_CONTROLS = ("adam", "trust")
 
 
 @dataclass
@@ -43,7 +44,9 @@ class ZeroGradsOptions(CommonOptions):
     antithetic: bool = True
     """Pair every outer offset ε with -ε."""
     surrogate: str = "auto"
-    """auto | mlp (3×64) | mlp_large (8×128 + positional encoding) | quadratic (the NoNN ablation)."""
+    """auto | auto_lean | mlp (3×64) | mlp_large (8×128 + positional encoding) | lean (linear term + MLP on a
+    learned low-rank projection; memory ∝ n) | quadratic (the NoNN ablation). auto_lean: mlp below
+    `high_dim_threshold`, lean above."""
     lr: float = 1e-3
     """Adam learning rate for θ."""
     surrogate_lr: float = 1e-3
@@ -67,6 +70,32 @@ class ZeroGradsOptions(CommonOptions):
     """`surrogate="auto"` picks the large MLP from this many dimensions on."""
     pe_frequencies: int = 6
     """Positional-encoding frequencies of the large MLP."""
+    lean_rank: int = 16
+    """Width of the learned projection of the lean surrogate."""
+    replay: int = 0
+    """Keep the samples of this many past iterations and refit on them too, each weighted by
+    λ(ρ; θ_now, σ_now) / q(ρ) (q: the Gaussian it was drawn from), self-normalised. 0: only the new batch."""
+    replay_max_log_ratio: float = 4.0
+    """Importance weights below exp(-this) of the largest are dropped (in high dimension raw λ/q
+    weights degenerate to a single sample; this keeps the nearest samples instead)."""
+    standardize_losses: bool = False
+    """Fit the surrogate to (f - mean)/std of the fitted samples: its learning rate then means the
+    same on every loss scale, and a flat batch (a plateau) is recognised as such."""
+    local_inputs: bool = False
+    """Feed the surrogate (x - θ)/(3σ) instead of the absolute position: its input always spans the
+    sampled neighbourhood, however small σ gets."""
+    step_control: str = "adam"
+    """adam: θ follows Adam on ∂h/∂θ (the paper). trust: θ moves by `trust_step`·σ per coordinate (RMS)
+    along -∂h/∂θ, so the step is tied to the sampled region instead of Adam's normalised gradient."""
+    trust_step: float = 1.0
+    """Step length of `step_control="trust"` in units of σ (per-coordinate RMS)."""
+    adapt_sigma: bool = False
+    """Success rule for σ: grow it when the batch's mean loss (the smoothed loss at θ) is the lowest
+    so far, shrink it otherwise; on a flat batch (a plateau) grow it and do not step."""
+    sigma_max: float = 0.5
+    """Largest σ that `adapt_sigma` may reach."""
+    success_target: float = 0.3
+    """The success rate `adapt_sigma` steers towards (like CMA-ES' 1/5 rule)."""
 
     def validate(self, name: str) -> None:
         if self.samples < 1 or (self.antithetic and self.local and self.samples % 2):
@@ -83,6 +112,26 @@ class ZeroGradsOptions(CommonOptions):
             raise ConfigError(f"{name}: need 0 < sigma_min <= sigma when annealing")
         if self.theta_steps < 1 or self.surrogate_steps < 0:
             raise ConfigError(f"{name}: need theta_steps >= 1 and surrogate_steps >= 0")
+        if self.step_control not in STEP_CONTROLS:
+            raise ConfigError(f"{name}: step_control must be one of {', '.join(STEP_CONTROLS)}, got {self.step_control!r}")
+        if self.replay < 0 or self.lean_rank < 1:
+            raise ConfigError(f"{name}: need replay >= 0 and lean_rank >= 1")
+        if not (self.trust_step > 0 and self.sigma_max > 0 and 0 < self.success_target < 1):
+            raise ConfigError(f"{name}: need trust_step > 0, sigma_max > 0 and 0 < success_target < 1")
+
+
+# The thesis' algorithm and settings exactly (METHODS.md): every option this project added is off.
+PAPER = dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3, surrogate="auto", theta_steps=1, surrogate_steps=3,
+             refit_first=False, anneal=False, lr_follows_sigma=False, replay=0, standardize_losses=False,
+             local_inputs=False, step_control="adam", adapt_sigma=False)
+
+# The best configuration measured on benchmarks/bench_efficiency.py for n >= 100 (docs/efficiency.md):
+# refit before stepping, losses standardised, surrogate inputs (x-θ)/3σ, 4 iterations of replay, a
+# lean surrogate above 50 dimensions, steps of σ/2 per coordinate, σ annealed from 0.03 to 0.002.
+# Not the option defaults: tests/core/test_zerograds.py pins the paper's defaults (see the docs).
+EFFICIENT = dict(samples=20, sigma=0.03, surrogate="auto_lean", surrogate_lr=0.01, surrogate_steps=5,
+                 refit_first=True, standardize_losses=True, local_inputs=True, replay=4,
+                 step_control="trust", trust_step=0.5, anneal=True, warm_fraction=0.0, sigma_min=0.002)
 
 
 @register
@@ -90,21 +139,23 @@ class ZeroGrads(Method):
     name = "zerograds"
     description = "ZeroGrads: a local neural surrogate of the smoothed loss, fitted online and differentiated (Ch. 5)"
     Options = ZeroGradsOptions
-    presets = {  # App. Tab. C.1 (samples = N), and the ablations of Tab. 5.2
-        "wicker": dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "brdf": dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "cbox": dict(sigma=0.10, samples=2, lr=5e-4, surrogate_lr=1e-3),
-        "gravity": dict(sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "rocket": dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=5e-4),
-        "node_graph": dict(sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "led": dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "mosaic": dict(sigma=0.025, samples=16, lr=5e-4, surrogate_lr=1e-3),
-        "caustic": dict(sigma=0.013, samples=20, lr=2e-4, surrogate_lr=1e-4),
-        "mesh": dict(sigma=0.025, samples=20, lr=2e-3, surrogate_lr=1e-4),
-        "texture": dict(sigma=0.025, samples=20, lr=1e-5, surrogate_lr=1e-4),
-        "nosmooth": dict(smooth=False),
-        "nonn": dict(surrogate="quadratic"),
-        "nolocal": dict(local=False),
+    presets = {  # App. Tab. C.1 (samples = N), and the ablations of Tab. 5.2, all on top of PAPER
+        "paper": PAPER,
+        "efficient": EFFICIENT,
+        "wicker": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
+        "brdf": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
+        "cbox": dict(PAPER, sigma=0.10, samples=2, lr=5e-4, surrogate_lr=1e-3),
+        "gravity": dict(PAPER, sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
+        "rocket": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=5e-4),
+        "node_graph": dict(PAPER, sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
+        "led": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
+        "mosaic": dict(PAPER, sigma=0.025, samples=16, lr=5e-4, surrogate_lr=1e-3),
+        "caustic": dict(PAPER, sigma=0.013, samples=20, lr=2e-4, surrogate_lr=1e-4),
+        "mesh": dict(PAPER, sigma=0.025, samples=20, lr=2e-3, surrogate_lr=1e-4),
+        "texture": dict(PAPER, sigma=0.025, samples=20, lr=1e-5, surrogate_lr=1e-4),
+        "nosmooth": dict(PAPER, smooth=False),
+        "nonn": dict(PAPER, surrogate="quadratic"),
+        "nolocal": dict(PAPER, local=False),
     }
 
     def _setup(self) -> None:
@@ -113,11 +164,15 @@ class ZeroGrads(Method):
         self.gen = make_generator(self.dev, self.seed)
         init_gen = make_generator(torch.device("cpu"), self.seed + 0x5EED)  # weights: CPU init, then moved
         self.surrogate = build_surrogate(o.surrogate, self.n, init_gen, o.high_dim_threshold,
-                                         o.pe_frequencies).to(self.dev)
+                                         o.pe_frequencies, o.lean_rank).to(self.dev)
         self.surrogate_opt = make_adam(self.surrogate.parameters(), o.surrogate_lr)
         self.theta = torch.tensor(self.x0, dtype=torch.float32, device=self.dev)
         self.adam = VectorAdam(self.theta, lr=o.lr)
         self._rho = None  # sample centres of the pending batch (the surrogate is fitted at ρ)
+        self._sigma_used = None  # σ the pending batch was drawn with
+        self._sigma_adapted = float(o.sigma)  # σ under `adapt_sigma`
+        self._last_mean = None  # lowest batch-mean loss so far (the success rule compares with it)
+        self._buffer = []  # replay: per past iteration {"rho", "f", "theta", "sigma"}
 
     def _batch_size(self) -> int:
         return self.options.samples
@@ -133,6 +188,8 @@ class ZeroGrads(Method):
     @property
     def sigma(self) -> float:
         o = self.options
+        if o.adapt_sigma:
+            return self._sigma_adapted
         if not o.anneal:
             return o.sigma
         return annealed_sigma(o.sigma, o.sigma_min, self.iteration, self.iterations, o.warm_fraction)
@@ -151,37 +208,109 @@ class ZeroGrads(Method):
         points = rho
         if o.smooth and o.inner_ratio > 0:
             points = rho - torch.randn(shape, generator=self.gen, device=self.dev) * (o.inner_ratio * sigma)
-        self._rho = rho
+        self._rho, self._sigma_used = rho, sigma
         return points.double().cpu().numpy()
+
+    # --- the surrogate ---------------------------------------------------------------------------
+    def _surrogate_input(self, points: torch.Tensor) -> torch.Tensor:
+        """Absolute unit-cube points, or with `local_inputs` (x - θ)/(3σ) (the surrogate maps its
+        input x to 2x - 1, so ±3σ around θ spans [-1, 1])."""
+        if not self.options.local_inputs:
+            return points
+        return 0.5 + (points - self.theta) / (6.0 * self.sigma)
 
     def surrogate_gradient(self) -> torch.Tensor:
         """∂h/∂θ at the current θ."""
         theta = self.theta.detach().clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.surrogate(theta.unsqueeze(0)).sum(), theta)
+        (grad,) = torch.autograd.grad(self.surrogate(self._surrogate_input(theta).unsqueeze(0)).sum(), theta)
         return grad
 
     def _step_theta(self) -> None:
         o = self.options
-        lr = o.lr * self.sigma / o.sigma if o.lr_follows_sigma else o.lr
         for _ in range(o.theta_steps):
-            self.adam.step(self.theta, self.surrogate_gradient(), lr=lr)
+            grad = self.surrogate_gradient()
+            if o.step_control == "trust":
+                # a step of trust_step·σ per coordinate (RMS) along -∂h/∂θ, whatever the slope's size:
+                # the sampled region, not a tiny or huge surrogate slope, decides how far θ moves
+                rms = grad.pow(2).mean().sqrt()
+                if not rms > 0:
+                    return
+                self.theta.sub_(grad, alpha=float(o.trust_step * self.sigma / rms))
+            else:
+                lr = o.lr * self.sigma / o.sigma if (o.lr_follows_sigma or o.adapt_sigma) else o.lr
+                self.adam.step(self.theta, grad, lr=lr)
             self.theta.clamp_(0.0, 1.0)
 
+    def _training_set(self, rho: torch.Tensor, losses: torch.Tensor):
+        """The new batch, plus (with `replay`) earlier ones weighted by λ(ρ; θ, σ)/q(ρ)."""
+        o = self.options
+        if not o.replay or not self._buffer:
+            return rho, losses, None
+        sigma = self.sigma
+        all_rho = [rho] + [b["rho"] for b in self._buffer]
+        all_f = [losses] + [b["f"] for b in self._buffer]
+        log_w = [replay_log_weights(rho, self.theta, sigma, self.theta, sigma)]  # the new batch: θ, σ unchanged
+        log_w += [replay_log_weights(b["rho"], self.theta, sigma, b["theta"], b["sigma"]) for b in self._buffer]
+        log_w = torch.cat(log_w)
+        log_w = log_w - log_w.max()
+        keep = log_w > -o.replay_max_log_ratio
+        weights = torch.exp(log_w[keep])
+        return torch.cat(all_rho)[keep], torch.cat(all_f)[keep], weights / weights.mean()
+
     def _fit_surrogate(self, rho: torch.Tensor, losses: torch.Tensor) -> None:
-        for _ in range(self.options.surrogate_steps):
+        o = self.options
+        rho, target, weights = self._training_set(rho, losses)
+        if o.standardize_losses:
+            spread = target.std() if len(target) > 1 else target.new_tensor(0.0)
+            target = (target - target.mean()) / (spread if spread > 0 else 1.0)
+        inputs = self._surrogate_input(rho)
+        for _ in range(o.surrogate_steps):
             self.surrogate_opt.zero_grad(set_to_none=False)  # reuse the grad buffers: no big allocations per step
-            fit = torch.mean((self.surrogate(rho) - losses) ** 2)
+            residual = (self.surrogate(inputs) - target) ** 2
+            fit = torch.mean(residual) if weights is None else torch.mean(weights * residual)
             fit.backward()
             self.surrogate_opt.step()
 
+    def _remember(self, rho: torch.Tensor, losses: torch.Tensor, sigma: float) -> None:
+        if self.options.replay:
+            self._buffer.append({"rho": rho, "f": losses, "theta": self.theta.clone(), "sigma": float(sigma)})
+            del self._buffer[: -self.options.replay]
+
+    def _adapt_sigma(self, losses: torch.Tensor) -> bool:
+        """The success rule; returns False on a flat batch (a plateau: nothing to step along)."""
+        o = self.options
+        flat = bool(losses.max() - losses.min() <= 1e-12 * max(1.0, float(losses.abs().max())))
+        mean = float(losses.mean())
+        if flat:
+            factor = 1.5  # widen until the samples reach an edge (what CMA-ES does on flat fitness)
+        elif self._last_mean is None:
+            factor = 1.0
+        else:
+            # elitist, as in the (1+1)-ES: a success beats the best smoothed loss so far (comparing with
+            # the last batch instead makes a random walk succeed half the time, and σ grows unchecked)
+            success = 1.0 if mean < self._last_mean else 0.0
+            factor = float(np.exp(0.5 * (success - o.success_target)))
+        self._last_mean = mean if self._last_mean is None else min(mean, self._last_mean)
+        self._sigma_adapted = float(np.clip(self._sigma_adapted * factor, o.sigma_min, o.sigma_max))
+        return not flat
+
     def _tell(self, x: np.ndarray, losses: np.ndarray) -> None:
+        o = self.options
         f = torch.as_tensor(losses, dtype=torch.float32, device=self.dev)
-        if self.options.refit_first:
-            self._fit_surrogate(self._rho, f)
-            self._step_theta()
+        rho, sigma_used = self._rho, self._sigma_used
+        informative = True
+        if o.refit_first:
+            self._fit_surrogate(rho, f)
+            if o.adapt_sigma:
+                informative = self._adapt_sigma(f)
+            if informative:
+                self._step_theta()
         else:
             self._step_theta()
-            self._fit_surrogate(self._rho, f)
+            self._fit_surrogate(rho, f)
+            if o.adapt_sigma:
+                self._adapt_sigma(f)
+        self._remember(rho, f, sigma_used)
         self._rho = None
 
     def _state_dict(self) -> Dict[str, Any]:
@@ -190,6 +319,9 @@ class ZeroGrads(Method):
             "surrogate": {k: v.detach().clone() for k, v in self.surrogate.state_dict().items()},
             "surrogate_opt": torch_optimizer_state(self.surrogate_opt),
             "rho": None if self._rho is None else self._rho.clone(),
+            "sigma_used": self._sigma_used, "sigma_adapted": self._sigma_adapted, "last_mean": self._last_mean,
+            "buffer": [{k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in b.items()}
+                       for b in self._buffer],
         }
 
     def _load_state_dict(self, s: Dict[str, Any]) -> None:
@@ -199,3 +331,19 @@ class ZeroGrads(Method):
         self.surrogate.load_state_dict({k: torch.as_tensor(v) for k, v in s["surrogate"].items()})
         load_torch_optimizer_state(self.surrogate_opt, s["surrogate_opt"])
         self._rho = None if s["rho"] is None else torch.as_tensor(s["rho"]).to(self.dev)
+        self._sigma_used = s["sigma_used"]
+        self._sigma_adapted = float(s["sigma_adapted"])
+        self._last_mean = s["last_mean"]
+        self._buffer = [{"rho": torch.as_tensor(b["rho"]).to(self.dev), "f": torch.as_tensor(b["f"]).to(self.dev),
+                         "theta": torch.as_tensor(b["theta"]).to(self.dev), "sigma": float(b["sigma"])}
+                        for b in s["buffer"]]
+
+
+def replay_log_weights(rho: torch.Tensor, theta_now: torch.Tensor, sigma_now: float,
+                       theta_then: torch.Tensor, sigma_then: float) -> torch.Tensor:
+    """log λ(ρ; θ_now, σ_now) - log q(ρ; θ_then, σ_then) for isotropic Gaussians in n dimensions:
+    the importance weight that makes a sample drawn around θ_then count for the kernel around θ_now."""
+    n = rho.shape[1]
+    now = ((rho - theta_now) ** 2).sum(1) / (2.0 * sigma_now ** 2)
+    then = ((rho - theta_then) ** 2).sum(1) / (2.0 * sigma_then ** 2)
+    return then - now - n * float(np.log(sigma_now / sigma_then))

@@ -1,0 +1,256 @@
+"""Render efficiency of every method on analytic problems that behave like rendering (issue 6).
+
+For each (problem × method × seed): evaluations until the method's current estimate first reaches
+the problem's target error, the error at fixed fractions of the budget, and the optimiser's own time
+per iteration. Writes CSV (one row per run), a Markdown table (medians over seeds) and one
+convergence plot per problem (median error against evaluations).
+
+Reproduce:   make bench-efficiency                       (full: 5 seeds, full budgets)
+             .venv/bin/python benchmarks/bench_efficiency.py --quick   (≈ 15 min on 2 cores)
+Options:     --problems discs1 led336 ...  --methods cmaes zerograds ...  --seeds 5  --out out/efficiency
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from optimizer_server.errors import ConfigError
+from optimizer_server.methods import create_method
+from optimizer_server.tasks.suite import suite
+
+# label → (method, options). "paper" presets reproduce METHODS.md; the others are what we measure.
+METHODS: Dict[str, tuple] = {
+    "cmaes": ("cmaes", {}),
+    "nevergrad": ("nevergrad", {}),
+    "prdpt (paper)": ("prdpt", {"preset": "paper"}),
+    "zerograds (paper)": ("zerograds", {"preset": "paper"}),
+    "prdpt": ("prdpt", {}),
+    "zerograds (efficient)": ("zerograds", {"preset": "efficient"}),
+    "hybrid": ("hybrid", {}),
+}
+# one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
+_EFF = {"preset": "efficient"}
+ABLATIONS: Dict[str, tuple] = {
+    "zg −refit_first": ("zerograds", dict(_EFF, refit_first=False)),
+    "zg −standardize": ("zerograds", dict(_EFF, standardize_losses=False)),
+    "zg −local_inputs": ("zerograds", dict(_EFF, local_inputs=False)),
+    "zg −replay": ("zerograds", dict(_EFF, replay=0)),
+    "zg −trust (adam)": ("zerograds", dict(_EFF, step_control="adam", lr=0.01, lr_follows_sigma=True)),
+    "zg +adapt_sigma": ("zerograds", dict(_EFF, adapt_sigma=True)),
+    "zg −crn": ("zerograds", dict(_EFF, common_random_numbers=False)),
+}
+# runs the suite leaves out, and why (each would take longer than the rest of the suite together)
+TOO_SLOW = {
+    "zerograds (paper)": (20_000, "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration"),
+    "nevergrad": (20_000, "left out at this n to keep the suite short"),
+}
+BUDGET_FRACTIONS = (0.1, 0.3, 1.0)
+QUICK_SCALE = 0.5  # --quick: budgets × this
+
+
+def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at_target: bool) -> dict:
+    """One run; the error is measured at the method's current estimate after every iteration."""
+    options = dict(options)
+    preset = options.pop("preset", None)
+    try:
+        m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset, **options)
+    except ConfigError as exc:
+        return {"skipped": str(exc).split(";")[0]}
+    curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], None
+    try:
+        return _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
+    except Exception as exc:  # a library failing at this n is a result, not a reason to lose the suite
+        return {"skipped": f"crashed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"}
+
+
+def _iterate(problem, m, budget, stop_at_target, curve, opt_seconds) -> dict:
+    hit = None
+    while not m.done:
+        t0 = time.perf_counter()
+        batch = m.ask()
+        t1 = time.perf_counter()
+        losses = problem.loss(batch.x, seeds=batch.seeds) if problem.noisy else problem.loss(batch.x)
+        t2 = time.perf_counter()
+        m.tell(batch, losses)
+        opt_seconds.append((t1 - t0) + (time.perf_counter() - t2))
+        err = problem.error(m.current)
+        curve.append((m.evaluations, err))
+        if hit is None and err <= problem.target:
+            hit = m.evaluations
+            if stop_at_target:
+                break
+    at_budget = {}
+    for frac in BUDGET_FRACTIONS:  # error at a fixed budget: the last estimate within it
+        within = [e for ev, e in curve if ev <= frac * budget]
+        at_budget[frac] = within[-1]
+    return {"hit": hit, "curve": curve, "at_budget": at_budget, "final": curve[-1][1],
+            "ms_per_iteration": 1000 * statistics.median(opt_seconds) if opt_seconds else float("nan"),
+            "evaluations": m.evaluations}
+
+
+def median_hits(hits: List[Optional[int]]):
+    """Median counting 'never reached' as worse than any number (None if the median is 'never')."""
+    reached = sorted(h for h in hits if h is not None)
+    k = len(hits) // 2
+    return reached[k] if len(reached) > k else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=f"budgets × {QUICK_SCALE}, no ablations")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--problems", nargs="+", default=None)
+    parser.add_argument("--methods", nargs="+", default=None, help="labels of METHODS / ABLATIONS")
+    parser.add_argument("--ablations", action="store_true", help="also run the zerograds ablations")
+    parser.add_argument("--full-budget", action="store_true",
+                        help="keep running after the target (needed for the error-at-budget columns)")
+    parser.add_argument("--out", default="out/efficiency")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # the machine is shared; and per-iteration times are single-core figures
+
+    makers = suite()
+    problems = args.problems or list(makers)
+    table = dict(METHODS, **(ABLATIONS if args.ablations else {}))
+    labels = args.methods or list(table)
+    all_methods = dict(METHODS, **ABLATIONS)
+    os.makedirs(args.out, exist_ok=True)
+    command = "make bench-efficiency  (.venv/bin/python benchmarks/bench_efficiency.py " + " ".join(
+        sys.argv[1:] if argv is None else argv) + ")"
+    print(f"# bench-efficiency  (torch {torch.__version__}, 1 torch thread)\ncommand: {command}", flush=True)
+
+    rows, summary = [], []
+    for pname in problems:
+        problem = makers[pname]()
+        budget = max(20, int(problem.budget * (QUICK_SCALE if args.quick else 1.0)))
+        print(f"\n## {pname}: n={problem.n}, budget {budget}, target error ≤ {problem.target} "
+              f"({problem.error_doc}); {problem.description}", flush=True)
+        curves = {}
+        for label in labels:
+            if label == "zg −crn" and not problem.noisy:
+                continue
+            method, options = all_methods[label]
+            runs, t0 = [], time.time()
+            limit, why = TOO_SLOW.get(label, (None, ""))
+            if limit is not None and problem.n > limit:
+                print(f"  {label:22s} skipped: {why}", flush=True)
+                summary.append({"problem": pname, "n": problem.n, "method": label, "skipped": why})
+                continue
+            for seed in range(args.seeds):
+                r = run_one(problem, method, options, seed, budget, stop_at_target=not args.full_budget)
+                if "skipped" in r:
+                    break
+                runs.append(r)
+                rows.append({"problem": pname, "n": problem.n, "method": label, "seed": seed, "budget": budget,
+                             "target": problem.target, "evaluations_to_target": r["hit"] or "",
+                             **{f"error_at_{f}": r["at_budget"][f] for f in BUDGET_FRACTIONS},
+                             "final_error": r["final"], "evaluations": r["evaluations"],
+                             "optimizer_ms_per_iteration": r["ms_per_iteration"]})
+            if not runs:
+                print(f"  {label:22s} skipped: {r['skipped']}", flush=True)
+                summary.append({"problem": pname, "n": problem.n, "method": label, "skipped": r["skipped"]})
+                continue
+            hits = [r["hit"] for r in runs]
+            med = median_hits(hits)
+            entry = {"problem": pname, "n": problem.n, "method": label, "median_hit": med,
+                     "solved": sum(h is not None for h in hits), "seeds": len(runs),
+                     "final": statistics.median(r["final"] for r in runs),
+                     "ms": statistics.median(r["ms_per_iteration"] for r in runs), "budget": budget}
+            summary.append(entry)
+            curves[label] = runs
+            print(f"  {label:22s} to target: {med if med is not None else 'not reached':>11} "
+                  f"(solved {entry['solved']}/{len(runs)}, hits {hits}) final error {entry['final']:.4g}  "
+                  f"{entry['ms']:.2f} ms/it  [{time.time() - t0:.0f}s]", flush=True)
+        plot_problem(os.path.join(args.out, f"{pname}.png"), pname, problem, curves, budget)
+
+    write_csv(os.path.join(args.out, "runs.csv"), rows)
+    markdown = summary_markdown(summary, problems, labels, command)
+    with open(os.path.join(args.out, "summary.md"), "w") as fh:
+        fh.write(markdown)
+    print("\n" + markdown)
+    print(f"wrote {args.out}/runs.csv, summary.md and one PNG per problem")
+    return 0
+
+
+def write_csv(path: str, rows: List[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary_markdown(summary: List[dict], problems, labels, command: str) -> str:
+    """Problems as rows, methods as columns: median evaluations to target (solved seeds)."""
+    cells = {(e["problem"], e["method"]): e for e in summary}
+    ns = {e["problem"]: e["n"] for e in summary}
+    used = [l for l in labels if any((p, l) in cells for p in problems)]
+    out = [f"Median evaluations to the target error (seeds that reached it / seeds; '—' = median seed never "
+           f"did; 'n/a' = method refuses this n). Command: `{command}`", "",
+           "| problem | n | " + " | ".join(used) + " |", "|---|---|" + "---|" * len(used)]
+    for p in problems:
+        row = []
+        for label in used:
+            e = cells.get((p, label))
+            if e is None:
+                row.append("")
+            elif "skipped" in e:
+                row.append("n/a")
+            else:
+                hit = "—" if e["median_hit"] is None else str(e["median_hit"])
+                row.append(f"{hit} ({e['solved']}/{e['seeds']})")
+        out.append(f"| {p} | {ns.get(p, '')} | " + " | ".join(row) + " |")
+    out += ["", "Optimiser time per iteration (ms, median; ask + tell, objective excluded, 1 thread):", "",
+            "| problem | " + " | ".join(used) + " |", "|---|" + "---|" * len(used)]
+    for p in problems:
+        row = []
+        for label in used:
+            e = cells.get((p, label))
+            row.append("" if e is None or "skipped" in e else f"{e['ms']:.2f}")
+        out.append(f"| {p} | " + " | ".join(row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def plot_problem(path: str, pname: str, problem, curves: Dict[str, list], budget: int) -> None:
+    """Median (over seeds) of the error against evaluations, one line per method."""
+    if not curves:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.unique(np.linspace(0, budget, 200).astype(int))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for label, runs in curves.items():
+        per_seed = []
+        for r in runs:
+            ev = np.array([c[0] for c in r["curve"]])
+            er = np.array([c[1] for c in r["curve"]])
+            idx = np.searchsorted(ev, grid, side="right") - 1
+            vals = er[np.clip(idx, 0, len(er) - 1)]
+            vals[grid > ev[-1]] = problem.target if r["hit"] is not None else er[-1]  # stopped at target
+            per_seed.append(vals)
+        ax.plot(grid, np.maximum(np.median(per_seed, axis=0), 1e-6), label=label, linewidth=1.2)
+    ax.axhline(max(problem.target, 1e-6), color="k", linestyle=":", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations (renders)")
+    ax.set_ylabel(problem.error_doc)
+    ax.set_title(f"{pname} (n = {problem.n}), median of {len(next(iter(curves.values())))} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
