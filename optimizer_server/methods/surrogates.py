@@ -19,6 +19,20 @@ def _init_linear(layer: nn.Linear, gen: torch.Generator) -> None:
         layer.bias.uniform_(-bound, bound, generator=gen)
 
 
+def leaky_mlp(width_in: int, hidden: int, layers: int, gen: torch.Generator, negative_slope: float) -> nn.Sequential:
+    """``layers`` hidden leaky-ReLU layers of width ``hidden`` and a linear scalar output."""
+    mods = []
+    for _ in range(layers):
+        lin = nn.Linear(width_in, hidden)
+        _init_linear(lin, gen)
+        mods += [lin, nn.LeakyReLU(negative_slope)]
+        width_in = hidden
+    out = nn.Linear(width_in, 1)
+    _init_linear(out, gen)
+    mods.append(out)
+    return nn.Sequential(*mods)
+
+
 class PositionalEncoding(nn.Module):
     """NeRF-style features [x, sin(2^k π x), cos(2^k π x)] for k < frequencies."""
 
@@ -43,16 +57,7 @@ class MLPSurrogate(nn.Module):
         super().__init__()
         self.encoding = PositionalEncoding(pe_frequencies) if pe_frequencies > 0 else None
         width_in = self.encoding.out_features(n) if self.encoding is not None else n
-        mods = []
-        for _ in range(layers):
-            lin = nn.Linear(width_in, hidden)
-            _init_linear(lin, gen)
-            mods += [lin, nn.LeakyReLU(negative_slope)]
-            width_in = hidden
-        out = nn.Linear(width_in, 1)
-        _init_linear(out, gen)
-        mods.append(out)
-        self.net = nn.Sequential(*mods)
+        self.net = leaky_mlp(width_in, hidden, layers, gen, negative_slope)
 
     def forward(self, x):
         z = x * 2.0 - 1.0
@@ -112,16 +117,7 @@ class LeanSurrogate(nn.Module):
         with torch.no_grad():
             self.linear.weight.zero_()  # start flat: a random slope would steer the first steps
             self.project.weight.uniform_(-1.0 / math.sqrt(n), 1.0 / math.sqrt(n), generator=gen)
-        mods, width_in = [], rank
-        for _ in range(2):
-            lin = nn.Linear(width_in, hidden)
-            _init_linear(lin, gen)
-            mods += [lin, nn.LeakyReLU(negative_slope)]
-            width_in = hidden
-        out = nn.Linear(width_in, 1)
-        _init_linear(out, gen)
-        mods.append(out)
-        self.net = nn.Sequential(*mods)
+        self.net = leaky_mlp(rank, hidden, 2, gen, negative_slope)
 
     def forward(self, x):
         z = x * 2.0 - 1.0
