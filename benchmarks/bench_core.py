@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from optimizer_server import minimize
-from optimizer_server.errors import ConfigError
+from optimizer_server.errors import ConfigError, ZeroGradsError
 from optimizer_server.methods import available_methods, create_method
 from optimizer_server.tasks.disc import DiscTask
 
@@ -70,7 +70,10 @@ def overhead_row(method: str, n: int, iterations: int) -> str:
     deadline = time.perf_counter() + 60
     for it in range(iterations + 2):
         t0 = time.perf_counter()
-        b = m.ask()
+        try:
+            b = m.ask()
+        except ZeroGradsError as exc:
+            return f"failed ({str(exc).split(';')[0][:60]})"
         t1 = time.perf_counter()
         losses = ((b.x - target) ** 2).mean(1)
         t2 = time.perf_counter()

@@ -62,3 +62,7 @@ class RequestRejectedError(ValueError, ZeroGradsError):
 
 class JobFailedError(RuntimeError, ZeroGradsError):
     """An optimisation job ended in the ``failed`` state (e.g. renders kept failing)."""
+
+
+class MethodFailedError(RuntimeError, ZeroGradsError):
+    """A wrapped optimisation library failed inside ask/tell (its own message is included)."""

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..errors import ConfigError, StateError
+from ..errors import ConfigError, MethodFailedError, StateError
 from .base import CommonOptions, Method
 from .registry import register
 
@@ -168,7 +168,12 @@ class NevergradMethod(ReplayMethod):
     def _ask(self) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NGOpt's inner cma warns about its own batching; harmless
-            self._asked = [self.ng_opt.ask() for _ in range(self.options.batch_size)]
+            try:
+                self._asked = [self.ng_opt.ask() for _ in range(self.options.batch_size)]
+            except RuntimeError as exc:  # seen: NGOpt's inner CMA (TPA) at n ≈ 1,000 with batches
+                raise MethodFailedError(
+                    f"nevergrad's {self.options.optimizer} failed to propose a batch ({exc.args[0].splitlines()[0]}); "
+                    "try batch_size=1 or another optimizer= (e.g. 'TwoPointsDE')") from exc
         return np.array([c.value for c in self._asked], dtype=np.float64)
 
     def _tell_library(self, losses: np.ndarray) -> None:
