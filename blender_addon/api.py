@@ -3,6 +3,7 @@
     from blender_addon import api
     api.add_param(scene, 'objects["Ball"].location', 0)
     api.add_param(scene, 'lights["Lamp"].energy', lo=100, hi=2000)
+    api.add_link_param(scene, 'materials["Mat"].node_tree', "Noise", "Color", "Mix", "A")
 """
 from __future__ import annotations
 
@@ -52,6 +53,30 @@ def add_param(scene, data_path: str, index: int = -1, name: Optional[str] = None
     return item
 
 
+def add_link_param(scene, tree_path: str, from_node: str, from_socket: str, to_node: str, to_socket: str,
+                   name: Optional[str] = None):
+    """Add a link parameter: is there a link from_node.from_socket -> to_node.to_socket in the tree?
+
+    ``tree_path`` is a node tree's data path (or a material's/world's: its node tree is used).
+    Raises :class:`DataPathError` naming the unknown node or socket (nothing is added then);
+    adding the same link again returns the existing entry.
+    """
+    link = {"from_node": from_node, "from_socket": from_socket, "to_node": to_node, "to_socket": to_socket}
+    binding = params.resolve_ref({"path": tree_path, "link": link})
+    settings = scene.zerograds
+    for item in settings.params:
+        if item.kind == "link" and item.data_path == binding.path and item.ref()["link"] == link:
+            return item
+    item = settings.params.add()
+    item.name = _unique(settings, name or f"{from_node}.{from_socket}->{to_node}.{to_socket}")
+    item.data_path, item.array_index, item.kind = binding.path, -1, "link"
+    for key, value in link.items():
+        setattr(item, key, value)
+    item.min, item.max = binding.default_bounds()
+    settings.params_index = len(settings.params) - 1
+    return item
+
+
 def array_length(data_path: str) -> int:
     """How many elements the property at ``data_path`` has (0 for a single value)."""
     try:
@@ -72,7 +97,7 @@ def array_length(data_path: str) -> int:
 def param_problem(item) -> Optional[str]:
     """Why a list entry cannot be optimised right now (None when it is fine). Cheap: for drawing."""
     try:
-        binding = params.resolve(item.data_path, item.array_index)
+        binding = params.resolve_ref(item.ref())
     except DataPathError as exc:
         return str(exc).split("\n")[0]
     if binding.kind != item.kind:
@@ -87,8 +112,8 @@ def enabled_params(scene) -> List[Any]:
 
 
 def param_refs(scene) -> List[Dict[str, Any]]:
-    """``[{name, path, index}]`` of the enabled parameters, for workers and the resolver."""
-    return [{"name": p.name, "path": p.data_path, "index": p.array_index} for p in enabled_params(scene)]
+    """``[{name, path, index}]`` (links: ``{name, path, link}``) of the enabled parameters, for workers and the resolver."""
+    return [p.ref() for p in enabled_params(scene)]
 
 
 def param_specs(scene) -> List[Dict[str, Any]]:
@@ -101,6 +126,6 @@ def param_specs(scene) -> List[Dict[str, Any]]:
         raise DataPathError("fix these parameters first (or disable them):\n" + "\n".join(problems))
     specs = []
     for p in items:
-        binding = params.resolve(p.data_path, p.array_index)
+        binding = params.resolve_ref(p.ref())
         specs.append(binding.spec_dict(p.name, p.min, p.max))
     return specs

@@ -17,6 +17,15 @@
     max = 2.0
     kind = "float"                        # optional: detected; an error if it disagrees
 
+    [[params]]                            # a link parameter (bool): does this link exist?
+    name = "l3"
+    kind = "link"                         # optional with the four names below
+    path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
+    from_node = "Noise"                   # node names (not labels); sockets by name or identifier
+    from_socket = "Color"
+    to_node = "Mix"
+    to_socket = "A"                       # "A_Color" when several enabled inputs share the name
+
     [target]
     values = { x = 0.5 }                  # render these values as the target, or
     # image = "target.exr"                # compare with an image (relative to this file)
@@ -45,16 +54,17 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ._deps import ConfigError
+from .datapath import LINK_FIELDS
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
     "render": {"width", "height", "samples", "frame"},
-    "params": {"name", "path", "index", "min", "max", "kind"},
+    "params": {"name", "path", "index", "min", "max", "kind", *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
     "workers": {"count", "threads"},
     "server": {"address", "python"},
 }
-_KINDS = ("float", "int", "bool", "enum")
+_KINDS = ("float", "int", "bool", "enum", "link")
 
 
 class JobFileError(ConfigError):
@@ -175,6 +185,7 @@ def parse(data: Dict[str, Any], path: str) -> JobFile:
                  "min": _get(p, "min", (int, float), where), "max": _get(p, "max", (int, float), where),
                  "kind": _get(p, "kind", (str,), where, None, check=lambda v: v in _KINDS,
                               what=f"must be one of {', '.join(_KINDS)}")}
+        _check_link(p, entry, where)
         if entry["min"] is not None and entry["max"] is not None and not entry["min"] < entry["max"]:
             raise _fail(where, f"needs min < max, got min={entry['min']} max={entry['max']}")
         job.params.append(entry)
@@ -215,6 +226,25 @@ def parse(data: Dict[str, Any], path: str) -> JobFile:
     job.address = _get(server, "address", (str,), "[server]", None)
     job.python = _get(server, "python", (str,), "[server]", "")
     return job
+
+
+def _check_link(p: Dict[str, Any], entry: Dict[str, Any], where: str) -> None:
+    """A link parameter has all four names and no index/bounds (it is a switch); others have none."""
+    given = [k for k in LINK_FIELDS if k in p]
+    if not given and entry["kind"] != "link":
+        entry["link"] = None
+        return
+    missing = [k for k in LINK_FIELDS if k not in p]
+    if missing:
+        raise _fail(where, f"a link parameter needs {', '.join(LINK_FIELDS)}; missing {', '.join(missing)}")
+    if entry["kind"] not in (None, "link"):
+        raise _fail(where, f"kind = {entry['kind']!r} but from_node/... make it a link; write kind = 'link'")
+    extra = [k for k in ("index", "min", "max") if k in p]
+    if extra:
+        raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
+    entry["kind"] = "link"
+    entry["link"] = {k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty")
+                     for k in LINK_FIELDS}
 
 
 def _existing(base: str, relative: str, where: str) -> str:

@@ -5,7 +5,10 @@ parameter specs (``"params"``) and the job id. For Blender workers those setting
 
     {"width": 64, "height": 64, "samples": 16,       # Cycles, per render
      "frame": null,                                   # or a frame to simulate up to (physics)
-     "paths": [{"name": "x", "path": 'objects["Ball"].location', "index": 0}, ...]}
+     "paths": [{"name": "x", "path": 'objects["Ball"].location', "index": 0},
+               {"name": "l3", "path": 'materials["Mat"].node_tree',   # a link parameter
+                "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}},
+               ...]}
 
 and the job ``requires`` ``{"scene": scene_id(blend)}`` so that only workers that loaded that
 very .blend file take it.
@@ -16,6 +19,7 @@ import hashlib
 from typing import Any, Dict, List, Optional
 
 from ._deps import ConfigError
+from .datapath import check_link_fields
 
 RENDERER = "blender-cycles"
 
@@ -34,10 +38,17 @@ def render_settings(width: int, height: int, samples: int, paths: List[Dict[str,
     """Build (and check) the settings dict of a Blender job."""
     settings = {"width": int(width), "height": int(height), "samples": int(samples),
                 "frame": None if frame is None else int(frame),
-                "paths": [{"name": str(p["name"]), "path": str(p["path"]), "index": int(p.get("index", -1))}
-                          for p in paths]}
+                "paths": [path_entry(p) for p in paths]}
     check_settings(settings)
     return settings
+
+
+def path_entry(p: Dict[str, Any]) -> Dict[str, Any]:
+    """The wire form of one parameter reference: {name, path, index} or {name, path, link}."""
+    entry = {"name": str(p["name"]), "path": str(p["path"]), "index": int(p.get("index", -1))}
+    if p.get("link") is not None:
+        entry["link"] = check_link_fields(p["link"], f"parameter {entry['name']!r}")
+    return entry
 
 
 def check_settings(settings: Dict[str, Any]) -> None:
@@ -56,6 +67,8 @@ def check_settings(settings: Dict[str, Any]) -> None:
     for i, p in enumerate(paths):
         if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("path"), str):
             raise ConfigError(f"render setting paths[{i}] must be {{name, path, index}}, got {p!r}"[:200])
+        if p.get("link") is not None:
+            check_link_fields(p["link"], f"render setting paths[{i}]")
         if p["name"] in names:
             raise ConfigError(f"render setting paths: parameter {p['name']!r} appears twice")
         names.add(p["name"])

@@ -75,6 +75,42 @@ class ZEROGRADS_OT_add_param(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _active_material_tree_path(context) -> str:
+    obj = getattr(context, "object", None)
+    mat = getattr(obj, "active_material", None) if obj is not None else None
+    return params.path_for_id(mat.node_tree) if mat is not None and mat.node_tree is not None else ""
+
+
+class ZEROGRADS_OT_add_link_param(bpy.types.Operator):
+    """Optimise whether a link between two node sockets exists (on/off)"""
+
+    bl_idname = "zerograds.add_link_param"
+    bl_label = "Add Link Parameter"
+    bl_options = {"REGISTER", "UNDO"}
+
+    tree_path: StringProperty(name="Node Tree", description='Data path of the node tree, e.g. '
+                                                            'materials["Mat"].node_tree (default: active material)')
+    from_node: StringProperty(name="From Node", description="Node name (not its label)")
+    from_socket: StringProperty(name="From Socket", description="Output name or identifier")
+    to_node: StringProperty(name="To Node", description="Node name (not its label)")
+    to_socket: StringProperty(name="To Socket", description="Input name or identifier (e.g. A_Color)")
+
+    def invoke(self, context, event):
+        if not self.tree_path:
+            self.tree_path = _active_material_tree_path(context)
+        return context.window_manager.invoke_props_dialog(self, width=420)
+
+    def execute(self, context):
+        try:
+            item = api.add_link_param(context.scene, self.tree_path, self.from_node, self.from_socket,
+                                      self.to_node, self.to_socket)
+        except ZeroGradsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Optimising {item.name}")
+        return {"FINISHED"}
+
+
 class ZEROGRADS_OT_remove_param(bpy.types.Operator):
     """Remove the selected parameter from the optimisation"""
 
@@ -135,5 +171,5 @@ def draw_button_menu(self, context):
     op.all_elements = True
 
 
-classes = (ZEROGRADS_OT_add_param, ZEROGRADS_OT_remove_param, ZEROGRADS_OT_reset_options,
+classes = (ZEROGRADS_OT_add_param, ZEROGRADS_OT_add_link_param, ZEROGRADS_OT_remove_param, ZEROGRADS_OT_reset_options,
            ZEROGRADS_OT_capture_target)

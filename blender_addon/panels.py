@@ -17,7 +17,10 @@ class ZEROGRADS_UL_params(bpy.types.UIList):
         split.active = item.enabled
         split.alert = problem is not None
         split.label(text=item.name, icon="ERROR" if problem else "DOT")
-        path = item.data_path + (f"[{item.array_index}]" if item.array_index >= 0 else "")
+        if item.kind == "link":
+            path = f"{item.from_node}.{item.from_socket} → {item.to_node}.{item.to_socket}"
+        else:
+            path = item.data_path + (f"[{item.array_index}]" if item.array_index >= 0 else "")
         rest = split.split(factor=0.85)
         prefix = f"{item.data_path!r}: "  # the row shows the path already; say only what is wrong
         rest.label(text=(problem[len(prefix):] if problem.startswith(prefix) else problem) if problem else path)
@@ -67,6 +70,7 @@ class VIEW3D_PT_zerograds(bpy.types.Panel):
         col = row.column(align=True)
         col.operator("zerograds.add_param", icon="ADD", text="").data_path = ""
         col.operator("zerograds.remove_param", icon="REMOVE", text="")
+        col.operator("zerograds.add_link_param", icon="NODETREE", text="")
         if 0 <= s.params_index < len(s.params):
             item = s.params[s.params_index]
             box = layout.box()
@@ -77,14 +81,18 @@ class VIEW3D_PT_zerograds(bpy.types.Panel):
                 for i, line in enumerate(_wrap(problem, 60)):
                     col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             box.prop(item, "name")
-            box.prop(item, "data_path", text="Path")
-            r = box.row(align=True)
-            r.prop(item, "array_index")
-            r.prop(item, "kind", text="")
-            r = box.row(align=True)
-            r.enabled = item.kind in ("float", "int")
-            r.prop(item, "min")
-            r.prop(item, "max")
+            box.prop(item, "data_path", text="Node Tree" if item.kind == "link" else "Path")
+            if item.kind == "link":  # on/off: no index, no range
+                for key in ("from_node", "from_socket", "to_node", "to_socket"):
+                    box.prop(item, key)
+            else:
+                r = box.row(align=True)
+                r.prop(item, "array_index")
+                r.prop(item, "kind", text="")
+                r = box.row(align=True)
+                r.enabled = item.kind in ("float", "int")
+                r.prop(item, "min")
+                r.prop(item, "max")
 
         run = session.current()
         col = layout.column()

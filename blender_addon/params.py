@@ -4,6 +4,9 @@
 never ``eval``) and returns a :class:`Binding`: the struct that owns the value, how to read and
 write it, its kind (float / int / bool / enum) and default bounds from the property's soft limits.
 
+Link parameters (``blender_addon.links``: does a link between two named sockets exist) resolve
+through :func:`resolve_ref` to bindings with the same interface.
+
 ``apply_values(bindings, values)`` writes one sample in parameter units (discrete kinds rounded,
 enums by choice index), tags what Cycles' persistent data would otherwise ignore, and restores
 every value if any write fails, so the scene is never half-applied.
@@ -297,16 +300,37 @@ def read_values(bindings: Sequence[Binding]) -> List[float]:
     return [b.read() for b in bindings]
 
 
+def resolve_struct(path: str):
+    """The struct (data block, node tree, ...) a data path leads to, e.g. for link parameters."""
+    steps = datapath.parse(path)
+    obj = bpy.data
+    for i, step in enumerate(steps):
+        obj = _step(obj, step, "bpy.data." + datapath.format_steps(steps[:i]) if i else "bpy.data", path)
+    return obj
+
+
+def resolve_ref(ref: dict):
+    """A parameter reference ``{name, path, index}`` or ``{name, path, link}`` → its binding."""
+    if ref.get("link") is not None:
+        from . import links  # link parameters: the path names a node tree
+        return links.resolve_link(ref["path"], ref["link"], resolve_struct(ref["path"]))
+    return resolve(ref["path"], ref.get("index", -1))
+
+
 def resolve_all(refs: Sequence[dict]) -> List[Binding]:
-    """Resolve ``[{"name", "path", "index"}...]``; reports *every* bad path in one error."""
+    """Resolve ``[{"name", "path", "index" | "link"}...]``; reports *every* bad reference in one error."""
+    from . import links
     bindings, problems = [], []
     for ref in refs:
         try:
-            bindings.append(resolve(ref["path"], ref.get("index", -1)))
+            bindings.append(resolve_ref(ref))
         except DataPathError as e:
             problems.append(f"parameter {ref.get('name', ref['path'])!r}: {e}")
     if problems:
         raise DataPathError("\n".join(problems))
+    shared = links.check_shared_inputs(bindings)
+    if shared:
+        raise DataPathError("\n".join(shared))
     return bindings
 
 

@@ -6,7 +6,8 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 from . import catalog
 
 KIND_ITEMS = [("float", "Float", "Continuous value"), ("int", "Int", "Whole number (rounded when applied)"),
-              ("bool", "Bool", "On/off (rounded when applied)"), ("enum", "Enum", "One of the property's choices")]
+              ("bool", "Bool", "On/off (rounded when applied)"), ("enum", "Enum", "One of the property's choices"),
+              ("link", "Link", "Whether a link between two node sockets exists (on/off)")]
 
 
 class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
@@ -19,6 +20,18 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
     max: FloatProperty(name="Max", default=1.0, description="Highest value the optimiser may try")
     kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="float", description="Detected from the property")
     enabled: BoolProperty(name="Enabled", default=True, description="Optimise this parameter (off: leave it as it is)")
+    # Link parameters (kind "link"): data_path is the node tree; these name the two sockets.
+    from_node: StringProperty(name="From Node", description="Name of the node the link starts at")
+    from_socket: StringProperty(name="From Socket", description="Its output, by name or identifier")
+    to_node: StringProperty(name="To Node", description="Name of the node the link ends at")
+    to_socket: StringProperty(name="To Socket", description="Its input, by name or identifier (e.g. A_Color)")
+
+    def ref(self) -> dict:
+        """The parameter reference workers and the resolver take: {name, path, index} or {..., link}."""
+        ref = {"name": self.name, "path": self.data_path, "index": self.array_index}
+        if self.kind == "link":
+            ref["link"] = {k: getattr(self, k) for k in ("from_node", "from_socket", "to_node", "to_socket")}
+        return ref
 
 
 def _option_kind(default) -> str:

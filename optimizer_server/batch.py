@@ -87,7 +87,7 @@ def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
     os.makedirs(job.output, exist_ok=True)
     say(f"zerograds: job {job.path}\n  scene  {job.blend}\n  output {job.output}")
     bpy.ops.wm.open_mainfile(filepath=job.blend, load_ui=False)
-    refs = [{"name": p["name"], "path": p["path"], "index": p["index"]} for p in job.params]
+    refs = [{"name": p["name"], "path": p["path"], "index": p["index"], "link": p["link"]} for p in job.params]
     names = [p["name"] for p in job.params]
     bound = list(zip(names, params.resolve_all(refs)))
     space = {"params": _specs(job, bound)}

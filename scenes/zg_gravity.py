@@ -1,0 +1,55 @@
+"""GRAVITY (ZeroGrads Sec. 5.4.3): three cubes dropped onto each other with Blender's rigid bodies.
+
+Parameters: the start x/y of the upper two cubes and the top cube's restitution (5-D). The image
+is judged at frame ``FRAME``: the worker steps the simulation from the first frame for every
+sample (``[render] frame``), so every render pays for the simulation.
+
+    python scenes/zg_gravity.py [--size ci|full] [--out build/scenes]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from scenes import zerograds_kit as zk  # noqa: E402
+
+FRAME = 40
+PARAMS = zk.check_params([
+    zk.ZParam("mid_x", 'objects["Middle"].location', "float", -0.5, 0.5, -0.3, 0.25, index=0),
+    zk.ZParam("mid_y", 'objects["Middle"].location', "float", -0.5, 0.5, 0.3, -0.1, index=1),
+    zk.ZParam("top_x", 'objects["Top"].location', "float", -0.5, 0.5, 0.35, -0.2, index=0),
+    zk.ZParam("top_y", 'objects["Top"].location', "float", -0.5, 0.5, -0.2, 0.3, index=1),
+    zk.ZParam("top_restitution", 'objects["Top"].rigid_body.restitution', "float", 0.0, 1.0, 0.1, 0.8),
+])
+
+
+def build(path=None, width=32, height=32):
+    from scenes import kit
+    scene = zk.studio((0.0, -6.0, 2.5), target=(0.0, 0.0, 1.0), lens=35)
+    floor = kit.mesh_object("Floor", "plane", (0, 0, 0), size=12, material=kit.principled("Floor", (0.6, 0.6, 0.6)))
+    kit.add_rigid_body(floor, "PASSIVE", 1.0)
+    colours = {"Bottom": (0.8, 0.2, 0.1), "Middle": (0.1, 0.6, 0.2), "Top": (0.1, 0.3, 0.9)}
+    heights = {"Bottom": 0.5, "Middle": 2.0, "Top": 3.5}
+    for name in ("Bottom", "Middle", "Top"):
+        cube = kit.mesh_object(name, "cube", (0.0, 0.0, heights[name]), size=1.0,
+                               material=kit.principled(name, colours[name]))
+        kit.add_rigid_body(cube, "ACTIVE", 0.0 if name == "Bottom" else 0.5)
+        cube.rigid_body.friction = 0.5
+    for p in PARAMS:
+        obj = scene.objects[p.path.split('"')[1]]
+        if p.name.endswith("restitution"):
+            obj.rigid_body.restitution = p.start
+        else:
+            obj.location[p.index] = p.start
+    scene.frame_start, scene.frame_end = 1, FRAME
+    scene.rigidbody_world.point_cache.frame_end = FRAME
+    kit.light("Lamp", "POINT", (2.0, -3.0, 5.0), 1200.0)
+    return zk.finish(path, width, height)
+
+
+def spec(size):
+    return zk.ZTask("zg_gravity", "GRAVITY", "start x/y of two dropped cubes and the top one's restitution", size,
+                    PARAMS, build, preset="gravity", frame=FRAME)
+
+
+if __name__ == "__main__":
+    sys.exit(zk.script_main("zg_gravity"))
