@@ -103,7 +103,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--dims", type=int, nargs="+", default=[10, 1000, 100_000])
     parser.add_argument("--skip-disc", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (the server's default is 1: small tensors, busy cores)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     print(f"# bench-core  ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"python {platform.python_version()})")
     print("command: make bench-core  (.venv/bin/python benchmarks/bench_core.py " + " ".join(sys.argv[1:]) + ")")

@@ -80,11 +80,12 @@ class QuadraticSurrogate(nn.Module):
 
 
 def build_surrogate(kind: str, n: int, gen: torch.Generator, high_dim_threshold: int, pe_frequencies: int,
-                    lean_rank: int = 16):
-    """``auto``: 3×64 MLP below ``high_dim_threshold`` dimensions, else 8×128 with positional encoding.
-    ``auto_lean``: 3×64 MLP below the threshold, else the lean surrogate (memory ∝ n·(rank+1))."""
+                    lean_rank: int = 16, lean_threshold: int = 1000):
+    """``auto``: 3×64 MLP below ``high_dim_threshold`` dimensions, 8×128 with positional encoding
+    below ``lean_threshold``, the lean surrogate from there on.
+    ``auto_lean``: 3×64 MLP below ``high_dim_threshold``, else the lean surrogate (memory ∝ n·(rank+1))."""
     if kind == "auto":
-        kind = "mlp" if n < high_dim_threshold else "mlp_large"
+        kind = "mlp" if n < high_dim_threshold else "mlp_large" if n < lean_threshold else "lean"
     if kind == "auto_lean":
         kind = "mlp" if n < high_dim_threshold else "lean"
     if kind == "lean":

@@ -68,6 +68,10 @@ class ZeroGradsOptions(CommonOptions):
     """Scale θ's learning rate by σ_o(t)/σ_o(0), so steps shrink with the sampling region."""
     high_dim_threshold: int = 50
     """`surrogate="auto"` picks the large MLP from this many dimensions on."""
+    lean_threshold: int = 1000
+    """`surrogate="auto"` picks the lean surrogate from this many dimensions on: the large MLP's encoded
+    first layer (13·n·128 weights) makes every Adam step memory-bound (≥ 17 ms/iteration at n = 1,000 on
+    this project's 2-core CPU; 1.3 GB at n = 196,608). The paper preset sets it out of reach."""
     pe_frequencies: int = 6
     """Positional-encoding frequencies of the large MLP."""
     lean_rank: int = 16
@@ -123,7 +127,7 @@ class ZeroGradsOptions(CommonOptions):
 # The thesis' algorithm and settings exactly (METHODS.md): every option this project added is off.
 PAPER = dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3, surrogate="auto", theta_steps=1, surrogate_steps=3,
              refit_first=False, anneal=False, lr_follows_sigma=False, replay=0, standardize_losses=False,
-             local_inputs=False, step_control="adam", adapt_sigma=False)
+             local_inputs=False, step_control="adam", adapt_sigma=False, lean_threshold=10 ** 12)
 
 # The best configuration measured on benchmarks/bench_efficiency.py for n >= 100 (docs/efficiency.md):
 # refit before stepping, losses standardised, surrogate inputs (x-θ)/3σ, 4 iterations of replay, a
@@ -164,7 +168,7 @@ class ZeroGrads(Method):
         self.gen = make_generator(self.dev, self.seed)
         init_gen = make_generator(torch.device("cpu"), self.seed + 0x5EED)  # weights: CPU init, then moved
         self.surrogate = build_surrogate(o.surrogate, self.n, init_gen, o.high_dim_threshold,
-                                         o.pe_frequencies, o.lean_rank).to(self.dev)
+                                         o.pe_frequencies, o.lean_rank, o.lean_threshold).to(self.dev)
         self.surrogate_opt = make_adam(self.surrogate.parameters(), o.surrogate_lr)
         self.theta = torch.tensor(self.x0, dtype=torch.float32, device=self.dev)
         self.adam = VectorAdam(self.theta, lr=o.lr)

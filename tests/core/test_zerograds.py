@@ -46,3 +46,11 @@ def test_ablations_change_the_sampling():
     np.testing.assert_allclose(nosmooth[:5] + nosmooth[5:], 1.0)
     smooth = create_method("zerograds", n=2, budget=10 ** 4, x0=theta, samples=10).ask().x
     assert not np.allclose(smooth[:5] + smooth[5:], 1.0)
+
+
+def test_auto_surrogate_turns_lean_where_the_encoded_mlp_is_memory_bound():
+    assert type(create_method("zerograds", n=999, budget=10).surrogate).__name__ == "MLPSurrogate"
+    lean = create_method("zerograds", n=1000, budget=10)
+    assert type(lean.surrogate).__name__ == "LeanSurrogate"
+    paper = create_method("zerograds", n=1000, budget=10, preset="paper")
+    assert paper.surrogate.encoding is not None  # the paper's 8×128 + positional encoding, as published
