@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean
+.PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean \
+	scenes bench-quick bench
 
 all: test
 
@@ -59,6 +60,20 @@ bench-server: $(STAMP)
 
 bench-render: $(STAMP)
 	$(PY) benchmarks/bench_render.py
+
+# The PRDPT tasks' scenes (.blend) and job files, built from scenes/*.py into build/scenes (not committed).
+scenes: $(STAMP)
+	$(PY) -m scenes.tasks --out build/scenes
+	$(PY) -m scenes.zerograds_kit --size full --out build/scenes
+
+# Every method on every task at equal render budgets, beside the paper's Tab. 4.2 (benchmarks/scene_bench.py).
+# Quick: 3 seeds, 32 px, 16 spp; writes docs/results.md (42 min on the shared 2-core machine, see there).
+# Full: 5 seeds, 64 px, the paper's spp and render budgets (SORT alone takes days on 2 cores).
+bench-quick: $(STAMP)
+	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --report docs/results.md
+
+bench: $(STAMP)
+	$(PY) benchmarks/scene_bench.py --profile full --jobs 2
 
 addon: $(STAMP)
 	$(PY) -m blender_addon.build

@@ -37,12 +37,7 @@ def mesh_object(name, kind, location, size=1.0, material=None):
         bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=12, radius=size / 2)
     bm.to_mesh(mesh)
     bm.free()
-    obj = bpy.data.objects.new(name, mesh)
-    obj.location = location
-    bpy.context.scene.collection.objects.link(obj)
-    if material is not None:
-        mesh.materials.append(material)
-    return obj
+    return _link(name, mesh, location, material)
 
 
 def camera(location, target=(0.0, 0.0, 0.0), lens=35.0):
@@ -112,3 +107,101 @@ def add_rigid_body(obj, kind, restitution):
         bpy.ops.rigidbody.object_add(type=kind)
     obj.rigid_body.restitution = restitution
     obj.rigid_body.friction = 0.0
+
+
+# --- helpers for the PRDPT task scenes (scenes/cup.py ... scenes/caustic.py) -----------------------
+
+def node_material(name, shader, **inputs):
+    """A material whose output is one shader node (e.g. "ShaderNodeBsdfGlass", "ShaderNodeEmission")."""
+    mat = bpy.data.materials.new(name)
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    for node in [n for n in nodes if n.type != "OUTPUT_MATERIAL"]:
+        nodes.remove(node)
+    node = nodes.new(shader)
+    for key, value in inputs.items():
+        node.inputs[key].default_value = value
+    output = next(n for n in nodes if n.type == "OUTPUT_MATERIAL")
+    mat.node_tree.links.new(node.outputs[0], output.inputs["Surface"])
+    return mat
+
+
+def cylinder_object(name, radius, depth, location, material=None, segments=32):
+    """A closed cylinder standing on ``location`` (its base), built with bmesh."""
+    import bmesh
+    mesh = bpy.data.meshes.new(name)
+    bm = bmesh.new()
+    bmesh.ops.create_cone(bm, cap_ends=True, segments=segments, radius1=radius, radius2=radius, depth=depth)
+    bmesh.ops.translate(bm, verts=bm.verts, vec=(0.0, 0.0, depth / 2))
+    bm.to_mesh(mesh)
+    bm.free()
+    return _link(name, mesh, location, material)
+
+
+def torus_object(name, major, minor, location, material=None, segments=(24, 10)):
+    """A torus in its object's xz plane (a mug handle), built vertex by vertex (no operator context)."""
+    import math
+    nu, nv = segments
+    verts = []
+    for i in range(nu):
+        u = 2 * math.pi * i / nu
+        for j in range(nv):
+            v = 2 * math.pi * j / nv
+            r = major + minor * math.cos(v)
+            verts.append((r * math.cos(u), minor * math.sin(v), r * math.sin(u)))
+    faces = [(i * nv + j, ((i + 1) % nu) * nv + j, ((i + 1) % nu) * nv + (j + 1) % nv, i * nv + (j + 1) % nv)
+             for i in range(nu) for j in range(nv)]
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(verts, [], faces)
+    return _link(name, mesh, location, material)
+
+
+def _link(name, mesh, location, material):
+    obj = bpy.data.objects.new(name, mesh)
+    obj.location = location
+    bpy.context.scene.collection.objects.link(obj)
+    if material is not None:
+        mesh.materials.append(material)
+    return obj
+
+
+def empty(name, location=(0.0, 0.0, 0.0)):
+    """An empty to parent objects to, so one transform moves them together (the mug)."""
+    obj = bpy.data.objects.new(name, None)
+    obj.location = location
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def ortho_top_camera(width_units, height=10.0):
+    """An orthographic camera looking straight down (x right, y up in the picture)."""
+    cam = camera((0.0, 0.0, height))
+    cam.rotation_euler = (0.0, 0.0, 0.0)
+    cam.data.type = "ORTHO"
+    cam.data.ortho_scale = width_units  # spans the larger image side
+    return cam
+
+
+def set_resolution(width, height):
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    return scene
+
+
+def finish(path=None, width=64, height=64):
+    """Cycles at the given size; saved to ``path`` when given (relative paths resolved here)."""
+    import os
+    scene = set_resolution(width, height)
+    if path:
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(path))
+    return scene
+
+
+def quiet_indirect(clamp=2.0):
+    """Clamp indirect samples: caustics and bounced light otherwise come as fireflies that swamp a
+    16-spp loss. The bias is the same for target and candidates, so the optimum does not move."""
+    cycles = bpy.context.scene.cycles
+    cycles.sample_clamp_indirect = clamp
+    cycles.blur_glossy = 1.0

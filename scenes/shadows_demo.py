@@ -18,10 +18,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import bpy  # noqa: E402
-
-from scenes import kit  # noqa: E402
-
 START = {"x": 4.1, "y": -1.0}    # shadow centre at (1.1, -1.0): in the view, far from the target's
 TARGET = {"x": 3.0, "y": 0.7}     # shadow centre at (0.0, 0.7)
 # x ≥ 2.7: the sphere itself never enters the picture; x ≤ 4.2 and |y| ≤ 1.3 keep the whole shadow
@@ -32,6 +28,9 @@ HEIGHT = 3.0                      # the sun comes in at 45°, so the shadow sits
 
 def build(path=None):
     """Build the scene (and save it to ``path`` when given)."""
+    import bpy  # here, not at the top: the task registry reads START/TARGET/BOUNDS without Blender
+
+    from scenes import kit
     scene = kit.empty_scene()
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=12, material=kit.principled("Floor", (0.8, 0.8, 0.8)))
     kit.mesh_object("Occluder", "sphere", (START["x"], START["y"], HEIGHT), size=1.0,

@@ -1,0 +1,276 @@
+"""Scene benchmark (`make bench-quick`, `make bench`): every method on every task, equal render budgets.
+
+    python benchmarks/scene_bench.py --profile quick [--jobs 2] [--tasks cup,shadows] [--methods prdpt,fd]
+                                     [--out out/bench-scenes/quick] [--report docs/results.md]
+
+Runs (task × method × seed) with real Cycles renders and writes under --out: runs.csv (one row per
+run), histories/*.json (loss and parameter error against renders and seconds), and through
+``scene_report.py`` the Markdown table beside the paper's Tab. 4.2 and convergence plots.
+
+How a run is measured:
+* every method gets the same number of renders (the task's budget in the profile);
+* parameter MSE: mean over the parameters of (estimate − truth)², both normalised to [0, 1] by the
+  job's bounds; the estimate is the method's final θ (``current``), not its luckiest sample;
+* image MSE: the estimate's render against the target, both rendered with the target's noise seed
+  (so it measures the parameters' effect, not the Monte-Carlo noise between two renders);
+* wall time: the whole run; optimiser overhead: the part spent inside ask() and tell().
+
+Why in-process and not ``optimizer_server.batch.run_job`` per run: a batch job starts a server and
+Blender workers (seconds each, measured in docs/results.md); the renders here take ~10 ms, so
+start-up would dominate. Each (task, method) runs in its own subprocess (bpy holds global state;
+a crash costs one unit) that builds the scene once and renders in memory with the workers'
+``SceneRenderer``. --jobs runs that many units side by side (one Cycles thread each).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for path in (ROOT, os.path.join(ROOT, "benchmarks")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from scenes import tasks as task_registry  # noqa: E402
+
+METHODS = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+TARGET_SEED = 1_000_003  # the batch runner's default target seed
+FIELDS = ("task", "method", "seed", "n", "renders", "image_mse", "param_mse", "start_param_mse", "wall_s",
+          "overhead_s", "width", "height", "spp")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    seeds: tuple
+    long_side: int
+    """Image size (long side, pixels); tasks may ask for more (SORT)."""
+    spp: Callable
+    budget: Callable
+    """task → renders per run (the same for every method)."""
+
+
+PROFILES = {
+    "quick": Profile("quick", seeds=(0, 1, 2), long_side=32, spp=lambda t: 16,
+                     budget=lambda t: t.quick_renders or t.budget),
+    "full": Profile("full", seeds=(0, 1, 2, 3, 4), long_side=64, spp=lambda t: t.paper_spp,
+                    budget=lambda t: t.budget),
+    # For tests: a handful of renders at the smallest size.
+    "smoke": Profile("smoke", seeds=(0,), long_side=16, spp=lambda t: 4, budget=lambda t: 8),
+}
+
+
+def prdpt_hyperparameters(task) -> Dict:
+    """The task's PRDPT settings (App. Tab. B.1: N, σ0, lr) with PRDPT's σ annealing, as ZeroGrads options."""
+    from optimizer_server.methods import get_method_class
+    if not task.prdpt_preset:
+        return {}  # a task PRDPT's paper has no settings for: ZeroGrads on its defaults
+    preset = get_method_class("prdpt").presets[task.prdpt_preset]
+    return {"samples": preset["samples"], "sigma": preset["sigma"], "lr": preset["lr"], "anneal": True}
+
+
+# Labels that run a registered method with other options; the CSV and the table show the label.
+VARIANTS = {
+    "zerograds@prdpt-hp": ("zerograds", prdpt_hyperparameters),
+}
+
+
+def method_and_options(task, label: str):
+    """(registered method, options): PRDPT with the paper's per-task preset (Tab. B.1), a variant's
+    options, otherwise the method's defaults."""
+    method, options = label, {}
+    if label in VARIANTS:
+        method, make = VARIANTS[label]
+        options = make(task)
+    options.update(task.method_options.get(label, {}))
+    if method == "prdpt" and task.prdpt_preset:
+        options.setdefault("preset", task.prdpt_preset)
+    return method, options
+
+
+# --- one (task, method) unit, in this process ------------------------------------------------------
+
+def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: int = 0) -> List[Dict]:
+    """All seeds of one method on one task; appends rows to out/units/<task>__<method>.csv."""
+    import numpy as np
+    import torch
+
+    from blender_addon import jobspec
+    from blender_addon.worker import SceneRenderer
+    from optimizer_server import pictures
+
+    torch.set_num_threads(1)  # tiny tensors; the cores belong to Cycles
+    task = task_registry.load(task_name)
+    task.build()
+    width, height = task.resolution(profile.long_side)
+    spp, budget = profile.spp(task), profile.budget(task)
+    lo = np.array([p.lo for p in task.params])
+    span = np.array([p.hi for p in task.params]) - lo
+    truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
+    refs = [{"name": p.name, "path": p.path, "index": p.index} for p in task.params]
+    settings = jobspec.render_settings(width, height, spp, refs)
+    rows = []
+    os.makedirs(os.path.join(out, "histories"), exist_ok=True)
+    with SceneRenderer(threads=threads) as renderer:
+        renderer.setup(settings, [p.name for p in task.params])
+        render = lambda unit, seed: renderer.render_one(lo + np.clip(unit, 0, 1) * span, seed=seed)  # noqa: E731
+        target = render(truth, TARGET_SEED)
+        pictures.image_strip(os.path.join(out, "scenes", f"{task.name}.png"),
+                             [render(start, TARGET_SEED), target], ["start", "target"])
+        for seed in profile.seeds:
+            row, history = _run_one(task, method, seed, budget, render, target, truth, start)
+            row.update(width=width, height=height, spp=spp)
+            rows.append(row)
+            with open(os.path.join(out, "histories", f"{task.name}__{method}__s{seed}.json"), "w") as f:
+                json.dump({"task": task.name, "method": method, "seed": seed, "history": history}, f)
+            print(f"  {task.name:20s} {method:10s} seed {seed}: param MSE {row['param_mse']:.3g} "
+                  f"(start {row['start_param_mse']:.3g}), image MSE {row['image_mse']:.3g}, "
+                  f"{row['renders']} renders, {row['wall_s']:.1f} s ({row['overhead_s']:.1f} s optimiser)", flush=True)
+    _write_csv(os.path.join(out, "units", f"{task.name}__{method}.csv"), rows)
+    return rows
+
+
+def _run_one(task, method_name, seed, budget, render, target, truth, start):
+    import numpy as np
+
+    from optimizer_server.methods import create_method
+
+    mse = lambda a, b: float(np.mean((np.asarray(a, np.float64) - b) ** 2))  # noqa: E731
+    started = time.perf_counter()
+    overhead = 0.0
+    registered, options = method_and_options(task, method_name)
+    method = create_method(registered, task.n, budget, seed=seed, x0=start, **options)
+    history = [{"renders": 0, "seconds": 0.0, "loss": mse(render(start, 0), target), "param_mse": mse(start, truth)}]
+    every = max(1, budget // 200)  # ≤ ~200 points per curve
+    while not method.done:
+        t0 = time.perf_counter()
+        batch = method.ask()
+        overhead += time.perf_counter() - t0
+        losses = [mse(render(x, s), target) for x, s in zip(batch.x, batch.seeds)]
+        t0 = time.perf_counter()
+        method.tell(batch, losses)
+        overhead += time.perf_counter() - t0
+        if method.iteration % every == 0 or method.done:
+            history.append({"renders": method.evaluations, "seconds": time.perf_counter() - started,
+                            "loss": float(np.mean(losses)),
+                            "param_mse": mse(np.clip(method.current, 0, 1), truth)})
+    estimate = np.clip(method.current, 0, 1)
+    wall = time.perf_counter() - started
+    row = {"task": task.name, "method": method_name, "seed": seed, "n": task.n, "renders": method.evaluations,
+           "image_mse": mse(render(estimate, TARGET_SEED), target), "param_mse": mse(estimate, truth),
+           "start_param_mse": mse(start, truth), "wall_s": round(wall, 3), "overhead_s": round(overhead, 3)}
+    return row, history
+
+
+def _write_csv(path: str, rows: List[Dict]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --- orchestration -----------------------------------------------------------------------------------
+
+def _units(task_names, methods, profile):
+    """(task, method) pairs, the most renders first so parallel lanes finish together."""
+    units = [(t, m) for t in task_names for m in methods]
+    cost = {t: profile.budget(task_registry.load(t)) * (4 if t == "sort" else 1) for t in task_names}
+    return sorted(units, key=lambda u: -cost[u[0]])
+
+
+def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
+    """Run every unit not yet done (its CSV exists: resume after an interruption), then merge."""
+    todo = [u for u in _units(task_names, methods, profile)
+            if fresh or not os.path.exists(os.path.join(out, "units", f"{u[0]}__{u[1]}.csv"))]
+    print(f"scene benchmark, profile {profile.name}: {len(todo)} (task, method) units to run, "
+          f"{len(profile.seeds)} seeds each, {jobs} at a time -> {out}", flush=True)
+    started, running = time.monotonic(), []
+    threads = 1 if jobs > 1 else 0
+    done = 0
+    while todo or running:
+        while todo and len(running) < jobs:
+            t, m = todo.pop(0)
+            cmd = [sys.executable, os.path.abspath(__file__), "--unit", f"{t}:{m}", "--profile", profile.name,
+                   "--out", out, "--threads", str(threads)]
+            log = open(os.path.join(out, "logs", f"{t}__{m}.log"), "w")
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            forward = threading.Thread(target=_forward, args=(proc.stdout, log), daemon=True)
+            forward.start()
+            running.append(((t, m), proc, forward))
+        for entry in list(running):
+            (t, m), proc, forward = entry
+            if proc.poll() is None:
+                continue
+            forward.join()
+            running.remove(entry)
+            done += 1
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}; see logs/{t}__{m}.log)"
+            print(f"[{done} done, {len(running)} running, {len(todo)} left, "
+                  f"{time.monotonic() - started:.0f} s] {t} × {m}: {status}", flush=True)
+        time.sleep(0.2)
+    return merge(out)
+
+
+def _forward(stream, log) -> None:
+    """Our per-run lines (indented) to the terminal as they come; Blender's chatter only to the log."""
+    with log:
+        for line in stream:
+            log.write(line)
+            if line.startswith("  "):
+                print(line, end="", flush=True)
+
+
+def merge(out: str) -> str:
+    """Concatenate the units' CSVs into out/runs.csv."""
+    rows = []
+    units = os.path.join(out, "units")
+    for name in sorted(os.listdir(units)) if os.path.isdir(units) else []:
+        with open(os.path.join(units, name), newline="") as f:
+            rows.extend(csv.DictReader(f))
+    path = os.path.join(out, "runs.csv")
+    _write_csv(path, rows)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument("--tasks", default=",".join(task_registry.TASK_NAMES))
+    parser.add_argument("--methods", default=",".join(METHODS + tuple(VARIANTS)))
+    parser.add_argument("--jobs", type=int, default=2, help="units run side by side (one Cycles thread each)")
+    parser.add_argument("--out", default=None, help="default: out/bench-scenes/<profile>")
+    parser.add_argument("--report", default=None, help="also write the Markdown report here (e.g. docs/results.md)")
+    parser.add_argument("--fresh", action="store_true", help="re-run units whose results already exist")
+    parser.add_argument("--unit", help=argparse.SUPPRESS)      # TASK:METHOD, run by run_all in a subprocess
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    profile = PROFILES[args.profile]
+    out = os.path.abspath(args.out or os.path.join(ROOT, "out", "bench-scenes", profile.name))
+    if args.unit:
+        task_name, method = args.unit.split(":")
+        run_unit(task_name, method, profile, out, threads=args.threads)
+        return 0
+    task_names = [t for t in args.tasks.split(",") if t]
+    methods = [m for m in args.methods.split(",") if m]
+    for t in task_names:
+        task_registry.load(t)  # unknown names fail here, before anything runs
+    os.makedirs(os.path.join(out, "logs"), exist_ok=True)
+    runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh)
+    import scene_report
+    command = "python benchmarks/scene_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = scene_report.write_report(runs, out, args.report, profile_name=profile.name, command=command)
+    print(f"runs: {runs}\nreport: {report}\nreproduce: {command}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

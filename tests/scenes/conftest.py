@@ -1,0 +1,19 @@
+"""Scene tests build and render in subprocesses: bpy holds global state and the other test folders
+import it in the pytest process too."""
+import sys
+
+import pytest
+
+from scenes_support import ROOT, python
+
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope="session")
+def built_scenes(tmp_path_factory):
+    """Every registered task's .blend and job file, built by `make scenes`' own command."""
+    pytest.importorskip("bpy", reason="building scenes needs the `bpy` module")
+    folder = tmp_path_factory.mktemp("scenes")
+    python("-m", "scenes.tasks", "--out", str(folder))
+    return folder

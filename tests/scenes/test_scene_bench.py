@@ -1,0 +1,62 @@
+"""The scene benchmark end to end at smoke size, one task's job through the real batch runner, and
+the report's acceptance arithmetic on made-up runs."""
+import csv
+import json
+import os
+
+import pytest
+
+from scenes_support import ROOT, python
+
+pytest.importorskip("torch", reason="the optimizer needs torch")
+
+
+def test_a_task_job_runs_end_to_end_through_the_batch_runner(built_scenes):
+    """OCCLUSION's own job file, shrunk to 16×16 / 4 spp / 16 renders: server + worker + Cycles."""
+    pytest.importorskip("bpy")
+    from scenes import task, tasks
+    job = built_scenes / "occlusion_e2e.toml"
+    job.write_text(task.job_text(tasks.load("occlusion"), "occlusion.blend", budget=16, width=16, samples=4,
+                                 output="e2e_output"))
+    python("-m", "optimizer_server", "run", "--quiet", str(job))
+    result = json.loads((built_scenes / "e2e_output" / "result.json").read_text())
+    assert result["state"] == "finished" and result["evaluations"] == 16 and result["method"] == "prdpt"
+    assert -2.5 <= result["x"]["depth"] <= 3.0
+
+
+def test_smoke_profile_writes_csv_histories_report_and_plots(tmp_path):
+    pytest.importorskip("bpy")
+    out, report = tmp_path / "bench", tmp_path / "docs" / "results.md"
+    printed = python("benchmarks/scene_bench.py", "--profile", "smoke", "--tasks", "occlusion,shadows",
+                     "--methods", "prdpt,fd", "--jobs", "2", "--out", str(out), "--report", str(report))
+    assert "occlusion × prdpt: ok" in printed and "param MSE" in printed  # progress lines came through
+    with open(out / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted((r["task"], r["method"]) for r in rows) == [
+        ("occlusion", "fd"), ("occlusion", "prdpt"), ("shadows", "fd"), ("shadows", "prdpt")]
+    assert all(int(r["renders"]) == 8 and float(r["param_mse"]) >= 0 for r in rows)
+    assert len(list((out / "histories").glob("*.json"))) == 4
+    text = report.read_text()
+    assert "| **OCCLUSION** (1-D) | *paper: PRDPT* | 1200 |" in text and "## Acceptance" in text
+    for png in ("convergence_renders", "convergence_seconds", "param_error_renders", "scenes"):
+        assert (report.parent / "img" / "bench-scenes-smoke" / f"{png}.png").stat().st_size > 1000
+
+
+def _rows(values):
+    return [{"task": t, "method": m, "seed": s, "n": 1, "renders": 800, "image_mse": 0.0, "param_mse": v,
+             "start_param_mse": 0.1, "wall_s": 1.0, "overhead_s": 0.1, "width": 32, "height": 32, "spp": 16}
+            for (t, m), vs in values.items() for s, v in enumerate(vs)]
+
+
+def test_acceptance_uses_medians_the_paper_and_the_baselines():
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import scene_report
+    rows = _rows({("cup", "prdpt"): [1e-6, 4e-6, 1.0],          # median 4e-6 ≤ 10 × 4.18e-7
+                  ("shadows", "prdpt"): [0.5, 0.5, 1e-9],        # median 0.5: not within 10× of 1.81e-3
+                  ("cup", "fd"): [1e-3] * 3, ("cup", "spsa"): [1e-7] * 3})
+    acc = scene_report.acceptance(scene_report.summarise(rows))
+    assert acc["within"]["prdpt"] == ["cup"]
+    unmoved = _rows({("sort", "prdpt"): [0.1] * 3})  # below 10 × 0.419 but no better than its start
+    assert scene_report.acceptance(scene_report.summarise(unmoved))["within"]["prdpt"] == []
+    assert acc["beats"] == {("prdpt", "cup"): False}  # spsa's 1e-7 beats prdpt's 4e-6
