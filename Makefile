@@ -61,10 +61,10 @@ bench-server: $(STAMP)
 bench-render: $(STAMP)
 	$(PY) benchmarks/bench_render.py
 
-# The PRDPT tasks' scenes (.blend) and job files, built from scenes/*.py into build/scenes (not committed).
+# Every task's scenes (.blend) and job files (PRDPT's and ZeroGrads', full size), built from
+# scenes/*.py into build/scenes (not committed).
 scenes: $(STAMP)
 	$(PY) -m scenes.tasks --out build/scenes
-	$(PY) -m scenes.zerograds_kit --size full --out build/scenes
 
 # Every method on every task at equal render budgets, beside the paper's Tab. 4.2 (benchmarks/scene_bench.py).
 # Quick: 3 seeds, 32 px, 16 spp; writes docs/results.md (42 min on the shared 2-core machine, see there).

@@ -3,14 +3,18 @@
     python benchmarks/scene_bench.py --profile quick [--jobs 2] [--tasks cup,shadows] [--methods prdpt,fd]
                                      [--out out/bench-scenes/quick] [--report docs/results.md]
 
-Runs (task × method × seed) with real Cycles renders and writes under --out: runs.csv (one row per
+Runs (task × method × seed) with real Cycles renders on PRDPT's six tasks and ZeroGrads' seven
+(``scenes/tasks.py``; the ZeroGrads tasks at the profile's size: "ci" in smoke/quick, "full" in full).
+Without --methods, PRDPT's tasks run METHODS and zerograds@prdpt-hp, ZeroGrads' tasks ZEROGRADS_METHODS
+(ZeroGrads with its Tab. C.1 preset, its Tab. 5.2 ablations and the baselines). It writes under --out: runs.csv (one row per
 run), histories/*.json (loss and parameter error against renders and seconds), and through
 ``scene_report.py`` the Markdown table beside the paper's Tab. 4.2 and convergence plots.
 
 How a run is measured:
 * every method gets the same number of renders (the task's budget in the profile);
 * parameter MSE: mean over the parameters of (estimate − truth)², both normalised to [0, 1] by the
-  job's bounds; the estimate is the method's final θ (``current``), not its luckiest sample;
+  job's bounds; the estimate is the method's final θ (``current``), not its luckiest sample, with
+  int / bool / link parameters rounded as the renderer applies them;
 * image MSE: the estimate's render against the target, both rendered with the target's noise seed
   (so it measures the parameters' effect, not the Monte-Carlo noise between two renders);
 * wall time: the whole run; optimiser overhead: the part spent inside ask() and tell().
@@ -40,8 +44,12 @@ for path in (ROOT, os.path.join(ROOT, "benchmarks")):
         sys.path.insert(0, path)
 
 from scenes import tasks as task_registry  # noqa: E402
+from scenes.task import DISCRETE  # noqa: E402
 
 METHODS = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+ABLATIONS = ("nonn", "nolocal", "nosmooth")  # Tab. 5.2: no neural surrogate, no local sampling, no smoothing
+# The ZeroGrads tasks' methods (issue 7): ZeroGrads, its ablations, and the others of Tab. 5.2.
+ZEROGRADS_METHODS = ("zerograds",) + tuple(f"zerograds@{a}" for a in ABLATIONS) + ("prdpt", "fd", "spsa", "cmaes")
 TARGET_SEED = 1_000_003  # the batch runner's default target seed
 FIELDS = ("task", "method", "seed", "n", "renders", "image_mse", "param_mse", "start_param_mse", "wall_s",
           "overhead_s", "width", "height", "spp")
@@ -56,16 +64,23 @@ class Profile:
     spp: Callable
     budget: Callable
     """task → renders per run (the same for every method)."""
+    size: str = "ci"
+    """Size of the tasks that have sizes (the ZeroGrads tasks): "ci" or "full" (the paper's dimensions)."""
 
 
 PROFILES = {
     "quick": Profile("quick", seeds=(0, 1, 2), long_side=32, spp=lambda t: 16,
                      budget=lambda t: t.quick_renders or t.budget),
     "full": Profile("full", seeds=(0, 1, 2, 3, 4), long_side=64, spp=lambda t: t.paper_spp,
-                    budget=lambda t: t.budget),
+                    budget=lambda t: t.budget, size="full"),
     # For tests: a handful of renders at the smallest size.
     "smoke": Profile("smoke", seeds=(0,), long_side=16, spp=lambda t: 4, budget=lambda t: 8),
 }
+
+
+def default_methods(task) -> tuple:
+    """The method labels a task runs when --methods is not given."""
+    return ZEROGRADS_METHODS if task.zerograds else METHODS + ("zerograds@prdpt-hp",)
 
 
 def prdpt_hyperparameters(task) -> Dict:
@@ -77,22 +92,37 @@ def prdpt_hyperparameters(task) -> Dict:
     return {"samples": preset["samples"], "sigma": preset["sigma"], "lr": preset["lr"], "anneal": True}
 
 
+def zerograds_ablation(ablation: str) -> Callable:
+    """task → options of ZeroGrads without one component (Tab. 5.2's ablations)."""
+    def options(task) -> Dict:
+        from optimizer_server.methods import get_method_class
+        presets = get_method_class("zerograds").presets
+        if not task.zerograds_preset:
+            return {"preset": ablation}
+        # The ablation's own change (its preset differs from "paper" only there) on top of the task's
+        # Tab. C.1 settings: it then differs from the task's zerograds run in that one respect.
+        change = {k: v for k, v in presets[ablation].items() if k not in presets["paper"] or presets["paper"][k] != v}
+        return {"preset": task.zerograds_preset, **change}
+    return options
+
+
 # Labels that run a registered method with other options; the CSV and the table show the label.
 VARIANTS = {
     "zerograds@prdpt-hp": ("zerograds", prdpt_hyperparameters),
+    **{f"zerograds@{a}": ("zerograds", zerograds_ablation(a)) for a in ABLATIONS},
 }
 
 
 def method_and_options(task, label: str):
-    """(registered method, options): PRDPT with the paper's per-task preset (Tab. B.1), a variant's
-    options, otherwise the method's defaults."""
+    """(registered method, options): PRDPT / ZeroGrads with their paper's per-task preset (Tab. B.1 /
+    C.1), a variant's options, otherwise the method's defaults."""
     method, options = label, {}
     if label in VARIANTS:
         method, make = VARIANTS[label]
         options = make(task)
     options.update(task.method_options.get(label, {}))
-    if method == "prdpt" and task.prdpt_preset:
-        options.setdefault("preset", task.prdpt_preset)
+    if label == method and task.preset_for(method):
+        options.setdefault("preset", task.preset_for(method))
     return method, options
 
 
@@ -108,15 +138,23 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     from optimizer_server import pictures
 
     torch.set_num_threads(1)  # tiny tensors; the cores belong to Cycles
-    task = task_registry.load(task_name)
+    task = task_registry.load(task_name, profile.size)
     task.build()
     width, height = task.resolution(profile.long_side)
     spp, budget = profile.spp(task), profile.budget(task)
     lo = np.array([p.lo for p in task.params])
     span = np.array([p.hi for p in task.params]) - lo
     truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
-    refs = [{"name": p.name, "path": p.path, "index": p.index} for p in task.params]
-    settings = jobspec.render_settings(width, height, spp, refs)
+    discrete = np.array([p.kind in DISCRETE for p in task.params])
+
+    def snap(unit):
+        """Clip to the bounds and round the discrete kinds, as the renderer applies them (in [0, 1])."""
+        values = lo + np.clip(unit, 0, 1) * span
+        return (np.where(discrete, np.round(values), values) - lo) / span
+
+    # The workers' own parameter references (jobspec.path_entry: data paths and node links) and
+    # the simulation frame: what a batch job sends them.
+    settings = jobspec.render_settings(width, height, spp, [p.ref() for p in task.params], frame=task.frame)
     rows = []
     os.makedirs(os.path.join(out, "histories"), exist_ok=True)
     with SceneRenderer(threads=threads) as renderer:
@@ -126,7 +164,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
         pictures.image_strip(os.path.join(out, "scenes", f"{task.name}.png"),
                              [render(start, TARGET_SEED), target], ["start", "target"])
         for seed in profile.seeds:
-            row, history = _run_one(task, method, seed, budget, render, target, truth, start)
+            row, history = _run_one(task, method, seed, budget, render, target, truth, start, snap)
             row.update(width=width, height=height, spp=spp)
             rows.append(row)
             with open(os.path.join(out, "histories", f"{task.name}__{method}__s{seed}.json"), "w") as f:
@@ -138,12 +176,13 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     return rows
 
 
-def _run_one(task, method_name, seed, budget, render, target, truth, start):
+def _run_one(task, method_name, seed, budget, render, target, truth, start, snap=None):
     import numpy as np
 
     from optimizer_server.methods import create_method
 
     mse = lambda a, b: float(np.mean((np.asarray(a, np.float64) - b) ** 2))  # noqa: E731
+    snap = snap or (lambda unit: np.clip(unit, 0, 1))
     started = time.perf_counter()
     overhead = 0.0
     registered, options = method_and_options(task, method_name)
@@ -161,8 +200,8 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start):
         if method.iteration % every == 0 or method.done:
             history.append({"renders": method.evaluations, "seconds": time.perf_counter() - started,
                             "loss": float(np.mean(losses)),
-                            "param_mse": mse(np.clip(method.current, 0, 1), truth)})
-    estimate = np.clip(method.current, 0, 1)
+                            "param_mse": mse(snap(method.current), truth)})
+    estimate = snap(method.current)
     wall = time.perf_counter() - started
     row = {"task": task.name, "method": method_name, "seed": seed, "n": task.n, "renders": method.evaluations,
            "image_mse": mse(render(estimate, TARGET_SEED), target), "param_mse": mse(estimate, truth),
@@ -181,9 +220,11 @@ def _write_csv(path: str, rows: List[Dict]) -> None:
 # --- orchestration -----------------------------------------------------------------------------------
 
 def _units(task_names, methods, profile):
-    """(task, method) pairs, the most renders first so parallel lanes finish together."""
-    units = [(t, m) for t in task_names for m in methods]
-    cost = {t: profile.budget(task_registry.load(t)) * (4 if t == "sort" else 1) for t in task_names}
+    """(task, method) pairs, the most renders first so parallel lanes finish together; ``methods``
+    None: each task's default_methods."""
+    tasks = {t: task_registry.load(t, profile.size) for t in task_names}
+    units = [(t, m) for t in task_names for m in (methods or default_methods(tasks[t]))]
+    cost = {t: profile.budget(task) * (4 if t == "sort" else 1) for t, task in tasks.items()}
     return sorted(units, key=lambda u: -cost[u[0]])
 
 
@@ -245,7 +286,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--tasks", default=",".join(task_registry.TASK_NAMES))
-    parser.add_argument("--methods", default=",".join(METHODS + tuple(VARIANTS)))
+    parser.add_argument("--methods", default=None, help="comma-separated labels (default: each task's "
+                        f"default_methods: {','.join(METHODS)},zerograds@prdpt-hp on PRDPT's tasks, "
+                        f"{','.join(ZEROGRADS_METHODS)} on ZeroGrads')")
     parser.add_argument("--jobs", type=int, default=2, help="units run side by side (one Cycles thread each)")
     parser.add_argument("--out", default=None, help="default: out/bench-scenes/<profile>")
     parser.add_argument("--report", default=None, help="also write the Markdown report here (e.g. docs/results.md)")
@@ -260,9 +303,9 @@ def main(argv=None) -> int:
         run_unit(task_name, method, profile, out, threads=args.threads)
         return 0
     task_names = [t for t in args.tasks.split(",") if t]
-    methods = [m for m in args.methods.split(",") if m]
+    methods = [m for m in args.methods.split(",") if m] if args.methods else None
     for t in task_names:
-        task_registry.load(t)  # unknown names fail here, before anything runs
+        task_registry.load(t, profile.size)  # unknown names fail here, before anything runs
     os.makedirs(os.path.join(out, "logs"), exist_ok=True)
     runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh)
     import scene_report

@@ -53,7 +53,8 @@ def summarise(rows: List[Dict]) -> Dict:
     out = {}
     for key, runs in groups.items():
         med = lambda k: statistics.median(r[k] for r in runs)  # noqa: E731
-        out[key] = {"seeds": len(runs), "renders": int(med("renders")), "image_mse": med("image_mse"),
+        out[key] = {"seeds": len(runs), "n": runs[0]["n"], "renders": int(med("renders")),
+                    "image_mse": med("image_mse"),
                     "param_mse": med("param_mse"), "param_min": min(r["param_mse"] for r in runs),
                     "param_max": max(r["param_mse"] for r in runs), "start_param_mse": med("start_param_mse"),
                     "wall_s": med("wall_s"), "overhead_s": med("overhead_s"),
@@ -90,7 +91,8 @@ def table(summary: Dict, methods: List[str]) -> str:
             continue
         task = task_registry.load(name)
         p = task.paper
-        dims = "" if "-D" in task.title else f" ({task.n}-D)"
+        n = next(summary[(name, m)]["n"] for m in methods if (name, m) in summary)  # the size that ran
+        dims = "" if "-D" in task.title else f" ({n}-D)"
         if p:
             lines.append(f"| **{task.title}**{dims} | *paper: PRDPT* | {p.renders} | {_e(p.image_mse)} | "
                          f"{_e(p.param_mse)} | 1 | | |")

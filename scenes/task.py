@@ -3,8 +3,14 @@
 A task script (``scenes/cup.py`` ...) defines ``TASK = Task(...)`` and a ``build()`` that makes
 the scene with ``bpy`` at the *start* values. Nothing here imports ``bpy``, so the registry
 (``scenes/tasks.py``), the job-file writer and the benchmark's report read tasks without Blender.
+Tasks with a size (the ZeroGrads tasks, ``scenes/zg_*.py``) also define ``spec(size)``: "ci" is
+tiny (tests, smoke runs), "full" the paper's dimensions; their ``TASK`` is the full size.
 
-    python scenes/cup.py --out build/scenes       # cup.blend + cup.toml (any task script)
+Parameters are data paths (kind float / int / bool) or node-graph links (kind "link": the node
+tree's path and the four node/socket names; value 1 = the link exists).
+
+    python scenes/cup.py --out build/scenes                  # cup.blend + cup.toml (any task script)
+    python scenes/zg_led.py --size ci --out build/scenes     # a task with sizes
 """
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+SIZES = ("ci", "full")
+LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
+DISCRETE = ("int", "bool", "link")
 
 
 @dataclass(frozen=True)
@@ -27,9 +37,20 @@ class Param:
     """The value the scene is built with (the optimiser's starting point)."""
     target: float
     """The ground truth the target image is rendered with."""
+    kind: str = "float"
+    """float / int / bool / link (the last three are rounded when applied)."""
+    link: Optional[Tuple[str, str, str, str]] = None
+    """(from_node, from_socket, to_node, to_socket) for kind "link"; ``path`` is the node tree's."""
 
     def unit(self, value: float) -> float:
         return (value - self.lo) / (self.hi - self.lo)
+
+    def ref(self) -> Dict:
+        """The parameter reference the add-on takes (``jobspec.path_entry``, ``params.resolve_ref``)."""
+        ref = {"name": self.name, "path": self.path, "index": self.index}
+        if self.link:
+            ref["link"] = dict(zip(LINK_FIELDS, self.link))
+        return ref
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,16 @@ class PaperResult:
     @property
     def renders(self) -> int:
         return self.samples * self.iterations
+
+
+@dataclass(frozen=True)
+class ZeroGradsPaper:
+    """Where the ZeroGrads paper has this task: App. Tab. C.1's settings (a preset of the
+    ``zerograds`` method) and Tab. 5.2's comparison, made at the render count where ZeroGrads
+    reaches 95 % error reduction (``reduction``): the others' error there over ZeroGrads' error."""
+
+    preset: str
+    reduction: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,14 @@ class Task:
     notes: str = ""
     method_options: Dict[str, Dict] = field(default_factory=dict)
     """Extra per-method options of this task (none so far: every method runs on its defaults)."""
+    zerograds: Optional[ZeroGradsPaper] = None
+    """The ZeroGrads paper's settings and comparison for this task; None for PRDPT's tasks."""
+    frame: Optional[int] = None
+    """Simulate physics up to this frame before every render (GRAVITY); None: render as built."""
+    size: str = "full"
+    """"ci" or "full" for tasks with sizes (``spec(size)``); "full" for the others."""
+    long_side: int = 64
+    """The job file's default image size (long side, pixels)."""
 
     @property
     def n(self) -> int:
@@ -81,6 +120,19 @@ class Task:
     def budget(self) -> int:
         """Renders per run in the full protocol: the paper's N × iterations, else ``renders``."""
         return self.paper.renders if self.paper else self.renders
+
+    @property
+    def zerograds_preset(self) -> Optional[str]:
+        return self.zerograds.preset if self.zerograds else None
+
+    @property
+    def default_method(self) -> str:
+        """What the job file runs by default: the method whose paper has the task."""
+        return "zerograds" if self.zerograds else "prdpt"
+
+    def preset_for(self, method: str) -> Optional[str]:
+        """The paper preset of ``method`` for this task (App. Tab. B.1 / C.1), if any."""
+        return {"prdpt": self.prdpt_preset, "zerograds": self.zerograds_preset}.get(method)
 
     @property
     def paper_spp(self) -> int:
@@ -98,15 +150,26 @@ class Task:
         return max(8, round(w * scale)), max(8, round(h * scale))
 
 
-def params_from(entries: Sequence[Tuple[str, str, int, Tuple[float, float], float, float]]) -> Tuple[Param, ...]:
-    """(name, path, index, (lo, hi), start, target) rows → Params, checking start and target lie in the bounds."""
-    params = []
-    for name, path, index, (lo, hi), start, target in entries:
-        for what, v in (("start", start), ("target", target)):
-            if not lo <= v <= hi:
-                raise ValueError(f"{name}: {what} {v} outside [{lo}, {hi}]")
-        params.append(Param(name, path, index, float(lo), float(hi), float(start), float(target)))
+def check_params(params: Sequence[Param]) -> Tuple[Param, ...]:
+    """Names unique, start and target inside the bounds, start ≠ target somewhere, links complete."""
+    names = [p.name for p in params]
+    if len(set(names)) != len(names):
+        raise ValueError("parameter names must be unique")
+    for p in params:
+        for what, v in (("start", p.start), ("target", p.target)):
+            if not p.lo <= v <= p.hi:
+                raise ValueError(f"{p.name}: {what} {v} outside [{p.lo}, {p.hi}]")
+        if (p.kind == "link") != (p.link is not None and len(p.link) == 4):
+            raise ValueError(f"{p.name}: a link parameter needs exactly the four node/socket names")
+    if all(p.start == p.target for p in params):
+        raise ValueError("start equals target: nothing to optimise")
     return tuple(params)
+
+
+def params_from(entries: Sequence[Tuple[str, str, int, Tuple[float, float], float, float]]) -> Tuple[Param, ...]:
+    """(name, path, index, (lo, hi), start, target) rows → float Params, checked (``check_params``)."""
+    return check_params([Param(name, path, index, float(lo), float(hi), float(start), float(target))
+                         for name, path, index, (lo, hi), start, target in entries])
 
 
 # --- job files ------------------------------------------------------------------------------------
@@ -115,34 +178,62 @@ def _toml_str(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid TOML basic string (escapes included)
 
 
-def job_text(task: Task, blend: str, method: str = "prdpt", budget: Optional[int] = None, seed: int = 0,
-             width: int = 64, height: Optional[int] = None, samples: Optional[int] = None, workers: int = 1,
-             output: Optional[str] = None, options: Optional[Dict] = None) -> str:
+def _num(p: Param, v: float) -> str:
+    return str(int(round(v))) if p.kind in DISCRETE else repr(float(v))
+
+
+def _param_lines(p: Param) -> List[str]:
+    """One [[params]] table: float rows as before (no kind key), other kinds named, links by sockets."""
+    lines = ["[[params]]", f"name = {_toml_str(p.name)}"]
+    if p.kind != "float":
+        lines.append(f"kind = {_toml_str(p.kind)}")
+    lines.append(f"path = {_toml_str(p.path)}")
+    if p.link:
+        return lines + [f"{k} = {_toml_str(v)}" for k, v in zip(LINK_FIELDS, p.link)] + [""]
+    if p.index >= 0:
+        lines.append(f"index = {p.index}")
+    if p.kind != "bool":  # a bool's bounds are 0..1; the job file refuses min/max for it
+        lines += [f"min = {_num(p, p.lo)}", f"max = {_num(p, p.hi)}"]
+    return lines + [""]
+
+
+def job_text(task: Task, blend: str, method: Optional[str] = None, budget: Optional[int] = None, seed: int = 0,
+             width: Optional[int] = None, height: Optional[int] = None, samples: Optional[int] = None,
+             workers: int = 1, output: Optional[str] = None, options: Optional[Dict] = None,
+             preset: Optional[str] = None) -> str:
     """The TOML job file of ``task``: ground truth as [target] values, bounds, the paper's settings.
 
-    Start values are the ones the .blend is saved with (a job file has no start key); they are
-    listed in a comment for people.
+    ``method`` defaults to the task's paper's method; ``preset`` to that method's paper preset for
+    the task ("" writes none: the method's defaults). Start values are the ones the .blend is saved
+    with (a job file has no start key); they are listed in a comment for people.
     """
+    method = method or task.default_method
     if height is None:
-        width, height = task.resolution(width)
+        width, height = task.resolution(width or task.long_side)
     budget = budget or task.budget
     samples = samples or task.paper_spp
-    lines = [f"# {task.title}: {task.description}",
+    preset = task.preset_for(method) if preset is None else preset
+    lines = [f"# {task.title} ({task.n} parameters): {task.description}",
              f"# start values (saved in the .blend): "
              + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8]) + (" ..." if task.n > 8 else "")]
     if task.paper:
         lines.append(f"# the paper (Tab. 4.2, PRDPT): image MSE {task.paper.image_mse:g}, parameter MSE "
                      f"{task.paper.param_mse:g}; {task.paper.iterations} iterations × N = {task.paper.samples}")
+    if task.zerograds:
+        lines.append(f'# the ZeroGrads paper\'s settings (App. Tab. C.1): [method] name = "zerograds", '
+                     f'preset = "{task.zerograds.preset}"')
     lines += [f"blend = {_toml_str(blend)}",
-             f"output = {_toml_str(output or task.name + '_output')}", "",
-             "[render]", f"width = {width}", f"height = {height}", f"samples = {samples}", ""]
+              f"output = {_toml_str(output or task.name + '_output')}", "",
+              "[render]", f"width = {width}", f"height = {height}", f"samples = {samples}"]
+    if task.frame is not None:
+        lines.append(f"frame = {task.frame}   # the worker steps the simulation up to here")
+    lines.append("")
     for p in task.params:
-        lines += ["[[params]]", f"name = {_toml_str(p.name)}", f"path = {_toml_str(p.path)}",
-                  f"index = {p.index}", f"min = {p.lo!r}", f"max = {p.hi!r}", ""]
-    values = ", ".join(f"{json.dumps(p.name)} = {p.target!r}" for p in task.params)
+        lines += _param_lines(p)
+    values = ", ".join(f"{json.dumps(p.name)} = {_num(p, p.target)}" for p in task.params)
     lines += ["[target]", f"values = {{ {values} }}", "", "[method]", f"name = {_toml_str(method)}"]
-    if method == "prdpt" and task.prdpt_preset:
-        lines.append(f"preset = {_toml_str(task.prdpt_preset)}   # App. Tab. B.1")
+    if preset:
+        lines.append(f"preset = {_toml_str(preset)}   # the paper's settings for this task")
     lines += [f"budget = {budget}", f"seed = {seed}"]
     for key, value in {**task.method_options.get(method, {}), **(options or {})}.items():
         lines.append(f"{key} = {json.dumps(value)}")
@@ -161,16 +252,22 @@ def write(task: Task, folder: str, **job_options) -> Tuple[str, str]:
     return blend, job
 
 
-def main(task: Task, argv=None) -> int:
-    """The command line every task script shares: build the .blend and write the job file."""
+def main(task: Task, argv=None, spec: Optional[Callable] = None) -> int:
+    """The command line every task script shares: build the .blend and write the job file.
+
+    ``spec``: the script's ``spec(size)`` for tasks with sizes (adds ``--size``)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=f"{task.title}: {task.description}")
     parser.add_argument("--out", default=os.path.join(root, "build", "scenes"), help="folder for .blend and .toml")
-    parser.add_argument("--method", default="prdpt")
+    if spec:
+        parser.add_argument("--size", choices=SIZES, default="full")
+    parser.add_argument("--method", default=None, help=f"default: {task.default_method}")
     parser.add_argument("--budget", type=int, default=None, help=f"renders (default: {task.budget})")
-    parser.add_argument("--width", type=int, default=64, help="long side of the image in pixels")
+    parser.add_argument("--width", type=int, default=None, help=f"long side of the image (default: {task.long_side})")
     parser.add_argument("--samples", type=int, default=None, help=f"spp (default: {task.paper_spp})")
     args = parser.parse_args(argv)
+    if spec:
+        task = spec(args.size)
     blend, job = write(task, args.out, method=args.method, budget=args.budget, width=args.width,
                        samples=args.samples)
     print(f"wrote {blend} and {job}\nrun it with: python -m optimizer_server run {job}")

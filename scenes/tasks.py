@@ -1,25 +1,32 @@
 """The benchmark's task registry: a task is a scene script in scenes/ that defines ``TASK``.
 
-To add one (the ZeroGrads tasks: CORNELL-BOX, BRDF, MOSAIC, ...), write ``scenes/<name>.py`` after
-``scenes/cup.py`` — ``TASK = task.Task(...)`` with ``renders=``/``spp=`` instead of ``paper=`` when
-Tab. 4.2 has no row for it — and add its name here; `make scenes`, the tests and the benchmark
-(`benchmarks/scene_bench.py`) pick it up.
+To add one, write ``scenes/<name>.py`` after ``scenes/cup.py`` (PRDPT's tasks) or
+``scenes/zg_cbox.py`` (ZeroGrads' tasks: ``spec(size)`` and ``TASK = spec("full")``) and add its
+name here; `make scenes`, the tests and the benchmark (`benchmarks/scene_bench.py`) pick it up.
+
+    python -m scenes.tasks [--size ci|full] [--out build/scenes] [names ...]
 """
 import importlib
 
 PRDPT_TASKS = ("cup", "shadows", "occlusion", "global_illumination", "sort", "caustic")
-TASK_NAMES = PRDPT_TASKS
+ZEROGRADS_TASKS = ("zg_cbox", "zg_brdf", "zg_mosaic", "zg_wicker", "zg_led", "zg_node_graph", "zg_gravity")
+TASK_NAMES = PRDPT_TASKS + ZEROGRADS_TASKS
 
 
-def load(name):
-    """The ``Task`` of scene script ``scenes/<name>.py`` (imports no bpy)."""
+def load(name, size=None):
+    """The ``Task`` of scene script ``scenes/<name>.py`` (imports no bpy); ``size`` ("ci" / "full")
+    picks the size of a task that has sizes, and is ignored by the others (they have one)."""
+    from scenes.task import SIZES
     if name not in TASK_NAMES:
         raise KeyError(f"unknown task {name!r}; registered: {', '.join(TASK_NAMES)}")
-    return importlib.import_module(f"scenes.{name}").TASK
+    if size is not None and size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    module = importlib.import_module(f"scenes.{name}")
+    return module.spec(size) if size and hasattr(module, "spec") else module.TASK
 
 
-def load_all():
-    return [load(name) for name in TASK_NAMES]
+def load_all(size=None):
+    return [load(name, size) for name in TASK_NAMES]
 
 
 def main(argv=None):
@@ -31,11 +38,13 @@ def main(argv=None):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description="build every benchmark task's .blend and job file")
     parser.add_argument("--out", default=os.path.join(root, "build", "scenes"))
+    parser.add_argument("--size", choices=task.SIZES, default="full", help="size of the tasks that have sizes")
     parser.add_argument("names", nargs="*", default=list(TASK_NAMES))
     args = parser.parse_args(argv)
     for name in args.names:
-        blend, job = task.write(load(name), args.out)
-        print(f"{name:20s} {blend}  {job}")
+        t = load(name, args.size)
+        blend, job = task.write(t, args.out)
+        print(f"{name:20s} {t.n:4d} params  {blend}  {job}")
     return 0
 
 

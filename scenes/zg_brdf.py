@@ -9,14 +9,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 INPUTS = 'materials["Ball"].node_tree.nodes["Principled BSDF"].inputs'
-PARAMS = zk.check_params([
-    zk.ZParam("albedo_r", INPUTS + '["Base Color"].default_value', "float", 0.0, 1.0, 0.2, 0.9, index=0),
-    zk.ZParam("albedo_g", INPUTS + '["Base Color"].default_value', "float", 0.0, 1.0, 0.7, 0.3, index=1),
-    zk.ZParam("albedo_b", INPUTS + '["Base Color"].default_value', "float", 0.0, 1.0, 0.2, 0.1, index=2),
-    zk.ZParam("ior", INPUTS + '["IOR"].default_value', "float", 1.0, 2.0, 1.2, 1.7),
+PARAMS = task.check_params([
+    task.Param("albedo_r", INPUTS + '["Base Color"].default_value', 0, 0.0, 1.0, 0.2, 0.9),
+    task.Param("albedo_g", INPUTS + '["Base Color"].default_value', 1, 0.0, 1.0, 0.7, 0.3),
+    task.Param("albedo_b", INPUTS + '["Base Color"].default_value', 2, 0.0, 1.0, 0.2, 0.1),
+    task.Param("ior", INPUTS + '["IOR"].default_value', -1, 1.0, 2.0, 1.2, 1.7),
 ])
 
 
@@ -53,9 +53,11 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.ZTask("zg_brdf", "BRDF", "albedo RGB and IOR of a dielectric ball under an environment", size,
+    return zk.zg_task("zg_brdf", "BRDF", "albedo RGB and IOR of a dielectric ball under an environment", size,
                     PARAMS, build, preset="brdf")
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_brdf"))
+    sys.exit(task.main(TASK, spec=spec))

@@ -7,13 +7,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
-PARAMS = zk.check_params([
-    zk.ZParam("light_x", 'objects["Light"].location', "float", -0.6, 0.6, -0.4, 0.3, index=0),
-    zk.ZParam("light_y", 'objects["Light"].location', "float", -0.6, 0.6, 0.4, -0.2, index=1),
-    zk.ZParam("tall_rot", 'objects["Tall"].rotation_euler', "float", 0.0, math.pi / 2, 0.2, 1.1, index=2),
-    zk.ZParam("short_rot", 'objects["Short"].rotation_euler', "float", 0.0, math.pi / 2, 1.3, 0.4, index=2),
+PARAMS = task.check_params([
+    task.Param("light_x", 'objects["Light"].location', 0, -0.6, 0.6, -0.4, 0.3),
+    task.Param("light_y", 'objects["Light"].location', 1, -0.6, 0.6, 0.4, -0.2),
+    task.Param("tall_rot", 'objects["Tall"].rotation_euler', 2, 0.0, math.pi / 2, 0.2, 1.1),
+    task.Param("short_rot", 'objects["Short"].rotation_euler', 2, 0.0, math.pi / 2, 1.3, 0.4),
 ])
 
 
@@ -37,9 +37,11 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.ZTask("zg_cbox", "CORNELL-BOX", "ceiling light x/y and both boxes' z-rotations", size, PARAMS, build,
+    return zk.zg_task("zg_cbox", "CORNELL-BOX", "ceiling light x/y and both boxes' z-rotations", size, PARAMS, build,
                     preset="cbox")
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_cbox"))
+    sys.exit(task.main(TASK, spec=spec))

@@ -10,15 +10,15 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 FRAME = 40
-PARAMS = zk.check_params([
-    zk.ZParam("mid_x", 'objects["Middle"].location', "float", -0.5, 0.5, -0.3, 0.25, index=0),
-    zk.ZParam("mid_y", 'objects["Middle"].location', "float", -0.5, 0.5, 0.3, -0.1, index=1),
-    zk.ZParam("top_x", 'objects["Top"].location', "float", -0.5, 0.5, 0.35, -0.2, index=0),
-    zk.ZParam("top_y", 'objects["Top"].location', "float", -0.5, 0.5, -0.2, 0.3, index=1),
-    zk.ZParam("top_restitution", 'objects["Top"].rigid_body.restitution', "float", 0.0, 1.0, 0.1, 0.8),
+PARAMS = task.check_params([
+    task.Param("mid_x", 'objects["Middle"].location', 0, -0.5, 0.5, -0.3, 0.25),
+    task.Param("mid_y", 'objects["Middle"].location', 1, -0.5, 0.5, 0.3, -0.1),
+    task.Param("top_x", 'objects["Top"].location', 0, -0.5, 0.5, 0.35, -0.2),
+    task.Param("top_y", 'objects["Top"].location', 1, -0.5, 0.5, -0.2, 0.3),
+    task.Param("top_restitution", 'objects["Top"].rigid_body.restitution', -1, 0.0, 1.0, 0.1, 0.8),
 ])
 
 
@@ -47,9 +47,11 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.ZTask("zg_gravity", "GRAVITY", "start x/y of two dropped cubes and the top one's restitution", size,
+    return zk.zg_task("zg_gravity", "GRAVITY", "start x/y of two dropped cubes and the top one's restitution", size,
                     PARAMS, build, preset="gravity", frame=FRAME)
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_gravity"))
+    sys.exit(task.main(TASK, spec=spec))

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 LAYOUT = {"ci": (1, 4, 3), "full": (4, 12, 7)}  # panels, columns, rows per panel
 
@@ -19,8 +19,8 @@ def spec(size):
     n = panels * cols * rows
     start, target = zk.bits(n, 31), zk.bits(n, 32)
     # start = 1 means visible; the property is hide_render, so the stored value is the negation.
-    params = zk.check_params([zk.ZParam(f"off{i:03d}", f'objects["LED{i:03d}"].hide_render', "bool", 0.0, 1.0,
-                                        1 - start[i], 1 - target[i]) for i in range(n)])
+    params = task.check_params([task.Param(f"off{i:03d}", f'objects["LED{i:03d}"].hide_render', -1, 0.0, 1.0,
+                                           1 - start[i], 1 - target[i], kind="bool") for i in range(n)])
     width_units, height_units = panels * (cols + 1), rows + 1
     w, h = (32, 32) if size == "ci" else (128, max(16, 128 * height_units // width_units))
 
@@ -43,9 +43,11 @@ def spec(size):
         kit.world((0.2, 0.2, 0.2), 1.0)
         return zk.finish(path, w, h)
 
-    return zk.ZTask("zg_led", "LED", f"{n} on/off elements on {panels} panel(s)", size, params, build,
+    return zk.zg_task("zg_led", "LED", f"{n} on/off elements on {panels} panel(s)", size, params, build,
                     preset="led", width=w, height=h)
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_led"))
+    sys.exit(task.main(TASK, spec=spec))

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 GRID = {"ci": (4, 4), "full": (20, 16)}  # columns × rows: 320 in the paper
 
@@ -18,8 +18,8 @@ def params_for(size):
     cols, rows = GRID[size]
     n = cols * rows
     start, target = zk.uniforms(n, 21, 0.0, math.pi / 2), zk.uniforms(n, 22, 0.0, math.pi / 2)
-    return zk.check_params([zk.ZParam(f"rot{i:03d}", f'objects["Bar{i:03d}"].rotation_euler', "float", 0.0,
-                                      round(math.pi / 2, 6), start[i], target[i], index=2) for i in range(n)])
+    return task.check_params([task.Param(f"rot{i:03d}", f'objects["Bar{i:03d}"].rotation_euler', 2, 0.0,
+                                         round(math.pi / 2, 6), start[i], target[i]) for i in range(n)])
 
 
 def spec(size):
@@ -45,9 +45,11 @@ def spec(size):
         kit.world((0.3, 0.3, 0.3), 1.0)
         return zk.finish(path, width, height)
 
-    return zk.ZTask("zg_mosaic", "MOSAIC", f"z-rotations of a {cols}×{rows} grid of bars", size, params, build,
+    return zk.zg_task("zg_mosaic", "MOSAIC", f"z-rotations of a {cols}×{rows} grid of bars", size, params, build,
                     preset="mosaic", width=width, height=height)
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_mosaic"))
+    sys.exit(task.main(TASK, spec=spec))

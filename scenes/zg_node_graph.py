@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 MATERIAL = "Graph"
 TREE = f'materials["{MATERIAL}"].node_tree'
@@ -32,9 +32,9 @@ def mix_name(k):
 
 def candidate_params():
     start, target = zk.bits(LINKS, seed=11, share=0.3), zk.bits(LINKS, seed=12)
-    return zk.check_params([
-        zk.ZParam(f"link{k:02d}", TREE, "link", 0.0, 1.0, start[k], target[k],
-                  link=(source_name(k % len(SOURCES)), "Color", mix_name(k), "B_Color"))
+    return task.check_params([
+        task.Param(f"link{k:02d}", TREE, -1, 0.0, 1.0, start[k], target[k], kind="link",
+                   link=(source_name(k % len(SOURCES)), "Color", mix_name(k), "B_Color"))
         for k in range(LINKS)])
 
 
@@ -92,9 +92,11 @@ def spec(size):
         kit.world((0.0, 0.0, 0.0), 0.0)
         return zk.finish(path)
 
-    return zk.ZTask("zg_node_graph", "NODE-GRAPH", "which of 24 candidate links of a material graph exist",
+    return zk.zg_task("zg_node_graph", "NODE-GRAPH", "which of 24 candidate links of a material graph exist",
                     size, params, build, preset="node_graph")
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_node_graph"))
+    sys.exit(task.main(TASK, spec=spec))

@@ -10,13 +10,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import zerograds_kit as zk  # noqa: E402
+from scenes import task, zerograds_kit as zk  # noqa: E402
 
 MOD = 'objects["Wicker"].modifiers["Weave"]'
 # (interface name, socket identifier Blender gives the n-th created socket, lo, hi, start, target)
 INPUTS = (("Stakes X", "Socket_1", 2, 10, 3, 7), ("Stakes Y", "Socket_2", 2, 10, 8, 4),
           ("Repetitions", "Socket_3", 1, 10, 2, 6))
-PARAMS = zk.check_params([zk.ZParam(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', "int", lo, hi, start, target)
+PARAMS = task.check_params([task.Param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target,
+                                       kind="int")
                           for name, ident, lo, hi, start, target in INPUTS])
 
 
@@ -74,9 +75,11 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.ZTask("zg_wicker", "WICKER", "stake counts (x, y) and repetitions of a geometry-nodes weave (ints)",
+    return zk.zg_task("zg_wicker", "WICKER", "stake counts (x, y) and repetitions of a geometry-nodes weave (ints)",
                     size, PARAMS, build, preset="wicker")
 
 
+TASK = spec("full")
+
 if __name__ == "__main__":
-    sys.exit(zk.script_main("zg_wicker"))
+    sys.exit(task.main(TASK, spec=spec))

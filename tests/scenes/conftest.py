@@ -12,8 +12,8 @@ if ROOT not in sys.path:
 
 @pytest.fixture(scope="session")
 def built_scenes(tmp_path_factory):
-    """Every registered task's .blend and job file, built by `make scenes`' own command."""
+    """Every registered task's .blend and job file (ZeroGrads' at ci size), built by `make scenes`' own command."""
     pytest.importorskip("bpy", reason="building scenes needs the `bpy` module")
     folder = tmp_path_factory.mktemp("scenes")
-    python("-m", "scenes.tasks", "--out", str(folder))
+    python("-m", "scenes.tasks", "--size", "ci", "--out", str(folder))
     return folder

@@ -9,7 +9,7 @@ from scenes_support import python
 from scenes import task as task_module
 from scenes import tasks
 
-ALL = list(tasks.TASK_NAMES)
+ALL = list(tasks.PRDPT_TASKS)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -67,7 +67,7 @@ def test_job_text_is_valid_toml_for_any_method():
 
 
 def test_a_task_without_paper_figures_gets_its_own_budget_and_no_preset():
-    """The ZeroGrads tasks (a later issue) have no Tab. 4.2 row: budget and spp come from the task."""
+    """A task without a Tab. 4.2 row: budget and spp come from the task."""
     import dataclasses
     import tomllib
     task = dataclasses.replace(tasks.load("shadows"), name="plain", paper=None, prdpt_preset=None, renders=60, spp=8)

@@ -60,3 +60,40 @@ def test_acceptance_uses_medians_the_paper_and_the_baselines():
     unmoved = _rows({("sort", "prdpt"): [0.1] * 3})  # below 10 × 0.419 but no better than its start
     assert scene_report.acceptance(scene_report.summarise(unmoved))["within"]["prdpt"] == []
     assert acc["beats"] == {("prdpt", "cup"): False}  # spsa's 1e-7 beats prdpt's 4e-6
+
+
+def test_zerograds_tasks_run_their_methods_with_the_papers_presets():
+    """ZeroGrads' tasks default to ZeroGrads (Tab. C.1 preset), its ablations and the baselines; an
+    ablation changes only its own option on top of the task's preset."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import scene_bench
+    from scenes import tasks
+    mosaic, cup = tasks.load("zg_mosaic", "ci"), tasks.load("cup")
+    assert scene_bench.default_methods(mosaic) == scene_bench.ZEROGRADS_METHODS
+    assert "zerograds@nonn" not in scene_bench.default_methods(cup)
+    assert scene_bench.method_and_options(mosaic, "zerograds") == ("zerograds", {"preset": "mosaic"})
+    assert scene_bench.method_and_options(mosaic, "zerograds@nonn") == (
+        "zerograds", {"preset": "mosaic", "surrogate": "quadratic"})
+    assert scene_bench.method_and_options(mosaic, "zerograds@nolocal") == (
+        "zerograds", {"preset": "mosaic", "local": False})
+    assert scene_bench.method_and_options(mosaic, "prdpt") == ("prdpt", {})  # PRDPT has no preset for it
+    assert scene_bench.method_and_options(cup, "zerograds") == ("zerograds", {})
+
+
+def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
+    """NODE-GRAPH (24 link parameters) and GRAVITY (rigid bodies stepped to frame 40) at ci size,
+    8 renders: the harness passes link references and the frame to the workers' renderer."""
+    pytest.importorskip("bpy")
+    out, report = tmp_path / "bench", tmp_path / "results.md"
+    python("benchmarks/scene_bench.py", "--profile", "smoke", "--tasks", "zg_node_graph,zg_gravity",
+           "--methods", "zerograds@nonn", "--jobs", "2", "--out", str(out), "--report", str(report))
+    with open(out / "runs.csv", newline="") as f:
+        rows = {r["task"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"zg_node_graph", "zg_gravity"}
+    assert int(rows["zg_node_graph"]["n"]) == 24 and int(rows["zg_gravity"]["n"]) == 5
+    assert all(int(r["renders"]) == 8 and float(r["start_param_mse"]) > 0 for r in rows.values())
+    # Links are on/off: the estimate is rounded, so its error is a share of wrong links over 24.
+    assert (float(rows["zg_node_graph"]["param_mse"]) * 24) == pytest.approx(
+        round(float(rows["zg_node_graph"]["param_mse"]) * 24))
+    assert "| **NODE-GRAPH** (24-D) |" in report.read_text()

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from scenes import zerograds_kit as zk
+from scenes import task as task_module
+from scenes import tasks
 
 pytest.importorskip("torch", reason="the optimizer server needs torch")
 
@@ -18,8 +19,9 @@ BUDGET = 96
 def test_wicker_runs_end_to_end(tmp_path):
     from optimizer_server import batch
 
-    task = zk.load("zg_wicker", "ci")
-    _, job = zk.write(task, str(tmp_path), method="zerograds", budget=BUDGET, seed=0)
+    task = tasks.load("zg_wicker", "ci")
+    # preset="": the project's defaults, not the paper's Tab. C.1 preset the job file names by default
+    _, job = task_module.write(task, str(tmp_path), method="zerograds", budget=BUDGET, seed=0, preset="")
     result = batch.run_job(job, quiet=True)
     assert result["state"] == "finished"
     assert result["evaluations"] == BUDGET

@@ -7,22 +7,24 @@ import pytest
 
 from blender_addon import jobfile, jobspec, params
 from blender_addon.worker import SceneRenderer
-from scenes import zerograds_kit as zk
+from scenes import task as task_module
+from scenes import tasks
 
 
 def renderer_for(task, samples=4):
-    settings = jobspec.render_settings(task.width, task.height, samples, [p.ref() for p in task.params],
-                                       frame=task.frame)
+    width, height = task.resolution(task.long_side)
+    settings = jobspec.render_settings(width, height, samples, [p.ref() for p in task.params], frame=task.frame)
     renderer = SceneRenderer()
     renderer.setup(settings, [p.name for p in task.params])
     return renderer
 
 
-@pytest.mark.parametrize("script", zk.TASK_SCRIPTS)
+@pytest.mark.parametrize("script", tasks.ZEROGRADS_TASKS)
 def test_scene_builds_job_validates_and_target_differs(script, tmp_path):
-    task = zk.load(script, "ci")
-    blend, job_path = zk.write(task, str(tmp_path))
+    task = tasks.load(script, "ci")
+    blend, job_path = task_module.write(task, str(tmp_path))
     job = jobfile.load(job_path)
+    assert job.method == "zerograds" and job.preset == task.zerograds.preset  # the paper's Tab. C.1 settings
     assert [p["name"] for p in job.params] == [p.name for p in task.params]
     assert job.target_values == {p.name: pytest.approx(p.target) for p in task.params}
     assert job.frame == task.frame
@@ -41,7 +43,7 @@ def test_scene_builds_job_validates_and_target_differs(script, tmp_path):
 
 
 def test_full_sizes_have_the_papers_dimensions():
-    dims = {s: zk.load(s, "full").n for s in zk.TASK_SCRIPTS}
+    dims = {s: tasks.load(s, "full").n for s in tasks.ZEROGRADS_TASKS}
     assert dims == {"zg_cbox": 4, "zg_brdf": 4, "zg_mosaic": 320, "zg_wicker": 3, "zg_led": 336,
                     "zg_node_graph": 24, "zg_gravity": 5}
 
@@ -51,7 +53,7 @@ def test_gravity_is_deterministic_and_reports_its_cost():
     import bpy
     from blender_addon import render
 
-    task = zk.load("zg_gravity", "ci")
+    task = tasks.load("zg_gravity", "ci")
     task.build()
     bindings = params.resolve_all([p.ref() for p in task.params])
     scene = bpy.context.scene

@@ -1,0 +1,55 @@
+"""One task model and one registry for PRDPT's and ZeroGrads' tasks: every registered task builds
+through `make scenes`' command and its job file validates; the ZeroGrads parts of the model (link
+parameters, simulation frame, Tab. C.1 preset) reach the job file and the workers' references."""
+import tomllib
+
+import pytest
+
+from scenes import task as task_module
+from scenes import tasks
+
+
+def test_registry_holds_both_papers_tasks_at_both_sizes():
+    assert set(tasks.PRDPT_TASKS) | set(tasks.ZEROGRADS_TASKS) == set(tasks.TASK_NAMES)
+    for name in tasks.ZEROGRADS_TASKS:
+        ci, full = tasks.load(name, "ci"), tasks.load(name, "full")
+        assert full.n == tasks.load(name).n  # the script's TASK is the full size
+        assert (ci.size, full.size) == ("ci", "full") and ci.n <= full.n
+        assert ci.paper is None and ci.zerograds.preset and ci.default_method == "zerograds"
+    assert tasks.load("cup", "ci") is tasks.load("cup")  # one size: size is ignored
+    with pytest.raises(ValueError, match="size must be one of"):
+        tasks.load("zg_led", "huge")
+
+
+@pytest.mark.parametrize("name", tasks.TASK_NAMES)
+def test_every_registered_task_builds_and_its_job_validates(built_scenes, name):
+    from blender_addon import jobfile
+    task = tasks.load(name, "ci")
+    assert (built_scenes / f"{name}.blend").stat().st_size > 10_000
+    job = jobfile.load(str(built_scenes / f"{name}.toml"))
+    assert job.method == task.default_method and job.preset == task.preset_for(task.default_method)
+    assert job.budget == task.budget and job.frame == task.frame
+    assert [p["name"] for p in job.params] == [p.name for p in task.params]
+    assert job.target_values == {p.name: pytest.approx(p.target) for p in task.params}
+
+
+def test_link_parameters_and_frame_reach_job_and_worker_references():
+    from blender_addon import jobspec
+    graph, gravity = tasks.load("zg_node_graph", "ci"), tasks.load("zg_gravity", "ci")
+    link = graph.params[0]
+    settings = jobspec.render_settings(32, 32, 4, [p.ref() for p in graph.params])
+    assert settings["paths"][0] == {"name": link.name, "path": link.path, "index": -1,
+                                    "link": dict(zip(task_module.LINK_FIELDS, link.link))}
+    data = tomllib.loads(task_module.job_text(gravity, "g.blend", method="fd", budget=20))
+    assert data["render"]["frame"] == 40 and data["method"] == {"name": "fd", "budget": 20, "seed": 0}
+    data = tomllib.loads(task_module.job_text(graph, "n.blend"))
+    assert data["method"]["preset"] == "node_graph" and data["params"][0]["kind"] == "link"
+    assert "min" not in data["params"][0] and data["target"]["values"][link.name] == int(link.target)
+
+
+def test_task_model_refuses_incomplete_links_and_still_tasks():
+    p = task_module.Param("l", "materials['M'].node_tree", -1, 0.0, 1.0, 0.0, 1.0, kind="link")
+    with pytest.raises(ValueError, match="four node/socket names"):
+        task_module.check_params([p])
+    with pytest.raises(ValueError, match="nothing to optimise"):
+        task_module.check_params([task_module.Param("x", "objects['A'].location", 0, 0.0, 1.0, 0.5, 0.5)])
