@@ -92,6 +92,16 @@ def prdpt_hyperparameters(task) -> Dict:
     return {"samples": preset["samples"], "sigma": preset["sigma"], "lr": preset["lr"], "anneal": True}
 
 
+def zerograds_tuned(task) -> Dict:
+    """ZeroGrads with the measures that solved the analytic disc (tests/core/test_convergence.py):
+    PRDPT's σ0 and lr for the task, σ annealed with steps shrinking along, refit before stepping,
+    4 samples and 10 surrogate steps per iteration."""
+    options = prdpt_hyperparameters(task)
+    options.update(samples=max(4, options.get("samples", 4)), anneal=True, lr_follows_sigma=True,
+                   refit_first=True, surrogate_steps=10, surrogate_lr=0.01)
+    return options
+
+
 def zerograds_ablation(ablation: str) -> Callable:
     """task → options of ZeroGrads without one component (Tab. 5.2's ablations)."""
     def options(task) -> Dict:
@@ -109,6 +119,7 @@ def zerograds_ablation(ablation: str) -> Callable:
 # Labels that run a registered method with other options; the CSV and the table show the label.
 VARIANTS = {
     "zerograds@prdpt-hp": ("zerograds", prdpt_hyperparameters),
+    "zerograds@tuned": ("zerograds", zerograds_tuned),
     **{f"zerograds@{a}": ("zerograds", zerograds_ablation(a)) for a in ABLATIONS},
 }
 
