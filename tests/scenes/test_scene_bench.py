@@ -96,4 +96,58 @@ def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
     # Links are on/off: the estimate is rounded, so its error is a share of wrong links over 24.
     assert (float(rows["zg_node_graph"]["param_mse"]) * 24) == pytest.approx(
         round(float(rows["zg_node_graph"]["param_mse"]) * 24))
-    assert "| **NODE-GRAPH** (24-D) |" in report.read_text()
+    # ZeroGrads' tasks have their own report beside --report (Tab. 5.2); no PRDPT report without PRDPT runs.
+    text = (tmp_path / "results-zerograds.md").read_text()
+    assert "| **NODE-GRAPH** (24-D) |" in text and "## Tab. 5.2" in text and not report.exists()
+    assert (tmp_path / "img" / "bench-scenes-zg-smoke" / "param_error_renders.png").exists()
+
+
+def _history(points, start=0.4):
+    """A hand-made history: [(renders, param_mse), ...] after the start at 0 renders."""
+    return [{"renders": 0, "seconds": 0.0, "loss": 1.0, "param_mse": start}] + [
+        {"renders": r, "seconds": r / 100, "loss": 1.0, "param_mse": e} for r, e in points]
+
+
+def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
+    """Median over seeds of ZeroGrads' error: 0.4 → ≤ 0.02 first at 40 renders (seeds reach it at 40,
+    40 and 80); each other method's median error there ÷ ZeroGrads' median error there."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import scene_report
+    zg = [_history([(20, 0.1), (40, 0.02), (80, 0.001)]),
+          _history([(20, 0.2), (40, 0.01), (80, 0.001)]),
+          _history([(20, 0.3), (40, 0.05), (80, 0.001)])]   # median at 40: 0.02 = 5 % of 0.4
+    curves = {"zerograds": zg,
+              # error at 40 renders: the last entry at or before 40 (30 renders) → median 0.2 → 10×
+              "fd": [_history([(30, 0.2), (60, 0.0)]), _history([(30, 0.1)]), _history([(30, 0.3)])],
+              # ahead of ZeroGrads there: 0.01 → 0.5×
+              "prdpt": [_history([(10, 0.01)])] * 3,
+              # recorded nothing before 40 → still its start error 0.4 → 20×
+              "zerograds@nonn": [_history([(50, 0.0)])] * 3}
+    row = scene_report.tab52(curves, reduction=0.95)
+    assert row["reached"] and row["at"] == 40
+    assert row["error"] == pytest.approx(0.02) and row["reduction_at"] == pytest.approx(0.95)
+    assert row["others"]["fd"]["ratio"] == pytest.approx(10.0)
+    assert row["others"]["prdpt"]["ratio"] == pytest.approx(0.5)
+    assert row["others"]["zerograds@nonn"]["ratio"] == pytest.approx(20.0)
+    # 99 % is never reached by the median (0.001 / 0.4 = 99.75 % only at 80: reached there; 99.9 %: not).
+    assert scene_report.tab52(curves, reduction=0.99)["at"] == 80
+    missed = scene_report.tab52(curves, reduction=0.999)
+    assert not missed["reached"] and missed["at"] == 80 and missed["best_reduction"] == pytest.approx(0.9975)
+    assert missed["others"]["fd"]["ratio"] == pytest.approx(0.1 / 0.001)  # fd's seeds at 80: 0, 0.1, 0.3
+
+
+def test_zerograds_acceptance_counts_reached_tasks_and_the_ordering():
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import scene_report
+    ahead = {m: {"error": 1.0, "ratio": 2.0} for m in scene_report.ZG_AHEAD_OF}
+    rows = {f"t{i}": {"reached": i != 0, "others": dict(ahead)} for i in range(7)}
+    rows["t1"]["others"]["fd"] = {"error": 0.0, "ratio": 1.0}  # a tie is not "ahead"
+    rows["t2"]["others"]["prdpt"] = {"error": 0.1, "ratio": 0.5}
+    rows["t3"]["others"] = {}  # the four did not all run: not counted for the ordering
+    acc = scene_report.zg_acceptance(rows)
+    assert len(acc["reached"]) == 6 and acc["reach_ok"]
+    assert acc["order"]["t1"] == ["fd"] and acc["order"]["t2"] == ["prdpt"] and "t3" not in acc["order"]
+    assert sorted(acc["ordered"]) == ["t0", "t4", "t5", "t6"] and not acc["order_ok"]  # 4 < 5
+    assert scene_report._ratio(0.5, 0.0) == float("inf") and scene_report._ratio(0.0, 0.0) == 1.0
