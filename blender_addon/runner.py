@@ -46,7 +46,7 @@ def default_worker_command(address: str, blend: str, threads: int) -> List[str]:
 class Run:
     def __init__(self, blend: str, worker_count: int = 1, address: Optional[str] = None, server_python: str = "",
                  work_dir: Optional[str] = None, threads_per_worker: Optional[int] = None,
-                 client_timeout_s: float = 5.0, server_args: Optional[List[str]] = None,
+                 client_timeout_s: float = 15.0, server_args: Optional[List[str]] = None,
                  worker_command: Optional[Callable[[str, str, int], List[str]]] = None):
         self.blend = os.path.abspath(blend)
         self.worker_count = max(1, int(worker_count))
@@ -56,6 +56,8 @@ class Run:
         os.makedirs(self.work_dir, exist_ok=True)
         cores = os.cpu_count() or 1
         self.threads = threads_per_worker if threads_per_worker is not None else max(1, cores // self.worker_count)
+        # A dead server is noticed after this much silence; generous because a busy 2-core box has
+        # starved the server's replies for > 5 s (seen once in the end-to-end tests).
         self.client_timeout_s = client_timeout_s
         self.server_args = list(server_args or [])  # extra `serve` options, e.g. --heartbeat-timeout
         self.worker_command = worker_command or default_worker_command  # (address, blend, threads) -> argv
