@@ -66,8 +66,10 @@ bench-render: $(STAMP)
 scenes: $(STAMP)
 	$(PY) -m scenes.tasks --out build/scenes
 
-# Every method on every task at equal render budgets, beside the paper's Tab. 4.2 (benchmarks/scene_bench.py).
-# Quick: 3 seeds, 32 px, 16 spp; writes docs/results.md (42 min on the shared 2-core machine, see there).
+# Every method on every task at equal render budgets (benchmarks/scene_bench.py): the PRDPT tasks beside
+# Tab. 4.2 in docs/results.md, the ZeroGrads tasks beside Tab. 5.2 in docs/results-zerograds.md.
+# Quick: 3 seeds, 32 px, 16 spp (ZeroGrads tasks at their ci size); measured on the shared 2-core machine:
+# 42 min for the PRDPT tasks + 24 min for the ZeroGrads tasks.
 # Full: 5 seeds, 64 px, the paper's spp and render budgets (SORT alone takes days on 2 cores).
 bench-quick: $(STAMP)
 	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --report docs/results.md
