@@ -431,17 +431,8 @@ How it is measured (see `benchmarks/scene_bench.py`):
 ![parameter error against renders]({rel(plots[2])})
 
 ZeroGrads' seven tasks, beside the thesis's Tab. 5.2: [{os.path.basename(zerograds_report_path(report))}]({os.path.basename(zerograds_report_path(report))}).
-
-## Notes
-
-{NOTES_OPEN}
-{notes or "(none yet)"}
-{NOTES_CLOSE}
 """
-    os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
-    with open(report, "w", encoding="utf-8") as f:
-        f.write(text)
-    return report
+    return _write_with_notes(report, text, notes)
 
 
 ZG_ORDER = ("zerograds", "zerograds@nosmooth", "zerograds@nonn", "zerograds@nolocal", "prdpt", "fd", "spsa", "cmaes",
@@ -513,13 +504,13 @@ How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
 ![parameter error against renders]({rel(plots[2])})
 ![image loss against renders]({rel(plots[0])})
 ![image loss against seconds]({rel(plots[1])})
-
-## Notes
-
-{NOTES_OPEN}
-{notes or "(none yet)"}
-{NOTES_CLOSE}
 """
+    return _write_with_notes(report, text, notes)
+
+
+def _write_with_notes(report: str, text: str, notes: str) -> str:
+    """Write a report, ending with the hand-written notes block (kept across regenerations)."""
+    text += f"\n## Notes\n\n{NOTES_OPEN}\n{notes or '(none yet)'}\n{NOTES_CLOSE}\n"
     os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
     with open(report, "w", encoding="utf-8") as f:
         f.write(text)
