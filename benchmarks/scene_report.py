@@ -385,11 +385,7 @@ def _write_prdpt_report(rows: List[Dict], out: str, report: str, profile_name: s
     summary = summarise(rows)
     acc = acceptance(summary)
     only = {r["task"] for r in rows}
-    img_dir = os.path.join(os.path.dirname(os.path.abspath(report)), "img", f"bench-scenes-{profile_name}")
-    plots = plot(out, img_dir, methods, only)
-    strip = _scene_strip(out, img_dir, only)
-    rel = lambda p: os.path.relpath(p, os.path.dirname(os.path.abspath(report)))  # noqa: E731
-    notes = _kept_notes(report)
+    plots, strip, rel, notes = _report_assets(out, report, f"bench-scenes-{profile_name}", methods, only)
     sizes = sorted({f"{t}: {s['size']}" for (t, _), s in summary.items()})
     seeds = sorted({r["seed"] for r in rows})
     text = f"""# Scene benchmark: the six PRDPT tasks in Blender/Cycles, beside the paper's Tab. 4.2
@@ -449,11 +445,7 @@ def write_zerograds_report(rows: List[Dict], out: str, report: str, profile_name
     curves = {k: v for k, v in _curves(out).items() if k[0] in only and k[1] in found}
     zg = zg_tables(curves, {r["task"]: r["n"] for r in rows})
     acc = zg_acceptance(zg)
-    img_dir = os.path.join(os.path.dirname(os.path.abspath(report)), "img", f"bench-scenes-zg-{profile_name}")
-    plots = plot(out, img_dir, methods, only)
-    strip = _scene_strip(out, img_dir, only)
-    rel = lambda p: os.path.relpath(p, os.path.dirname(os.path.abspath(report)))  # noqa: E731
-    notes = _kept_notes(report)
+    plots, strip, rel, notes = _report_assets(out, report, f"bench-scenes-zg-{profile_name}", methods, only)
     sizes = sorted({f"{t}: {s['n']}-D, {s['renders']} renders, {s['size']}" for (t, _), s in summary.items()})
     seeds = sorted({r["seed"] for r in rows})
     text = f"""# Scene benchmark: ZeroGrads' seven tasks in Blender/Cycles, beside the thesis's Tab. 5.2
@@ -506,6 +498,16 @@ How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
 ![image loss against seconds]({rel(plots[1])})
 """
     return _write_with_notes(report, text, notes)
+
+
+def _report_assets(out: str, report: str, img_name: str, methods, only):
+    """Plots and the scene strip under <report folder>/img/<img_name>, a path-relativiser for the
+    Markdown links, and the report's kept hand-written notes."""
+    report_dir = os.path.dirname(os.path.abspath(report))
+    img_dir = os.path.join(report_dir, "img", img_name)
+    plots = plot(out, img_dir, methods, only)
+    strip = _scene_strip(out, img_dir, only)
+    return plots, strip, (lambda p: os.path.relpath(p, report_dir)), _kept_notes(report)
 
 
 def _write_with_notes(report: str, text: str, notes: str) -> str:

@@ -27,11 +27,17 @@ def busy(server, name) -> bool:
     return worker is not None and bool(set(worker.inflight))
 
 
+def two_workers(spawn, server, troubled, troubled_sleep_ms, healthy, healthy_sleep_ms):
+    """The worker the test will break, a healthy one, both registered; returns the troubled process."""
+    proc = spawn_worker(spawn, server.endpoint, "--name", troubled, "--sleep-ms", str(troubled_sleep_ms))
+    spawn_worker(spawn, server.endpoint, "--name", healthy, "--sleep-ms", str(healthy_sleep_ms))
+    wait_until(lambda: len(server.server.pool.workers) == 2, what="two workers")
+    return proc
+
+
 def test_a_killed_worker_loses_nothing(start_server, spawn):
     server = start_server()
-    victim = spawn_worker(spawn, server.endpoint, "--name", "victim", "--sleep-ms", "40")
-    spawn_worker(spawn, server.endpoint, "--name", "survivor", "--sleep-ms", "10")
-    wait_until(lambda: len(server.server.pool.workers) == 2, what="two workers")
+    victim = two_workers(spawn, server, "victim", 40, "survivor", 10)
     with OptimizerClient(server.endpoint) as client:
         job = client.submit(**disc_job(budget=48))
         events = job.progress(timeout_s=60)
@@ -49,9 +55,7 @@ def test_a_killed_worker_loses_nothing(start_server, spawn):
 
 def test_a_frozen_worker_is_declared_dead_and_its_late_result_ignored(start_server, spawn):
     server = start_server()
-    frozen = spawn_worker(spawn, server.endpoint, "--name", "frozen", "--sleep-ms", "40")
-    spawn_worker(spawn, server.endpoint, "--name", "healthy", "--sleep-ms", "5")
-    wait_until(lambda: len(server.server.pool.workers) == 2, what="two workers")
+    frozen = two_workers(spawn, server, "frozen", 40, "healthy", 5)
     with OptimizerClient(server.endpoint) as client:
         job = client.submit(**disc_job(budget=60))
         events = job.progress(timeout_s=60)
