@@ -34,7 +34,7 @@ METHODS: Dict[str, tuple] = {
     "zerograds (paper)": ("zerograds", {"preset": "paper"}),
     "prdpt": ("prdpt", {}),
     "zerograds (efficient)": ("zerograds", {"preset": "efficient"}),
-    "hybrid": ("hybrid", {}),
+    "auto": ("auto", {}),
 }
 # one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
 _EFF = {"preset": "efficient"}
@@ -46,6 +46,7 @@ ABLATIONS: Dict[str, tuple] = {
     "zg −trust (adam)": ("zerograds", dict(_EFF, step_control="adam", lr=0.01, lr_follows_sigma=True)),
     "zg +adapt_sigma": ("zerograds", dict(_EFF, adapt_sigma=True)),
     "zg −crn": ("zerograds", dict(_EFF, common_random_numbers=False)),
+    "zg −discrete_sigma": ("zerograds", dict(_EFF, discrete_sigma=0.0)),
 }
 # runs the suite leaves out, and why (each would take longer than the rest of the suite together)
 TOO_SLOW = {
@@ -61,7 +62,8 @@ def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at
     options = dict(options)
     preset = options.pop("preset", None)
     try:
-        m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset, **options)
+        m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset,
+                          resolution=problem.resolution, **options)
     except ConfigError as exc:
         return {"skipped": str(exc).split(";")[0]}
     curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], None
@@ -134,8 +136,9 @@ def main(argv=None) -> int:
               f"({problem.error_doc}); {problem.description}", flush=True)
         curves = {}
         for label in labels:
-            if label == "zg −crn" and not problem.noisy:
-                continue
+            pointless = {"zg −crn": not problem.noisy, "zg −discrete_sigma": problem.resolution is None}
+            if pointless.get(label, False):
+                continue  # the option changes nothing on this problem
             method, options = all_methods[label]
             runs, t0 = [], time.time()
             limit, why = TOO_SLOW.get(label, (None, ""))

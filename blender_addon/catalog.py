@@ -23,7 +23,7 @@ def methods() -> Dict[str, Dict[str, Any]]:
 
 
 def method_names() -> List[str]:
-    order = ["zerograds", "prdpt"]  # the papers' methods first, then the baselines
+    order = ["auto", "zerograds", "prdpt"]  # the measured-best pick first, the papers' methods, then the baselines
     names = list(methods())
     return [n for n in order if n in names] + sorted(n for n in names if n not in order)
 

@@ -85,7 +85,7 @@ class JobFile:
     target_image: Optional[str] = None
     mask: Optional[str] = None
     target_seed: int = 1_000_003
-    method: str = "prdpt"
+    method: str = "auto"  # the measured-best pick by problem size (docs/efficiency.md)
     budget: int = 400
     seed: int = 0
     preset: Optional[str] = None

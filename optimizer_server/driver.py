@@ -33,7 +33,7 @@ class Result:
     seed: int = 0
 
 
-def minimize(f: Callable, space: Space, method: str = "zerograds", budget: int = 1000, seed: int = 0,
+def minimize(f: Callable, space: Space, method: str = "auto", budget: int = 1000, seed: int = 0,
              x0=None, callback: Optional[Callable[[Dict[str, Any]], Any]] = None, device=None,
              **options) -> Result:
     """Minimise ``f`` over ``space`` with ``method`` using at most ``budget`` evaluations of ``f``.
@@ -49,7 +49,8 @@ def minimize(f: Callable, space: Space, method: str = "zerograds", budget: int =
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
         raise ConfigError(f"budget must be an integer >= 2 (evaluations of f), got {budget!r}")
     x0_unit = None if x0 is None else space.to_unit(np.asarray(x0, dtype=np.float64))
-    opt = create_method(method, n=space.n, budget=int(budget) - 1, seed=seed, x0=x0_unit, device=device, **options)
+    opt = create_method(method, n=space.n, budget=int(budget) - 1, seed=seed, x0=x0_unit, device=device,
+                        resolution=space.resolution, **options)
     wants_seeds = "seeds" in inspect.signature(f).parameters
 
     def evaluate(x_unit: np.ndarray, seeds: np.ndarray) -> np.ndarray:

@@ -128,6 +128,11 @@ class Space:
     def n(self) -> int:
         return len(self.specs)
 
+    @property
+    def resolution(self) -> np.ndarray:
+        """(n,) unit-cube distance between neighbouring values: 0 for float, 1/(hi-lo) for int, bool, enum."""
+        return np.where(self._round, 1.0 / self._span, 0.0)
+
     def __len__(self) -> int:
         return self.n
 

@@ -45,6 +45,16 @@ class Batch:
         return len(self.x)
 
 
+def check_resolution(resolution, n: int) -> np.ndarray:
+    """The validated (n,) resolution (zeros when None: every parameter continuous)."""
+    if resolution is None:
+        return np.zeros(n)
+    r = np.asarray(resolution, dtype=np.float64)
+    if r.shape != (n,) or not np.all(np.isfinite(r)) or np.any(r < 0) or np.any(r > 1):
+        raise ConfigError(f"resolution must be {n} values in [0, 1] (Space.resolution), got shape {r.shape}")
+    return r
+
+
 def render_seeds(seed: int, iteration: int, count: int, common: bool) -> np.ndarray:
     """Deterministic render-noise seeds for one iteration (derived, so they need no saved state)."""
     if common:
@@ -61,7 +71,10 @@ class Method(ABC):
     description: ClassVar[str] = ""
     Options: ClassVar[type] = CommonOptions
 
-    def __init__(self, n: int, budget: int, seed: int = 0, x0=None, device=None, **options: Any):
+    def __init__(self, n: int, budget: int, seed: int = 0, x0=None, device=None, resolution=None, **options: Any):
+        """``resolution``: (n,) unit-cube distance between neighbouring values of each parameter
+        (``Space.resolution``: 0 for floats, 1/(hi-lo) for int, bool and enum); methods that sample
+        may keep their spread above it, so a discrete parameter is never sampled on one value only."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"n (the number of parameters) must be a positive integer, got {n!r}")
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
@@ -78,6 +91,7 @@ class Method(ABC):
         if np.any(x0 < 0) or np.any(x0 > 1):
             raise ConfigError("x0 must lie in the unit cube [0, 1]^n (convert with Space.to_unit)")
         self.x0 = x0
+        self.resolution = check_resolution(resolution, self.n)
         self.device = device
         self.evaluations = 0
         self.iteration = 0
@@ -174,7 +188,7 @@ class Method(ABC):
             "x": self._pending.x.copy(), "seeds": self._pending.seeds.copy(), "iteration": self._pending.iteration}
         return {
             "method": self.name, "n": self.n, "budget": self.budget, "seed": self.seed,
-            "options": dataclasses.asdict(self.options), "x0": self.x0.copy(),
+            "options": dataclasses.asdict(self.options), "x0": self.x0.copy(), "resolution": self.resolution.copy(),
             "evaluations": self.evaluations, "iteration": self.iteration,
             "best_x": None if self.best_x is None else self.best_x.copy(), "best_loss": self.best_loss,
             "pending": pending, "algorithm": self._state_dict(),
@@ -188,6 +202,10 @@ class Method(ABC):
         if state.get("options") != dataclasses.asdict(self.options):
             raise StateError(f"state was saved with options {state.get('options')} but this {self.name} "
                              f"has {dataclasses.asdict(self.options)}; build the method with the saved options")
+        saved = state.get("resolution")
+        if saved is not None and not np.array_equal(np.asarray(saved, dtype=np.float64), self.resolution):
+            raise StateError("state was saved for parameters of other kinds or ranges (its `resolution` differs); "
+                             "resume with the job's original parameters")
         self._load_state_dict(state["algorithm"])
         self.budget, self.seed = int(state["budget"]), int(state["seed"])
         self.x0 = np.asarray(state["x0"], dtype=np.float64)

@@ -27,14 +27,16 @@ def get_method_class(name: str):
             f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
 
 
-def create_method(name: str, n: int, budget: int, seed: int = 0, x0=None, device=None, preset=None, **options):
+def create_method(name: str, n: int, budget: int, seed: int = 0, x0=None, device=None, preset=None, resolution=None,
+                  **options):
     """Build the registered method ``name`` for an ``n``-dimensional unit-cube problem.
 
     ``preset`` names one of the method's ``presets`` (the paper's per-task hyperparameters or an
     ablation); explicit ``options`` override it.
     """
     cls = get_method_class(name)
-    return cls(n=n, budget=budget, seed=seed, x0=x0, device=device, **resolve_preset(cls, preset, options))
+    return cls(n=n, budget=budget, seed=seed, x0=x0, device=device, resolution=resolution,
+               **resolve_preset(cls, preset, options))
 
 
 def resolve_preset(cls, preset, options):

@@ -127,7 +127,7 @@ class Job:
     def _build_method(self):
         c = self.config
         method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
-                               device=self.device, **c.options)
+                               device=self.device, resolution=self.space.resolution, **c.options)
         if method.done:
             raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r} "
                               f"({method.batch_size} renders); raise the budget")

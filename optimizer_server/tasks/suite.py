@@ -38,6 +38,8 @@ class Problem:
     """True: the loss takes render seeds (``loss(x, seeds=...)``)."""
     description: str = ""
     extra: Dict = field(default_factory=dict)
+    resolution: Optional[np.ndarray] = None
+    """(n,) unit-cube spacing of discrete parameters' values (0: continuous), as ``Space.resolution``."""
 
 
 def _clip(x) -> np.ndarray:
@@ -150,7 +152,7 @@ def led(rows: int, cols: int, budget: int, target: float) -> Problem:
     n = rows * cols
     return Problem(f"led{n}", n, panel.loss, panel.error, target, np.full(n, 0.25), budget,
                    "fraction of LEDs wrong", description=f"{rows}×{cols} binary LED panel (bools, rounded)",
-                   extra={"panel": panel})
+                   extra={"panel": panel}, resolution=np.ones(n))
 
 
 # --- integer count ----------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def bar_count(budget: int = 1000) -> Problem:
     task = BarCount()
     return Problem("count", 2, task.loss, task.error, 0.02, BarCount.to_unit(np.array([3, 0.3])), budget,
                    "|Δcount| + |Δwidth|", description="integer bar count + bar width (int rounded)",
-                   extra={"task": task})
+                   extra={"task": task}, resolution=np.array([1.0 / BarCount.MAX, 0.0]))
 
 
 # --- texels seen through a blur (smooth, interlinked, high-dimensional) ------------------------

@@ -1,30 +1,36 @@
 """The render-efficiency options of issue 6: replay weights, the lean surrogate, trust steps, the
-σ success rule, the paper presets, the hybrid method and the suite's noisy problem."""
+σ success rule, the paper presets, the auto method and the suite's noisy problem."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from optimizer_server.errors import ConfigError, StateError
 from optimizer_server.methods import create_method
 from optimizer_server.methods.surrogates import LeanSurrogate, build_surrogate
 from optimizer_server.methods.zerograds import PAPER, replay_log_weights
 from optimizer_server.state_io import dumps_state, loads_state
-from optimizer_server.tasks.suite import discs
+from optimizer_server.tasks.suite import discs, led
 
 from .helpers import assert_trees_equal, quadratic
 
 
 def gaussian_log_density(x, mean, sigma):
-    return -0.5 * np.sum((x - mean) ** 2, axis=1) / sigma ** 2 - x.shape[1] * np.log(sigma * math.sqrt(2 * math.pi))
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape[1:])
+    return -0.5 * np.sum(((x - mean) / sigma) ** 2, axis=1) - np.sum(np.log(sigma * math.sqrt(2 * math.pi)))
 
 
-def test_replay_weights_are_lambda_over_q():
+@pytest.mark.parametrize("sigma_now, sigma_then", [(0.08, 0.1), ([0.08, 0.3, 0.05], [0.1, 0.5, 0.05])])
+def test_replay_weights_are_lambda_over_q(sigma_now, sigma_then):
+    """One σ for all parameters, or one per parameter (discrete_sigma): axis-aligned Gaussians."""
     rng = np.random.default_rng(0)
     rho = rng.normal(0.5, 0.1, (6, 3))
     theta_now, theta_then = np.array([0.4, 0.5, 0.6]), np.array([0.5, 0.5, 0.5])
-    expected = gaussian_log_density(rho, theta_now, 0.08) - gaussian_log_density(rho, theta_then, 0.1)
-    got = replay_log_weights(torch.tensor(rho), torch.tensor(theta_now), 0.08, torch.tensor(theta_then), 0.1)
+    expected = gaussian_log_density(rho, theta_now, sigma_now) - gaussian_log_density(rho, theta_then, sigma_then)
+    as_vector = lambda s: torch.tensor(np.broadcast_to(np.asarray(s, dtype=np.float64), (3,)).copy())  # noqa: E731
+    got = replay_log_weights(torch.tensor(rho), torch.tensor(theta_now), as_vector(sigma_now),
+                             torch.tensor(theta_then), as_vector(sigma_then))
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
 
 
@@ -111,15 +117,15 @@ def test_efficient_preset_resumes_bit_exactly_with_a_replay_buffer():
     assert_trees_equal(straight.state_dict(), resumed.state_dict())
 
 
-def test_hybrid_is_cmaes_at_small_n_and_zerograds_at_large_n():
-    small = create_method("hybrid", n=3, budget=200, seed=4)
+def test_auto_is_cmaes_at_small_n_and_zerograds_at_large_n():
+    small = create_method("auto", n=3, budget=200, seed=4)
     cma = create_method("cmaes", n=3, budget=200, seed=4)
     for _ in range(3):
         a, c = small.ask(), cma.ask()
         np.testing.assert_array_equal(a.x, c.x)
         small.tell(a, quadratic(a.x))
         cma.tell(c, quadratic(c.x))
-    large = create_method("hybrid", n=150, budget=200, seed=4)
+    large = create_method("auto", n=150, budget=200, seed=4)
     assert large.chosen == "zerograds" and large.inner.options.replay == 4
 
 
@@ -132,3 +138,66 @@ def test_noisy_problem_honours_render_seeds():
     common = [problem.loss(a, seeds=[s])[0] - problem.loss(b, seeds=[s])[0] for s in range(20)]
     independent = [problem.loss(a, seeds=[s])[0] - problem.loss(b, seeds=[s + 100])[0] for s in range(20)]
     assert np.std(common) * 5 < np.std(independent)
+
+
+def test_discrete_sigma_widens_only_the_discrete_parameters():
+    """Per-parameter σ: a bool is sampled across its threshold, a float keeps the scalar σ."""
+    m = create_method("zerograds", n=2, budget=10 ** 4, seed=0, preset="efficient", samples=400,
+                      resolution=[1.0, 0.0], discrete_sigma=0.7, smooth=False)
+    spread = np.std(m.ask().x - m.current, axis=0)
+    assert spread[0] == pytest.approx(0.7, rel=0.15) and spread[1] == pytest.approx(m.sigma, rel=0.15)
+    with pytest.raises(ConfigError, match="resolution must be 2 values"):
+        create_method("zerograds", n=2, budget=10, resolution=[0.5])
+    with pytest.raises(ConfigError, match="discrete_sigma must be >= 0"):
+        create_method("zerograds", n=2, budget=10, discrete_sigma=-1)
+
+
+def test_discrete_sigma_solves_an_led_panel_that_one_small_sigma_cannot():
+    """led(4, 6): 24 bools starting off (x = 0.25). With σ = 0.05 no sample crosses the 0.5 threshold
+    (a plateau); with σ ≥ 0.7 value steps per bool the surrogate sees every LED's effect."""
+    panel = led(4, 6, budget=600, target=0.0)
+    errors = {}
+    for discrete_sigma in (0.0, 0.7):
+        runs = []
+        for seed in range(3):
+            m = create_method("zerograds", n=panel.n, budget=600, seed=seed, x0=panel.x0, preset="efficient",
+                              discrete_sigma=discrete_sigma, resolution=panel.resolution)
+            while not m.done:
+                batch = m.ask()
+                m.tell(batch, panel.loss(batch.x))
+            runs.append(panel.error(m.current))
+        errors[discrete_sigma] = float(np.median(runs))
+    assert errors[0.7] <= 0.1 and errors[0.0] >= 0.25, errors
+
+
+def test_state_of_other_parameter_kinds_is_refused():
+    a = create_method("zerograds", n=2, budget=100, resolution=[1.0, 0.0], preset="efficient")
+    b = create_method("zerograds", n=2, budget=100, resolution=[0.0, 0.0], preset="efficient")
+    with pytest.raises(StateError, match="resolution"):
+        b.load_state_dict(a.state_dict())
+
+
+def test_step_quality_keeps_theta_still_where_the_surrogate_predicts_nothing():
+    """Losses unrelated to x (what a 65,536-texel problem looks like to 100 samples): plain trust steps
+    walk θ away by σ per coordinate each iteration; with step_quality the unconfirmed slope barely moves it."""
+    rng = np.random.default_rng(0)
+    moved = {}
+    for quality in (False, True):
+        m = create_method("zerograds", n=200, budget=400, seed=1, preset="efficient", step_quality=quality)
+        for _ in range(10):
+            batch = m.ask()
+            m.tell(batch, rng.random(len(batch.x)))
+        moved[quality] = float(np.sqrt(np.mean((m.current - 0.5) ** 2)))
+    assert moved[False] > 0.1 and moved[True] < 0.4 * moved[False], moved
+
+
+def test_fit_budget_cuts_the_surrogate_steps_at_large_n():
+    """samples × n × steps ≤ fit_budget: 20 samples × 1,000 parameters × 3 steps here, not 30."""
+    steps = {}
+    for budget in (0.0, 20 * 1000 * 3):
+        m = create_method("zerograds", n=1000, budget=100, seed=0, preset="efficient", replay=0, fit_budget=budget)
+        batch = m.ask()
+        m.tell(batch, quadratic(batch.x))
+        first = next(iter(m.surrogate.parameters()))
+        steps[budget] = int(m.surrogate_opt.state[first]["step"])
+    assert steps == {0.0: 30, 60000: 3}

@@ -95,7 +95,8 @@ def test_bad_tells_raise_and_leave_state_unchanged(name):
 
 
 def test_unknown_methods_options_and_presets_are_named():
-    with pytest.raises(UnknownMethodError, match="unknown method 'adam'; available: cmaes"):
+    listed = "auto, cmaes, fd, nevergrad, prdpt, spsa, zerograds"
+    with pytest.raises(UnknownMethodError, match=f"unknown method 'adam'; available: {listed}"):
         create_method("adam", n=2, budget=10)
     with pytest.raises(ConfigError, match="unknown option\\(s\\) \\['sigmaa'\\] for method 'prdpt'"):
         create_method("prdpt", n=2, budget=10, sigmaa=0.1)

@@ -77,3 +77,8 @@ def test_bad_spaces_are_rejected_clearly():
         mixed_space().from_unit(np.zeros(3))
     with pytest.raises(ConfigError, match="unknown keys"):
         ParamSpec.from_dict({"name": "a", "lo": 0, "hi": 1, "colour": "red"})
+
+
+def test_resolution_is_the_unit_spacing_of_discrete_values():
+    """What samplers use to keep a discrete parameter's spread above one value step."""
+    np.testing.assert_allclose(mixed_space().resolution, [0.0, 1 / 8, 1.0, 1 / 2])

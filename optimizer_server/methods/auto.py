@@ -1,6 +1,6 @@
-"""``hybrid``: CMA-ES where it is the most render-frugal (small n), ZeroGrads where CMA-ES cannot
-follow (large n: its n×n covariance and its slow adaptation). The threshold is a measured one:
-see docs/efficiency.md."""
+"""``auto``: the most render-frugal method measured for the problem's size (docs/efficiency.md):
+CMA-ES for small n, ZeroGrads with its "efficient" preset for large n, where CMA-ES cannot follow
+(its n×n covariance, its slow adaptation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ from .registry import get_method_class, register, resolve_preset
 
 
 @dataclass
-class HybridOptions(CommonOptions):
+class AutoOptions(CommonOptions):
     cmaes_up_to: int = 100
     """Use CMA-ES for problems with at most this many parameters, ZeroGrads (preset "efficient") above."""
 
@@ -24,17 +24,18 @@ class HybridOptions(CommonOptions):
 
 
 @register
-class Hybrid(Method):
-    name = "hybrid"
-    description = "Picks by dimension: CMA-ES for small n, ZeroGrads for large n (measured in docs/efficiency.md)"
-    Options = HybridOptions
+class Auto(Method):
+    name = "auto"
+    description = "Picks by size what measured best: CMA-ES up to 100 parameters, ZeroGrads (efficient) above"
+    Options = AutoOptions
 
     def _setup(self) -> None:
         self.chosen = "cmaes" if self.n <= self.options.cmaes_up_to else "zerograds"
         cls = get_method_class(self.chosen)
         options = resolve_preset(cls, None if self.chosen == "cmaes" else "efficient",
                                  {"common_random_numbers": self.options.common_random_numbers})
-        self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device, **options)
+        self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device,
+                         resolution=self.resolution, **options)
 
     # the inner method does the work; its public ask/tell keep its own bookkeeping in step with ours
     def _batch_size(self) -> int:
