@@ -5,10 +5,16 @@
 
 Runs (task × method × seed) with real Cycles renders on PRDPT's six tasks and ZeroGrads' seven
 (``scenes/tasks.py``; the ZeroGrads tasks at the profile's size: "ci" in smoke/quick, "full" in full).
-Without --methods, PRDPT's tasks run METHODS and zerograds@prdpt-hp, ZeroGrads' tasks ZEROGRADS_METHODS
-(ZeroGrads with its Tab. C.1 preset, its Tab. 5.2 ablations and the baselines). It writes under --out: runs.csv (one row per
-run), histories/*.json (loss and parameter error against renders and seconds), and through
-``scene_report.py`` the Markdown table beside the paper's Tab. 4.2 and convergence plots.
+Without --methods, PRDPT's tasks run METHODS, ZeroGrads' tasks ZEROGRADS_METHODS (ZeroGrads, its
+Tab. 5.2 ablations and the baselines). Two ZeroGrads rows:
+* ``zerograds``: this project's ZeroGrads, the measured-best preset "efficient" (docs/efficiency.md),
+  started from the task's own σ0 and N (Tab. C.1, else PRDPT's Tab. B.1); the ablations change one
+  component of it;
+* ``zerograds@paper``: the thesis's algorithm and settings exactly (Tab. C.1; the paper defaults on
+  PRDPT's tasks, for which the ZeroGrads paper gives none).
+It writes under --out: runs.csv (one row per run), histories/*.json (loss and parameter error against
+renders and seconds), and through ``scene_report.py`` the Markdown tables beside the papers' Tab. 4.2
+and Tab. 5.2, and convergence plots.
 
 How a run is measured:
 * every method gets the same number of renders (the task's budget in the profile);
@@ -46,10 +52,11 @@ for path in (ROOT, os.path.join(ROOT, "benchmarks")):
 from scenes import tasks as task_registry  # noqa: E402
 from scenes.task import DISCRETE  # noqa: E402
 
-METHODS = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+METHODS = ("zerograds", "zerograds@paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
 ABLATIONS = ("nonn", "nolocal", "nosmooth")  # Tab. 5.2: no neural surrogate, no local sampling, no smoothing
 # The ZeroGrads tasks' methods (issue 7): ZeroGrads, its ablations, and the others of Tab. 5.2.
-ZEROGRADS_METHODS = ("zerograds",) + tuple(f"zerograds@{a}" for a in ABLATIONS) + ("prdpt", "fd", "spsa", "cmaes")
+ZEROGRADS_METHODS = (("zerograds", "zerograds@paper") + tuple(f"zerograds@{a}" for a in ABLATIONS)
+                     + ("prdpt", "fd", "spsa", "cmaes"))
 TARGET_SEED = 1_000_003  # the batch runner's default target seed
 FIELDS = ("task", "method", "seed", "n", "renders", "image_mse", "param_mse", "start_param_mse", "wall_s",
           "overhead_s", "width", "height", "spp")
@@ -80,7 +87,7 @@ PROFILES = {
 
 def default_methods(task) -> tuple:
     """The method labels a task runs when --methods is not given."""
-    return ZEROGRADS_METHODS if task.zerograds else METHODS + ("zerograds@prdpt-hp",)
+    return ZEROGRADS_METHODS if task.zerograds else METHODS
 
 
 def prdpt_hyperparameters(task) -> Dict:
@@ -102,17 +109,45 @@ def zerograds_tuned(task) -> Dict:
     return options
 
 
+def zerograds_efficient(task) -> Dict:
+    """The ``zerograds`` row: ZeroGrads' measured-best preset (docs/efficiency.md: trust steps of σ, σ
+    annealed, replay, refit first, per-parameter σ for discrete kinds) with the task's own σ0 and N
+    (Tab. C.1, else PRDPT's Tab. B.1): the preset's σ0 = 0.05 was chosen for 1,024 interlinked texels,
+    too narrow to see across the plateaus of a 4-parameter scene."""
+    from optimizer_server.methods import get_method_class
+    preset = None
+    if task.zerograds_preset:
+        preset = get_method_class("zerograds").presets[task.zerograds_preset]
+    elif task.prdpt_preset:
+        preset = get_method_class("prdpt").presets[task.prdpt_preset]
+    options = {"preset": "efficient"}
+    if preset:
+        options.update(sigma=min(preset["sigma"], SIGMA_CAP),
+                       samples=max(4, preset["samples"] + preset["samples"] % 2))
+    return options
+
+
+# The efficient preset steps σ per coordinate: PRDPT's wide σ0 (0.5-0.8 of the range, made for its Adam
+# steps) bangs θ between the bounds. Measured on OCCLUSION (1-D, 3 seeds, quick profile): σ0 = 0.8 solved
+# 1 of 3 (the others ended on a bound), 0.33 solved 1 of 3, 0.25 solved 2 of 3.
+SIGMA_CAP = 0.25
+
+
+def zerograds_paper(task) -> Dict:
+    """The ``zerograds@paper`` row: the thesis's ZeroGrads with the task's Tab. C.1 settings, or its
+    defaults (preset "paper") on a task the ZeroGrads paper has no settings for."""
+    return {"preset": task.zerograds_preset or "paper"}
+
+
 def zerograds_ablation(ablation: str) -> Callable:
-    """task → options of ZeroGrads without one component (Tab. 5.2's ablations)."""
+    """task → options of ZeroGrads without one component (Tab. 5.2's ablations): the ablation's own
+    change (its preset differs from "paper" only there) on top of the ``zerograds`` row's options, so
+    it differs from that run in that one respect."""
     def options(task) -> Dict:
         from optimizer_server.methods import get_method_class
         presets = get_method_class("zerograds").presets
-        if not task.zerograds_preset:
-            return {"preset": ablation}
-        # The ablation's own change (its preset differs from "paper" only there) on top of the task's
-        # Tab. C.1 settings: it then differs from the task's zerograds run in that one respect.
         change = {k: v for k, v in presets[ablation].items() if k not in presets["paper"] or presets["paper"][k] != v}
-        return {"preset": task.zerograds_preset, **change}
+        return {**zerograds_efficient(task), **change}
     return options
 
 
@@ -120,19 +155,21 @@ def zerograds_ablation(ablation: str) -> Callable:
 VARIANTS = {
     "zerograds@prdpt-hp": ("zerograds", prdpt_hyperparameters),
     "zerograds@tuned": ("zerograds", zerograds_tuned),
+    "zerograds": ("zerograds", zerograds_efficient),
+    "zerograds@paper": ("zerograds", zerograds_paper),
     **{f"zerograds@{a}": ("zerograds", zerograds_ablation(a)) for a in ABLATIONS},
 }
 
 
 def method_and_options(task, label: str):
-    """(registered method, options): PRDPT / ZeroGrads with their paper's per-task preset (Tab. B.1 /
-    C.1), a variant's options, otherwise the method's defaults."""
+    """(registered method, options): a variant's options (``zerograds``, ``zerograds@paper``, ...), PRDPT
+    with its paper's per-task preset (Tab. B.1), otherwise the method's defaults."""
     method, options = label, {}
     if label in VARIANTS:
         method, make = VARIANTS[label]
         options = make(task)
     options.update(task.method_options.get(label, {}))
-    if label == method and task.preset_for(method):
+    if label == method and label not in VARIANTS and task.preset_for(method):
         options.setdefault("preset", task.preset_for(method))
     return method, options
 
@@ -197,7 +234,10 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start, snap
     started = time.perf_counter()
     overhead = 0.0
     registered, options = method_and_options(task, method_name)
-    method = create_method(registered, task.n, budget, seed=seed, x0=start, **options)
+    lo = np.array([p.lo for p in task.params])
+    span = np.array([p.hi for p in task.params]) - lo
+    resolution = np.array([1.0 / s if p.kind in DISCRETE else 0.0 for p, s in zip(task.params, span)])  # Space's
+    method = create_method(registered, task.n, budget, seed=seed, x0=start, resolution=resolution, **options)
     history = [{"renders": 0, "seconds": 0.0, "loss": mse(render(start, 0), target), "param_mse": mse(start, truth)}]
     every = max(1, budget // 200)  # ≤ ~200 points per curve
     while not method.done:
@@ -298,7 +338,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--tasks", default=",".join(task_registry.TASK_NAMES))
     parser.add_argument("--methods", default=None, help="comma-separated labels (default: each task's "
-                        f"default_methods: {','.join(METHODS)},zerograds@prdpt-hp on PRDPT's tasks, "
+                        f"default_methods: {','.join(METHODS)} on PRDPT's tasks, "
                         f"{','.join(ZEROGRADS_METHODS)} on ZeroGrads')")
     parser.add_argument("--jobs", type=int, default=2, help="units run side by side (one Cycles thread each)")
     parser.add_argument("--out", default=None, help="default: out/bench-scenes/<profile>")

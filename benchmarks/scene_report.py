@@ -30,7 +30,9 @@ if ROOT not in sys.path:
 from scenes import tasks as task_registry  # noqa: E402
 
 PLATEAU_TASKS = ("shadows", "occlusion", "cup")
-PAPER_METHODS = ("prdpt", "zerograds", "zerograds@prdpt-hp")  # the last: ZeroGrads with PRDPT's settings
+# zerograds: this project's ZeroGrads (preset "efficient" from the task's σ0); zerograds@paper: the thesis's
+# settings; zerograds@prdpt-hp (optional): ZeroGrads given PRDPT's N, σ0 and lr
+PAPER_METHODS = ("prdpt", "zerograds", "zerograds@paper", "zerograds@prdpt-hp")
 BASELINES_TO_BEAT = ("fd", "spsa")
 WITHIN = 10.0  # "the paper's order of magnitude": at most 10× the paper's parameter MSE ...
 MOVED = 0.5    # ... and at most half the start's error: SORT's start is already below the paper's figure
@@ -38,7 +40,7 @@ MOVED = 0.5    # ... and at most half the start's error: SORT's start is already
 NOTES_OPEN, NOTES_CLOSE = "<!-- notes -->", "<!-- /notes -->"
 # Tab. 5.2: the others' error at the render count where ZeroGrads first reaches 95 % error reduction,
 # divided by ZeroGrads' error there. (label, key of zerograds_kit.PAPER_RATIOS or None, column title)
-ZG_COLUMNS = (("zerograds@nosmooth", "nosmooth", "NoSmooth"), ("zerograds@nonn", "nonn", "NoNN"),
+ZG_COLUMNS = (("zerograds@paper", None, "ZeroGrads, paper settings"), ("zerograds@nosmooth", "nosmooth", "NoSmooth"), ("zerograds@nonn", "nonn", "NoNN"),
               ("zerograds@nolocal", "nolocal", "NoLocal"), ("fd", "fd", "FD"), ("prdpt", "prdpt", "PRDPT (FR22)"),
               ("spsa", None, "SPSA"), ("cmaes", None, "CMA-ES"))
 ZG_AHEAD_OF = ("zerograds@nonn", "zerograds@nolocal", "fd", "prdpt")  # issue 7's ordering check
@@ -379,7 +381,7 @@ def write_report(runs_csv: str, out: str, report: Optional[str] = None, profile_
 
 
 def _write_prdpt_report(rows: List[Dict], out: str, report: str, profile_name: str, command: str) -> str:
-    order = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+    order = ("zerograds", "zerograds@paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
     found = {r["method"] for r in rows}
     methods = [m for m in order if m in found] + sorted(found - set(order))  # variants last
     summary = summarise(rows)
@@ -397,6 +399,12 @@ with other jobs (timings are noisy). Reproduce with:
     {command or f"make bench-{profile_name}"}
 
 How it is measured (see `benchmarks/scene_bench.py`):
+- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
+  [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
+  per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
+  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1; σ0 capped at 0.25). `zerograds@paper` is the thesis's
+  algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
+  The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
 - **param. MSE**: mean over parameters of (estimate − truth)², *both normalised to [0, 1] by the task's
   bounds*; the estimate is the method's final θ, not its best sample. Median over seeds; min–max in brackets.
 - **image MSE**: the estimate's render against the target (linear RGBA), both with the target's noise seed.
@@ -431,7 +439,7 @@ ZeroGrads' seven tasks, beside the thesis's Tab. 5.2: [{os.path.basename(zerogra
     return _write_with_notes(report, text, notes)
 
 
-ZG_ORDER = ("zerograds", "zerograds@nosmooth", "zerograds@nonn", "zerograds@nolocal", "prdpt", "fd", "spsa", "cmaes",
+ZG_ORDER = ("zerograds", "zerograds@paper", "zerograds@nosmooth", "zerograds@nonn", "zerograds@nolocal", "prdpt", "fd", "spsa", "cmaes",
             "nevergrad")
 
 
@@ -460,6 +468,12 @@ size (fewer parameters than the paper's where noted in `scenes/zg_*.py`). Machin
 The six PRDPT tasks (Tab. 4.2) are in [results.md](results.md).
 
 How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
+- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
+  [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
+  per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
+  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1; σ0 capped at 0.25). `zerograds@paper` is the thesis's
+  algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
+  The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
 - **error**: the parameter MSE of the method's current θ, normalised to [0, 1] by the task's bounds (discrete
   parameters rounded as rendered), as recorded in `histories/*.json` against the number of renders.
   A run's error at *R* renders is that of the last θ it recorded at or before *R*.

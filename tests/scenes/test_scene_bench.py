@@ -62,23 +62,28 @@ def test_acceptance_uses_medians_the_paper_and_the_baselines():
     assert acc["beats"] == {("prdpt", "cup"): False}  # spsa's 1e-7 beats prdpt's 4e-6
 
 
-def test_zerograds_tasks_run_their_methods_with_the_papers_presets():
-    """ZeroGrads' tasks default to ZeroGrads (Tab. C.1 preset), its ablations and the baselines; an
-    ablation changes only its own option on top of the task's preset."""
+def test_zerograds_rows_ablations_and_paper_settings():
+    """`zerograds`: the efficient preset from the task's own σ0 and N (Tab. C.1, else PRDPT's B.1; σ0
+    capped at 0.25); an ablation changes one option of it; `zerograds@paper`: the thesis's settings."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     import scene_bench
     from scenes import tasks
-    mosaic, cup = tasks.load("zg_mosaic", "ci"), tasks.load("cup")
+    mosaic, cup, occlusion = tasks.load("zg_mosaic", "ci"), tasks.load("cup"), tasks.load("occlusion")
     assert scene_bench.default_methods(mosaic) == scene_bench.ZEROGRADS_METHODS
     assert "zerograds@nonn" not in scene_bench.default_methods(cup)
-    assert scene_bench.method_and_options(mosaic, "zerograds") == ("zerograds", {"preset": "mosaic"})
-    assert scene_bench.method_and_options(mosaic, "zerograds@nonn") == (
-        "zerograds", {"preset": "mosaic", "surrogate": "quadratic"})
-    assert scene_bench.method_and_options(mosaic, "zerograds@nolocal") == (
-        "zerograds", {"preset": "mosaic", "local": False})
+    assert {"zerograds", "zerograds@paper"} <= set(scene_bench.default_methods(cup))
+    ours = {"preset": "efficient", "sigma": 0.025, "samples": 16}
+    assert scene_bench.method_and_options(mosaic, "zerograds") == ("zerograds", ours)
+    assert scene_bench.method_and_options(mosaic, "zerograds@nonn") == ("zerograds", {**ours, "surrogate": "quadratic"})
+    assert scene_bench.method_and_options(mosaic, "zerograds@nolocal") == ("zerograds", {**ours, "local": False})
+    assert scene_bench.method_and_options(mosaic, "zerograds@paper") == ("zerograds", {"preset": "mosaic"})
     assert scene_bench.method_and_options(mosaic, "prdpt") == ("prdpt", {})  # PRDPT has no preset for it
-    assert scene_bench.method_and_options(cup, "zerograds") == ("zerograds", {})
+    assert scene_bench.method_and_options(cup, "prdpt") == ("prdpt", {"preset": "cup"})
+    assert scene_bench.method_and_options(cup, "zerograds") == (
+        "zerograds", {"preset": "efficient", "sigma": 0.25, "samples": 4})
+    assert scene_bench.method_and_options(occlusion, "zerograds")[1]["sigma"] == scene_bench.SIGMA_CAP < 0.8
+    assert scene_bench.method_and_options(cup, "zerograds@paper") == ("zerograds", {"preset": "paper"})
 
 
 def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
