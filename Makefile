@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean \
-	scenes bench-quick bench
+	scenes bench-quick bench bench-texture-size
 
 all: test
 
@@ -54,6 +54,9 @@ bench-core: $(STAMP)
 
 bench-efficiency: $(STAMP)
 	$(PY) benchmarks/bench_efficiency.py
+
+bench-texture-size: $(STAMP)
+	$(PY) benchmarks/bench_texture_size.py
 
 bench-server: $(STAMP)
 	$(PY) benchmarks/bench_server.py

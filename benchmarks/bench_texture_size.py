@@ -46,7 +46,8 @@ def main(argv=None) -> int:
         times.append((t1 - t0) + (time.perf_counter() - t2))
     weights = sum(p.numel() for p in method.surrogate.parameters())
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux: KiB
-    print(f"zerograds preset={args.preset} {overrides or ''} n={n:,}: {1000 * statistics.median(times[2:] or times):.0f} ms per "
+    changed = "".join(f" {k}={v}" for k, v in overrides.items())
+    print(f"zerograds preset={args.preset}{changed} n={n:,}: {1000 * statistics.median(times[2:] or times):.0f} ms per "
           f"iteration (ask + tell, median of {len(times[2:] or times)}, 1 torch thread), "
           f"{type(method.surrogate).__name__} with {weights:,} weights, peak RSS {peak_gib:.2f} GiB")
     return 0

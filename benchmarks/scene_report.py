@@ -40,9 +40,9 @@ MOVED = 0.5    # ... and at most half the start's error: SORT's start is already
 NOTES_OPEN, NOTES_CLOSE = "<!-- notes -->", "<!-- /notes -->"
 # Tab. 5.2: the others' error at the render count where ZeroGrads first reaches 95 % error reduction,
 # divided by ZeroGrads' error there. (label, key of zerograds_kit.PAPER_RATIOS or None, column title)
-ZG_COLUMNS = (("zerograds@paper", None, "ZeroGrads, paper settings"), ("zerograds@nosmooth", "nosmooth", "NoSmooth"), ("zerograds@nonn", "nonn", "NoNN"),
-              ("zerograds@nolocal", "nolocal", "NoLocal"), ("fd", "fd", "FD"), ("prdpt", "prdpt", "PRDPT (FR22)"),
-              ("spsa", None, "SPSA"), ("cmaes", None, "CMA-ES"))
+ZG_COLUMNS = (("zerograds@paper", None, "ZeroGrads, paper settings"), ("zerograds@nosmooth", "nosmooth", "NoSmooth"),
+              ("zerograds@nonn", "nonn", "NoNN"), ("zerograds@nolocal", "nolocal", "NoLocal"), ("fd", "fd", "FD"),
+              ("prdpt", "prdpt", "PRDPT (FR22)"), ("spsa", None, "SPSA"), ("cmaes", None, "CMA-ES"))
 ZG_AHEAD_OF = ("zerograds@nonn", "zerograds@nolocal", "fd", "prdpt")  # issue 7's ordering check
 ZG_REACH_TASKS, ZG_ORDER_TASKS = 6, 5  # issue 7: ≥ 95 % reduction on ≥ 6 of 7 tasks, ordering on ≥ 5
 
@@ -402,7 +402,7 @@ How it is measured (see `benchmarks/scene_bench.py`):
 - **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
   [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
   per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
-  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1; σ0 capped at 0.25). `zerograds@paper` is the thesis's
+  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1 with σ0 capped at 0.25). `zerograds@paper` is the thesis's
   algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
   The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
 - **param. MSE**: mean over parameters of (estimate − truth)², *both normalised to [0, 1] by the task's
@@ -471,7 +471,7 @@ How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
 - **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
   [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
   per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
-  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1; σ0 capped at 0.25). `zerograds@paper` is the thesis's
+  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1 with σ0 capped at 0.25). `zerograds@paper` is the thesis's
   algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
   The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
 - **error**: the parameter MSE of the method's current θ, normalised to [0, 1] by the task's bounds (discrete

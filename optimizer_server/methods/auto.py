@@ -1,6 +1,8 @@
 """``auto``: the most render-frugal method measured for the problem's size (docs/efficiency.md):
-CMA-ES for small n, ZeroGrads with its "efficient" preset for large n, where CMA-ES cannot follow
-(its n×n covariance, its slow adaptation)."""
+CMA-ES for small n; ZeroGrads with its "efficient" preset for hundreds to a few thousand parameters,
+where CMA-ES' n×n covariance adapts too slowly; PRDPT (paper settings) beyond, where the surrogate
+cannot be fitted from the renders of a budget and its σ-sized trust steps drift, while PRDPT's
+Adam steps still go downhill (blurred textures of 4,096-65,536 texels)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,24 +18,29 @@ from .registry import get_method_class, register, resolve_preset
 @dataclass
 class AutoOptions(CommonOptions):
     cmaes_up_to: int = 100
-    """Use CMA-ES for problems with at most this many parameters, ZeroGrads (preset "efficient") above."""
+    """Use CMA-ES for problems with at most this many parameters."""
+    zerograds_up_to: int = 2048
+    """Above `cmaes_up_to` and up to this many parameters ZeroGrads (preset "efficient"), PRDPT (preset
+    "paper") above: measured better at 1,024 and worse at 4,096 texels (docs/efficiency.md)."""
 
     def validate(self, name: str) -> None:
-        if self.cmaes_up_to < 0:
-            raise ConfigError(f"{name}: cmaes_up_to must be >= 0, got {self.cmaes_up_to}")
+        if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
+            raise ConfigError(f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got "
+                              f"{self.cmaes_up_to} and {self.zerograds_up_to}")
 
 
 @register
 class Auto(Method):
     name = "auto"
-    description = "Picks by size what measured best: CMA-ES up to 100 parameters, ZeroGrads (efficient) above"
+    description = "Picks by size what measured best: CMA-ES (n <= 100), ZeroGrads efficient (n <= 2048), PRDPT"
     Options = AutoOptions
 
     def _setup(self) -> None:
-        self.chosen = "cmaes" if self.n <= self.options.cmaes_up_to else "zerograds"
+        o = self.options
+        self.chosen, preset = (("cmaes", None) if self.n <= o.cmaes_up_to else
+                               ("zerograds", "efficient") if self.n <= o.zerograds_up_to else ("prdpt", "paper"))
         cls = get_method_class(self.chosen)
-        options = resolve_preset(cls, None if self.chosen == "cmaes" else "efficient",
-                                 {"common_random_numbers": self.options.common_random_numbers})
+        options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
         self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device,
                          resolution=self.resolution, **options)
 

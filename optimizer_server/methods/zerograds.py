@@ -159,14 +159,14 @@ PAPER = dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3, surrogate="auto"
 # 30 Adam steps per iteration, steps of σ per coordinate, σ annealed from 0.05 to 0.002.
 # texture1024 (5 seeds): 860 renders to target, against 1,740 with the first version of this preset
 # (σ 0.03, σ/2 steps, 5 fitting steps, e^4) and 1,176 for CMA-ES (40 steps: 780, but slower at large n).
-# fit_budget cuts the steps where samples × n is huge: at n = 196,608 (100 samples) 10 steps instead of
-# 30 keep an iteration under 1 s (0.82 s; 30 steps: 1.35 s; benchmarks/bench_texture_size.py); below
-# n ≈ 66,000 it changes nothing. Discrete parameters are sampled with σ ≥ 0.7 value spacings:
-# led336 (3 seeds, 5,000 renders) ends at 0.9 % LEDs wrong, 23.5 % without.
+# fit_budget cuts the steps where samples × n is huge, so the optimiser stays small next to the renders:
+# at n = 196,608 (100 samples) 5 steps instead of 30: 0.51 s per iteration instead of 1.05 s
+# (benchmarks/bench_texture_size.py); below n ≈ 33,000 it changes nothing. Discrete parameters are sampled
+# with σ ≥ 0.7 value spacings: led336 (3 seeds, 5,000 renders) ends at 0.9 % LEDs wrong, 23.5 % without.
 EFFICIENT = dict(samples=20, sigma=0.05, surrogate="auto_lean", surrogate_lr=0.01, surrogate_steps=30,
                  refit_first=True, standardize_losses=True, local_inputs=True, replay=4, replay_max_log_ratio=10.0,
                  step_control="trust", trust_step=1.0, anneal=True, warm_fraction=0.0, sigma_min=0.002,
-                 discrete_sigma=0.7, fit_budget=2e8)
+                 discrete_sigma=0.7, fit_budget=1e8)
 
 
 @register

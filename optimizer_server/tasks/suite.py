@@ -245,6 +245,8 @@ def suite() -> Dict[str, Problem]:
         "led64": lambda: led(8, 8, budget=4000, target=0.0),
         "led336": lambda: led(16, 21, budget=10000, target=0.01),
         "texture1024": lambda: texture(32, budget=10000),
+        "texture4096": lambda: texture(64, budget=6000),  # these two place auto's ZeroGrads/PRDPT threshold
+        "texture16384": lambda: texture(128, budget=6000),
         "texture65536": lambda: texture(256, budget=6000),
     }
     return makers

@@ -117,7 +117,7 @@ def test_efficient_preset_resumes_bit_exactly_with_a_replay_buffer():
     assert_trees_equal(straight.state_dict(), resumed.state_dict())
 
 
-def test_auto_is_cmaes_at_small_n_and_zerograds_at_large_n():
+def test_auto_picks_cmaes_then_zerograds_then_prdpt_by_size():
     small = create_method("auto", n=3, budget=200, seed=4)
     cma = create_method("cmaes", n=3, budget=200, seed=4)
     for _ in range(3):
@@ -125,8 +125,13 @@ def test_auto_is_cmaes_at_small_n_and_zerograds_at_large_n():
         np.testing.assert_array_equal(a.x, c.x)
         small.tell(a, quadratic(a.x))
         cma.tell(c, quadratic(c.x))
-    large = create_method("auto", n=150, budget=200, seed=4)
-    assert large.chosen == "zerograds" and large.inner.options.replay == 4
+    medium = create_method("auto", n=150, budget=200, seed=4, resolution=np.ones(150))
+    assert medium.chosen == "zerograds" and medium.inner.options.replay == 4
+    np.testing.assert_array_equal(medium.inner.resolution, 1.0)  # discrete kinds reach the inner method
+    large = create_method("auto", n=5000, budget=200, seed=4)
+    assert large.chosen == "prdpt" and large.inner.options.sigma == 0.5  # PRDPT's paper settings
+    with pytest.raises(ConfigError, match="cmaes_up_to <= zerograds_up_to"):
+        create_method("auto", n=5, budget=10, cmaes_up_to=500, zerograds_up_to=200)
 
 
 def test_noisy_problem_honours_render_seeds():

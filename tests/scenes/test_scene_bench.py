@@ -63,7 +63,7 @@ def test_acceptance_uses_medians_the_paper_and_the_baselines():
 
 
 def test_zerograds_rows_ablations_and_paper_settings():
-    """`zerograds`: the efficient preset from the task's own σ0 and N (Tab. C.1, else PRDPT's B.1; σ0
+    """`zerograds`: the efficient preset from the task's own σ0 and N (Tab. C.1, else PRDPT's B.1 with σ0
     capped at 0.25); an ablation changes one option of it; `zerograds@paper`: the thesis's settings."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -82,8 +82,10 @@ def test_zerograds_rows_ablations_and_paper_settings():
     assert scene_bench.method_and_options(cup, "prdpt") == ("prdpt", {"preset": "cup"})
     assert scene_bench.method_and_options(cup, "zerograds") == (
         "zerograds", {"preset": "efficient", "sigma": 0.25, "samples": 4})
-    assert scene_bench.method_and_options(occlusion, "zerograds")[1]["sigma"] == scene_bench.SIGMA_CAP < 0.8
+    assert scene_bench.method_and_options(occlusion, "zerograds")[1]["sigma"] == scene_bench.PRDPT_SIGMA_CAP < 0.8
     assert scene_bench.method_and_options(cup, "zerograds@paper") == ("zerograds", {"preset": "paper"})
+    wicker = tasks.load("zg_wicker", "ci")  # Tab. C.1's σ0 0.33 is kept
+    assert scene_bench.method_and_options(wicker, "zerograds")[1]["sigma"] == 0.33
 
 
 def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
