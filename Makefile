@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean \
-	scenes bench-quick bench bench-texture-size
+	scenes bench-quick bench-quick-zerograds bench bench-texture-size
 
 all: test
 
@@ -69,13 +69,18 @@ bench-render: $(STAMP)
 scenes: $(STAMP)
 	$(PY) -m scenes.tasks --out build/scenes
 
-# Every method on every task at equal render budgets (benchmarks/scene_bench.py): the PRDPT tasks beside
-# Tab. 4.2 in docs/results.md, the ZeroGrads tasks beside Tab. 5.2 in docs/results-zerograds.md.
-# Quick: 3 seeds, 32 px, 16 spp (ZeroGrads tasks at their ci size); measured on the shared 2-core machine:
-# 42 min for the PRDPT tasks + 24 min for the ZeroGrads tasks.
-# Full: 5 seeds, 64 px, the paper's spp and render budgets (SORT alone takes days on 2 cores).
+# Every method on every task at equal render budgets (benchmarks/scene_bench.py). Quick: 3 seeds, 32 px,
+# 16 spp (ZeroGrads' tasks at their ci size). Measured on the shared 2-core machine:
+# bench-quick, PRDPT's six tasks beside Tab. 4.2 in docs/results.md: 29.8 min;
+# bench-quick-zerograds, ZeroGrads' seven beside Tab. 5.2 in docs/results-zerograds.md: about 26 min.
+# Full (make bench): 5 seeds, 64 px, the paper's spp and render budgets (SORT alone takes days on 2 cores).
 bench-quick: $(STAMP)
-	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --report docs/results.md
+	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --tasks prdpt --out out/bench-scenes/quick \
+		--report docs/results.md
+
+bench-quick-zerograds: $(STAMP)
+	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --tasks zerograds --out out/bench-scenes/quick-zerograds \
+		--report docs/results.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/scene_bench.py --profile full --jobs 2

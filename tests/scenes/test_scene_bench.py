@@ -72,7 +72,7 @@ def test_zerograds_rows_ablations_and_paper_settings():
     mosaic, cup, occlusion = tasks.load("zg_mosaic", "ci"), tasks.load("cup"), tasks.load("occlusion")
     assert scene_bench.default_methods(mosaic) == scene_bench.ZEROGRADS_METHODS
     assert "zerograds@nonn" not in scene_bench.default_methods(cup)
-    assert {"zerograds", "zerograds@paper"} <= set(scene_bench.default_methods(cup))
+    assert "zerograds" in scene_bench.default_methods(cup) and "zerograds@paper" in scene_bench.default_methods(mosaic)
     ours = {"preset": "efficient", "sigma": 0.025, "samples": 16}
     assert scene_bench.method_and_options(mosaic, "zerograds") == ("zerograds", ours)
     assert scene_bench.method_and_options(mosaic, "zerograds@nonn") == ("zerograds", {**ours, "surrogate": "quadratic"})
