@@ -202,6 +202,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     span = np.array([p.hi for p in task.params]) - lo
     truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
     discrete = np.array([p.kind in DISCRETE for p in task.params])
+    resolution = np.where(discrete, 1.0 / span, 0.0)  # as Space.resolution: the unit step of discrete values
 
     def snap(unit):
         """Clip to the bounds and round the discrete kinds, as the renderer applies them (in [0, 1])."""
@@ -220,7 +221,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
         pictures.image_strip(os.path.join(out, "scenes", f"{task.name}.png"),
                              [render(start, TARGET_SEED), target], ["start", "target"])
         for seed in profile.seeds:
-            row, history = _run_one(task, method, seed, budget, render, target, truth, start, snap)
+            row, history = _run_one(task, method, seed, budget, render, target, truth, start, snap, resolution)
             row.update(width=width, height=height, spp=spp)
             rows.append(row)
             with open(os.path.join(out, "histories", f"{task.name}__{method}__s{seed}.json"), "w") as f:
@@ -232,7 +233,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     return rows
 
 
-def _run_one(task, method_name, seed, budget, render, target, truth, start, snap=None):
+def _run_one(task, method_name, seed, budget, render, target, truth, start, snap=None, resolution=None):
     import numpy as np
 
     from optimizer_server.methods import create_method
@@ -242,9 +243,6 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start, snap
     started = time.perf_counter()
     overhead = 0.0
     registered, options = method_and_options(task, method_name)
-    lo = np.array([p.lo for p in task.params])
-    span = np.array([p.hi for p in task.params]) - lo
-    resolution = np.array([1.0 / s if p.kind in DISCRETE else 0.0 for p, s in zip(task.params, span)])  # Space's
     method = create_method(registered, task.n, budget, seed=seed, x0=start, resolution=resolution, **options)
     history = [{"renders": 0, "seconds": 0.0, "loss": mse(render(start, 0), target), "param_mse": mse(start, truth)}]
     every = max(1, budget // 200)  # ≤ ~200 points per curve

@@ -38,6 +38,13 @@ WITHIN = 10.0  # "the paper's order of magnitude": at most 10× the paper's para
 MOVED = 0.5    # ... and at most half the start's error: SORT's start is already below the paper's figure
                # in our normalised space, so "within 10×" alone would count doing nothing as a success.
 NOTES_OPEN, NOTES_CLOSE = "<!-- notes -->", "<!-- /notes -->"
+# What the ZeroGrads rows are (both reports; scene_bench.zerograds_efficient / zerograds_paper).
+ROWS_NOTE = """- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
+  [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
+  per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0: ZeroGrads'
+  Tab. C.1 σ0 (at least 0.1, 4 samples), else PRDPT's Tab. B.1 σ0 (capped at 0.25) and N. `zerograds@paper`
+  is the thesis's algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none,
+  its defaults). The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`."""
 # Tab. 5.2: the others' error at the render count where ZeroGrads first reaches 95 % error reduction,
 # divided by ZeroGrads' error there. (label, key of zerograds_kit.PAPER_RATIOS or None, column title)
 ZG_COLUMNS = (("zerograds@paper", None, "ZeroGrads, paper settings"), ("zerograds@nosmooth", "nosmooth", "NoSmooth"),
@@ -399,12 +406,7 @@ with other jobs (timings are noisy). Reproduce with:
     {command or f"make bench-{profile_name}"}
 
 How it is measured (see `benchmarks/scene_bench.py`):
-- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
-  [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
-  per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
-  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1 with σ0 capped at 0.25). `zerograds@paper` is the thesis's
-  algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
-  The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
+{ROWS_NOTE}
 - **param. MSE**: mean over parameters of (estimate − truth)², *both normalised to [0, 1] by the task's
   bounds*; the estimate is the method's final θ, not its best sample. Median over seeds; min–max in brackets.
 - **image MSE**: the estimate's render against the target (linear RGBA), both with the target's noise seed.
@@ -468,12 +470,7 @@ size (fewer parameters than the paper's where noted in `scenes/zg_*.py`). Machin
 The six PRDPT tasks (Tab. 4.2) are in [results.md](results.md).
 
 How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
-- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
-  [efficiency.md](efficiency.md) (surrogate refitted before each step, replay of recent samples, steps of σ
-  per coordinate with σ annealed, per-parameter σ for discrete kinds), started from the task's σ0 and N
-  (ZeroGrads' Tab. C.1, else PRDPT's Tab. B.1 with σ0 capped at 0.25). `zerograds@paper` is the thesis's
-  algorithm with exactly its settings (Tab. C.1; on PRDPT's tasks, for which it gives none, its defaults).
-  The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`.
+{ROWS_NOTE}
 - **error**: the parameter MSE of the method's current θ, normalised to [0, 1] by the task's bounds (discrete
   parameters rounded as rendered), as recorded in `histories/*.json` against the number of renders.
   A run's error at *R* renders is that of the last θ it recorded at or before *R*.
