@@ -47,6 +47,7 @@ ABLATIONS: Dict[str, tuple] = {
     "zg +adapt_sigma": ("zerograds", dict(_EFF, adapt_sigma=True)),
     "zg −crn": ("zerograds", dict(_EFF, common_random_numbers=False)),
     "zg −discrete_sigma": ("zerograds", dict(_EFF, discrete_sigma=0.0)),
+    "zg −discrete_sigma_min": ("zerograds", dict(_EFF, discrete_sigma_min=0.0)),
 }
 # runs the suite leaves out, and why (each would take longer than the rest of the suite together)
 TOO_SLOW = {
@@ -136,7 +137,8 @@ def main(argv=None) -> int:
               f"({problem.error_doc}); {problem.description}", flush=True)
         curves = {}
         for label in labels:
-            pointless = {"zg −crn": not problem.noisy, "zg −discrete_sigma": problem.resolution is None}
+            pointless = {"zg −crn": not problem.noisy, "zg −discrete_sigma": problem.resolution is None,
+                         "zg −discrete_sigma_min": problem.resolution is None}
             if pointless.get(label, False):
                 continue  # the option changes nothing on this problem
             method, options = all_methods[label]

@@ -131,8 +131,8 @@ def zerograds_efficient(task) -> Dict:
 # PRDPT's σ0 (up to 0.8 of the range) was made for its Adam steps; the efficient preset steps σ per
 # coordinate and bangs θ between the bounds with it. Measured on OCCLUSION (1-D, 3 seeds, quick profile):
 # σ0 = 0.8 solved 1 of 3 (the others ended on a bound), 0.33 solved 1 of 3, 0.25 solved 2 of 3. ZeroGrads'
-# own Tab. C.1 σ0 (at most 0.33) are not capped: 0.25 instead of 0.33 solved fewer seeds on WICKER
-# and LED.
+# own Tab. C.1 σ0 (at most 0.33) are not capped: 0.25 instead of 0.33 solved fewer seeds on LED and on
+# WICKER's first scene (the one whose slabs hid the stakes).
 PRDPT_SIGMA_CAP = 0.25
 # On ZeroGrads' tasks: 4 samples per iteration (2 antithetic pairs; Tab. C.1 has 2 everywhere but MOSAIC's
 # 16), and σ0 at least 0.1. MOSAIC (16 rotations, Tab. C.1: σ0 0.025, N = 16) reached 65 % error reduction

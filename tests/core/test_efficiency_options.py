@@ -157,6 +157,27 @@ def test_discrete_sigma_widens_only_the_discrete_parameters():
         create_method("zerograds", n=2, budget=10, discrete_sigma=-1)
 
 
+def test_discrete_sigma_floor_anneals_to_discrete_sigma_min():
+    """With discrete_sigma_min the bools' σ floor follows σ's annealing: 0.7 spacings at the start,
+    0.1 at the last iteration; the float keeps the scalar σ throughout."""
+    m = create_method("zerograds", n=2, budget=100, seed=0, preset="efficient", samples=4,
+                      resolution=[1.0, 0.0], discrete_sigma=0.7, discrete_sigma_min=0.1)
+    first = m.sigma_vector().cpu().numpy()
+    assert first[0] == pytest.approx(0.7) and first[1] == pytest.approx(m.options.sigma)
+    floors = []
+    while not m.done:
+        floors.append(float(m.sigma_vector()[0]))
+        batch = m.ask()
+        m.tell(batch, np.sum((batch.x - 0.3) ** 2, axis=1))
+    assert floors[-1] == pytest.approx(0.1, abs=0.01) and all(np.diff(floors) <= 1e-12)
+    fixed = create_method("zerograds", n=2, budget=100, preset="efficient", samples=4, resolution=[1.0, 0.0],
+                          discrete_sigma=0.7, discrete_sigma_min=0.0)
+    fixed.iteration = fixed.iterations - 1
+    assert float(fixed.sigma_vector()[0]) == pytest.approx(0.7)
+    with pytest.raises(ConfigError, match="discrete_sigma_min <= discrete_sigma"):
+        create_method("zerograds", n=2, budget=10, discrete_sigma=0.5, discrete_sigma_min=0.6)
+
+
 def test_discrete_sigma_solves_an_led_panel_that_one_small_sigma_cannot():
     """led(4, 6): 24 bools starting off (x = 0.25). With σ = 0.05 no sample crosses the 0.5 threshold
     (a plateau); with σ ≥ 0.7 value steps per bool the surrogate sees every LED's effect."""
