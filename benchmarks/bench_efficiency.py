@@ -49,6 +49,10 @@ ABLATIONS: Dict[str, tuple] = {
     "zg −discrete_sigma": ("zerograds", dict(_EFF, discrete_sigma=0.0)),
     "zg −discrete_sigma_min": ("zerograds", dict(_EFF, discrete_sigma_min=0.0)),
 }
+# ablations that change nothing on some problems: label → the problems they apply to
+APPLIES = {"zg −crn": lambda problem: problem.noisy,
+           "zg −discrete_sigma": lambda problem: problem.resolution is not None,
+           "zg −discrete_sigma_min": lambda problem: problem.resolution is not None}
 # runs the suite leaves out, and why (each would take longer than the rest of the suite together)
 TOO_SLOW = {
     "zerograds (paper)": (20_000, "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration"),
@@ -137,9 +141,7 @@ def main(argv=None) -> int:
               f"({problem.error_doc}); {problem.description}", flush=True)
         curves = {}
         for label in labels:
-            pointless = {"zg −crn": not problem.noisy, "zg −discrete_sigma": problem.resolution is None,
-                         "zg −discrete_sigma_min": problem.resolution is None}
-            if pointless.get(label, False):
+            if not APPLIES.get(label, lambda problem: True)(problem):
                 continue  # the option changes nothing on this problem
             method, options = all_methods[label]
             runs, t0 = [], time.time()

@@ -192,6 +192,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     from blender_addon import jobspec
     from blender_addon.worker import SceneRenderer
     from optimizer_server import pictures
+    from optimizer_server.space import ParamSpec, Space
 
     torch.set_num_threads(1)  # tiny tensors; the cores belong to Cycles
     task = task_registry.load(task_name, profile.size)
@@ -202,7 +203,9 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     span = np.array([p.hi for p in task.params]) - lo
     truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
     discrete = np.array([p.kind in DISCRETE for p in task.params])
-    resolution = np.where(discrete, 1.0 / span, 0.0)  # as Space.resolution: the unit step of discrete values
+    # the unit step of discrete values, as the server's jobs give it (a link is an on/off switch)
+    resolution = Space([ParamSpec(p.name, p.lo, p.hi, "bool" if p.kind == "link" else p.kind)
+                        for p in task.params]).resolution
 
     def snap(unit):
         """Clip to the bounds and round the discrete kinds, as the renderer applies them (in [0, 1])."""
