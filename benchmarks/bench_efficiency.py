@@ -34,6 +34,7 @@ METHODS: Dict[str, tuple] = {
     "zerograds (paper)": ("zerograds", {"preset": "paper"}),
     "prdpt": ("prdpt", {}),
     "zerograds (efficient)": ("zerograds", {"preset": "efficient"}),
+    "gauss_newton": ("gauss_newton", {}),
     "auto": ("auto", {}),
 }
 # one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
@@ -66,11 +67,15 @@ def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at
     """One run; the error is measured at the method's current estimate after every iteration."""
     options = dict(options)
     preset = options.pop("preset", None)
+    if method == "auto" and problem.residuals is not None:
+        options.setdefault("residuals", True)  # as the server does: its image loss has the residuals
     try:
         m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset,
                           resolution=problem.resolution, **options)
     except ConfigError as exc:
         return {"skipped": str(exc).split(";")[0]}
+    if m.wants_residuals and problem.residuals is None:
+        return {"skipped": "needs residual images; this problem gives only losses"}
     curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], None
     try:
         return _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
@@ -85,8 +90,11 @@ def _iterate(problem, m, budget, stop_at_target, curve, opt_seconds) -> dict:
         batch = m.ask()
         t1 = time.perf_counter()
         losses = problem.loss(batch.x, seeds=batch.seeds) if problem.noisy else problem.loss(batch.x)
+        residuals = None
+        if m.wants_residuals:  # the rendered images, for methods that use more than the losses
+            residuals = problem.residuals(batch.x, seeds=batch.seeds) if problem.noisy else problem.residuals(batch.x)
         t2 = time.perf_counter()
-        m.tell(batch, losses)
+        m.tell(batch, losses, residuals)
         opt_seconds.append((t1 - t0) + (time.perf_counter() - t2))
         err = problem.error(m.current)
         curve.append((m.evaluations, err))

@@ -246,6 +246,8 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start, snap
     started = time.perf_counter()
     overhead = 0.0
     registered, options = method_and_options(task, method_name)
+    if registered == "auto":
+        options.setdefault("residuals", True)  # as the server does: it has the rendered images
     method = create_method(registered, task.n, budget, seed=seed, x0=start, resolution=resolution, **options)
     history = [{"renders": 0, "seconds": 0.0, "loss": mse(render(start, 0), target), "param_mse": mse(start, truth)}]
     every = max(1, budget // 200)  # ≤ ~200 points per curve
@@ -253,9 +255,13 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start, snap
         t0 = time.perf_counter()
         batch = method.ask()
         overhead += time.perf_counter() - t0
-        losses = [mse(render(x, s), target) for x, s in zip(batch.x, batch.seeds)]
+        images = [render(x, s) for x, s in zip(batch.x, batch.seeds)]
+        losses = [mse(image, target) for image in images]
+        residuals = None
+        if method.wants_residuals:  # the pixels' differences, scaled so their squares sum to the MSE
+            residuals = np.stack([(np.asarray(i, np.float64) - target).ravel() for i in images]) / np.sqrt(target.size)
         t0 = time.perf_counter()
-        method.tell(batch, losses)
+        method.tell(batch, losses, residuals)
         overhead += time.perf_counter() - t0
         if method.iteration % every == 0 or method.done:
             history.append({"renders": method.evaluations, "seconds": time.perf_counter() - started,

@@ -39,8 +39,10 @@ def minimize(f: Callable, space: Space, method: str = "auto", budget: int = 1000
     """Minimise ``f`` over ``space`` with ``method`` using at most ``budget`` evaluations of ``f``.
 
     ``f`` maps a ``(B, n)`` array in parameter units (discrete kinds rounded, values clipped to the
-    bounds) to ``B`` losses; if it takes a ``seeds`` keyword it also gets the per-sample render
-    seeds. ``x0`` is the start in parameter units (default: the centre of the box). One evaluation
+    bounds) to ``B`` losses, or to ``(B, P)`` residual vectors (e.g. image - target per pixel) whose
+    squares sum to the losses: methods that use them (``gauss_newton``; ``auto`` given
+    ``residuals=True``) need that form. If ``f`` takes a ``seeds`` keyword it also gets the
+    per-sample render seeds. ``x0`` is the start in parameter units (default: the centre of the box). One evaluation
     of the budget is kept to score the final point. ``callback(info)`` runs after every iteration
     with that iteration's history entry; returning True stops the run.
     """
@@ -53,23 +55,29 @@ def minimize(f: Callable, space: Space, method: str = "auto", budget: int = 1000
                         resolution=space.resolution, **options)
     wants_seeds = "seeds" in inspect.signature(f).parameters
 
-    def evaluate(x_unit: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    def evaluate(x_unit: np.ndarray, seeds: np.ndarray):
+        """(losses, residuals or None) of the points."""
         values = space.from_unit(x_unit)
-        out = f(values, seeds=seeds) if wants_seeds else f(values)
-        losses = np.asarray(out, dtype=np.float64).reshape(-1)
+        out = np.asarray(f(values, seeds=seeds) if wants_seeds else f(values), dtype=np.float64)
+        if out.ndim == 2 and out.shape[0] == len(values) and out.shape[1] > 1:
+            return (out * out).sum(axis=1), out
+        losses = out.reshape(-1)
         if losses.shape != (len(values),):
-            raise TellError(f"f returned {losses.size} losses for a batch of {len(values)} points; "
-                            "it must return one loss per row")
-        return losses
+            raise TellError(f"f returned an array of shape {out.shape} for a batch of {len(values)} points; "
+                            "it must return one loss per row, or one residual vector per row")
+        if opt.wants_residuals:
+            raise TellError(f"method {method!r} needs residual vectors: f must return a ({len(values)}, P) "
+                            "array (e.g. image - target per pixel), not one loss per point")
+        return losses, None
 
     history: List[Dict[str, Any]] = []
     while not opt.done:
         t0 = time.perf_counter()
         batch = opt.ask()
         t1 = time.perf_counter()
-        losses = evaluate(batch.x, batch.seeds)
+        losses, residuals = evaluate(batch.x, batch.seeds)
         t2 = time.perf_counter()
-        opt.tell(batch, losses)
+        opt.tell(batch, losses, residuals)
         t3 = time.perf_counter()
         entry = {
             "iteration": batch.iteration, "evaluations": opt.evaluations, "loss": float(losses.mean()),
@@ -81,7 +89,7 @@ def minimize(f: Callable, space: Space, method: str = "auto", budget: int = 1000
             break
     x_unit = opt.current
     final_seed = np.array([batch.seeds[0] if history else seed], dtype=np.int64)
-    final_loss = float(evaluate(x_unit[None], final_seed)[0])
+    final_loss = float(evaluate(x_unit[None], final_seed)[0][0])
     x = space.from_unit(x_unit)
     return Result(
         x=x, loss=final_loss, evaluations=opt.evaluations + 1, history=history,

@@ -1,8 +1,9 @@
-"""``auto``: the most render-frugal method measured for the problem's size (docs/efficiency.md):
-CMA-ES for small n; ZeroGrads with its "efficient" preset for hundreds to a few thousand parameters,
-where CMA-ES' n×n covariance adapts too slowly; PRDPT (paper settings) beyond, where the surrogate
-cannot be fitted from the renders of a budget and its σ-sized trust steps drift, while PRDPT's
-Adam steps still go downhill (blurred textures of 4,096-65,536 texels)."""
+"""``auto``: the most render-frugal method measured for the problem (docs/efficiency.md):
+CMA-ES for small n. Above that, when the caller can pass each render's residual image (the server
+always can) and every parameter is continuous, derivative-free Gauss-Newton on the pixels: fewest
+renders on every blurred texture (1,024-65,536 texels). Otherwise ZeroGrads with its "efficient"
+preset for hundreds to a few thousand parameters (it alone solves the 336-bool LED panel), and
+PRDPT (paper settings) beyond, where the surrogate cannot be fitted from the renders of a budget."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ class AutoOptions(CommonOptions):
     zerograds_up_to: int = 2048
     """Above `cmaes_up_to` and up to this many parameters ZeroGrads (preset "efficient"), PRDPT (preset
     "paper") above: measured better at 1,024 and worse at 4,096 texels (docs/efficiency.md)."""
+    residuals: bool = False
+    """The caller passes each sample's residual vector to `tell` (the server does, for its image loss):
+    above `cmaes_up_to`, problems whose parameters are all continuous then get `gauss_newton`."""
 
     def validate(self, name: str) -> None:
         if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
@@ -32,17 +36,21 @@ class AutoOptions(CommonOptions):
 @register
 class Auto(Method):
     name = "auto"
-    description = "Picks by size what measured best: CMA-ES (n <= 100), ZeroGrads efficient (n <= 2048), PRDPT"
+    description = ("Picks what measured best: CMA-ES (n <= 100); above, Gauss-Newton on the pixels when residual "
+                   "images are passed and all parameters are continuous, else ZeroGrads efficient (n <= 2048), PRDPT")
     Options = AutoOptions
 
     def _setup(self) -> None:
         o = self.options
+        continuous = not np.any(self.resolution > 0)
         self.chosen, preset = (("cmaes", None) if self.n <= o.cmaes_up_to else
+                               ("gauss_newton", None) if o.residuals and continuous else
                                ("zerograds", "efficient") if self.n <= o.zerograds_up_to else ("prdpt", "paper"))
         cls = get_method_class(self.chosen)
         options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
         self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device,
                          resolution=self.resolution, **options)
+        self.wants_residuals = self.inner.wants_residuals  # per instance: depends on the method chosen
 
     # the inner method does the work; its public ask/tell keep its own bookkeeping in step with ours
     def _batch_size(self) -> int:
@@ -62,8 +70,8 @@ class Auto(Method):
     def _ask(self) -> np.ndarray:
         return self.inner.ask().x
 
-    def _tell(self, x: np.ndarray, losses: np.ndarray) -> None:
-        self.inner.tell(self.inner.ask(), losses)
+    def _tell(self, x: np.ndarray, losses: np.ndarray, residuals=None) -> None:
+        self.inner.tell(self.inner.ask(), losses, residuals)
 
     def _state_dict(self) -> Dict[str, Any]:
         return {"chosen": self.chosen, "inner": self.inner.state_dict()}

@@ -6,6 +6,10 @@ noise seeds); subclasses implement only the algorithm's private hooks:
     _ask() -> (B, n) unit-cube points        _tell(x, losses)     current (property)
     _state_dict() / _load_state_dict(d)      _batch_size()        sigma (property, optional)
 
+A method with ``wants_residuals = True`` also gets each sample's residual vector (for an image
+loss: the pixels' differences from the target, whose squares sum to the loss) as
+``_tell(x, losses, residuals)``; callers check ``method.wants_residuals`` and pass them to ``tell``.
+
 A failed ``tell`` (bad shape, non-finite loss, unknown batch) raises a project error and leaves
 every piece of state untouched, so the caller can fix the losses and tell again.
 """
@@ -70,6 +74,8 @@ class Method(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Options: ClassVar[type] = CommonOptions
+    wants_residuals: ClassVar[bool] = False
+    """True: ``tell`` needs each sample's residual vector, not only its loss."""
 
     def __init__(self, n: int, budget: int, seed: int = 0, x0=None, device=None, resolution=None, **options: Any):
         """``resolution``: (n,) unit-cube distance between neighbouring values of each parameter
@@ -156,8 +162,12 @@ class Method(ABC):
         self._pending.x.setflags(write=False)
         return self._pending
 
-    def tell(self, points, losses) -> None:
-        """Consume the losses of the pending batch (``points`` is the Batch or its ``x``)."""
+    def tell(self, points, losses, residuals=None) -> None:
+        """Consume the losses of the pending batch (``points`` is the Batch or its ``x``).
+
+        ``residuals``: (B, P) per-sample residual vectors whose squares sum to the losses (for an image
+        loss, the weighted pixel differences from the target); required when ``wants_residuals``,
+        ignored otherwise."""
         pending = self._pending
         if pending is None:
             raise TellError(f"{self.name}: tell() without a pending ask(); call ask() first")
@@ -174,13 +184,29 @@ class Method(ABC):
             bad = np.flatnonzero(~np.isfinite(losses)).tolist()
             raise TellError(f"{self.name}: losses must be finite; entries {bad} are NaN or inf "
                             "(a failed render?) - re-evaluate those points")
-        self._tell(pending.x, losses)
+        if self.wants_residuals:
+            self._tell(pending.x, losses, self._checked_residuals(residuals, len(x)))
+        else:
+            self._tell(pending.x, losses)
         self._pending = None
         self.evaluations += len(x)
         self.iteration += 1
         i = int(np.argmin(losses))
         if losses[i] < self.best_loss:
             self.best_loss, self.best_x = float(losses[i]), np.clip(pending.x[i], 0.0, 1.0)
+
+    def _checked_residuals(self, residuals, count: int) -> np.ndarray:
+        if residuals is None:
+            raise TellError(f"{self.name}: this method needs each sample's residual vector (for an image loss: "
+                            "image - target per pixel and channel), not only the losses; pass "
+                            "tell(batch, losses, residuals=...) or let f return (B, P) residuals")
+        residuals = np.asarray(residuals)
+        if residuals.ndim != 2 or len(residuals) != count or residuals.shape[1] < 1:
+            raise TellError(f"{self.name}: expected residuals of shape ({count}, P), one vector per point, "
+                            f"got shape {residuals.shape}")
+        if not np.all(np.isfinite(residuals)):
+            raise TellError(f"{self.name}: residuals must be finite; re-evaluate the samples with NaN or inf pixels")
+        return residuals
 
     def state_dict(self) -> Dict[str, Any]:
         """Everything needed to continue this run bit-for-bit (see ``load_state_dict``)."""

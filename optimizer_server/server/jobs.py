@@ -84,6 +84,7 @@ class RenderBatch:
         self.settings = settings
         size = len(self.values)
         self.losses = np.full(size, np.nan)
+        self.residuals: Optional[np.ndarray] = None  # (size, P), for methods that use the pixels
         self.received = np.zeros(size, dtype=bool)
         self.attempts = np.zeros(size, dtype=np.int64)
         self.unassigned = deque(range(size))
@@ -126,8 +127,11 @@ class Job:
     # --- construction ----------------------------------------------------------------------------
     def _build_method(self):
         c = self.config
+        options = dict(c.options)
+        if c.method == "auto":  # every job's loss is an image loss, so its residuals can always be passed
+            options.setdefault("residuals", True)
         method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
-                               device=self.device, resolution=self.space.resolution, **c.options)
+                               device=self.device, resolution=self.space.resolution, **options)
         if method.done:
             raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r} "
                               f"({method.batch_size} renders); raise the budget")
@@ -273,6 +277,13 @@ class Job:
             if self.final:
                 return
         batch.losses[indices[finite]] = losses[finite]
+        if self.method.wants_residuals and finite.any():
+            t0 = time.perf_counter()
+            residuals = self.loss.residuals([image for image, ok in zip(images, finite) if ok])
+            if batch.residuals is None:
+                batch.residuals = np.zeros((len(batch), residuals.shape[1]), dtype=np.float32)
+            batch.residuals[indices[finite]] = residuals
+            batch.loss_s += time.perf_counter() - t0
         batch.received[indices[finite]] = True
         if batch.complete:
             self._finish_iteration()
@@ -304,7 +315,7 @@ class Job:
         batch = self.batch
         t0 = time.perf_counter()
         try:
-            self.method.tell(self._asked, batch.losses)
+            self.method.tell(self._asked, batch.losses, batch.residuals)
         except ZeroGradsError as exc:  # the method refused; its state is unchanged
             self.fail(f"the method rejected the losses of iteration {batch.iteration}: {exc}")
             return

@@ -61,6 +61,19 @@ class ImageLoss:
             sums[i] = np.dot(diff if self._weights is None else diff * self._weights, diff)
         return sums / self._count
 
+    def residuals(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(k, P) float32 residuals whose squares sum to each image's loss: (image - target)·√(w / count).
+        For methods that use the pixels, not only the loss (``Method.wants_residuals``)."""
+        out = np.empty((len(images), self._target.shape[0] if not self._use_torch else self._target.numel()),
+                       dtype=np.float32)
+        target = self._target if not self._use_torch else self._target.cpu().numpy()
+        weights = self._weights if not self._use_torch or self._weights is None else self._weights.cpu().numpy()
+        scale = np.float32(1.0 / np.sqrt(self._count))
+        for i, image in enumerate(images):
+            diff = image.reshape(-1).astype(np.float32) - target
+            out[i] = diff * (scale if weights is None else np.sqrt(weights) * scale)
+        return out
+
     def _torch_losses(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
         sums = torch.empty(len(images), dtype=torch.float64, device=self.device)

@@ -40,10 +40,19 @@ class Problem:
     extra: Dict = field(default_factory=dict)
     resolution: Optional[np.ndarray] = None
     """(n,) unit-cube spacing of discrete parameters' values (0: continuous), as ``Space.resolution``."""
+    residuals: Optional[Callable[..., np.ndarray]] = None
+    """(B, n) points [, seeds] → (B, P) residual vectors (image - target, scaled so their squares sum
+    to the loss), for methods that use the rendered images (``gauss_newton``); None: losses only."""
 
 
 def _clip(x) -> np.ndarray:
     return np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
+
+
+def _residuals(images: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(B, ...) images → (B, P) float32 residuals whose squares sum to the images' MSE."""
+    diff = (images - target).reshape(len(images), -1)
+    return (diff / np.sqrt(diff.shape[1])).astype(np.float32)
 
 
 # --- plateau 1-D (the motivation in METHODS.md) ---------------------------------------------
@@ -96,13 +105,19 @@ class DiscScene:
             img += inside[..., None] * self.colours[k]
         return np.minimum(img, 1.0)
 
-    def loss(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+    def noisy_render(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
         img = self.render(x)
         if self.noise > 0:  # Monte-Carlo-like pixel noise, one noise image per render seed
             for i, s in enumerate(np.asarray(seeds if seeds is not None else np.zeros(len(x), np.int64))):
                 img[i] += self.noise * np.random.default_rng(int(s)).standard_normal(img.shape[1:]).astype(np.float32)
-        diff = img - self.target_image
+        return img
+
+    def loss(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+        diff = self.noisy_render(x, seeds) - self.target_image
         return (diff * diff).mean(axis=(1, 2, 3)).astype(np.float64)
+
+    def residuals(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+        return _residuals(self.noisy_render(x, seeds), self.target_image)
 
     def error(self, x) -> float:
         """Largest centre distance from its target, in image widths."""
@@ -116,7 +131,7 @@ def discs(count: int, size: int = 32, radius: float = 0.15, budget: int = 2000, 
     return Problem(name or f"discs{count}", 2 * count, scene.loss, scene.error, target,
                    scene.start_unit.reshape(-1), budget, "max centre distance (image widths)", noisy=noise > 0,
                    description=f"{count} hard-edged disc(s), {size}² px" + (f", pixel noise σ={noise}" if noise else ""),
-                   extra={"scene": scene})
+                   extra={"scene": scene}, residuals=scene.residuals)
 
 
 # --- LED panel (bools) -----------------------------------------------------------------------
@@ -142,6 +157,9 @@ class LEDPanel:
         diff = self.render(x) - self.target_image
         return (diff * diff).mean(axis=(1, 2)).astype(np.float64)
 
+    def residuals(self, x) -> np.ndarray:
+        return _residuals(self.render(x), self.target_image)
+
     def error(self, x) -> float:
         """Fraction of LEDs in the wrong state."""
         return float(np.mean((np.asarray(x) >= 0.5) != self.target_bits))
@@ -152,7 +170,7 @@ def led(rows: int, cols: int, budget: int, target: float) -> Problem:
     n = rows * cols
     return Problem(f"led{n}", n, panel.loss, panel.error, target, np.full(n, 0.25), budget,
                    "fraction of LEDs wrong", description=f"{rows}×{cols} binary LED panel (bools, rounded)",
-                   extra={"panel": panel}, resolution=np.ones(n))
+                   extra={"panel": panel}, resolution=np.ones(n), residuals=panel.residuals)
 
 
 # --- integer count ----------------------------------------------------------------------------
@@ -183,6 +201,9 @@ class BarCount:
     def loss(self, x) -> np.ndarray:
         return ((self.render(x) - self.target_image) ** 2).mean(1).astype(np.float64)
 
+    def residuals(self, x) -> np.ndarray:
+        return _residuals(self.render(x), self.target_image)
+
     def error(self, x) -> float:
         """|Δcount| + |Δwidth| (a wrong count is never within a width tolerance)."""
         count, width = self.values(np.asarray(x)[None])
@@ -193,7 +214,8 @@ def bar_count(budget: int = 1000) -> Problem:
     task = BarCount()
     return Problem("count", 2, task.loss, task.error, 0.02, BarCount.to_unit(np.array([3, 0.3])), budget,
                    "|Δcount| + |Δwidth|", description="integer bar count + bar width (int rounded)",
-                   extra={"task": task}, resolution=np.array([1.0 / BarCount.MAX, 0.0]))
+                   extra={"task": task}, resolution=np.array([1.0 / BarCount.MAX, 0.0]),
+                   residuals=task.residuals)
 
 
 # --- texels seen through a blur (smooth, interlinked, high-dimensional) ------------------------
@@ -220,6 +242,9 @@ class BlurredTexture:
     def loss(self, x) -> np.ndarray:
         return ((self.render(x) - self.target_image) ** 2).mean(axis=(1, 2))
 
+    def residuals(self, x) -> np.ndarray:
+        return _residuals(self.render(x), self.target_image)
+
     def error(self, x) -> float:
         """Loss relative to the flat grey start (image space: blurred-away detail is unobservable)."""
         return float(self.loss(np.asarray(x)[None])[0]) / self.start_loss
@@ -230,7 +255,8 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
     n = side * side
     return Problem(f"texture{n}", n, tex.loss, tex.error, 0.05, np.full(n, 0.5), budget,
                    "loss / loss(start) (0.05 = the paper's 95 % reduction)",
-                   description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)", extra={"texture": tex})
+                   description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)", extra={"texture": tex},
+                   residuals=tex.residuals)
 
 
 def suite() -> Dict[str, Problem]:

@@ -7,7 +7,7 @@ from optimizer_server.methods import available_methods, create_method, describe_
 from optimizer_server.methods.registry import register
 from optimizer_server.state_io import dumps_state, loads_state
 
-from .helpers import assert_trees_equal, quadratic
+from .helpers import assert_trees_equal, quadratic, quadratic_residuals, tell_quadratic
 
 METHODS = available_methods()
 
@@ -36,7 +36,7 @@ def test_two_iterations_on_a_tiny_problem(name):
         batch = m.ask()
         assert batch.x.shape[1] == 3 and len(batch.seeds) == len(batch.x) and batch.iteration == it
         assert m.ask() is batch  # asking again before tell gives the same batch
-        m.tell(batch, quadratic(batch.x))
+        tell_quadratic(m, batch)
     assert m.iteration == 2 and m.evaluations == 2 * len(batch)
     assert m.current.shape == (3,) and np.all((m.current >= 0) & (m.current <= 1))
     assert np.isfinite(m.best_loss)
@@ -49,7 +49,7 @@ def test_state_dict_resume_equals_uninterrupted_run(name):
         for _ in range(iterations):
             b = m.ask()
             trace.append(b.x.copy())
-            m.tell(b, quadratic(b.x))
+            tell_quadratic(m, b)
         return trace
 
     straight = create_method(name, n=4, budget=400, seed=3)
@@ -85,17 +85,25 @@ def test_bad_tells_raise_and_leave_state_unchanged(name):
         (batch.x[:, :2], good, "not the pending batch"),
         (batch.x + 0.01, good, "not the pending batch"),
     ]
+    residuals = quadratic_residuals(batch.x) if m.wants_residuals else None
     for points, losses, message in bad_cases:
         with pytest.raises(TellError, match=message) as info:
-            m.tell(points, losses)
+            m.tell(points, losses, residuals)
         assert isinstance(info.value, ValueError) and isinstance(info.value, ZeroGradsError)
         assert_trees_equal(before, m.state_dict())
-    m.tell(batch, good)  # and the correct tell still works afterwards
+    if m.wants_residuals:  # the residual vectors are checked as carefully as the losses
+        for bad, message in ((None, "needs each sample's residual vector"), (residuals[:-1], "expected residuals"),
+                             (residuals[:, 0], "expected residuals"),
+                             (np.where(np.arange(len(good))[:, None] == 0, np.nan, residuals), "finite")):
+            with pytest.raises(TellError, match=message):
+                m.tell(batch, good, bad)
+            assert_trees_equal(before, m.state_dict())
+    m.tell(batch, good, residuals)  # and the correct tell still works afterwards
     assert m.iteration == 1
 
 
 def test_unknown_methods_options_and_presets_are_named():
-    listed = "auto, cmaes, fd, nevergrad, prdpt, spsa, zerograds"
+    listed = "auto, cmaes, fd, gauss_newton, nevergrad, prdpt, spsa, zerograds"
     with pytest.raises(UnknownMethodError, match=f"unknown method 'adam'; available: {listed}"):
         create_method("adam", n=2, budget=10)
     with pytest.raises(ConfigError, match="unknown option\\(s\\) \\['sigmaa'\\] for method 'prdpt'"):

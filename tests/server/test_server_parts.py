@@ -26,6 +26,13 @@ def test_image_loss_is_the_mean_squared_error_with_or_without_a_mask(use_torch):
     masked = ImageLoss(target, torch.device("cpu"), mask, use_torch=use_torch)
     np.testing.assert_allclose(masked(images), [((i - target)[:2] ** 2).mean() for i in images], rtol=1e-6)
 
+    # the residual vectors (for methods that use the pixels) are the weighted differences
+    for image_loss in (loss, masked):
+        residuals = image_loss.residuals(images)
+        assert residuals.shape == (3, 6 * 5 * 3) and residuals.dtype == np.float32
+        np.testing.assert_allclose((residuals.astype(np.float64) ** 2).sum(1), image_loss(images), rtol=1e-5)
+    assert not masked.residuals(images)[:, 2 * 5 * 3:].any()  # masked-out pixels carry nothing
+
 
 def test_a_sample_loss_does_not_depend_on_its_batch():
     """Bit-identical whichever worker chunk an image arrived in (needed for exact resumes)."""
