@@ -1,11 +1,13 @@
-"""Optimiser time and memory of ZeroGrads at the paper's TEXTURE size (issue 6, point 3).
+"""Optimiser time and memory at the paper's TEXTURE size (issue 6, point 3).
 
     .venv/bin/python benchmarks/bench_texture_size.py [--n 196608] [--preset efficient] [--iterations 8]
                                                       [--set surrogate_steps=5 ...]
+    .venv/bin/python benchmarks/bench_texture_size.py --method gauss_newton --iterations 48
 
-Builds the method at n parameters, feeds it a cheap quadratic (the objective is not what is timed),
-and prints the median time of ask() and tell() per iteration (the first two iterations, which warm up
-the allocator, left out), the surrogate's weight count and the process's peak resident memory.
+Builds the method at n parameters, feeds it a cheap quadratic (the objective is not what is timed;
+methods that use residual vectors get x - target, as from an image of n pixels), and prints the median
+time of ask() and tell() per iteration over the last half of the iterations (gauss_newton's model is
+full after memory / samples iterations: 40 by default), and the process's peak resident memory.
 """
 from __future__ import annotations
 
@@ -25,14 +27,16 @@ from optimizer_server.methods import create_method
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=256 * 256 * 3)
-    parser.add_argument("--preset", default="efficient")
+    parser.add_argument("--method", default="zerograds")
+    parser.add_argument("--preset", default=None, help="default: efficient for zerograds")
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=JSON", help="override preset options")
     args = parser.parse_args(argv)
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(1)
     n = args.n
-    method = create_method("zerograds", n=n, budget=10 ** 7, seed=0, x0=np.full(n, 0.5), preset=args.preset,
+    preset = args.preset or ("efficient" if args.method == "zerograds" else None)
+    method = create_method(args.method, n=n, budget=10 ** 7, seed=0, x0=np.full(n, 0.5), preset=preset,
                            **overrides)
     target = np.random.default_rng(0).random(n)
     times = []
@@ -40,16 +44,20 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         batch = method.ask()
         t1 = time.perf_counter()
-        losses = ((batch.x - target) ** 2).mean(axis=1)
+        residuals = ((batch.x - target) / np.sqrt(n)).astype(np.float32)
+        losses = (residuals.astype(np.float64) ** 2).sum(axis=1)
         t2 = time.perf_counter()
-        method.tell(batch, losses)
+        method.tell(batch, losses, residuals if method.wants_residuals else None)
         times.append((t1 - t0) + (time.perf_counter() - t2))
-    weights = sum(p.numel() for p in method.surrogate.parameters())
+    steady = times[len(times) // 2:] if len(times) > 4 else times
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux: KiB
     changed = "".join(f" {k}={v}" for k, v in overrides.items())
-    print(f"zerograds preset={args.preset}{changed} n={n:,}: {1000 * statistics.median(times[2:] or times):.0f} ms per "
-          f"iteration (ask + tell, median of {len(times[2:] or times)}, 1 torch thread), "
-          f"{type(method.surrogate).__name__} with {weights:,} weights, peak RSS {peak_gib:.2f} GiB")
+    surrogate = getattr(method, "surrogate", None)
+    model = (f"{type(surrogate).__name__} with {sum(p.numel() for p in surrogate.parameters()):,} weights"
+             if surrogate is not None else f"{len(getattr(method, 'offsets', ()))} directions in the model")
+    print(f"{args.method} preset={preset}{changed} n={n:,}: {1000 * statistics.median(steady):.0f} ms per "
+          f"iteration (ask + tell, median of the last {len(steady)}, 1 torch thread), {model}, "
+          f"peak RSS {peak_gib:.2f} GiB")
     return 0
 
 

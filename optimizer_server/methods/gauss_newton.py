@@ -44,9 +44,9 @@ class GaussNewtonOptions(CommonOptions):
     """Discrete parameters (int, bool, enum) are probed at least this many value spacings away, so a
     probe changes them at all (as ZeroGrads' option of the same name)."""
     memory: int = 800
-    """Most probe directions kept in the model (oldest dropped). The model costs memory × (pixels +
-    parameters) float32 and two memory³ eigen-decompositions per iteration (texture4096: 1,160 renders
-    with 800, 1,300-1,480 with 400)."""
+    """Most probe directions kept in the model (oldest dropped; never more than 2n + samples). The model
+    costs memory × (pixels + parameters) float32 and two memory³ eigen-decompositions per iteration
+    (texture4096: 1,160 renders with 800, 1,300-1,480 with 400)."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
@@ -68,6 +68,10 @@ class GaussNewtonOptions(CommonOptions):
 
 # trust-region ratio test: actual / predicted reduction of the squared residual
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
+# at most this many directions per parameter are kept (plus one batch): more only average in stale
+# directions from far-away points, which on a nonlinear image misfit the Jacobian (discs2, 5 seeds:
+# 4 solved at median 180 renders with 2n + 20 directions kept, 2 with 800)
+_DIRECTIONS_PER_PARAMETER = 2
 # offset directions whose singular value is below sqrt(this) of the largest count as repeats (dropped)
 _RANK_TOLERANCE = 1e-8
 
@@ -124,7 +128,7 @@ class GaussNewton(Method):
         offsets, responses = offsets.astype(np.float32), responses.astype(np.float32)
         gram_responses = _extend_gram(self.gram_responses, self.responses, responses)
         gram_offsets = _extend_gram(self.gram_offsets, self.offsets, offsets)
-        m = min(len(gram_offsets), self.options.memory)
+        m = min(len(gram_offsets), self.options.memory, _DIRECTIONS_PER_PARAMETER * self.n + self.options.samples)
         self.gram_responses, self.gram_offsets = gram_responses[-m:, -m:], gram_offsets[-m:, -m:]
         self.offsets = np.concatenate([self.offsets, offsets])[-m:]
         self.responses = np.concatenate([self.responses, responses])[-m:]
