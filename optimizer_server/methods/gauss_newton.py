@@ -92,10 +92,16 @@ class GaussNewton(Method):
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the model's step was cut by the trust region
         self.radius = float(o.radius)
-        self.offsets = np.zeros((0, self.n), dtype=np.float32)  # δ_k, one row per direction
-        self.responses: Optional[np.ndarray] = None  # Jδ_k, (k, P) float32
-        self.gram_responses = np.zeros((0, 0))  # responses·responsesᵀ, kept up to date incrementally
-        self.gram_offsets = np.zeros((0, 0))  # offsets·offsetsᵀ
+        # the model's directions live in ring buffers of `capacity` rows (allocated at the first tell, when
+        # the residuals' size is known): a new row overwrites the oldest, nothing big is copied per iteration.
+        # The least-squares model does not depend on the rows' order.
+        self.capacity = min(o.memory, _DIRECTIONS_PER_PARAMETER * self.n + o.samples)
+        self.count = 0  # rows in use
+        self.slot = 0  # the row the next direction is written to
+        self._offsets: Optional[np.ndarray] = None  # (capacity, n) float32: δ_k
+        self._responses: Optional[np.ndarray] = None  # (capacity, P) float32: Jδ_k
+        self._gram_offsets = np.zeros((self.capacity, self.capacity))  # δ_i·δ_j, kept up to date row by row
+        self._gram_responses = np.zeros((self.capacity, self.capacity))  # Jδ_i·Jδ_j
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)
 
     def _batch_size(self) -> int:
@@ -123,15 +129,28 @@ class GaussNewton(Method):
         return np.vstack([self.candidate[None], self.candidate + self._probe_offsets(self.iteration)])
 
     # --- the model -------------------------------------------------------------------------------
+    @property
+    def offsets(self) -> np.ndarray:
+        """(count, n) the probe offsets in the model (a view)."""
+        return self._offsets[:self.count] if self._offsets is not None else np.zeros((0, self.n), np.float32)
+
+    @property
+    def responses(self) -> np.ndarray:
+        """(count, P) their image responses (a view)."""
+        return self._responses[:self.count]
+
     def _add_directions(self, offsets: np.ndarray, responses: np.ndarray) -> None:
-        """Append rows, keep the newest `memory`; the Gram matrices grow by the new rows' products only."""
-        offsets, responses = offsets.astype(np.float32), responses.astype(np.float32)
-        gram_responses = _extend_gram(self.gram_responses, self.responses, responses)
-        gram_offsets = _extend_gram(self.gram_offsets, self.offsets, offsets)
-        m = min(len(gram_offsets), self.options.memory, _DIRECTIONS_PER_PARAMETER * self.n + self.options.samples)
-        self.gram_responses, self.gram_offsets = gram_responses[-m:, -m:], gram_offsets[-m:, -m:]
-        self.offsets = np.concatenate([self.offsets, offsets])[-m:]
-        self.responses = np.concatenate([self.responses, responses])[-m:]
+        """Write the rows over the oldest ones; the Gram matrices get the new rows' products only."""
+        offsets, responses = offsets[-self.capacity:], responses[-self.capacity:]
+        rows = (self.slot + np.arange(len(offsets))) % self.capacity
+        self._offsets[rows] = offsets
+        self._responses[rows] = responses
+        self.slot = int((self.slot + len(offsets)) % self.capacity)
+        self.count = min(self.count + len(offsets), self.capacity)
+        for gram, data in ((self._gram_offsets, self._offsets), (self._gram_responses, self._responses)):
+            cross = (data[rows] @ data[:self.count].T).astype(np.float64)  # (new, count), float32 products
+            gram[rows, :self.count] = cross
+            gram[:self.count, rows] = cross.T
 
     def _propose(self) -> None:
         """The candidate step from the current model: LM-damped so its RMS per parameter is <= radius.
@@ -142,18 +161,20 @@ class GaussNewton(Method):
         B = J V ≈ Dᵀ U S⁻¹ (exact interpolation when the directions are independent, a regression
         when there are more than n), and the step is V w with w = argmin |r + B w|² + μ |w|².
         Only the two Gram matrices and D r are needed: nothing of size P × k is ever formed."""
-        if len(self.offsets) == 0:
+        if self.count == 0:
             self.candidate, self.predicted = self.theta.copy(), 0.0
             return
-        b = self.responses.astype(np.float64) @ self.r  # D r
-        s2, u = np.linalg.eigh(self.gram_offsets)
+        # products with the big (m × P, m × n) float32 arrays stay in float32: a float64 copy of them
+        # would cost more than everything else at 196,608 texels
+        b = (self.responses @ self.r.astype(np.float32)).astype(np.float64)  # D r
+        s2, u = np.linalg.eigh(self._gram_offsets[:self.count, :self.count])
         keep = s2 > _RANK_TOLERANCE * max(s2.max(), 1e-300)
         if not keep.any():
             self.candidate, self.predicted = self.theta.copy(), 0.0
             return
         u, s_inv = u[:, keep], 1.0 / np.sqrt(s2[keep])
         to_coords = u * s_inv  # (m, k): c = to_coords @ w gives the step Eᵀc = V w
-        h = to_coords.T @ self.gram_responses @ to_coords  # BᵀB
+        h = to_coords.T @ self._gram_responses[:self.count, :self.count] @ to_coords  # BᵀB
         g = to_coords.T @ b  # Bᵀr
         lam, q = np.linalg.eigh(0.5 * (h + h.T))
         lam = np.maximum(lam, 0.0) + 1e-12 * max(lam.max(), 1e-300)
@@ -172,21 +193,22 @@ class GaussNewton(Method):
             damping = scale * 10.0 ** hi
         self.on_boundary = damping > 0.0
         w = -q @ (beta / (lam + damping))
-        step = self.offsets.T.astype(np.float64) @ (to_coords @ w)
+        step = (self.offsets.T @ (to_coords @ w).astype(np.float32)).astype(np.float64)
         self.candidate = np.clip(self.theta + step, 0.0, 1.0)
         # the prediction for the step actually taken: clipping to the cube removes part of it, so
         # predict with the clipped step's component in the span (what leaves the span has no known response)
-        w = to_coords.T @ (self.offsets.astype(np.float64) @ (self.candidate - self.theta))
+        w = to_coords.T @ (self.offsets @ (self.candidate - self.theta).astype(np.float32)).astype(np.float64)
         self.predicted = float(-2.0 * g @ w - w @ h @ w)
 
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray) -> None:
         o = self.options
         cand_r = residuals[0].astype(np.float64)
-        if self.responses is not None and residuals.shape[1] != self.responses.shape[1]:
+        if self._responses is not None and residuals.shape[1] != self._responses.shape[1]:
             raise TellError(f"{self.name}: residual vectors have {residuals.shape[1]} entries, earlier ones had "
-                            f"{self.responses.shape[1]}; the image size must stay the same during a run")
-        if self.responses is None:
-            self.responses = np.zeros((0, residuals.shape[1]), dtype=np.float32)
+                            f"{self._responses.shape[1]}; the image size must stay the same during a run")
+        if self._responses is None:
+            self._offsets = np.zeros((self.capacity, self.n), dtype=np.float32)
+            self._responses = np.zeros((self.capacity, residuals.shape[1]), dtype=np.float32)
         # probes around the candidate and the secant from θ to it are valid directions either way
         offsets = x[1:] - x[0]
         responses = residuals[1:] - residuals[0]
@@ -210,26 +232,26 @@ class GaussNewton(Method):
 
     # --- state -----------------------------------------------------------------------------------
     def _state_dict(self) -> Dict[str, Any]:
+        c = self.count
         return {"theta": self.theta.copy(), "r": None if self.r is None else self.r.copy(),
                 "candidate": self.candidate.copy(), "predicted": self.predicted, "radius": self.radius,
-                "on_boundary": self.on_boundary,
-                "offsets": self.offsets.copy(), "responses": None if self.responses is None else self.responses.copy(),
-                "gram_responses": self.gram_responses.copy(), "gram_offsets": self.gram_offsets.copy()}
+                "on_boundary": self.on_boundary, "slot": self.slot,
+                "offsets": self.offsets.copy(), "responses": None if self._responses is None else self.responses.copy(),
+                "gram_offsets": self._gram_offsets[:c, :c].copy(), "gram_responses": self._gram_responses[:c, :c].copy()}
 
     def _load_state_dict(self, s: Dict[str, Any]) -> None:
         self.theta = np.asarray(s["theta"], dtype=np.float64)
         self.r = None if s["r"] is None else np.asarray(s["r"], dtype=np.float64)
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)
         self.predicted, self.radius = float(s["predicted"]), float(s["radius"])
-        self.on_boundary = bool(s["on_boundary"])
-        self.offsets = np.asarray(s["offsets"], dtype=np.float32)
-        self.responses = None if s["responses"] is None else np.asarray(s["responses"], dtype=np.float32)
-        self.gram_responses = np.asarray(s["gram_responses"], dtype=np.float64)
-        self.gram_offsets = np.asarray(s["gram_offsets"], dtype=np.float64)
-
-
-def _extend_gram(gram: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """The Gram matrix of rows [old; new] from that of old: only the new rows' products are computed."""
-    cross = (new @ old.T).astype(np.float64) if len(old) else np.zeros((len(new), 0))
-    inner = (new @ new.T).astype(np.float64)
-    return np.block([[gram, cross.T], [cross, inner]])
+        self.on_boundary, self.slot = bool(s["on_boundary"]), int(s["slot"])
+        offsets = np.asarray(s["offsets"], dtype=np.float32)
+        c = self.count = len(offsets)
+        self._offsets = self._responses = None
+        if s["responses"] is not None:
+            responses = np.asarray(s["responses"], dtype=np.float32)
+            self._offsets = np.zeros((self.capacity, self.n), dtype=np.float32)
+            self._responses = np.zeros((self.capacity, responses.shape[1]), dtype=np.float32)
+            self._offsets[:c], self._responses[:c] = offsets, responses
+        self._gram_offsets[:c, :c] = np.asarray(s["gram_offsets"], dtype=np.float64)
+        self._gram_responses[:c, :c] = np.asarray(s["gram_responses"], dtype=np.float64)
