@@ -78,7 +78,9 @@ def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at
         return {"skipped": "needs residual images; this problem gives only losses"}
     curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], None
     try:
-        return _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
+        result = _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
+        result["chosen"] = getattr(m, "chosen", method)  # what `auto` picked
+        return result
     except Exception as exc:  # a library failing at this n is a result, not a reason to lose the suite
         return {"skipped": f"crashed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"}
 

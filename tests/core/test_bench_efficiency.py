@@ -1,0 +1,33 @@
+"""The efficiency benchmark's runner: real problems, real methods, real files (tiny budgets)."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+import bench_efficiency  # noqa: E402
+
+
+def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_path, capsys):
+    """gauss_newton runs on a problem that draws images and is reported as skipped, with the reason, on
+    one that gives only losses; auto gets the residuals as in a server job."""
+    out = tmp_path / "eff"
+    assert bench_efficiency.main(["--quick", "--seeds", "1", "--problems", "plateau1d", "discs2",
+                                  "--methods", "gauss_newton", "auto", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "gauss_newton           skipped: needs residual images; this problem gives only losses" in printed
+    summary = (out / "summary.md").read_text()
+    assert "| plateau1d | 1 | n/a |" in summary  # gauss_newton's cell
+    rows = (out / "runs.csv").read_text().splitlines()
+    assert any(r.startswith("discs2,4,gauss_newton,0,") for r in rows)
+    assert (out / "discs2.png").stat().st_size > 0
+
+
+def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
+    from optimizer_server.tasks.suite import suite
+    makers = suite()
+    texture = makers["texture1024"]()
+    run = bench_efficiency.run_one(texture, "auto", {}, seed=0, budget=40, stop_at_target=False)
+    assert run["chosen"] == "gauss_newton" and run["evaluations"] == 40
+    plateau = makers["plateau1d"]()  # losses only, and n = 1
+    assert bench_efficiency.run_one(plateau, "auto", {}, seed=0, budget=40, stop_at_target=False)["chosen"] == "cmaes"
