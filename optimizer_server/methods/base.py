@@ -225,7 +225,11 @@ class Method(ABC):
         for key, mine in (("method", self.name), ("n", self.n)):
             if state.get(key) != mine:
                 raise StateError(f"state is for {key}={state.get(key)!r}, this method has {key}={mine!r}")
-        if state.get("options") != dataclasses.asdict(self.options):
+        saved_options = dict(state.get("options") or {})
+        for f in dataclasses.fields(self.Options):  # options added since the state was saved: their defaults
+            if f.default is not dataclasses.MISSING:  # keep the old behaviour, so they count as set to them
+                saved_options.setdefault(f.name, f.default)
+        if saved_options != dataclasses.asdict(self.options):
             raise StateError(f"state was saved with options {state.get('options')} but this {self.name} "
                              f"has {dataclasses.asdict(self.options)}; build the method with the saved options")
         saved = state.get("resolution")

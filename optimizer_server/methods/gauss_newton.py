@@ -70,7 +70,7 @@ class GaussNewtonOptions(CommonOptions):
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
 # at most this many directions per parameter are kept (plus one batch): more only average in stale
 # directions from far-away points, which on a nonlinear image misfit the Jacobian (discs2, 5 seeds:
-# 4 solved at median 180 renders with 2n + 20 directions kept, 2 with 800)
+# 3-4 solved with 2n + 20 directions kept, 2 with 800; docs/efficiency.md)
 _DIRECTIONS_PER_PARAMETER = 2
 # offset directions whose singular value is below sqrt(this) of the largest count as repeats (dropped)
 _RANK_TOLERANCE = 1e-8

@@ -125,11 +125,11 @@ class Job:
         self.method = self._build_method()
 
     # --- construction ----------------------------------------------------------------------------
-    def _build_method(self):
+    def _build_method(self, auto_residuals: bool = True):
         c = self.config
         options = dict(c.options)
         if c.method == "auto":  # every job's loss is an image loss, so its residuals can always be passed
-            options.setdefault("residuals", True)
+            options.setdefault("residuals", auto_residuals)
         method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
                                device=self.device, resolution=self.space.resolution, **options)
         if method.done:
@@ -165,6 +165,10 @@ class Job:
         checkpoint = store.load_checkpoint(torch_device=device)
         if checkpoint is not None:
             try:
+                saved_options = checkpoint["method"].get("options") or {}
+                if config.method == "auto" and "residuals" not in saved_options:
+                    # saved before `auto` could take residual images: continue it as the method it was
+                    job.method = job._build_method(auto_residuals=False)
                 job.method.load_state_dict(checkpoint["method"])
             except (KeyError, TypeError) as exc:
                 raise StateError(f"{store.state_path} does not hold a method state: {exc}") from exc

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from optimizer_server.errors import ConfigError, TellError, UnknownMethodError, ZeroGradsError
+from optimizer_server.errors import ConfigError, StateError, TellError, UnknownMethodError, ZeroGradsError
 from optimizer_server.methods import available_methods, create_method, describe_methods
 from optimizer_server.methods.registry import register
 from optimizer_server.state_io import dumps_state, loads_state
@@ -143,3 +143,13 @@ def test_common_random_numbers_share_one_seed_per_iteration():
     assert crn.ask().seeds[0] != b0.seeds[0]  # a new iteration gets a new seed
     indep = create_method("prdpt", n=2, budget=100, samples=4, common_random_numbers=False)
     assert len(set(indep.ask().seeds.tolist())) == 4
+
+
+def test_a_state_needs_the_same_options_but_options_added_since_take_their_defaults():
+    saved = create_method("prdpt", n=2, budget=100, seed=0, lr=0.05).state_dict()
+    with pytest.raises(StateError, match="saved with options"):
+        create_method("prdpt", n=2, budget=100, seed=0, lr=0.01).load_state_dict(saved)
+    older = dict(saved, options={k: v for k, v in saved["options"].items() if k != "antithetic"})
+    create_method("prdpt", n=2, budget=100, seed=0, lr=0.05).load_state_dict(older)  # default antithetic
+    with pytest.raises(StateError, match="saved with options"):  # but not if the new one is set otherwise
+        create_method("prdpt", n=2, budget=100, seed=0, lr=0.05, antithetic=False).load_state_dict(older)

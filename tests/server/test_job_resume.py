@@ -9,7 +9,7 @@ import pytest
 
 from optimizer_server.client import OptimizerClient
 from optimizer_server.errors import StateError
-from optimizer_server.state_io import load_state
+from optimizer_server.state_io import load_state, save_state
 from server_kit import disc_job, spawn_server, spawn_worker
 
 ITERATIONS = 60
@@ -71,6 +71,23 @@ def test_resuming_a_finished_job_reports_its_result(tmp_path, start_server, star
         events = list(client.events(job.id, timeout_s=10))
     assert [e.kind for e in events] == ["done"]
     assert events[0].body["best"] == done["best"] and events[0].body["state"] == "finished"
+
+
+def test_an_auto_checkpoint_from_before_residual_images_still_resumes(tmp_path, start_server, start_workers):
+    """Checkpoints written before `auto` had its `residuals` option resume as the method they were."""
+    first = start_server(jobs_dir=str(tmp_path / "jobs"))
+    start_workers(first.endpoint, 1)
+    with OptimizerClient(first.endpoint) as client:
+        done = client.submit(**disc_job(method="auto", budget=12)).wait(timeout_s=30)
+    first.stop()
+    path = os.path.join(done["job_dir"], "state.npz")
+    state = load_state(path)
+    assert state["method"]["options"].pop("residuals") is True  # a new job's auto gets the images
+    save_state(path, state)  # what an older version wrote
+
+    second = start_server(jobs_dir=str(tmp_path / "jobs"))
+    job = second.server.resume_job(done["job_dir"])
+    assert job.method.options.residuals is False and job.method.evaluations == done["evaluations"]
 
 
 def test_resuming_something_that_is_not_a_job_directory_says_so(tmp_path, start_server):
