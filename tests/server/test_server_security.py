@@ -136,9 +136,14 @@ def test_curve_authentication_admits_only_authorised_keys(start_server, start_wo
 
         rogue = WorkerLoop(server.endpoint, lambda *a: None, keys=keys["mallory"], name="rogue")
         failure = []
-        thread = threading.Thread(target=lambda: _run_capturing(rogue, failure))
+        # a daemon thread, stopped either way: a rogue loop left running would keep the test process
+        # from exiting (and load every test after it) if the assertion below failed
+        thread = threading.Thread(target=lambda: _run_capturing(rogue, failure), daemon=True)
         thread.start()
-        thread.join(timeout=10)
+        try:
+            thread.join(timeout=10)
+        finally:
+            rogue.stop()
         assert failure and isinstance(failure[0], AuthenticationError)
         assert [w.name for w in server.server.pool.workers.values()] == [authorised.name]
 
