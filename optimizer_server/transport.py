@@ -100,6 +100,7 @@ class HandshakeWatcher:
         self.address = address
         self.using_keys = using_keys
         self.connected = False
+        self._socket = socket
         self._monitor = socket.get_monitor_socket(self._FAILURES | zmq.EVENT_HANDSHAKE_SUCCEEDED)
 
     def check(self) -> None:
@@ -121,6 +122,15 @@ class HandshakeWatcher:
         return f"the server at {self.address} refused the connection handshake ({_event_name(event)}): {hint}"
 
     def close(self) -> None:
+        # Stop the monitor on the watched socket first. libzmq's I/O thread writes events to it with
+        # a blocking send; were our reading end closed while the socket is still alive (closing is
+        # asynchronous, and a refused peer keeps reconnecting), the next handshake event would block
+        # that I/O thread for good, and with it every socket sharing the context.
+        if not self._socket.closed:
+            try:
+                self._socket.disable_monitor()
+            except zmq.ZMQError:
+                pass  # the context is already terminating: no more events will come
         self._monitor.close(linger=0)
 
 
