@@ -35,6 +35,7 @@ METHODS: Dict[str, tuple] = {
     "prdpt": ("prdpt", {}),
     "zerograds (efficient)": ("zerograds", {"preset": "efficient"}),
     "gauss_newton": ("gauss_newton", {}),
+    "gauss_newton (grid)": ("gauss_newton", {"grid": "<the problem's>"}),
     "auto": ("auto", {}),
 }
 # one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
@@ -69,6 +70,12 @@ def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at
     preset = options.pop("preset", None)
     if method == "auto" and problem.residuals is not None:
         options.setdefault("residuals", True)  # as the server does: its image loss has the residuals
+    if method == "auto" and problem.grid:
+        options.setdefault("grid", problem.grid)  # what a user says of a texture parameter
+    if options.get("grid") == "<the problem's>":
+        if not problem.grid:
+            return {"skipped": "its parameters have no image layout"}
+        options["grid"] = problem.grid
     try:
         m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset,
                           resolution=problem.resolution, **options)

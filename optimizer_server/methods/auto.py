@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import CommonOptions, Method
+from .gauss_newton import parse_grid
 from .registry import get_method_class, register, resolve_preset
 
 
@@ -26,11 +27,17 @@ class AutoOptions(CommonOptions):
     residuals: bool = False
     """The caller passes each sample's residual vector to `tell` (the server does, for its image loss):
     above `cmaes_up_to`, problems whose parameters are all continuous then get `gauss_newton`."""
+    grid: str = ""
+    """The parameters' layout when they are the texels of an image ("HxW" or "HxWxC"), handed to
+    `gauss_newton` when it is chosen (its probes are then smooth on the grid)."""
 
     def validate(self, name: str) -> None:
         if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
             raise ConfigError(f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got "
                               f"{self.cmaes_up_to} and {self.zerograds_up_to}")
+        if not isinstance(self.grid, str):
+            raise ConfigError(f"{name}: grid must be a string such as \"256x256\", got {self.grid!r}")
+        parse_grid(self.grid, name)
 
 
 @register
@@ -42,12 +49,18 @@ class Auto(Method):
 
     def _setup(self) -> None:
         o = self.options
+        shape = parse_grid(o.grid, self.name)
+        if shape is not None and int(np.prod(shape)) > self.n:
+            raise ConfigError(f"{self.name}: grid {o.grid!r} holds {int(np.prod(shape)):,} texels but there are only "
+                              f"{self.n:,} parameters; the grid must describe the first H·W·C of them")
         continuous = not np.any(self.resolution > 0)
         self.chosen, preset = (("cmaes", None) if self.n <= o.cmaes_up_to else
                                ("gauss_newton", None) if o.residuals and continuous else
                                ("zerograds", "efficient") if self.n <= o.zerograds_up_to else ("prdpt", "paper"))
         cls = get_method_class(self.chosen)
         options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
+        if self.chosen == "gauss_newton" and o.grid:
+            options["grid"] = o.grid
         self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device,
                          resolution=self.resolution, **options)
         self.wants_residuals = self.inner.wants_residuals  # per instance: depends on the method chosen

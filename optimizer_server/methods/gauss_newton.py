@@ -17,7 +17,13 @@ One iteration renders one batch: the candidate step proposed from the last model
 ``samples - 1`` probes around that candidate. Whether the candidate is accepted or not, its probes
 and the secant from the current point to it join the model. On a linear image formation (texels
 seen through a blur) every probe stays valid, so the span grows by ``samples`` directions per
-iteration; ``memory`` bounds it (oldest dropped first) for nonlinear ones and for memory.
+iteration; ``memory`` bounds it for nonlinear ones and for memory. How the model is kept and solved
+(an exact eigen-decomposition up to 800 directions, an incremental factorisation and Lanczos for the
+thousands a texture needs) is in ``residual_models.py``.
+
+When the parameters are the texels of an image (option ``grid``), the probes are smooth on that
+grid: an image through a camera resolves smooth texel changes far better than per-texel noise, so
+each render teaches the model much more (texture65536: see docs/efficiency.md).
 
 The caller must pass each sample's residual vector to ``tell`` (the server does so for image
 losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured in docs/efficiency.md.
@@ -25,13 +31,14 @@ losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured in docs/effi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ConfigError, TellError
+from ..errors import ConfigError, StateError, TellError
 from .base import CommonOptions, Method
 from .registry import register
+from .residual_models import EigenModel, KrylovModel
 
 
 @dataclass
@@ -43,10 +50,18 @@ class GaussNewtonOptions(CommonOptions):
     discrete_sigma: float = 0.7
     """Discrete parameters (int, bool, enum) are probed at least this many value spacings away, so a
     probe changes them at all (as ZeroGrads' option of the same name)."""
-    memory: int = 800
-    """Most probe directions kept in the model (oldest dropped; never more than 2n + samples). The model
-    costs memory × (pixels + parameters) float32 and two memory³ eigen-decompositions per iteration
-    (texture4096: 1,160 renders with 800, 1,300-1,480 with 400)."""
+    memory: int = 3000
+    """Most probe directions kept in the model. Below 2,000 parameters at most 800 (and 2n + samples),
+    refitted by an eigen-decomposition each iteration, oldest dropped first. From 2,000 parameters at
+    most n/2 and what fits in `memory_gib`, kept in an incremental factorisation; when full, the
+    older half is dropped (texture65536: 2,680 renders to the target with 1,600, never with 800)."""
+    memory_gib: float = 2.0
+    """Bound on the model's probe offsets and responses (directions × (parameters + pixels) float32)."""
+    grid: str = ""
+    """The layout of the parameters when they are the texels of an image: "HxW" or "HxWxC" (row-major,
+    channels last) for the first H·W·C parameters. Probes are then smooth on that grid; "" for none."""
+    grid_smoothness: float = 4.0
+    """Correlation length of the probes on `grid`, in texels (the σ of a Gaussian filter)."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
@@ -57,23 +72,64 @@ class GaussNewtonOptions(CommonOptions):
     def validate(self, name: str) -> None:
         if self.samples < 2:
             raise ConfigError(f"{name}: samples must be >= 2 (the candidate and at least one probe), got {self.samples}")
-        if self.memory < 1:
-            raise ConfigError(f"{name}: memory must be >= 1, got {self.memory}")
+        if self.memory < 1 or not self.memory_gib > 0:
+            raise ConfigError(f"{name}: need memory >= 1 and memory_gib > 0, got {self.memory} and {self.memory_gib}")
         if not self.sigma > 0 or self.discrete_sigma < 0:
             raise ConfigError(f"{name}: need sigma > 0 and discrete_sigma >= 0")
         if not 0 < self.radius_min <= self.radius <= self.radius_max:
             raise ConfigError(f"{name}: need 0 < radius_min <= radius <= radius_max, got "
                               f"{self.radius_min}, {self.radius}, {self.radius_max}")
+        if not isinstance(self.grid, str):
+            raise ConfigError(f"{name}: grid must be a string such as \"256x256\" or \"256x256x3\", got {self.grid!r}")
+        parse_grid(self.grid, name)
+        if not self.grid_smoothness > 0:
+            raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
+
+
+def parse_grid(text: str, name: str = "gauss_newton") -> Optional[Tuple[int, ...]]:
+    """"256x256x3" → (256, 256, 3); "" → None."""
+    if not text:
+        return None
+    try:
+        shape = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ConfigError(f"{name}: grid {text!r} is not \"HxW\" or \"HxWxC\" with positive whole numbers "
+                          "(e.g. \"256x256x3\" for an RGB texture of 256 × 256 texels)")
+    return shape
+
+
+def smooth_noise(rng: np.random.Generator, count: int, shape: Tuple[int, ...], length: float) -> np.ndarray:
+    """(count, H·W·C) Gaussian noise smoothed over the grid's two spatial axes (a Gaussian filter of
+    σ = `length` cells, mirrored at the edges, by FFT) and scaled back to unit variance."""
+    h, w = shape[:2]
+    c = shape[2] if len(shape) == 3 else 1
+    noise = rng.standard_normal((count, h, w, c))
+    for axis, size in ((1, h), (2, w)):
+        pad = min(int(np.ceil(3 * length)), size - 1)
+        widths = [(0, 0)] * 4
+        widths[axis] = (pad, pad)
+        padded = np.pad(noise, widths, mode="reflect") if pad > 0 else noise
+        freq = np.fft.rfftfreq(padded.shape[axis])
+        gain = np.exp(-2.0 * (np.pi * length * freq) ** 2)
+        gain = gain.reshape([-1 if d == axis else 1 for d in range(4)])
+        filtered = np.fft.irfft(np.fft.rfft(padded, axis=axis) * gain, n=padded.shape[axis], axis=axis)
+        noise = np.take(filtered, np.arange(pad, pad + size), axis=axis)
+    noise = noise.reshape(count, -1)
+    return noise / np.maximum(noise.std(axis=1, keepdims=True), 1e-12)
 
 
 # trust-region ratio test: actual / predicted reduction of the squared residual
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
-# at most this many directions per parameter are kept (plus one batch): more only average in stale
-# directions from far-away points, which on a nonlinear image misfit the Jacobian (discs2, 5 seeds:
-# 3-4 solved with 2n + 20 directions kept, 2 with 800; docs/efficiency.md)
-_DIRECTIONS_PER_PARAMETER = 2
-# offset directions whose singular value is below sqrt(this) of the largest count as repeats (dropped)
-_RANK_TOLERANCE = 1e-8
+# below this many parameters the exact, regressing EigenModel; from it the incremental KrylovModel
+_KRYLOV_FROM = 2000
+# EigenModel: at most this many directions (two of its k³ decompositions per iteration), and at most
+# 2n + samples: more only average in stale directions from far-away points, which on a nonlinear image
+# misfit the Jacobian (discs2, 5 seeds: 3-4 solved with 2n + 20 directions kept, 2 with 800)
+_EIGEN_MAX, _DIRECTIONS_PER_PARAMETER = 800, 2
+# dampings tried beyond the trust region's along the Levenberg-Marquardt path (log-spaced, 8 decades)
+_DAMPING_PATH = 17
 
 
 @register
@@ -90,19 +146,26 @@ class GaussNewton(Method):
         self.r: Optional[np.ndarray] = None  # its residual vector (None until the first batch)
         self.candidate = self.x0.copy()  # the point the next batch renders first
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
-        self.on_boundary = False  # whether the model's step was cut by the trust region
+        self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
-        # the model's directions live in ring buffers of `capacity` rows (allocated at the first tell, when
-        # the residuals' size is known): a new row overwrites the oldest, nothing big is copied per iteration.
-        # The least-squares model does not depend on the rows' order.
-        self.capacity = min(o.memory, _DIRECTIONS_PER_PARAMETER * self.n + o.samples)
-        self.count = 0  # rows in use
-        self.slot = 0  # the row the next direction is written to
-        self._offsets: Optional[np.ndarray] = None  # (capacity, n) float32: δ_k
-        self._responses: Optional[np.ndarray] = None  # (capacity, P) float32: Jδ_k
-        self._gram_offsets = np.zeros((self.capacity, self.capacity))  # δ_i·δ_j, kept up to date row by row
-        self._gram_responses = np.zeros((self.capacity, self.capacity))  # Jδ_i·Jδ_j
+        self.grid = parse_grid(o.grid, self.name)
+        if self.grid is not None and int(np.prod(self.grid)) > self.n:
+            raise ConfigError(f"{self.name}: grid {o.grid!r} holds {int(np.prod(self.grid)):,} texels but there are "
+                              f"only {self.n:,} parameters; the grid must describe the first H·W·C of them")
+        self.model_kind = "krylov" if self.n >= _KRYLOV_FROM else "eigen"
+        self.model = None  # built at the first tell, when the residuals' size is known
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)
+
+    def _capacity(self, kind: str, pixels: int) -> int:
+        o = self.options
+        fits = int(o.memory_gib * 2 ** 30 // (4 * (self.n + pixels)))
+        if kind == "eigen":
+            return max(1, min(o.memory, _EIGEN_MAX, _DIRECTIONS_PER_PARAMETER * self.n + o.samples, fits))
+        return max(2 * o.samples, min(o.memory, self.n // 2, fits))
+
+    def _build_model(self, kind: str, pixels: int):
+        cls = EigenModel if kind == "eigen" else KrylovModel
+        return cls(self.n, self._capacity(kind, pixels), pixels)
 
     def _batch_size(self) -> int:
         return self.options.samples
@@ -119,7 +182,12 @@ class GaussNewton(Method):
         """(samples - 1, n) offsets around the candidate, mirrored where they would leave the unit cube
         (a clipped probe would waste its parameter); derived from (seed, iteration): no RNG state to save."""
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
-        eps = rng.standard_normal((self.options.samples - 1, self.n)) * self.probe_sigma
+        count = self.options.samples - 1
+        eps = rng.standard_normal((count, self.n))
+        if self.grid is not None:
+            texels = int(np.prod(self.grid))
+            eps[:, :texels] = smooth_noise(rng, count, self.grid, self.options.grid_smoothness)
+        eps *= self.probe_sigma
         c = self.candidate
         outside = (c + eps > 1.0) | (c + eps < 0.0)
         eps = np.where(outside, -eps, eps)
@@ -128,57 +196,17 @@ class GaussNewton(Method):
     def _ask(self) -> np.ndarray:
         return np.vstack([self.candidate[None], self.candidate + self._probe_offsets(self.iteration)])
 
-    # --- the model -------------------------------------------------------------------------------
-    @property
-    def offsets(self) -> np.ndarray:
-        """(count, n) the probe offsets in the model (a view)."""
-        return self._offsets[:self.count] if self._offsets is not None else np.zeros((0, self.n), np.float32)
-
-    @property
-    def responses(self) -> np.ndarray:
-        """(count, P) their image responses (a view)."""
-        return self._responses[:self.count]
-
-    def _add_directions(self, offsets: np.ndarray, responses: np.ndarray) -> None:
-        """Write the rows over the oldest ones; the Gram matrices get the new rows' products only."""
-        offsets, responses = offsets[-self.capacity:], responses[-self.capacity:]
-        rows = (self.slot + np.arange(len(offsets))) % self.capacity
-        self._offsets[rows] = offsets
-        self._responses[rows] = responses
-        self.slot = int((self.slot + len(offsets)) % self.capacity)
-        self.count = min(self.count + len(offsets), self.capacity)
-        for gram, data in ((self._gram_offsets, self._offsets), (self._gram_responses, self._responses)):
-            cross = (data[rows] @ data[:self.count].T).astype(np.float64)  # (new, count), float32 products
-            gram[rows, :self.count] = cross
-            gram[:self.count, rows] = cross.T
-
+    # --- the step ----------------------------------------------------------------------------------
     def _propose(self) -> None:
-        """The candidate step from the current model: LM-damped so its RMS per parameter is <= radius.
-
-        The offsets E (m × n) span a k-dimensional subspace with orthonormal basis V = EᵀU S⁻¹ (from
-        the eigen-decomposition EEᵀ = U S² U ᵀ, tiny singular values dropped: nearly repeated
-        directions). The Jacobian restricted to it is fitted by least squares to the responses D,
-        B = J V ≈ Dᵀ U S⁻¹ (exact interpolation when the directions are independent, a regression
-        when there are more than n), and the step is V w with w = argmin |r + B w|² + μ |w|².
-        Only the two Gram matrices and D r are needed: nothing of size P × k is ever formed."""
-        if self.count == 0:
-            self.candidate, self.predicted = self.theta.copy(), 0.0
+        """The candidate: the model's best clipped step along the Levenberg-Marquardt path, its RMS per
+        parameter at most the trust radius. In the model's coordinates z (an orthonormal basis of the
+        probes' span, ``residual_models.Subspace``) the step for damping μ is z = -(H + μ)⁻¹ g."""
+        sub = None if self.r is None else self.model.subspace(self.r.astype(np.float32))
+        if sub is None or len(sub.curvatures) == 0:
+            self.candidate, self.predicted, self.on_boundary = self.theta.copy(), 0.0, False
             return
-        # products with the big (m × P, m × n) float32 arrays stay in float32: a float64 copy of them
-        # would cost more than everything else at 196,608 texels
-        b = (self.responses @ self.r.astype(np.float32)).astype(np.float64)  # D r
-        s2, u = np.linalg.eigh(self._gram_offsets[:self.count, :self.count])
-        keep = s2 > _RANK_TOLERANCE * max(s2.max(), 1e-300)
-        if not keep.any():
-            self.candidate, self.predicted = self.theta.copy(), 0.0
-            return
-        u, s_inv = u[:, keep], 1.0 / np.sqrt(s2[keep])
-        to_coords = u * s_inv  # (m, k): c = to_coords @ w gives the step Eᵀc = V w
-        h = to_coords.T @ self._gram_responses[:self.count, :self.count] @ to_coords  # BᵀB
-        g = to_coords.T @ b  # Bᵀr
-        lam, q = np.linalg.eigh(0.5 * (h + h.T))
-        lam = np.maximum(lam, 0.0) + 1e-12 * max(lam.max(), 1e-300)
-        beta = q.T @ g
+        lam, beta = sub.curvatures, sub.beta
+        lam = lam + 1e-12 * max(lam.max(), 1e-300)
         limit = self.radius ** 2 * self.n  # |step|² on the trust boundary
 
         def step_norm2(damping: float) -> float:
@@ -191,24 +219,35 @@ class GaussNewton(Method):
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if step_norm2(scale * 10.0 ** mid) > limit else (lo, mid)
             damping = scale * 10.0 ** hi
-        self.on_boundary = damping > 0.0
-        w = -q @ (beta / (lam + damping))
-        step = (self.offsets.T @ (to_coords @ w).astype(np.float32)).astype(np.float64)
-        self.candidate = np.clip(self.theta + step, 0.0, 1.0)
-        # the prediction for the step actually taken: clipping to the cube removes part of it, so
-        # predict with the clipped step's component in the span (what leaves the span has no known response)
-        w = to_coords.T @ (self.offsets @ (self.candidate - self.theta).astype(np.float32)).astype(np.float64)
-        self.predicted = float(-2.0 * g @ w - w @ h @ w)
+        # Clipping to the unit cube removes part of a step, and what it removes can turn a good model
+        # step into a bad one (texture4096: half the texels of a long step land on a bound). So more
+        # damping along the path is tried too, and the damping whose *clipped* step the model predicts
+        # best is kept. The whole path costs two products with the offsets.
+        floor = max(damping, 1e-8 * max(lam.max(), 1e-300))
+        dampings = np.concatenate([[damping], floor * np.logspace(0.0, 8.0, _DAMPING_PATH)])
+        z_path = -sub.basis @ (beta[:, None] / (lam[:, None] + dampings[None, :]))  # (k, path)
+        offsets = self.model.offsets
+        rows = z_path if sub.to_rows is None else sub.to_rows @ z_path
+        steps = offsets.T @ rows.astype(np.float32)  # (n, path)
+        clipped = np.clip(self.theta[:, None] + steps, 0.0, 1.0) - self.theta[:, None]
+        # a clipped step is predicted from its part in the span (what leaves the span has no known response)
+        z_clipped = (offsets @ clipped.astype(np.float32)).astype(np.float64)
+        if sub.to_rows is not None:
+            z_clipped = sub.to_rows.T @ z_clipped
+        predicted = -2.0 * (sub.g @ z_clipped) - np.sum(z_clipped * (sub.h @ z_clipped), axis=0)
+        best = int(np.argmax(predicted))
+        self.on_boundary = best == 0 and damping > 0.0
+        self.candidate = np.clip(self.theta + clipped[:, best], 0.0, 1.0)
+        self.predicted = float(predicted[best])
 
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray) -> None:
         o = self.options
         cand_r = residuals[0].astype(np.float64)
-        if self._responses is not None and residuals.shape[1] != self._responses.shape[1]:
+        if self.model is not None and residuals.shape[1] != self.model.responses_buf.shape[1]:
             raise TellError(f"{self.name}: residual vectors have {residuals.shape[1]} entries, earlier ones had "
-                            f"{self._responses.shape[1]}; the image size must stay the same during a run")
-        if self._responses is None:
-            self._offsets = np.zeros((self.capacity, self.n), dtype=np.float32)
-            self._responses = np.zeros((self.capacity, residuals.shape[1]), dtype=np.float32)
+                            f"{self.model.responses_buf.shape[1]}; the image size must stay the same during a run")
+        if self.model is None:
+            self.model = self._build_model(self.model_kind, residuals.shape[1])
         # probes around the candidate and the secant from θ to it are valid directions either way
         offsets = x[1:] - x[0]
         responses = residuals[1:] - residuals[0]
@@ -223,35 +262,36 @@ class GaussNewton(Method):
             accept = actual > 0
             if ratio < _SHRINK_BELOW:
                 self.radius = max(o.radius_min, self.radius * _SHRINK)
-            elif ratio > _GROW_ABOVE and self.on_boundary:  # the model's step, before clipping to the cube
+            elif ratio > _GROW_ABOVE and self.on_boundary:
                 self.radius = min(o.radius_max, self.radius * _GROW)
         if accept:
             self.theta, self.r = self.candidate.copy(), cand_r
-        self._add_directions(offsets, responses)
+        self.model.add(offsets.astype(np.float32), responses.astype(np.float32))
         self._propose()
 
     # --- state -----------------------------------------------------------------------------------
+    @property
+    def offsets(self) -> np.ndarray:
+        """(count, n) the probe offsets in the model (a view)."""
+        return self.model.offsets if self.model is not None else np.zeros((0, self.n), np.float32)
+
     def _state_dict(self) -> Dict[str, Any]:
-        c = self.count
         return {"theta": self.theta.copy(), "r": None if self.r is None else self.r.copy(),
                 "candidate": self.candidate.copy(), "predicted": self.predicted, "radius": self.radius,
-                "on_boundary": self.on_boundary, "slot": self.slot,
-                "offsets": self.offsets.copy(), "responses": None if self._responses is None else self.responses.copy(),
-                "gram_offsets": self._gram_offsets[:c, :c].copy(), "gram_responses": self._gram_responses[:c, :c].copy()}
+                "on_boundary": self.on_boundary, "model_kind": self.model_kind,
+                "pixels": None if self.model is None else int(self.model.responses_buf.shape[1]),
+                "model": None if self.model is None else self.model.state_dict()}
 
     def _load_state_dict(self, s: Dict[str, Any]) -> None:
+        if s.get("model_kind") != self.model_kind:
+            raise StateError(f"{self.name}: the state holds a {s.get('model_kind')!r} model, this run builds "
+                             f"{self.model_kind!r} ones; resume with the version that wrote it")
         self.theta = np.asarray(s["theta"], dtype=np.float64)
         self.r = None if s["r"] is None else np.asarray(s["r"], dtype=np.float64)
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)
         self.predicted, self.radius = float(s["predicted"]), float(s["radius"])
-        self.on_boundary, self.slot = bool(s["on_boundary"]), int(s["slot"])
-        offsets = np.asarray(s["offsets"], dtype=np.float32)
-        c = self.count = len(offsets)
-        self._offsets = self._responses = None
-        if s["responses"] is not None:
-            responses = np.asarray(s["responses"], dtype=np.float32)
-            self._offsets = np.zeros((self.capacity, self.n), dtype=np.float32)
-            self._responses = np.zeros((self.capacity, responses.shape[1]), dtype=np.float32)
-            self._offsets[:c], self._responses[:c] = offsets, responses
-        self._gram_offsets[:c, :c] = np.asarray(s["gram_offsets"], dtype=np.float64)
-        self._gram_responses[:c, :c] = np.asarray(s["gram_responses"], dtype=np.float64)
+        self.on_boundary = bool(s["on_boundary"])
+        self.model = None
+        if s["model"] is not None:
+            self.model = self._build_model(self.model_kind, int(s["pixels"]))
+            self.model.load_state_dict({k: np.asarray(v) for k, v in s["model"].items()})

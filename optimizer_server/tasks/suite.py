@@ -43,6 +43,9 @@ class Problem:
     residuals: Optional[Callable[..., np.ndarray]] = None
     """(B, n) points [, seeds] → (B, P) residual vectors (image - target, scaled so their squares sum
     to the loss), for methods that use the rendered images (``gauss_newton``); None: losses only."""
+    grid: str = ""
+    """The parameters' layout when they are the texels of an image ("HxW"), as ``gauss_newton``'s
+    option `grid`; "" when they have none."""
 
 
 def _clip(x) -> np.ndarray:
@@ -256,7 +259,7 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
     return Problem(f"texture{n}", n, tex.loss, tex.error, 0.05, np.full(n, 0.5), budget,
                    "loss / loss(start) (0.05 = the paper's 95 % reduction)",
                    description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)", extra={"texture": tex},
-                   residuals=tex.residuals)
+                   residuals=tex.residuals, grid=f"{side}x{side}")
 
 
 def suite() -> Dict[str, Problem]:
