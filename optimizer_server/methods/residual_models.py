@@ -7,19 +7,20 @@ and describe the span of the offsets by an orthonormal basis ``V = Dᵀ C``. In 
     m(z) = 2 g·z + zᵀ H z,      g = Cᵀ Y r,   H = Cᵀ (Y Yᵀ) C,
 
 so a model hands the method ``C`` (as a map from z to row coefficients), ``g``, ``H`` and a spectral
-basis of H for the Levenberg-Marquardt path. Nothing of size pixels × directions is ever formed:
-only the Gram matrices ``D Dᵀ`` and ``Y Yᵀ``, grown by the new rows' products.
+basis of H for the Levenberg-Marquardt path. Per iteration only the new rows' products with the kept
+ones are computed.
 
 ``EigenModel`` (up to 800 directions): a ring buffer, C from the eigen-decomposition of ``D Dᵀ`` and the
 spectrum of H from a second one. With more directions than parameters the fit is a least-squares
 regression, which keeps refreshing the Jacobian of a nonlinear image (discs). Two k³ decompositions
 per iteration: 6 s each at k = 3,000, too slow for the thousands of directions a texture needs.
 
-``KrylovModel`` (thousands of directions, n >= 2,000): C = L⁻ᵀ with ``D Dᵀ = L Lᵀ``, and ``E = L⁻¹``
-and H are extended row block by row block (k² per new row), so nothing is decomposed per iteration.
-H's spectrum near the step comes from ~100 Lanczos steps started at g (the Krylov space the
-conjugate-gradient step lies in). A new row that is (nearly) a combination of the kept ones is not
-kept. When full, the older half is dropped and the factors rebuilt once.
+``KrylovModel`` (thousands of directions, n >= 2,000): the probes are orthonormalised as they arrive
+(Gram-Schmidt, twice), the same combinations applied to their responses, so C is the identity and H
+grows by the new rows' products only; nothing is decomposed per iteration. H's spectrum near the step
+comes from ~100 Lanczos steps started at g (the Krylov space the conjugate-gradient step lies in). A
+probe that (nearly) repeats the span adds no row. When full, the older half of the basis is dropped:
+the rest stays orthonormal, so nothing is rebuilt.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import numpy as np
 # offset directions whose singular value is below sqrt(this) of the largest count as repeats (dropped)
 _RANK_TOLERANCE = 1e-8
 # KrylovModel: a new direction whose part outside the kept span has less than this share of its
-# squared length adds nothing reliable (its Gram products are float32) and is not kept
+# squared length adds nothing reliable in float32 and is not kept
 _NEW_SHARE_MIN = 1e-4
 _LANCZOS_STEPS = 100
 

@@ -140,6 +140,11 @@ class OptimizerServer:
             self._socket.close(linger=0)
             self._socket = None
         self._stop_auth()
+        for job in list(self.jobs.values()):
+            try:
+                job.save_if_changed(force=True)  # a checkpoint deferred for spacing is written now
+            except Exception:  # one job's state must not keep the others' from disk
+                log.exception("could not checkpoint job %s on shutdown", job.id)
         self._writer.close()
         if not self._context.closed:
             self._context.term()

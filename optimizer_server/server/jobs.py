@@ -32,6 +32,8 @@ log = logging.getLogger("zerograds.server.jobs")
 Emit = Callable[["Job", str, Dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 _MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
+# after a checkpoint that took t seconds to serialise, the next one waits at least this many t
+_CHECKPOINT_SPACING = 9.0
 
 
 @dataclass
@@ -121,6 +123,7 @@ class Job:
         self.history: Dict[str, list] = {k: [] for k in _HISTORY_KEYS + ("current",)}
         self.persist_ms = 0.0
         self._dirty = False
+        self._next_save = 0.0  # monotonic time before which a changed state is not checkpointed again
         self._asked = None  # the method's Batch behind self.batch
         self.method = self._build_method()
 
@@ -382,8 +385,12 @@ class Job:
                  rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()))
         return s
 
-    def save_if_changed(self) -> None:
-        if self._dirty:
+    def save_if_changed(self, force: bool = False) -> None:
+        """Checkpoint a changed state, at most as often as keeps checkpointing under a tenth of the
+        serve loop's time: a big model (gauss_newton on a texture keeps ~1 GB of probe images) is not
+        serialised after every iteration. A crash then resumes a few iterations back, consistently:
+        each checkpoint holds its own pending batch. `force`: now (on shutdown)."""
+        if self._dirty and (force or time.monotonic() >= self._next_save):
             self.save()
 
     def save(self, wait: bool = False) -> None:
@@ -393,3 +400,4 @@ class Job:
         self.store.save_checkpoint({"state": self.state, "message": self.message,
                                     "method": self.method.state_dict(), "history": history}, wait=wait)
         self.persist_ms = 1e3 * (time.perf_counter() - t0)
+        self._next_save = time.monotonic() + _CHECKPOINT_SPACING * self.persist_ms / 1e3

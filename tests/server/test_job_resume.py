@@ -3,6 +3,7 @@ uninterrupted run ends (same seed, deterministic renderer)."""
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -97,3 +98,24 @@ def test_resuming_something_that_is_not_a_job_directory_says_so(tmp_path, start_
     (tmp_path / "job.npz").write_bytes(b"PK\x03\x04 garbage")
     with pytest.raises(StateError, match="not a readable state file"):
         server.server.resume_job(str(tmp_path))
+
+
+def test_a_slow_checkpoint_spaces_the_next_and_shutdown_writes_the_deferred_one(start_server, start_workers):
+    """Serialising a big state (gauss_newton's probe images) is not repeated after every iteration:
+    after one that took t, the next waits ~9 t. A state left unsaved for that reason reaches disk
+    when the server shuts down."""
+    server = start_server()
+    start_workers(server.endpoint, 1)
+    with OptimizerClient(server.endpoint) as client:
+        job = client.submit(**disc_job(budget=12))
+        job.wait(timeout_s=60)
+    state_path = os.path.join(job.job_dir, "state.npz")
+    written = os.stat(state_path).st_mtime_ns
+    live = server.server.jobs[job.id]
+    live._next_save = float("inf")  # as if the last checkpoint had taken very long
+    live.message = "changed after the last checkpoint"
+    live._dirty = True
+    time.sleep(0.5)  # the serve loop turns ~10 times and leaves the file alone
+    assert os.stat(state_path).st_mtime_ns == written
+    server.stop()  # serve_forever closes the server: the deferred checkpoint is written
+    assert load_state(state_path)["message"] == "changed after the last checkpoint"
