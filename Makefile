@@ -57,7 +57,7 @@ bench-efficiency: $(STAMP)
 
 bench-texture-size: $(STAMP)
 	$(PY) benchmarks/bench_texture_size.py
-	$(PY) benchmarks/bench_texture_size.py --method gauss_newton --iterations 48
+	$(PY) benchmarks/bench_texture_size.py --method gauss_newton --iterations 100
 
 bench-server: $(STAMP)
 	$(PY) benchmarks/bench_server.py

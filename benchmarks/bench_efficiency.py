@@ -50,6 +50,10 @@ ABLATIONS: Dict[str, tuple] = {
     "zg −crn": ("zerograds", dict(_EFF, common_random_numbers=False)),
     "zg −discrete_sigma": ("zerograds", dict(_EFF, discrete_sigma=0.0)),
     "zg −discrete_sigma_min": ("zerograds", dict(_EFF, discrete_sigma_min=0.0)),
+    # gauss_newton with grid probes: what the model's memory and the probes' correlation length buy
+    "gn grid, memory 800": ("gauss_newton", {"grid": "<the problem's>", "memory": 800}),
+    "gn grid, smoothness 2": ("gauss_newton", {"grid": "<the problem's>", "grid_smoothness": 2.0}),
+    "gn grid, smoothness 8": ("gauss_newton", {"grid": "<the problem's>", "grid_smoothness": 8.0}),
 }
 # ablations that change nothing on some problems: label → the problems they apply to
 APPLIES = {"zg −crn": lambda problem: problem.noisy,

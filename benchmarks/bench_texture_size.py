@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/bench_texture_size.py [--n 196608] [--preset efficient] [--iterations 8]
                                                       [--set surrogate_steps=5 ...]
-    .venv/bin/python benchmarks/bench_texture_size.py --method gauss_newton --iterations 48
+    .venv/bin/python benchmarks/bench_texture_size.py --method gauss_newton --iterations 100
 
 Builds the method at n parameters, feeds it a cheap quadratic (the objective is not what is timed;
 methods that use residual vectors get x - target, as from an image of n pixels), and prints the median
 time of ask() and tell() per iteration over the last half of the iterations (gauss_newton's model is
-full after memory / samples iterations: 40 by default), and the process's peak resident memory.
+full after ~70 iterations at this n, where `memory_gib` allows 1,365 directions, and then drops its
+older half every ~35), and the process's peak resident memory.
 """
 from __future__ import annotations
 
