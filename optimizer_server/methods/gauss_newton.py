@@ -52,9 +52,9 @@ class GaussNewtonOptions(CommonOptions):
     probe changes them at all (as ZeroGrads' option of the same name)."""
     memory: int = 3000
     """Most probe directions kept in the model. Below 2,000 parameters at most 800 (and 2n + samples),
-    refitted by an eigen-decomposition each iteration, oldest dropped first. From 2,000 parameters at
-    most n/2 and what fits in `memory_gib`, kept in an incremental factorisation; when full, the
-    older half is dropped (texture65536: 2,680 renders to the target with 1,600, never with 800)."""
+    refitted by eigen-decompositions each iteration, oldest dropped first. From 2,000 parameters at most
+    n/2 and what fits in `memory_gib`, kept as an orthonormal basis; when full, its older half is dropped
+    (texture65536 with `grid`: 2,200 renders to the target with 3,000; 800 never get there)."""
     memory_gib: float = 2.0
     """Bound on the model's probe offsets and responses (directions × (parameters + pixels) float32)."""
     grid: str = ""
