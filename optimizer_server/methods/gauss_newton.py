@@ -243,9 +243,9 @@ class GaussNewton(Method):
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray) -> None:
         o = self.options
         cand_r = residuals[0].astype(np.float64)
-        if self.model is not None and residuals.shape[1] != self.model.responses_buf.shape[1]:
+        if self.model is not None and residuals.shape[1] != self.model.pixels:
             raise TellError(f"{self.name}: residual vectors have {residuals.shape[1]} entries, earlier ones had "
-                            f"{self.model.responses_buf.shape[1]}; the image size must stay the same during a run")
+                            f"{self.model.pixels}; the image size must stay the same during a run")
         if self.model is None:
             self.model = self._build_model(self.model_kind, residuals.shape[1])
         # probes around the candidate and the secant from θ to it are valid directions either way
@@ -279,7 +279,7 @@ class GaussNewton(Method):
         return {"theta": self.theta.copy(), "r": None if self.r is None else self.r.copy(),
                 "candidate": self.candidate.copy(), "predicted": self.predicted, "radius": self.radius,
                 "on_boundary": self.on_boundary, "model_kind": self.model_kind,
-                "pixels": None if self.model is None else int(self.model.responses_buf.shape[1]),
+                "pixels": None if self.model is None else self.model.pixels,
                 "model": None if self.model is None else self.model.state_dict()}
 
     def _load_state_dict(self, s: Dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ class EigenModel:
     kind = "eigen"
 
     def __init__(self, n: int, capacity: int, pixels: int):
-        self.n, self.capacity = n, capacity
+        self.n, self.capacity, self.pixels = n, capacity, pixels
         # ring buffers: a new row overwrites the oldest; the least-squares model does not depend on order
         self.offsets_buf = np.zeros((capacity, n), dtype=np.float32)
         self.responses_buf = np.zeros((capacity, pixels), dtype=np.float32)
@@ -80,8 +80,8 @@ class EigenModel:
             gram[:self.count, rows] = cross.T
 
     def subspace(self, r32: np.ndarray) -> Optional[Subspace]:
-        """Orthonormal basis V = Eᵀ U S⁻¹ from D Dᵀ = U S² Uᵀ (tiny singular values dropped: nearly
-        repeated directions); the Jacobian on it fitted by least squares, B = J V ≈ Yᵀ U S⁻¹."""
+        """Orthonormal basis V = Dᵀ U S⁻¹ from D Dᵀ = U S² Uᵀ (tiny singular values dropped: nearly
+        repeated directions); the Jacobian on it fitted by least squares, J V ≈ Yᵀ U S⁻¹."""
         c = self.count
         if c == 0:
             return None
@@ -114,7 +114,7 @@ class KrylovModel:
     kind = "krylov"
 
     def __init__(self, n: int, capacity: int, pixels: int):
-        self.n, self.capacity = n, capacity
+        self.n, self.capacity, self.pixels = n, capacity, pixels
         # rows 0..count-1, oldest first: an orthonormal basis q_i of the probes' span (Gram-Schmidt) and
         # the image response J q_i of each (the same combination of the probes' responses)
         self.basis_buf = np.zeros((capacity, n), dtype=np.float32)
@@ -125,10 +125,6 @@ class KrylovModel:
     @property
     def offsets(self) -> np.ndarray:
         return self.basis_buf[:self.count]
-
-    @property
-    def responses_buf(self) -> np.ndarray:
-        return self.images_buf
 
     def add(self, offsets: np.ndarray, responses: np.ndarray) -> None:
         """Orthonormalise the new offsets against the basis (twice: the second pass restores what
