@@ -35,8 +35,6 @@ class AutoOptions(CommonOptions):
         if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
             raise ConfigError(f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got "
                               f"{self.cmaes_up_to} and {self.zerograds_up_to}")
-        if not isinstance(self.grid, str):
-            raise ConfigError(f"{name}: grid must be a string such as \"256x256\", got {self.grid!r}")
         parse_grid(self.grid, name)
 
 
@@ -49,10 +47,7 @@ class Auto(Method):
 
     def _setup(self) -> None:
         o = self.options
-        shape = parse_grid(o.grid, self.name)
-        if shape is not None and int(np.prod(shape)) > self.n:
-            raise ConfigError(f"{self.name}: grid {o.grid!r} holds {int(np.prod(shape)):,} texels but there are only "
-                              f"{self.n:,} parameters; the grid must describe the first H·W·C of them")
+        parse_grid(o.grid, self.name, self.n)  # refused here whichever method is chosen
         continuous = not np.any(self.resolution > 0)
         self.chosen, preset = (("cmaes", None) if self.n <= o.cmaes_up_to else
                                ("gauss_newton", None) if o.residuals and continuous else

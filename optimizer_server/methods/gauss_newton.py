@@ -79,15 +79,15 @@ class GaussNewtonOptions(CommonOptions):
         if not 0 < self.radius_min <= self.radius <= self.radius_max:
             raise ConfigError(f"{name}: need 0 < radius_min <= radius <= radius_max, got "
                               f"{self.radius_min}, {self.radius}, {self.radius_max}")
-        if not isinstance(self.grid, str):
-            raise ConfigError(f"{name}: grid must be a string such as \"256x256\" or \"256x256x3\", got {self.grid!r}")
         parse_grid(self.grid, name)
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
 
 
-def parse_grid(text: str, name: str = "gauss_newton") -> Optional[Tuple[int, ...]]:
-    """"256x256x3" → (256, 256, 3); "" → None."""
+def parse_grid(text: str, name: str = "gauss_newton", n: Optional[int] = None) -> Optional[Tuple[int, ...]]:
+    """"256x256x3" → (256, 256, 3); "" → None. Given `n`, the grid must fit in the n parameters."""
+    if not isinstance(text, str):
+        raise ConfigError(f"{name}: grid must be a string such as \"256x256\" or \"256x256x3\", got {text!r}")
     if not text:
         return None
     try:
@@ -97,6 +97,9 @@ def parse_grid(text: str, name: str = "gauss_newton") -> Optional[Tuple[int, ...
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ConfigError(f"{name}: grid {text!r} is not \"HxW\" or \"HxWxC\" with positive whole numbers "
                           "(e.g. \"256x256x3\" for an RGB texture of 256 × 256 texels)")
+    if n is not None and int(np.prod(shape)) > n:
+        raise ConfigError(f"{name}: grid {text!r} holds {int(np.prod(shape)):,} texels but there are only "
+                          f"{n:,} parameters; the grid must describe the first H·W·C of them")
     return shape
 
 
@@ -148,10 +151,7 @@ class GaussNewton(Method):
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
-        self.grid = parse_grid(o.grid, self.name)
-        if self.grid is not None and int(np.prod(self.grid)) > self.n:
-            raise ConfigError(f"{self.name}: grid {o.grid!r} holds {int(np.prod(self.grid)):,} texels but there are "
-                              f"only {self.n:,} parameters; the grid must describe the first H·W·C of them")
+        self.grid = parse_grid(o.grid, self.name, self.n)
         self.model_kind = "krylov" if self.n >= _KRYLOV_FROM else "eigen"
         self.model = None  # built at the first tell, when the residuals' size is known
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)

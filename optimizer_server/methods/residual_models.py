@@ -46,18 +46,15 @@ class Subspace:
         self.beta = basis.T @ g
 
 
-class EigenModel:
-    kind = "eigen"
+class _ProbeModel:
+    """What both models keep: up to `capacity` directions (float32 rows over the n parameters) and
+    each one's image response (rows over the P pixels); `count` rows in use."""
 
     def __init__(self, n: int, capacity: int, pixels: int):
         self.n, self.capacity, self.pixels = n, capacity, pixels
-        # ring buffers: a new row overwrites the oldest; the least-squares model does not depend on order
         self.offsets_buf = np.zeros((capacity, n), dtype=np.float32)
         self.responses_buf = np.zeros((capacity, pixels), dtype=np.float32)
-        self.gram_offsets = np.zeros((capacity, capacity))
-        self.gram_responses = np.zeros((capacity, capacity))
-        self.count = 0  # rows in use
-        self.slot = 0  # the row the next direction is written to
+        self.count = 0
 
     @property
     def offsets(self) -> np.ndarray:
@@ -66,6 +63,17 @@ class EigenModel:
     @property
     def responses(self) -> np.ndarray:
         return self.responses_buf[:self.count]
+
+
+class EigenModel(_ProbeModel):
+    kind = "eigen"
+
+    def __init__(self, n: int, capacity: int, pixels: int):
+        super().__init__(n, capacity, pixels)
+        # ring buffers: a new row overwrites the oldest; the least-squares model does not depend on order
+        self.gram_offsets = np.zeros((capacity, capacity))
+        self.gram_responses = np.zeros((capacity, capacity))
+        self.slot = 0  # the row the next direction is written to
 
     def add(self, offsets: np.ndarray, responses: np.ndarray) -> None:
         offsets, responses = offsets[-self.capacity:], responses[-self.capacity:]
@@ -110,21 +118,15 @@ class EigenModel:
         self.gram_responses[:c, :c] = s["gram_responses"]
 
 
-class KrylovModel:
+class KrylovModel(_ProbeModel):
     kind = "krylov"
 
     def __init__(self, n: int, capacity: int, pixels: int):
-        self.n, self.capacity, self.pixels = n, capacity, pixels
-        # rows 0..count-1, oldest first: an orthonormal basis q_i of the probes' span (Gram-Schmidt) and
-        # the image response J q_i of each (the same combination of the probes' responses)
-        self.basis_buf = np.zeros((capacity, n), dtype=np.float32)
-        self.images_buf = np.zeros((capacity, pixels), dtype=np.float32)
+        # rows 0..count-1, oldest first: the offsets are an orthonormal basis q_i of the probes' span
+        # (Gram-Schmidt), the responses the image response J q_i of each (the same combination of the
+        # probes' responses)
+        super().__init__(n, capacity, pixels)
         self.h = np.zeros((capacity, capacity))  # H_ij = J q_i · J q_j
-        self.count = 0
-
-    @property
-    def offsets(self) -> np.ndarray:
-        return self.basis_buf[:self.count]
 
     def add(self, offsets: np.ndarray, responses: np.ndarray) -> None:
         """Orthonormalise the new offsets against the basis (twice: the second pass restores what
@@ -136,7 +138,7 @@ class KrylovModel:
         if self.count + len(offsets) > self.capacity:
             self._drop_oldest(keep=min(self.capacity // 2, self.capacity - len(offsets)))
         c = self.count
-        q, u = self.basis_buf[:c], self.images_buf[:c]
+        q, u = self.offsets, self.responses
         norms2 = np.einsum("ij,ij->i", offsets, offsets).astype(np.float64)
         d, y = offsets.copy(), responses.copy()
         for _ in range(2):
@@ -149,9 +151,9 @@ class KrylovModel:
         if a == 0:
             return
         inv = np.linalg.inv(factor).astype(np.float32)
-        self.basis_buf[c:c + a] = inv @ d[kept]
-        self.images_buf[c:c + a] = inv @ y[kept]
-        cross = (self.images_buf[c:c + a] @ self.images_buf[:c + a].T).astype(np.float64)  # (a, c + a)
+        self.offsets_buf[c:c + a] = inv @ d[kept]
+        self.responses_buf[c:c + a] = inv @ y[kept]
+        cross = (self.responses_buf[c:c + a] @ self.responses_buf[:c + a].T).astype(np.float64)  # (a, c + a)
         self.h[c:c + a, :c + a] = cross
         self.h[:c + a, c:c + a] = cross.T
         self.count = c + a
@@ -160,7 +162,7 @@ class KrylovModel:
         """Keep the newest `keep` basis rows: still orthonormal, their responses and H unchanged."""
         c = self.count
         start = c - keep
-        for buf in (self.basis_buf, self.images_buf):
+        for buf in (self.offsets_buf, self.responses_buf):
             buf[:keep] = buf[start:c]  # no overlap: keep <= c - keep
         self.h[:keep, :keep] = self.h[start:c, start:c].copy()
         self.count = keep
@@ -170,18 +172,18 @@ class KrylovModel:
         if c == 0:
             return None
         h = self.h[:c, :c]
-        g = (self.images_buf[:c] @ r32).astype(np.float64)
+        g = (self.responses @ r32).astype(np.float64)
         basis, curvatures = _lanczos_spectrum(h, g, _LANCZOS_STEPS)
         return Subspace(None, g, h, basis, curvatures)
 
     def state_dict(self) -> Dict[str, Any]:
         c = self.count
-        return {"basis": self.basis_buf[:c].copy(), "images": self.images_buf[:c].copy(), "h": self.h[:c, :c].copy()}
+        return {"basis": self.offsets.copy(), "images": self.responses.copy(), "h": self.h[:c, :c].copy()}
 
     def load_state_dict(self, s: Dict[str, Any]) -> None:
         c = self.count = len(s["basis"])
-        self.basis_buf[:c] = s["basis"]
-        self.images_buf[:c] = s["images"]
+        self.offsets_buf[:c] = s["basis"]
+        self.responses_buf[:c] = s["images"]
         self.h[:c, :c] = s["h"]
 
 

@@ -147,7 +147,7 @@ def test_the_krylov_model_keeps_an_orthonormal_basis_and_the_exact_responses():
         if model.count:  # two probes that are combinations of the kept basis: nothing new in them
             offsets[:2] = rng.standard_normal((2, model.count)).astype(np.float32) @ model.offsets
         model.add(offsets, offsets @ jac.T)
-    q, u = model.offsets.astype(np.float64), model.images_buf[:model.count].astype(np.float64)
+    q, u = model.offsets.astype(np.float64), model.responses.astype(np.float64)
     assert model.count == 20 + 29 * 18
     assert np.abs(q @ q.T - np.eye(model.count)).max() < 1e-4
     assert np.abs(u - q @ jac.T.astype(np.float64)).max() < 1e-3 * np.abs(u).max()
