@@ -6,6 +6,7 @@
 
 Prints Markdown tables. Reproduce with: make bench-core   (or .venv/bin/python benchmarks/bench_core.py)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,16 @@ from optimizer_server.tasks.disc import DiscTask
 
 DISC_OPTIONS = {  # the same settings the convergence tests state
     "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
-    "zerograds": dict(sigma=0.3, lr=0.02, surrogate_lr=0.01, anneal=True, lr_follows_sigma=True,
-                      refit_first=True, samples=4, surrogate_steps=10),
+    "zerograds": dict(
+        sigma=0.3,
+        lr=0.02,
+        surrogate_lr=0.01,
+        anneal=True,
+        lr_follows_sigma=True,
+        refit_first=True,
+        samples=4,
+        surrogate_steps=10,
+    ),
     "zerograds (paper)": dict(sigma=0.33, lr=1e-3, surrogate_lr=1e-3, samples=2),
     "fd": dict(eps=1e-3, lr=0.01),
     "spsa": dict(),
@@ -43,8 +52,9 @@ def disc_table(budget: int, seeds: int) -> None:
         method = label.split(" ")[0]
         firsts, finals, overhead = [], [], []
         for seed in range(seeds):
-            res = minimize(task.loss, task.space, method=method, budget=budget, seed=seed,
-                           x0=task.start_centre, **options)
+            res = minimize(
+                task.loss, task.space, method=method, budget=budget, seed=seed, x0=task.start_centre, **options
+            )
             errs = task.parameter_error([h["x"] for h in res.history])
             hit = np.flatnonzero(errs < 0.02)
             firsts.append(res.history[hit[0]]["evaluations"] if len(hit) else None)
@@ -54,8 +64,11 @@ def disc_table(budget: int, seeds: int) -> None:
         reached = sorted(f for f in firsts if f is not None)
         # a median over all seeds, counting "never" as worse than any number
         med = reached[len(firsts) // 2] if len(reached) > len(firsts) // 2 else "not reached"
-        print(f"| {label} | {solved}/{seeds} | {med} | {statistics.median(finals):.4f} | "
-              f"{1000 * statistics.median(overhead):.3f} |", flush=True)
+        print(
+            f"| {label} | {solved}/{seeds} | {med} | {statistics.median(finals):.4f} | "
+            f"{1000 * statistics.median(overhead):.3f} |",
+            flush=True,
+        )
 
 
 def overhead_row(method: str, n: int, iterations: int) -> str:
@@ -76,7 +89,7 @@ def overhead_row(method: str, n: int, iterations: int) -> str:
             return f"failed ({str(exc).split(';')[0][:60]})"
         t1 = time.perf_counter()
         residuals = (b.x - target) / np.sqrt(n)  # for methods that use residual vectors (here n entries)
-        losses = (residuals ** 2).sum(1)
+        losses = (residuals**2).sum(1)
         t2 = time.perf_counter()
         m.tell(b, losses, residuals if m.wants_residuals else None)
         t3 = time.perf_counter()
@@ -89,8 +102,10 @@ def overhead_row(method: str, n: int, iterations: int) -> str:
 
 
 def overhead_table(dims) -> None:
-    print(f"\n### Optimiser time per iteration (ask + tell, objective excluded; median; device "
-          f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {torch.get_num_threads()} torch threads)\n")
+    print(
+        f"\n### Optimiser time per iteration (ask + tell, objective excluded; median; device "
+        f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {torch.get_num_threads()} torch threads)\n"
+    )
     print("| method | " + " | ".join(f"n = {n:,}" for n in dims) + " |")
     print("|---|" + "---|" * len(dims))
     for method in available_methods():
@@ -104,12 +119,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--dims", type=int, nargs="+", default=[10, 1000, 100_000])
     parser.add_argument("--skip-disc", action="store_true")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (the server's default is 1: small tensors, busy cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (the server's default is 1: small tensors, busy cores)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"# bench-core  ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"python {platform.python_version()})")
+    print(
+        f"# bench-core  ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"python {platform.python_version()})"
+    )
     print("command: make bench-core  (.venv/bin/python benchmarks/bench_core.py " + " ".join(sys.argv[1:]) + ")")
     if not args.skip_disc:
         disc_table(args.budget, args.seeds)

@@ -9,6 +9,7 @@ Reproduce:   make bench-efficiency                       (full: 5 seeds, full bu
              .venv/bin/python benchmarks/bench_efficiency.py --quick   (≈ 15 min on 2 cores)
 Options:     --problems discs1 led336 ...  --methods cmaes zerograds ...  --seeds 5  --out out/efficiency
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from optimizer_server.methods import create_method
 from optimizer_server.tasks.suite import suite
 
 # label → (method, options). "paper" presets reproduce METHODS.md; the others are what we measure.
-METHODS: Dict[str, tuple] = {
+METHODS: dict[str, tuple] = {
     "cmaes": ("cmaes", {}),
     "nevergrad": ("nevergrad", {}),
     "prdpt (paper)": ("prdpt", {"preset": "paper"}),
@@ -40,7 +40,7 @@ METHODS: Dict[str, tuple] = {
 }
 # one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
 _EFF = {"preset": "efficient"}
-ABLATIONS: Dict[str, tuple] = {
+ABLATIONS: dict[str, tuple] = {
     "zg −refit_first": ("zerograds", dict(_EFF, refit_first=False)),
     "zg −standardize": ("zerograds", dict(_EFF, standardize_losses=False)),
     "zg −local_inputs": ("zerograds", dict(_EFF, local_inputs=False)),
@@ -56,12 +56,17 @@ ABLATIONS: Dict[str, tuple] = {
     "gn grid, smoothness 8": ("gauss_newton", {"grid": "<the problem's>", "grid_smoothness": 8.0}),
 }
 # ablations that change nothing on some problems: label → the problems they apply to
-APPLIES = {"zg −crn": lambda problem: problem.noisy,
-           "zg −discrete_sigma": lambda problem: problem.resolution is not None,
-           "zg −discrete_sigma_min": lambda problem: problem.resolution is not None}
+APPLIES = {
+    "zg −crn": lambda problem: problem.noisy,
+    "zg −discrete_sigma": lambda problem: problem.resolution is not None,
+    "zg −discrete_sigma_min": lambda problem: problem.resolution is not None,
+}
 # runs the suite leaves out, and why (each would take longer than the rest of the suite together)
 TOO_SLOW = {
-    "zerograds (paper)": (20_000, "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration"),
+    "zerograds (paper)": (
+        20_000,
+        "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration",
+    ),
     "nevergrad": (20_000, "left out at this n to keep the suite short"),
 }
 BUDGET_FRACTIONS = (0.1, 0.3, 1.0)
@@ -81,13 +86,21 @@ def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at
             return {"skipped": "its parameters have no image layout"}
         options["grid"] = problem.grid
     try:
-        m = create_method(method, n=problem.n, budget=budget, seed=seed, x0=problem.x0, preset=preset,
-                          resolution=problem.resolution, **options)
+        m = create_method(
+            method,
+            n=problem.n,
+            budget=budget,
+            seed=seed,
+            x0=problem.x0,
+            preset=preset,
+            resolution=problem.resolution,
+            **options,
+        )
     except ConfigError as exc:
         return {"skipped": str(exc).split(";")[0]}
     if m.wants_residuals and problem.residuals is None:
         return {"skipped": "needs residual images; this problem gives only losses"}
-    curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], None
+    curve, opt_seconds = [(0, problem.error(problem.x0))], []
     try:
         result = _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
         result["chosen"] = getattr(m, "chosen", method)  # what `auto` picked
@@ -119,12 +132,17 @@ def _iterate(problem, m, budget, stop_at_target, curve, opt_seconds) -> dict:
     for frac in BUDGET_FRACTIONS:  # error at a fixed budget: the last estimate within it
         within = [e for ev, e in curve if ev <= frac * budget]
         at_budget[frac] = within[-1]
-    return {"hit": hit, "curve": curve, "at_budget": at_budget, "final": curve[-1][1],
-            "ms_per_iteration": 1000 * statistics.median(opt_seconds) if opt_seconds else float("nan"),
-            "evaluations": m.evaluations}
+    return {
+        "hit": hit,
+        "curve": curve,
+        "at_budget": at_budget,
+        "final": curve[-1][1],
+        "ms_per_iteration": 1000 * statistics.median(opt_seconds) if opt_seconds else float("nan"),
+        "evaluations": m.evaluations,
+    }
 
 
-def median_hits(hits: List[Optional[int]]):
+def median_hits(hits: list[int | None]):
     """Median counting 'never reached' as worse than any number (None if the median is 'never')."""
     reached = sorted(h for h in hits if h is not None)
     k = len(hits) // 2
@@ -138,8 +156,11 @@ def main(argv=None) -> int:
     parser.add_argument("--problems", nargs="+", default=None)
     parser.add_argument("--methods", nargs="+", default=None, help="labels of METHODS / ABLATIONS")
     parser.add_argument("--ablations", action="store_true", help="also run the zerograds ablations")
-    parser.add_argument("--full-budget", action="store_true",
-                        help="keep running after the target (needed for the error-at-budget columns)")
+    parser.add_argument(
+        "--full-budget",
+        action="store_true",
+        help="keep running after the target (needed for the error-at-budget columns)",
+    )
     parser.add_argument("--out", default="out/efficiency")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the machine is shared; and per-iteration times are single-core figures
@@ -150,16 +171,22 @@ def main(argv=None) -> int:
     labels = args.methods or list(table)
     all_methods = dict(METHODS, **ABLATIONS)
     os.makedirs(args.out, exist_ok=True)
-    command = "make bench-efficiency  (.venv/bin/python benchmarks/bench_efficiency.py " + " ".join(
-        sys.argv[1:] if argv is None else argv) + ")"
+    command = (
+        "make bench-efficiency  (.venv/bin/python benchmarks/bench_efficiency.py "
+        + " ".join(sys.argv[1:] if argv is None else argv)
+        + ")"
+    )
     print(f"# bench-efficiency  (torch {torch.__version__}, 1 torch thread)\ncommand: {command}", flush=True)
 
     rows, summary = [], []
     for pname in problems:
         problem = makers[pname]()
         budget = max(20, int(problem.budget * (QUICK_SCALE if args.quick else 1.0)))
-        print(f"\n## {pname}: n={problem.n}, budget {budget}, target error ≤ {problem.target} "
-              f"({problem.error_doc}); {problem.description}", flush=True)
+        print(
+            f"\n## {pname}: n={problem.n}, budget {budget}, target error ≤ {problem.target} "
+            f"({problem.error_doc}); {problem.description}",
+            flush=True,
+        )
         curves = {}
         for label in labels:
             if not APPLIES.get(label, lambda problem: True)(problem):
@@ -176,26 +203,46 @@ def main(argv=None) -> int:
                 if "skipped" in r:
                     break
                 runs.append(r)
-                rows.append({"problem": pname, "n": problem.n, "method": label, "seed": seed, "budget": budget,
-                             "target": problem.target, "evaluations_to_target": r["hit"] or "",
-                             **{f"error_at_{f}": r["at_budget"][f] for f in BUDGET_FRACTIONS},
-                             "final_error": r["final"], "evaluations": r["evaluations"],
-                             "optimizer_ms_per_iteration": r["ms_per_iteration"]})
+                rows.append(
+                    {
+                        "problem": pname,
+                        "n": problem.n,
+                        "method": label,
+                        "seed": seed,
+                        "budget": budget,
+                        "target": problem.target,
+                        "evaluations_to_target": r["hit"] or "",
+                        **{f"error_at_{f}": r["at_budget"][f] for f in BUDGET_FRACTIONS},
+                        "final_error": r["final"],
+                        "evaluations": r["evaluations"],
+                        "optimizer_ms_per_iteration": r["ms_per_iteration"],
+                    }
+                )
             if not runs:
                 print(f"  {label:22s} skipped: {r['skipped']}", flush=True)
                 summary.append({"problem": pname, "n": problem.n, "method": label, "skipped": r["skipped"]})
                 continue
             hits = [r["hit"] for r in runs]
             med = median_hits(hits)
-            entry = {"problem": pname, "n": problem.n, "method": label, "median_hit": med,
-                     "solved": sum(h is not None for h in hits), "seeds": len(runs),
-                     "final": statistics.median(r["final"] for r in runs),
-                     "ms": statistics.median(r["ms_per_iteration"] for r in runs), "budget": budget}
+            entry = {
+                "problem": pname,
+                "n": problem.n,
+                "method": label,
+                "median_hit": med,
+                "solved": sum(h is not None for h in hits),
+                "seeds": len(runs),
+                "final": statistics.median(r["final"] for r in runs),
+                "ms": statistics.median(r["ms_per_iteration"] for r in runs),
+                "budget": budget,
+            }
             summary.append(entry)
             curves[label] = runs
-            print(f"  {label:22s} to target: {med if med is not None else 'not reached':>11} "
-                  f"(solved {entry['solved']}/{len(runs)}, hits {hits}) final error {entry['final']:.4g}  "
-                  f"{entry['ms']:.2f} ms/it  [{time.time() - t0:.0f}s]", flush=True)
+            print(
+                f"  {label:22s} to target: {med if med is not None else 'not reached':>11} "
+                f"(solved {entry['solved']}/{len(runs)}, hits {hits}) final error {entry['final']:.4g}  "
+                f"{entry['ms']:.2f} ms/it  [{time.time() - t0:.0f}s]",
+                flush=True,
+            )
         plot_problem(os.path.join(args.out, f"{pname}.png"), pname, problem, curves, budget)
 
     write_csv(os.path.join(args.out, "runs.csv"), rows)
@@ -207,7 +254,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def write_csv(path: str, rows: List[dict]) -> None:
+def write_csv(path: str, rows: list[dict]) -> None:
     if not rows:
         return
     with open(path, "w", newline="") as fh:
@@ -216,14 +263,18 @@ def write_csv(path: str, rows: List[dict]) -> None:
         writer.writerows(rows)
 
 
-def summary_markdown(summary: List[dict], problems, labels, command: str) -> str:
+def summary_markdown(summary: list[dict], problems, labels, command: str) -> str:
     """Problems as rows, methods as columns: median evaluations to target (solved seeds)."""
     cells = {(e["problem"], e["method"]): e for e in summary}
     ns = {e["problem"]: e["n"] for e in summary}
     used = [l for l in labels if any((p, l) in cells for p in problems)]
-    out = [f"Median evaluations to the target error (seeds that reached it / seeds; '—' = median seed never "
-           f"did; 'n/a' = method refuses this n). Command: `{command}`", "",
-           "| problem | n | " + " | ".join(used) + " |", "|---|---|" + "---|" * len(used)]
+    out = [
+        f"Median evaluations to the target error (seeds that reached it / seeds; '—' = median seed never "
+        f"did; 'n/a' = method refuses this n). Command: `{command}`",
+        "",
+        "| problem | n | " + " | ".join(used) + " |",
+        "|---|---|" + "---|" * len(used),
+    ]
     for p in problems:
         row = []
         for label in used:
@@ -236,8 +287,13 @@ def summary_markdown(summary: List[dict], problems, labels, command: str) -> str
                 hit = "—" if e["median_hit"] is None else str(e["median_hit"])
                 row.append(f"{hit} ({e['solved']}/{e['seeds']})")
         out.append(f"| {p} | {ns.get(p, '')} | " + " | ".join(row) + " |")
-    out += ["", "Optimiser time per iteration (ms, median; ask + tell, objective excluded, 1 thread):", "",
-            "| problem | " + " | ".join(used) + " |", "|---|" + "---|" * len(used)]
+    out += [
+        "",
+        "Optimiser time per iteration (ms, median; ask + tell, objective excluded, 1 thread):",
+        "",
+        "| problem | " + " | ".join(used) + " |",
+        "|---|" + "---|" * len(used),
+    ]
     for p in problems:
         row = []
         for label in used:
@@ -247,7 +303,7 @@ def summary_markdown(summary: List[dict], problems, labels, command: str) -> str
     return "\n".join(out) + "\n"
 
 
-def plot_problem(path: str, pname: str, problem, curves: Dict[str, list], budget: int) -> None:
+def plot_problem(path: str, pname: str, problem, curves: dict[str, list], budget: int) -> None:
     """Median (over seeds) of the error against evaluations, one line per method."""
     if not curves:
         return

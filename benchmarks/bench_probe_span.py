@@ -8,6 +8,7 @@ probes, and prints the least-squares optimum of the loss over the start plus the
 the start's loss. Bounds are ignored, so this is a floor for any method that steps within the probes'
 span (`gauss_newton` is one): if it is above the target, no such method reaches the target with k probes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=128)
     parser.add_argument("--probes", type=int, nargs="+", default=[800, 1600, 3000])
-    parser.add_argument("--smoothness", type=float, nargs="+", default=[0.0, 4.0],
-                        help="probe correlation length in texels (0: independent per texel)")
+    parser.add_argument(
+        "--smoothness",
+        type=float,
+        nargs="+",
+        default=[0.0, 4.0],
+        help="probe correlation length in texels (0: independent per texel)",
+    )
     args = parser.parse_args(argv)
     side = args.side
     texture = BlurredTexture(side, 1.5, seed=side)  # the suite's texture{side²}
@@ -38,8 +44,9 @@ def main(argv=None) -> int:
             else:
                 probes = rng.standard_normal((k, side * side))
             # the blur is linear: the images' response to the probes, without clipping
-            images = np.fft.irfft2(np.fft.rfft2(probes.reshape(k, side, side)) * texture.kernel_hat[:, :side // 2 + 1],
-                                   s=(side, side)).reshape(k, -1)
+            images = np.fft.irfft2(
+                np.fft.rfft2(probes.reshape(k, side, side)) * texture.kernel_hat[:, : side // 2 + 1], s=(side, side)
+            ).reshape(k, -1)
             basis, _ = np.linalg.qr(images.T.astype(np.float32))
             rest = r0 - basis @ (basis.T @ r0)
             label = "white" if smoothness == 0 else f"smooth {smoothness:g}"

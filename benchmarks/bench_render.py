@@ -11,6 +11,7 @@
 
 Figures are printed (and written as JSON to --out); nothing here asserts a timing.
 """
+
 import argparse
 import json
 import os
@@ -30,8 +31,10 @@ from blender_addon import jobspec, params  # noqa: E402
 from blender_addon.worker import SceneRenderer  # noqa: E402
 from scenes import shadows_demo  # noqa: E402
 
-PATHS = [{"name": "x", "path": 'objects["Occluder"].location', "index": 0},
-         {"name": "y", "path": 'objects["Occluder"].location', "index": 1}]
+PATHS = [
+    {"name": "x", "path": 'objects["Occluder"].location', "index": 0},
+    {"name": "y", "path": 'objects["Occluder"].location', "index": 1},
+]
 
 
 def median_ms(values):
@@ -60,10 +63,17 @@ def in_process(size: int, samples: int, repeats: int, readback: str) -> dict:
                 grab.append(worker.renderer.grab_seconds)
     # Overhead is paired per render (total − engine of the same render): robust on a busy machine.
     overhead = [t - e for t, e in zip(total, engine)]
-    return {"size": size, "samples": samples, "readback": readback, "total_ms": median_ms(total),
-            "engine_ms": median_ms(engine), "overhead_ms": median_ms(overhead),
-            "overhead_pct": 100 * statistics.median(o / e for o, e in zip(overhead, engine)),
-            "apply_ms": median_ms(apply_), "grab_ms": median_ms(grab) if readback == "memory" else None}
+    return {
+        "size": size,
+        "samples": samples,
+        "readback": readback,
+        "total_ms": median_ms(total),
+        "engine_ms": median_ms(engine),
+        "overhead_ms": median_ms(overhead),
+        "overhead_pct": 100 * statistics.median(o / e for o, e in zip(overhead, engine)),
+        "apply_ms": median_ms(apply_),
+        "grab_ms": median_ms(grab) if readback == "memory" else None,
+    }
 
 
 def pipeline(blend: str, workers: int, budget: int) -> dict:
@@ -73,11 +83,23 @@ def pipeline(blend: str, workers: int, budget: int) -> dict:
     cores = os.cpu_count() or 1
     run = Run(blend, worker_count=workers, threads_per_worker=max(1, cores // workers))
     settings = jobspec.render_settings(64, 64, 16, PATHS)
-    space = {"params": [{"name": "x", "lo": shadows_demo.BOUNDS["x"][0], "hi": shadows_demo.BOUNDS["x"][1]},
-                        {"name": "y", "lo": shadows_demo.BOUNDS["y"][0], "hi": shadows_demo.BOUNDS["y"][1]}]}
+    space = {
+        "params": [
+            {"name": "x", "lo": shadows_demo.BOUNDS["x"][0], "hi": shadows_demo.BOUNDS["x"][1]},
+            {"name": "y", "lo": shadows_demo.BOUNDS["y"][0], "hi": shadows_demo.BOUNDS["y"][1]},
+        ]
+    }
     try:
-        run.start(space, "prdpt", budget=budget, seed=0, settings=settings, options={"samples": 8},
-                  target_values=shadows_demo.TARGET, start=shadows_demo.START)
+        run.start(
+            space,
+            "prdpt",
+            budget=budget,
+            seed=0,
+            settings=settings,
+            options={"samples": 8},
+            target_values=shadows_demo.TARGET,
+            start=shadows_demo.START,
+        )
         first = None
         idle = []  # per iteration: wall time not spent inside a worker's render_batch, per render
         while not run.finished:
@@ -93,9 +115,15 @@ def pipeline(blend: str, workers: int, budget: int) -> dict:
         run.stop()
     renders = last[1] - first[1]
     seconds = last[0] - first[0]
-    return {"workers": workers, "threads_per_worker": max(1, cores // workers), "renders": renders,
-            "seconds": seconds, "renders_per_s": renders / seconds, "ms_per_render": 1e3 * seconds / renders,
-            "pipeline_overhead_ms_per_render": median_ms(idle)}
+    return {
+        "workers": workers,
+        "threads_per_worker": max(1, cores // workers),
+        "renders": renders,
+        "seconds": seconds,
+        "renders_per_s": renders / seconds,
+        "ms_per_render": 1e3 * seconds / renders,
+        "pipeline_overhead_ms_per_render": median_ms(idle),
+    }
 
 
 def main(argv=None):
@@ -109,27 +137,35 @@ def main(argv=None):
     blend = os.path.join(tempfile.mkdtemp(prefix="zerograds_bench_"), "shadows.blend")
     shadows_demo.build(blend)
     print(f"# {' '.join([os.path.relpath(sys.argv[0], ROOT)] + (argv or sys.argv[1:]))}")
-    print(f"# bpy {bpy.app.version_string}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared machine: noisy)")
+    print(
+        f"# bpy {bpy.app.version_string}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared machine: noisy)"
+    )
     rows = []
-    print("\nper render, in process, 16 spp (median ms)   total   engine   overhead beyond Cycles   apply   copy pixels")
+    print(
+        "\nper render, in process, 16 spp (median ms)   total   engine   overhead beyond Cycles   apply   copy pixels"
+    )
     for size in (64, 128):
         for readback in ("memory", "exr"):
             r = in_process(size, 16, args.repeats, readback)
             rows.append(r)
             label = "pixels in memory" if readback == "memory" else "pixels via EXR file"
-            print(f"  {size:3d}²  {label:20s}  {r['total_ms']:7.2f}  {r['engine_ms']:7.2f}   "
-                  f"{r['overhead_ms']:6.2f} ms = {r['overhead_pct']:5.1f} %      {r['apply_ms']:.3f}   "
-                  + (f"{r['grab_ms']:.3f}" if r["grab_ms"] is not None else "(in overhead)"))
+            print(
+                f"  {size:3d}²  {label:20s}  {r['total_ms']:7.2f}  {r['engine_ms']:7.2f}   "
+                f"{r['overhead_ms']:6.2f} ms = {r['overhead_pct']:5.1f} %      {r['apply_ms']:.3f}   "
+                + (f"{r['grab_ms']:.3f}" if r["grab_ms"] is not None else "(in overhead)")
+            )
     pipe = []
     if not args.skip_pipeline:
         print("\nthrough server + worker processes, 64² 16 spp, PRDPT 8 samples/iteration")
         for workers in (1, 2):
             p = pipeline(blend, workers, args.budget)
             pipe.append(p)
-            print(f"  {workers} worker(s) × {p['threads_per_worker']} thread(s): {p['renders_per_s']:6.1f} renders/s "
-                  f"({p['ms_per_render']:.1f} ms per render, {p['renders']} renders in {p['seconds']:.1f} s); "
-                  f"server + messaging {p['pipeline_overhead_ms_per_render']:.2f} ms per render")
+            print(
+                f"  {workers} worker(s) × {p['threads_per_worker']} thread(s): {p['renders_per_s']:6.1f} renders/s "
+                f"({p['ms_per_render']:.1f} ms per render, {p['renders']} renders in {p['seconds']:.1f} s); "
+                f"server + messaging {p['pipeline_overhead_ms_per_render']:.2f} ms per render"
+            )
     with open(os.path.join(args.out, "bench_render.json"), "w") as f:
         json.dump({"in_process": rows, "pipeline": pipe, "load_average": os.getloadavg()[0]}, f, indent=1)
     print(f"\nwritten: {os.path.join(args.out, 'bench_render.json')}")

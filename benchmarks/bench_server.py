@@ -12,6 +12,7 @@
 
 Workers are separate processes; the server runs in this process (one thread), as in production.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,24 @@ SPACE = Space([ParamSpec("cx", 0.0, 1.0), ParamSpec("cy", 0.0, 1.0)])
 
 
 def spawn_workers(endpoint: str, count: int, *extra: str):
-    return [subprocess.Popen([sys.executable, "-m", "optimizer_server.analytic_worker", "--connect", endpoint,
-                              "--name", f"bench-{i}", *extra], cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(count)]
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "optimizer_server.analytic_worker",
+                "--connect",
+                endpoint,
+                "--name",
+                f"bench-{i}",
+                *extra,
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
 
 
 def stop(procs):
@@ -72,8 +88,10 @@ def wire_round_trip(size: int, renders: int):
             if task == 0:
                 body["setup"] = setup
             t0 = time.perf_counter()
-            router.send_multipart([identity.bytes] + protocol.encode("render", body, job="bench", seq=task,
-                                                                     arrays=[("values", values)]), copy=False)
+            router.send_multipart(
+                [identity.bytes] + protocol.encode("render", body, job="bench", seq=task, arrays=[("values", values)]),
+                copy=False,
+            )
             while True:
                 _, *frames = router.recv_multipart(copy=False)
                 msg = protocol.decode(frames)
@@ -114,9 +132,16 @@ class Server:
 def run_job(endpoint: str, size: int, samples: int, budget: int):
     """Run a PRDPT job; return (wall seconds after the first iteration, renders since, progress list)."""
     with OptimizerClient(endpoint, timeout_s=60) as client:
-        job = client.submit(SPACE, "prdpt", budget=budget, options={"samples": samples},
-                            target_values={"cx": 0.7, "cy": 0.3}, start={"cx": 0.45, "cy": 0.45},
-                            settings={"size": size, "channels": 4}, seed=1)
+        job = client.submit(
+            SPACE,
+            "prdpt",
+            budget=budget,
+            options={"samples": samples},
+            target_values={"cx": 0.7, "cy": 0.3},
+            start={"cx": 0.45, "cy": 0.45},
+            settings={"size": size, "channels": 4},
+            seed=1,
+        )
         progress = []
         t_first = None
         for p in job.progress(timeout_s=600):
@@ -141,8 +166,12 @@ def job_overhead(size: int, renders: int, samples: int = 16):
     rest = progress[1:]
     render_s = sum(p["timings"]["render_s"] for p in rest)
     per_render = lambda key: sum(p["timings"][key] for p in rest) / count  # noqa: E731
-    return {"overhead_ms": 1e3 * (wall - render_s) / count, "loss_ms": per_render("loss_ms"),
-            "optimizer_ms": per_render("optimizer_ms"), "persist_ms": per_render("persist_ms")}
+    return {
+        "overhead_ms": 1e3 * (wall - render_s) / count,
+        "loss_ms": per_render("loss_ms"),
+        "optimizer_ms": per_render("optimizer_ms"),
+        "persist_ms": per_render("persist_ms"),
+    }
 
 
 # --- 2: scheduling with k workers -------------------------------------------------------------------------
@@ -162,31 +191,43 @@ def throughput(k: int, render_ms: float, samples: int, iterations: int, size: in
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
-    parser.add_argument("--render-ms", type=float, nargs="+", default=[20.0, 50.0],
-                        help="fixed render times for the throughput runs (default: 20 50)")
+    parser.add_argument(
+        "--render-ms",
+        type=float,
+        nargs="+",
+        default=[20.0, 50.0],
+        help="fixed render times for the throughput runs (default: 20 50)",
+    )
     parser.add_argument("--samples", type=int, default=8, help="renders per iteration in the throughput runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as `serve` does by default (--torch-threads 1)
     reps = 60 if args.quick else 200
     iterations = 8 if args.quick else 20
-    print(f"# {' '.join([os.path.relpath(sys.executable, REPO), 'benchmarks/bench_server.py'] + (argv or sys.argv[1:]))}")
+    print(
+        f"# {' '.join([os.path.relpath(sys.executable, REPO), 'benchmarks/bench_server.py'] + (argv or sys.argv[1:]))}"
+    )
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, loopback TCP, RGBA float32 images\n")
 
-    print(f"1. Round-trip overhead per render (one render per message, worker returns a ready image; "
-          f"median of {reps})")
-    print(f"{'image':>8} {'MiB':>6} {'wire round trip ms':>19} {'wire overhead ms':>17} "
-          f"{'in-job overhead ms':>19} {'(loss':>7} {'optimizer':>9} {'persist)':>9}")
+    print(f"1. Round-trip overhead per render (one render per message, worker returns a ready image; median of {reps})")
+    print(
+        f"{'image':>8} {'MiB':>6} {'wire round trip ms':>19} {'wire overhead ms':>17} "
+        f"{'in-job overhead ms':>19} {'(loss':>7} {'optimizer':>9} {'persist)':>9}"
+    )
     for size in (64, 256):
         trip, overhead = wire_round_trip(size, reps)
         job = job_overhead(size, reps)
-        print(f"{size:>6}² {size * size * 16 / 2**20:>6.2f} {trip:>19.3f} {overhead:>17.3f} {job['overhead_ms']:>19.3f} "
-              f"{job['loss_ms']:>7.3f} {job['optimizer_ms']:>9.3f} {job['persist_ms']:>9.3f}")
+        print(
+            f"{size:>6}² {size * size * 16 / 2**20:>6.2f} {trip:>19.3f} {overhead:>17.3f} {job['overhead_ms']:>19.3f} "
+            f"{job['loss_ms']:>7.3f} {job['optimizer_ms']:>9.3f} {job['persist_ms']:>9.3f}"
+        )
     print("   wire: render message out + result back through the real worker loop (goal < 1 ms at 256²)")
     print("   in-job: (job wall time - worker render time) / renders in a PRDPT job, 16 renders per iteration,")
     print("   one worker; includes the loss on the server's device, ask/tell and checkpoint snapshots\n")
 
-    print(f"2. Throughput of a PRDPT job, {args.samples} renders per iteration, 64² RGBA, {iterations} iterations; "
-          "each render sleeps a fixed time")
+    print(
+        f"2. Throughput of a PRDPT job, {args.samples} renders per iteration, 64² RGBA, {iterations} iterations; "
+        "each render sleeps a fixed time"
+    )
     print(f"{'render ms':>10} {'workers':>8} {'renders/s':>10} {'ideal':>8} {'efficiency':>11}")
     for render_ms in args.render_ms:
         base = None

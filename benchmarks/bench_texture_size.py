@@ -10,6 +10,7 @@ time of ask() and tell() per iteration over the last half of the iterations (gau
 full after ~70 iterations at this n, where `memory_gib` allows 1,365 directions, and then drops its
 older half every ~35), and the process's peak resident memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     n = args.n
     preset = args.preset or ("efficient" if args.method == "zerograds" else None)
-    method = create_method(args.method, n=n, budget=10 ** 7, seed=0, x0=np.full(n, 0.5), preset=preset,
-                           **overrides)
+    method = create_method(args.method, n=n, budget=10**7, seed=0, x0=np.full(n, 0.5), preset=preset, **overrides)
     target = np.random.default_rng(0).random(n)
     times = []
     for _ in range(args.iterations):
@@ -50,15 +50,20 @@ def main(argv=None) -> int:
         t2 = time.perf_counter()
         method.tell(batch, losses, residuals if method.wants_residuals else None)
         times.append((t1 - t0) + (time.perf_counter() - t2))
-    steady = times[len(times) // 2:] if len(times) > 4 else times
-    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux: KiB
+    steady = times[len(times) // 2 :] if len(times) > 4 else times
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
     changed = "".join(f" {k}={v}" for k, v in overrides.items())
     surrogate = getattr(method, "surrogate", None)
-    model = (f"{type(surrogate).__name__} with {sum(p.numel() for p in surrogate.parameters()):,} weights"
-             if surrogate is not None else f"{len(getattr(method, 'offsets', ()))} directions in the model")
-    print(f"{args.method} preset={preset}{changed} n={n:,}: {1000 * statistics.median(steady):.0f} ms per "
-          f"iteration (ask + tell, median of the last {len(steady)}, 1 torch thread), {model}, "
-          f"peak RSS {peak_gib:.2f} GiB")
+    model = (
+        f"{type(surrogate).__name__} with {sum(p.numel() for p in surrogate.parameters()):,} weights"
+        if surrogate is not None
+        else f"{len(getattr(method, 'offsets', ()))} directions in the model"
+    )
+    print(
+        f"{args.method} preset={preset}{changed} n={n:,}: {1000 * statistics.median(steady):.0f} ms per "
+        f"iteration (ask + tell, median of the last {len(steady)}, 1 torch thread), {model}, "
+        f"peak RSS {peak_gib:.2f} GiB"
+    )
     return 0
 
 

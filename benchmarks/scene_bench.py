@@ -32,6 +32,7 @@ start-up would dominate. Each (task, method) runs in its own subprocess (bpy hol
 a crash costs one unit) that builds the scene once and renders in memory with the workers'
 ``SceneRenderer``. --jobs runs that many units side by side (one Cycles thread each).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, List
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for path in (ROOT, os.path.join(ROOT, "benchmarks")):
@@ -56,11 +57,25 @@ from scenes.task import DISCRETE  # noqa: E402
 METHODS = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")  # PRDPT's tasks (issue 5's list)
 ABLATIONS = ("nonn", "nolocal", "nosmooth")  # Tab. 5.2: no neural surrogate, no local sampling, no smoothing
 # The ZeroGrads tasks' methods (issue 7): ZeroGrads, its ablations, and the others of Tab. 5.2.
-ZEROGRADS_METHODS = (("zerograds", "zerograds@paper") + tuple(f"zerograds@{a}" for a in ABLATIONS)
-                     + ("prdpt", "fd", "spsa", "cmaes"))
+ZEROGRADS_METHODS = (
+    ("zerograds", "zerograds@paper") + tuple(f"zerograds@{a}" for a in ABLATIONS) + ("prdpt", "fd", "spsa", "cmaes")
+)
 TARGET_SEED = 1_000_003  # the batch runner's default target seed
-FIELDS = ("task", "method", "seed", "n", "renders", "image_mse", "param_mse", "start_param_mse", "wall_s",
-          "overhead_s", "width", "height", "spp")
+FIELDS = (
+    "task",
+    "method",
+    "seed",
+    "n",
+    "renders",
+    "image_mse",
+    "param_mse",
+    "start_param_mse",
+    "wall_s",
+    "overhead_s",
+    "width",
+    "height",
+    "spp",
+)
 
 
 @dataclass(frozen=True)
@@ -77,10 +92,12 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", seeds=(0, 1, 2), long_side=32, spp=lambda t: 16,
-                     budget=lambda t: t.quick_renders or t.budget),
-    "full": Profile("full", seeds=(0, 1, 2, 3, 4), long_side=64, spp=lambda t: t.paper_spp,
-                    budget=lambda t: t.budget, size="full"),
+    "quick": Profile(
+        "quick", seeds=(0, 1, 2), long_side=32, spp=lambda t: 16, budget=lambda t: t.quick_renders or t.budget
+    ),
+    "full": Profile(
+        "full", seeds=(0, 1, 2, 3, 4), long_side=64, spp=lambda t: t.paper_spp, budget=lambda t: t.budget, size="full"
+    ),
     # For tests: a handful of renders at the smallest size.
     "smoke": Profile("smoke", seeds=(0,), long_side=16, spp=lambda t: 4, budget=lambda t: 8),
 }
@@ -91,40 +108,49 @@ def default_methods(task) -> tuple:
     return ZEROGRADS_METHODS if task.zerograds else METHODS
 
 
-def prdpt_hyperparameters(task) -> Dict:
+def prdpt_hyperparameters(task) -> dict:
     """The task's PRDPT settings (App. Tab. B.1: N, σ0, lr) with PRDPT's σ annealing, as ZeroGrads options."""
     from optimizer_server.methods import get_method_class
+
     if not task.prdpt_preset:
         return {}  # a task PRDPT's paper has no settings for: ZeroGrads on its defaults
     preset = get_method_class("prdpt").presets[task.prdpt_preset]
     return {"samples": preset["samples"], "sigma": preset["sigma"], "lr": preset["lr"], "anneal": True}
 
 
-def zerograds_tuned(task) -> Dict:
+def zerograds_tuned(task) -> dict:
     """ZeroGrads with the measures that solved the analytic disc (tests/core/test_convergence.py):
     PRDPT's σ0 and lr for the task, σ annealed with steps shrinking along, refit before stepping,
     4 samples and 10 surrogate steps per iteration."""
     options = prdpt_hyperparameters(task)
-    options.update(samples=max(4, options.get("samples", 4)), anneal=True, lr_follows_sigma=True,
-                   refit_first=True, surrogate_steps=10, surrogate_lr=0.01)
+    options.update(
+        samples=max(4, options.get("samples", 4)),
+        anneal=True,
+        lr_follows_sigma=True,
+        refit_first=True,
+        surrogate_steps=10,
+        surrogate_lr=0.01,
+    )
     return options
 
 
-def zerograds_efficient(task) -> Dict:
+def zerograds_efficient(task) -> dict:
     """The ``zerograds`` row: ZeroGrads' measured-best preset (docs/efficiency.md: trust steps of σ, σ
     annealed, replay, refit first, per-parameter σ for discrete kinds) started from the task's σ0: its
     Tab. C.1 σ0 (at least ZEROGRADS_SIGMA_FLOOR, 4 samples), else PRDPT's Tab. B.1 σ0 and N (σ0 capped at
     PRDPT_SIGMA_CAP). The preset's own σ0 = 0.05 was chosen for 1,024 interlinked texels, too narrow to see
     across the plateaus of a 4-parameter scene."""
     from optimizer_server.methods import get_method_class
+
     options = {"preset": "efficient"}
     if task.zerograds_preset:
         preset = get_method_class("zerograds").presets[task.zerograds_preset]
         options.update(sigma=max(preset["sigma"], ZEROGRADS_SIGMA_FLOOR), samples=ZEROGRADS_SAMPLES)
     elif task.prdpt_preset:
         preset = get_method_class("prdpt").presets[task.prdpt_preset]
-        options.update(sigma=min(preset["sigma"], PRDPT_SIGMA_CAP),
-                       samples=max(4, preset["samples"] + preset["samples"] % 2))
+        options.update(
+            sigma=min(preset["sigma"], PRDPT_SIGMA_CAP), samples=max(4, preset["samples"] + preset["samples"] % 2)
+        )
     return options
 
 
@@ -141,7 +167,7 @@ ZEROGRADS_SAMPLES = 4
 ZEROGRADS_SIGMA_FLOOR = 0.1
 
 
-def zerograds_paper(task) -> Dict:
+def zerograds_paper(task) -> dict:
     """The ``zerograds@paper`` row: the thesis's ZeroGrads with the task's Tab. C.1 settings, or its
     defaults (preset "paper") on a task the ZeroGrads paper has no settings for."""
     return {"preset": task.zerograds_preset or "paper"}
@@ -151,11 +177,14 @@ def zerograds_ablation(ablation: str) -> Callable:
     """task → options of ZeroGrads without one component (Tab. 5.2's ablations): the ablation's own
     change (its preset differs from "paper" only there) on top of the ``zerograds`` row's options, so
     it differs from that run in that one respect."""
-    def options(task) -> Dict:
+
+    def options(task) -> dict:
         from optimizer_server.methods import get_method_class
+
         presets = get_method_class("zerograds").presets
         change = {k: v for k, v in presets[ablation].items() if k not in presets["paper"] or presets["paper"][k] != v}
         return {**zerograds_efficient(task), **change}
+
     return options
 
 
@@ -184,7 +213,8 @@ def method_and_options(task, label: str):
 
 # --- one (task, method) unit, in this process ------------------------------------------------------
 
-def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: int = 0) -> List[Dict]:
+
+def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: int = 0) -> list[dict]:
     """All seeds of one method on one task; appends rows to out/units/<task>__<method>.csv."""
     import numpy as np
     import torch
@@ -204,8 +234,9 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
     discrete = np.array([p.kind in DISCRETE for p in task.params])
     # the unit step of discrete values, as the server's jobs give it (a link is an on/off switch)
-    resolution = Space([ParamSpec(p.name, p.lo, p.hi, "bool" if p.kind == "link" else p.kind)
-                        for p in task.params]).resolution
+    resolution = Space(
+        [ParamSpec(p.name, p.lo, p.hi, "bool" if p.kind == "link" else p.kind) for p in task.params]
+    ).resolution
 
     def snap(unit):
         """Clip to the bounds and round the discrete kinds, as the renderer applies them (in [0, 1])."""
@@ -221,17 +252,21 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
         renderer.setup(settings, [p.name for p in task.params])
         render = lambda unit, seed: renderer.render_one(lo + np.clip(unit, 0, 1) * span, seed=seed)  # noqa: E731
         target = render(truth, TARGET_SEED)
-        pictures.image_strip(os.path.join(out, "scenes", f"{task.name}.png"),
-                             [render(start, TARGET_SEED), target], ["start", "target"])
+        pictures.image_strip(
+            os.path.join(out, "scenes", f"{task.name}.png"), [render(start, TARGET_SEED), target], ["start", "target"]
+        )
         for seed in profile.seeds:
             row, history = _run_one(task, method, seed, budget, render, target, truth, start, snap, resolution)
             row.update(width=width, height=height, spp=spp)
             rows.append(row)
             with open(os.path.join(out, "histories", f"{task.name}__{method}__s{seed}.json"), "w") as f:
                 json.dump({"task": task.name, "method": method, "seed": seed, "history": history}, f)
-            print(f"  {task.name:20s} {method:10s} seed {seed}: param MSE {row['param_mse']:.3g} "
-                  f"(start {row['start_param_mse']:.3g}), image MSE {row['image_mse']:.3g}, "
-                  f"{row['renders']} renders, {row['wall_s']:.1f} s ({row['overhead_s']:.1f} s optimiser)", flush=True)
+            print(
+                f"  {task.name:20s} {method:10s} seed {seed}: param MSE {row['param_mse']:.3g} "
+                f"(start {row['start_param_mse']:.3g}), image MSE {row['image_mse']:.3g}, "
+                f"{row['renders']} renders, {row['wall_s']:.1f} s ({row['overhead_s']:.1f} s optimiser)",
+                flush=True,
+            )
     _write_csv(os.path.join(out, "units", f"{task.name}__{method}.csv"), rows)
     return rows
 
@@ -264,18 +299,32 @@ def _run_one(task, method_name, seed, budget, render, target, truth, start, snap
         method.tell(batch, losses, residuals)
         overhead += time.perf_counter() - t0
         if method.iteration % every == 0 or method.done:
-            history.append({"renders": method.evaluations, "seconds": time.perf_counter() - started,
-                            "loss": float(np.mean(losses)),
-                            "param_mse": mse(snap(method.current), truth)})
+            history.append(
+                {
+                    "renders": method.evaluations,
+                    "seconds": time.perf_counter() - started,
+                    "loss": float(np.mean(losses)),
+                    "param_mse": mse(snap(method.current), truth),
+                }
+            )
     estimate = snap(method.current)
     wall = time.perf_counter() - started
-    row = {"task": task.name, "method": method_name, "seed": seed, "n": task.n, "renders": method.evaluations,
-           "image_mse": mse(render(estimate, TARGET_SEED), target), "param_mse": mse(estimate, truth),
-           "start_param_mse": mse(start, truth), "wall_s": round(wall, 3), "overhead_s": round(overhead, 3)}
+    row = {
+        "task": task.name,
+        "method": method_name,
+        "seed": seed,
+        "n": task.n,
+        "renders": method.evaluations,
+        "image_mse": mse(render(estimate, TARGET_SEED), target),
+        "param_mse": mse(estimate, truth),
+        "start_param_mse": mse(start, truth),
+        "wall_s": round(wall, 3),
+        "overhead_s": round(overhead, 3),
+    }
     return row, history
 
 
-def _write_csv(path: str, rows: List[Dict]) -> None:
+def _write_csv(path: str, rows: list[dict]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
@@ -284,6 +333,7 @@ def _write_csv(path: str, rows: List[Dict]) -> None:
 
 
 # --- orchestration -----------------------------------------------------------------------------------
+
 
 def _units(task_names, methods, profile):
     """(task, method) pairs, the most renders first so parallel lanes finish together; ``methods``
@@ -296,19 +346,35 @@ def _units(task_names, methods, profile):
 
 def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
     """Run every unit not yet done (its CSV exists: resume after an interruption), then merge."""
-    todo = [u for u in _units(task_names, methods, profile)
-            if fresh or not os.path.exists(os.path.join(out, "units", f"{u[0]}__{u[1]}.csv"))]
-    print(f"scene benchmark, profile {profile.name}: {len(todo)} (task, method) units to run, "
-          f"{len(profile.seeds)} seeds each, {jobs} at a time -> {out}", flush=True)
+    todo = [
+        u
+        for u in _units(task_names, methods, profile)
+        if fresh or not os.path.exists(os.path.join(out, "units", f"{u[0]}__{u[1]}.csv"))
+    ]
+    print(
+        f"scene benchmark, profile {profile.name}: {len(todo)} (task, method) units to run, "
+        f"{len(profile.seeds)} seeds each, {jobs} at a time -> {out}",
+        flush=True,
+    )
     started, running = time.monotonic(), []
     threads = 1 if jobs > 1 else 0
     done = 0
     while todo or running:
         while todo and len(running) < jobs:
             t, m = todo.pop(0)
-            cmd = [sys.executable, os.path.abspath(__file__), "--unit", f"{t}:{m}", "--profile", profile.name,
-                   "--out", out, "--threads", str(threads)]
-            log = open(os.path.join(out, "logs", f"{t}__{m}.log"), "w")
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--unit",
+                f"{t}:{m}",
+                "--profile",
+                profile.name,
+                "--out",
+                out,
+                "--threads",
+                str(threads),
+            ]
+            log = open(os.path.join(out, "logs", f"{t}__{m}.log"), "w")  # noqa: SIM115 (closed by _forward)
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             forward = threading.Thread(target=_forward, args=(proc.stdout, log), daemon=True)
             forward.start()
@@ -321,8 +387,11 @@ def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
             running.remove(entry)
             done += 1
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}; see logs/{t}__{m}.log)"
-            print(f"[{done} done, {len(running)} running, {len(todo)} left, "
-                  f"{time.monotonic() - started:.0f} s] {t} × {m}: {status}", flush=True)
+            print(
+                f"[{done} done, {len(running)} running, {len(todo)} left, "
+                f"{time.monotonic() - started:.0f} s] {t} × {m}: {status}",
+                flush=True,
+            )
         time.sleep(0.2)
     return merge(out)
 
@@ -351,16 +420,23 @@ def merge(out: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    parser.add_argument("--tasks", default=",".join(task_registry.TASK_NAMES),
-                        help="comma-separated task names, or the groups 'prdpt' / 'zerograds'")
-    parser.add_argument("--methods", default=None, help="comma-separated labels (default: each task's "
-                        f"default_methods: {','.join(METHODS)} on PRDPT's tasks, "
-                        f"{','.join(ZEROGRADS_METHODS)} on ZeroGrads')")
+    parser.add_argument(
+        "--tasks",
+        default=",".join(task_registry.TASK_NAMES),
+        help="comma-separated task names, or the groups 'prdpt' / 'zerograds'",
+    )
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated labels (default: each task's "
+        f"default_methods: {','.join(METHODS)} on PRDPT's tasks, "
+        f"{','.join(ZEROGRADS_METHODS)} on ZeroGrads')",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="units run side by side (one Cycles thread each)")
     parser.add_argument("--out", default=None, help="default: out/bench-scenes/<profile>")
     parser.add_argument("--report", default=None, help="also write the Markdown report here (e.g. docs/results.md)")
     parser.add_argument("--fresh", action="store_true", help="re-run units whose results already exist")
-    parser.add_argument("--unit", help=argparse.SUPPRESS)      # TASK:METHOD, run by run_all in a subprocess
+    parser.add_argument("--unit", help=argparse.SUPPRESS)  # TASK:METHOD, run by run_all in a subprocess
     parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
@@ -377,6 +453,7 @@ def main(argv=None) -> int:
     os.makedirs(os.path.join(out, "logs"), exist_ok=True)
     runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh)
     import scene_report
+
     command = "python benchmarks/scene_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report = scene_report.write_report(runs, out, args.report, profile_name=profile.name, command=command)
     print(f"runs: {runs}\nreport: {report}\nreproduce: {command}")

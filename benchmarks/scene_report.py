@@ -10,6 +10,7 @@ Reads runs.csv and histories/*.json written by ``scene_bench.py``; imports no bp
 Hand-written notes in an existing report between ``<!-- notes -->`` and ``<!-- /notes -->`` are
 kept when it is rewritten.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,6 @@ import platform
 import statistics
 import sys
 from collections import defaultdict
-from typing import Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -35,8 +35,8 @@ PLATEAU_TASKS = ("shadows", "occlusion", "cup")
 PAPER_METHODS = ("prdpt", "zerograds", "zerograds@paper", "zerograds@prdpt-hp")
 BASELINES_TO_BEAT = ("fd", "spsa")
 WITHIN = 10.0  # "the paper's order of magnitude": at most 10× the paper's parameter MSE ...
-MOVED = 0.5    # ... and at most half the start's error: SORT's start is already below the paper's figure
-               # in our normalised space, so "within 10×" alone would count doing nothing as a success.
+MOVED = 0.5  # ... and at most half the start's error: SORT's start is already below the paper's figure
+# in our normalised space, so "within 10×" alone would count doing nothing as a success.
 NOTES_OPEN, NOTES_CLOSE = "<!-- notes -->", "<!-- /notes -->"
 # What the ZeroGrads rows are (both reports; scene_bench.zerograds_efficient / zerograds_paper).
 ROWS_NOTE = """- **rows**: `zerograds` is this project's ZeroGrads: the preset `efficient` measured best in
@@ -47,14 +47,21 @@ ROWS_NOTE = """- **rows**: `zerograds` is this project's ZeroGrads: the preset `
   its defaults). The ablations (NoNN, NoLocal, NoSmooth) each remove one component from `zerograds`."""
 # Tab. 5.2: the others' error at the render count where ZeroGrads first reaches 95 % error reduction,
 # divided by ZeroGrads' error there. (label, key of zerograds_kit.PAPER_RATIOS or None, column title)
-ZG_COLUMNS = (("zerograds@paper", None, "ZeroGrads, paper settings"), ("zerograds@nosmooth", "nosmooth", "NoSmooth"),
-              ("zerograds@nonn", "nonn", "NoNN"), ("zerograds@nolocal", "nolocal", "NoLocal"), ("fd", "fd", "FD"),
-              ("prdpt", "prdpt", "PRDPT (FR22)"), ("spsa", None, "SPSA"), ("cmaes", None, "CMA-ES"))
+ZG_COLUMNS = (
+    ("zerograds@paper", None, "ZeroGrads, paper settings"),
+    ("zerograds@nosmooth", "nosmooth", "NoSmooth"),
+    ("zerograds@nonn", "nonn", "NoNN"),
+    ("zerograds@nolocal", "nolocal", "NoLocal"),
+    ("fd", "fd", "FD"),
+    ("prdpt", "prdpt", "PRDPT (FR22)"),
+    ("spsa", None, "SPSA"),
+    ("cmaes", None, "CMA-ES"),
+)
 ZG_AHEAD_OF = ("zerograds@nonn", "zerograds@nolocal", "fd", "prdpt")  # issue 7's ordering check
 ZG_REACH_TASKS, ZG_ORDER_TASKS = 6, 5  # issue 7: ≥ 95 % reduction on ≥ 6 of 7 tasks, ordering on ≥ 5
 
 
-def read_runs(path: str) -> List[Dict]:
+def read_runs(path: str) -> list[dict]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
@@ -65,37 +72,53 @@ def read_runs(path: str) -> List[Dict]:
     return rows
 
 
-def summarise(rows: List[Dict]) -> Dict:
+def summarise(rows: list[dict]) -> dict:
     """(task, method) → medians over seeds (and the spread of the parameter MSE)."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r["task"], r["method"])].append(r)
     out = {}
     for key, runs in groups.items():
-        med = lambda k: statistics.median(r[k] for r in runs)  # noqa: E731
-        out[key] = {"seeds": len(runs), "n": runs[0]["n"], "renders": int(med("renders")),
-                    "image_mse": med("image_mse"),
-                    "param_mse": med("param_mse"), "param_min": min(r["param_mse"] for r in runs),
-                    "param_max": max(r["param_mse"] for r in runs), "start_param_mse": med("start_param_mse"),
-                    "wall_s": med("wall_s"), "overhead_s": med("overhead_s"),
-                    "size": f"{runs[0]['width']}×{runs[0]['height']}, {runs[0]['spp']} spp"}
+
+        def med(k, runs=runs):
+            return statistics.median(r[k] for r in runs)
+
+        out[key] = {
+            "seeds": len(runs),
+            "n": runs[0]["n"],
+            "renders": int(med("renders")),
+            "image_mse": med("image_mse"),
+            "param_mse": med("param_mse"),
+            "param_min": min(r["param_mse"] for r in runs),
+            "param_max": max(r["param_mse"] for r in runs),
+            "start_param_mse": med("start_param_mse"),
+            "wall_s": med("wall_s"),
+            "overhead_s": med("overhead_s"),
+            "size": f"{runs[0]['width']}×{runs[0]['height']}, {runs[0]['spp']} spp",
+        }
     return out
 
 
-def acceptance(summary: Dict) -> Dict:
+def acceptance(summary: dict) -> dict:
     """The issue's two checks, computed from the medians (nothing here is hand-entered)."""
     tasks = sorted({t for t, _ in summary})
     within = {}
     for m in [m for m in PAPER_METHODS if any(k[1] == m for k in summary)]:
-        within[m] = [t for t in tasks if (t, m) in summary and task_registry.load(t).paper
-                     and summary[(t, m)]["param_mse"] <= WITHIN * task_registry.load(t).paper.param_mse
-                     and summary[(t, m)]["param_mse"] <= MOVED * summary[(t, m)]["start_param_mse"]]
+        within[m] = [
+            t
+            for t in tasks
+            if (t, m) in summary
+            and task_registry.load(t).paper
+            and summary[(t, m)]["param_mse"] <= WITHIN * task_registry.load(t).paper.param_mse
+            and summary[(t, m)]["param_mse"] <= MOVED * summary[(t, m)]["start_param_mse"]
+        ]
     beats = {}
     for m in PAPER_METHODS:
         for t in PLATEAU_TASKS:
             if (t, m) in summary and all((t, b) in summary for b in BASELINES_TO_BEAT):
-                beats[(m, t)] = all(summary[(t, m)]["param_mse"] < summary[(t, b)]["param_mse"]
-                                    for b in BASELINES_TO_BEAT)
+                beats[(m, t)] = all(
+                    summary[(t, m)]["param_mse"] < summary[(t, b)]["param_mse"] for b in BASELINES_TO_BEAT
+                )
     return {"within": within, "beats": beats, "tasks": tasks, "summary": summary}
 
 
@@ -103,9 +126,11 @@ def _e(x: float) -> str:
     return f"{x:.2e}"
 
 
-def table(summary: Dict, methods: List[str]) -> str:
-    lines = ["| task | method | renders | image MSE | param. MSE (median, min–max) | ÷ paper | wall s | optimiser s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+def table(summary: dict, methods: list[str]) -> str:
+    lines = [
+        "| task | method | renders | image MSE | param. MSE (median, min–max) | ÷ paper | wall s | optimiser s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name in task_registry.TASK_NAMES:
         if not any((name, m) in summary for m in methods):
             continue
@@ -114,8 +139,10 @@ def table(summary: Dict, methods: List[str]) -> str:
         n = next(summary[(name, m)]["n"] for m in methods if (name, m) in summary)  # the size that ran
         dims = "" if "-D" in task.title else f" ({n}-D)"
         if p:
-            lines.append(f"| **{task.title}**{dims} | *paper: PRDPT* | {p.renders} | {_e(p.image_mse)} | "
-                         f"{_e(p.param_mse)} | 1 | | |")
+            lines.append(
+                f"| **{task.title}**{dims} | *paper: PRDPT* | {p.renders} | {_e(p.image_mse)} | "
+                f"{_e(p.param_mse)} | 1 | | |"
+            )
         else:
             lines.append(f"| **{task.title}**{dims} | | | | | | | |")
         for m in methods:
@@ -123,13 +150,15 @@ def table(summary: Dict, methods: List[str]) -> str:
             if s is None:
                 continue
             ratio = f"{s['param_mse'] / p.param_mse:.3g}" if p else "—"
-            lines.append(f"| | {m} | {s['renders']} | {_e(s['image_mse'])} | {_e(s['param_mse'])} "
-                         f"({_e(s['param_min'])}–{_e(s['param_max'])}) | {ratio} | {s['wall_s']:.1f} | "
-                         f"{s['overhead_s']:.1f} |")
+            lines.append(
+                f"| | {m} | {s['renders']} | {_e(s['image_mse'])} | {_e(s['param_mse'])} "
+                f"({_e(s['param_min'])}–{_e(s['param_max'])}) | {ratio} | {s['wall_s']:.1f} | "
+                f"{s['overhead_s']:.1f} |"
+            )
     return "\n".join(lines)
 
 
-def compact(summary: Dict, methods: List[str], paper: bool = True) -> str:
+def compact(summary: dict, methods: list[str], paper: bool = True) -> str:
     """Task × method grid of the median parameter MSE, the paper's PRDPT figure first (``paper``)."""
     head = "| task | " + ("paper PRDPT | " if paper else "") + "start | " + " | ".join(methods) + " |"
     lines = [head, "|---" * (len(methods) + 2 + paper) + "|"]
@@ -140,30 +169,37 @@ def compact(summary: Dict, methods: List[str], paper: bool = True) -> str:
         task = task_registry.load(name)
         start = next(c for c in cells if c)["start_param_mse"]
         best = min(c["param_mse"] for c in cells if c)
-        shown = ["—" if c is None else (f"**{_e(c['param_mse'])}**" if c["param_mse"] == best else _e(c["param_mse"]))
-                 for c in cells]
+        shown = [
+            "—" if c is None else (f"**{_e(c['param_mse'])}**" if c["param_mse"] == best else _e(c["param_mse"]))
+            for c in cells
+        ]
         figure = (_e(task.paper.param_mse) if task.paper else "—") + " | " if paper else ""
         lines.append(f"| {task.title} | {figure}{_e(start)} | " + " | ".join(shown) + " |")
     return "\n".join(lines)
 
 
-def acceptance_text(acc: Dict) -> str:
+def acceptance_text(acc: dict) -> str:
     lines = []
     for m, ok in acc["within"].items():
         verdict = "met" if len(ok) >= 4 else "NOT met"
-        lines.append(f"- `{m}` within {WITHIN:g}× of the paper's parameter MSE (and ≤ {MOVED:g}× its start's) on {len(ok)} of "
-                     f"{len(acc['tasks'])} tasks ({', '.join(ok) or 'none'}): **{verdict}** (needs ≥ 4).")
+        lines.append(
+            f"- `{m}` within {WITHIN:g}× of the paper's parameter MSE (and ≤ {MOVED:g}× its start's) on {len(ok)} of "
+            f"{len(acc['tasks'])} tasks ({', '.join(ok) or 'none'}): **{verdict}** (needs ≥ 4)."
+        )
     s = acc["summary"]
     for (m, t), ok in sorted(acc["beats"].items()):
         others = ", ".join(f"{b} {_e(s[(t, b)]['param_mse'])}" for b in BASELINES_TO_BEAT)
-        lines.append(f"- `{m}` beats fd and spsa on {t.upper()}: **{'yes' if ok else 'no'}** "
-                     f"({_e(s[(t, m)]['param_mse'])} vs {others}; start {_e(s[(t, m)]['start_param_mse'])}).")
+        lines.append(
+            f"- `{m}` beats fd and spsa on {t.upper()}: **{'yes' if ok else 'no'}** "
+            f"({_e(s[(t, m)]['param_mse'])} vs {others}; start {_e(s[(t, m)]['start_param_mse'])})."
+        )
     return "\n".join(lines)
 
 
 # --- Tab. 5.2: the ZeroGrads tasks ---------------------------------------------------------------------
 
-def error_at(history: List[Dict], renders: float) -> float:
+
+def error_at(history: list[dict], renders: float) -> float:
     """A run's parameter error after at most ``renders`` renders: that of the last θ it recorded at or
     before that count (the start's, at 0)."""
     err = history[0]["param_mse"]
@@ -181,7 +217,7 @@ def _ratio(other: float, base: float) -> float:
     return 1.0 if other <= 0 else float("inf")
 
 
-def tab52(curves: Dict[str, List[List[Dict]]], reduction: float = 0.95, base: str = "zerograds") -> Optional[Dict]:
+def tab52(curves: dict[str, list[list[dict]]], reduction: float = 0.95, base: str = "zerograds") -> dict | None:
     """Tab. 5.2 for one task from its histories (method → one history per seed).
 
     ZeroGrads' curve is the median over seeds of each seed's error (``error_at``) at every render
@@ -206,14 +242,21 @@ def tab52(curves: Dict[str, List[List[Dict]]], reduction: float = 0.95, base: st
         if m != base and rs:
             e = median(rs, at)
             others[m] = {"error": e, "ratio": _ratio(e, err)}
-    return {"start": start, "end": end, "reached": hit is not None, "at": at, "error": err,
-            "reduction_at": 1.0 - err / start if start > 0 else 0.0,
-            "best_reduction": 1.0 - min(e for _, e in curve) / start if start > 0 else 0.0,
-            "final_reduction": 1.0 - curve[-1][1] / start if start > 0 else 0.0,
-            "others": others, "seeds": len(runs)}
+    return {
+        "start": start,
+        "end": end,
+        "reached": hit is not None,
+        "at": at,
+        "error": err,
+        "reduction_at": 1.0 - err / start if start > 0 else 0.0,
+        "best_reduction": 1.0 - min(e for _, e in curve) / start if start > 0 else 0.0,
+        "final_reduction": 1.0 - curve[-1][1] / start if start > 0 else 0.0,
+        "others": others,
+        "seeds": len(runs),
+    }
 
 
-def zg_tables(curves: Dict, size_of: Dict[str, int]) -> Dict[str, Dict]:
+def zg_tables(curves: dict, size_of: dict[str, int]) -> dict[str, dict]:
     """task → tab52(...) for every ZeroGrads task with zerograds histories."""
     out = {}
     for t in task_registry.ZEROGRADS_TASKS:
@@ -227,7 +270,7 @@ def zg_tables(curves: Dict, size_of: Dict[str, int]) -> Dict[str, Dict]:
     return out
 
 
-def zg_acceptance(rows: Dict[str, Dict]) -> Dict:
+def zg_acceptance(rows: dict[str, dict]) -> dict:
     """Issue 7, point 4: ZeroGrads reaches the reduction on ≥ 6 tasks; ahead (ratio > 1) of NoNN, NoLocal,
     FD and PRDPT at equal renders on ≥ 5 (where all four ran)."""
     reached = [t for t, r in rows.items() if r["reached"]]
@@ -235,21 +278,30 @@ def zg_acceptance(rows: Dict[str, Dict]) -> Dict:
     for t, r in rows.items():
         if all(m in r["others"] for m in ZG_AHEAD_OF):
             order[t] = [m for m in ZG_AHEAD_OF if not r["others"][m]["ratio"] > 1.0]  # the ones not behind
-    return {"reached": reached, "order": order, "ordered": [t for t, lag in order.items() if not lag],
-            "tasks": list(rows), "reach_ok": len(reached) >= ZG_REACH_TASKS,
-            "order_ok": len([t for t, lag in order.items() if not lag]) >= ZG_ORDER_TASKS}
+    return {
+        "reached": reached,
+        "order": order,
+        "ordered": [t for t, lag in order.items() if not lag],
+        "tasks": list(rows),
+        "reach_ok": len(reached) >= ZG_REACH_TASKS,
+        "order_ok": len([t for t, lag in order.items() if not lag]) >= ZG_ORDER_TASKS,
+    }
 
 
 def _x(r: float) -> str:
     return "∞" if r == float("inf") else (f"{r:.3g}×")
 
 
-def zg_table(rows: Dict[str, Dict], methods: List[str]) -> str:
+def zg_table(rows: dict[str, dict], methods: list[str]) -> str:
     from scenes.zerograds_kit import PAPER_RATIOS
+
     cols = [c for c in ZG_COLUMNS if c[0] in methods]
-    lines = ["| task | ZeroGrads: start error → reduction at the end (best) | 95 % at renders | ZeroGrads' error there (reduction) | "
-             + " | ".join(c[2] for c in cols) + " | ordering |",
-             "|---" * (len(cols) + 5) + "|"]
+    lines = [
+        "| task | ZeroGrads: start error → reduction at the end (best) | 95 % at renders | ZeroGrads' error there (reduction) | "
+        + " | ".join(c[2] for c in cols)
+        + " | ordering |",
+        "|---" * (len(cols) + 5) + "|",
+    ]
     paper = [f"{PAPER_RATIOS[k][0]:g}–{PAPER_RATIOS[k][1]:g}×" if k else "—" for _, k, _ in cols]
     lines.append("| *paper, Tab. 5.2 (range over its tasks)* | 95 % | | | " + " | ".join(paper) + " | |")
     for t, r in rows.items():
@@ -263,31 +315,41 @@ def zg_table(rows: Dict[str, Dict], methods: List[str]) -> str:
         order = "holds" if not lag else "no: " + ", ".join(m.replace("zerograds@", "") for m in lag)
         if not all(m in r["others"] for m in ZG_AHEAD_OF):
             order = "n/a (not all of NoNN, NoLocal, FD, PRDPT ran)"
-        lines.append(f"| **{task.title}** ({r['n']}-D) | {_e(r['start'])} → {100 * r['final_reduction']:.1f} % "
-                     f"(best {100 * r['best_reduction']:.1f} %) | {at} | {_e(r['error'])} "
-                     f"({100 * r['reduction_at']:.1f} %) | " + " | ".join(cells) + f" | {order} |")
+        lines.append(
+            f"| **{task.title}** ({r['n']}-D) | {_e(r['start'])} → {100 * r['final_reduction']:.1f} % "
+            f"(best {100 * r['best_reduction']:.1f} %) | {at} | {_e(r['error'])} "
+            f"({100 * r['reduction_at']:.1f} %) | " + " | ".join(cells) + f" | {order} |"
+        )
     return "\n".join(lines)
 
 
-def zg_acceptance_text(acc: Dict, rows: Dict[str, Dict]) -> str:
-    missed = ", ".join(f"{task_registry.load(t).title} {100 * rows[t]['best_reduction']:.1f} % at best, "
-                       f"{100 * rows[t]['final_reduction']:.1f} % at the end"
-                       for t in acc["tasks"] if t not in acc["reached"])
-    lines = [f"- `zerograds` reaches ≥ 95 % error reduction (median over seeds) on {len(acc['reached'])} of "
-             f"{len(acc['tasks'])} tasks ({', '.join(task_registry.load(t).title for t in acc['reached']) or 'none'}): "
-             f"**{'met' if acc['reach_ok'] else 'NOT met'}** (needs ≥ {ZG_REACH_TASKS})"
-             + (f". Missed: {missed}." if missed else ".")]
-    lag = "; ".join(f"{task_registry.load(t).title}: not ahead of {', '.join(ms)}"
-                    for t, ms in acc["order"].items() if ms)
-    lines.append(f"- Tab. 5.2's ordering (ZeroGrads' error below NoNN's, NoLocal's, FD's and PRDPT's at the same "
-                 f"render count) holds on {len(acc['ordered'])} of {len(acc['order'])} tasks "
-                 f"({', '.join(task_registry.load(t).title for t in acc['ordered']) or 'none'}): "
-                 f"**{'met' if acc['order_ok'] else 'NOT met'}** (needs ≥ {ZG_ORDER_TASKS})"
-                 + (f". {lag}." if lag else "."))
+def zg_acceptance_text(acc: dict, rows: dict[str, dict]) -> str:
+    missed = ", ".join(
+        f"{task_registry.load(t).title} {100 * rows[t]['best_reduction']:.1f} % at best, "
+        f"{100 * rows[t]['final_reduction']:.1f} % at the end"
+        for t in acc["tasks"]
+        if t not in acc["reached"]
+    )
+    lines = [
+        f"- `zerograds` reaches ≥ 95 % error reduction (median over seeds) on {len(acc['reached'])} of "
+        f"{len(acc['tasks'])} tasks ({', '.join(task_registry.load(t).title for t in acc['reached']) or 'none'}): "
+        f"**{'met' if acc['reach_ok'] else 'NOT met'}** (needs ≥ {ZG_REACH_TASKS})"
+        + (f". Missed: {missed}." if missed else ".")
+    ]
+    lag = "; ".join(
+        f"{task_registry.load(t).title}: not ahead of {', '.join(ms)}" for t, ms in acc["order"].items() if ms
+    )
+    lines.append(
+        f"- Tab. 5.2's ordering (ZeroGrads' error below NoNN's, NoLocal's, FD's and PRDPT's at the same "
+        f"render count) holds on {len(acc['ordered'])} of {len(acc['order'])} tasks "
+        f"({', '.join(task_registry.load(t).title for t in acc['ordered']) or 'none'}): "
+        f"**{'met' if acc['order_ok'] else 'NOT met'}** (needs ≥ {ZG_ORDER_TASKS})" + (f". {lag}." if lag else ".")
+    )
     return "\n".join(lines)
 
 
 # --- plots -------------------------------------------------------------------------------------------
+
 
 def _curves(out: str):
     """(task, method) → list of histories (one per seed)."""
@@ -299,19 +361,24 @@ def _curves(out: str):
     return curves
 
 
-def plot(out: str, folder: str, methods: List[str], only=None) -> List[str]:
+def plot(out: str, folder: str, methods: list[str], only=None) -> list[str]:
     """Median over seeds (interpolated on a common grid) of image loss and parameter MSE against
     renders and against seconds, one panel per task (like the thesis's Fig. 5.6); ``only``: these tasks."""
     import numpy as np
 
     from optimizer_server.pictures import _pyplot
+
     plt = _pyplot()
     curves = _curves(out)
-    tasks = [t for t in task_registry.TASK_NAMES if any((t, m) in curves for m in methods)
-             and (only is None or t in only)]
+    tasks = [
+        t for t in task_registry.TASK_NAMES if any((t, m) in curves for m in methods) and (only is None or t in only)
+    ]
     written = []
-    for x_key, y_key, name in (("renders", "loss", "convergence_renders"), ("seconds", "loss", "convergence_seconds"),
-                               ("renders", "param_mse", "param_error_renders")):
+    for x_key, y_key, name in (
+        ("renders", "loss", "convergence_renders"),
+        ("seconds", "loss", "convergence_seconds"),
+        ("renders", "param_mse", "param_error_renders"),
+    ):
         cols = 3
         rows = (len(tasks) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), dpi=72, squeeze=False)
@@ -323,15 +390,20 @@ def plot(out: str, folder: str, methods: List[str], only=None) -> List[str]:
                 end = min(r[-1]["renders"] for r in runs)
                 grid = np.linspace(0, end, 100)
                 ys = np.median([np.interp(grid, [h["renders"] for h in r], [h[y_key] for h in r]) for r in runs], 0)
-                xs = grid if x_key == "renders" else np.median(
-                    [np.interp(grid, [h["renders"] for h in r], [h["seconds"] for h in r]) for r in runs], 0)
+                xs = (
+                    grid
+                    if x_key == "renders"
+                    else np.median(
+                        [np.interp(grid, [h["renders"] for h in r], [h["seconds"] for h in r]) for r in runs], 0
+                    )
+                )
                 ax.plot(xs, np.maximum(ys, 1e-12), label=m, linewidth=1.2)
             ax.set_yscale("log")
             ax.set_title(task_registry.load(t).title, fontsize=10)
             ax.set_xlabel("renders" if x_key == "renders" else "seconds (wall)")
             ax.set_ylabel("image MSE of the batch" if y_key == "loss" else "parameter MSE (normalised)")
             ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(tasks):]:
+        for ax in list(axes.flat)[len(tasks) :]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
         fig.tight_layout()
@@ -343,12 +415,16 @@ def plot(out: str, folder: str, methods: List[str], only=None) -> List[str]:
     return written
 
 
-def _scene_strip(out: str, folder: str, only=None) -> Optional[str]:
+def _scene_strip(out: str, folder: str, only=None) -> str | None:
     """All tasks' start/target pictures (written by the units) in one image."""
     from optimizer_server.pictures import _pyplot
+
     plt = _pyplot()
-    names = [t for t in task_registry.TASK_NAMES if os.path.exists(os.path.join(out, "scenes", f"{t}.png"))
-             and (only is None or t in only)]
+    names = [
+        t
+        for t in task_registry.TASK_NAMES
+        if os.path.exists(os.path.join(out, "scenes", f"{t}.png")) and (only is None or t in only)
+    ]
     if not names:
         return None
     fig, axes = plt.subplots(len(names), 1, figsize=(4.8, 2.6 * len(names)), dpi=72, squeeze=False)
@@ -365,14 +441,16 @@ def _scene_strip(out: str, folder: str, only=None) -> Optional[str]:
 
 # --- the report ------------------------------------------------------------------------------------
 
+
 def zerograds_report_path(report: str) -> str:
     """docs/results.md → docs/results-zerograds.md: where the ZeroGrads tasks' report goes."""
     stem, ext = os.path.splitext(report)
     return f"{stem}-zerograds{ext or '.md'}"
 
 
-def write_report(runs_csv: str, out: str, report: Optional[str] = None, profile_name: str = "quick",
-                 command: str = "") -> str:
+def write_report(
+    runs_csv: str, out: str, report: str | None = None, profile_name: str = "quick", command: str = ""
+) -> str:
     """Writes the PRDPT tasks' report to ``report`` and the ZeroGrads tasks' beside it (each only if
     runs.csv has its tasks); returns the paths written, joined by ", "."""
     all_rows = read_runs(runs_csv)
@@ -387,7 +465,7 @@ def write_report(runs_csv: str, out: str, report: Optional[str] = None, profile_
     return ", ".join(written)
 
 
-def _write_prdpt_report(rows: List[Dict], out: str, report: str, profile_name: str, command: str) -> str:
+def _write_prdpt_report(rows: list[dict], out: str, report: str, profile_name: str, command: str) -> str:
     order = ("zerograds", "zerograds@paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
     found = {r["method"] for r in rows}
     methods = [m for m in order if m in found] + sorted(found - set(order))  # variants last
@@ -416,7 +494,7 @@ How it is measured (see `benchmarks/scene_bench.py`):
 - **wall s**: one run, medians; **optimiser s**: the part of it spent in ask()/tell().
 - Render sizes: {"; ".join(sizes)}.
 
-![start and target of every task]({rel(strip) if strip else ''})
+![start and target of every task]({rel(strip) if strip else ""})
 
 ## Median parameter MSE (bold: best per task)
 
@@ -441,12 +519,23 @@ ZeroGrads' seven tasks, beside the thesis's Tab. 5.2: [{os.path.basename(zerogra
     return _write_with_notes(report, text, notes)
 
 
-ZG_ORDER = ("zerograds", "zerograds@paper", "zerograds@nosmooth", "zerograds@nonn", "zerograds@nolocal", "prdpt", "fd", "spsa", "cmaes",
-            "nevergrad")
+ZG_ORDER = (
+    "zerograds",
+    "zerograds@paper",
+    "zerograds@nosmooth",
+    "zerograds@nonn",
+    "zerograds@nolocal",
+    "prdpt",
+    "fd",
+    "spsa",
+    "cmaes",
+    "nevergrad",
+)
 
 
-def write_zerograds_report(rows: List[Dict], out: str, report: str, profile_name: str = "quick",
-                           command: str = "") -> str:
+def write_zerograds_report(
+    rows: list[dict], out: str, report: str, profile_name: str = "quick", command: str = ""
+) -> str:
     """The ZeroGrads tasks beside the thesis's Tab. 5.2, the issue's acceptance checks, plots."""
     found = {r["method"] for r in rows}
     methods = [m for m in ZG_ORDER if m in found] + sorted(found - set(ZG_ORDER))
@@ -461,7 +550,7 @@ def write_zerograds_report(rows: List[Dict], out: str, report: str, profile_name
     text = f"""# Scene benchmark: ZeroGrads' seven tasks in Blender/Cycles, beside the thesis's Tab. 5.2
 
 Profile **{profile_name}**: {len(rows)} runs, seeds {seeds}, methods {", ".join(f"`{m}`" for m in methods)}, every
-method given the same number of renders per task. Tasks at their "{'full' if profile_name == 'full' else 'ci'}"
+method given the same number of renders per task. Tasks at their "{"full" if profile_name == "full" else "ci"}"
 size (fewer parameters than the paper's where noted in `scenes/zg_*.py`). Machine: {platform.machine()},
 {os.cpu_count()} cores, Python {platform.python_version()}, Cycles CPU, shared with other jobs. Reproduce with:
 
@@ -484,7 +573,7 @@ How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
   "not reached"), and its reduction there is given.
 - Sizes: {"; ".join(sizes)}.
 
-![start and target of every task]({rel(strip) if strip else ''})
+![start and target of every task]({rel(strip) if strip else ""})
 
 ## Tab. 5.2: the others' error at the render count where ZeroGrads reaches 95 % error reduction
 

@@ -15,7 +15,7 @@ bl_info = {
     "blender": (3, 4, 0),
     "location": "3D View > Sidebar > Optimize; right-click a property > Add to Optimization",
     "description": "Optimise scene parameters to match a target image with gradient-free methods "
-                   "(ZeroGrads, PRDPT, baselines) rendered by headless Cycles workers",
+    "(ZeroGrads, PRDPT, baselines) rendered by headless Cycles workers",
     "category": "Render",
 }
 
@@ -24,21 +24,25 @@ _state = {"registered": False, "menu": None}
 
 def _classes():
     from . import operators, panels, props, run_ops
+
     return props.classes + operators.classes + run_ops.classes + panels.classes
 
 
 def _button_menu():
     """Blender ≥ 3.3 has UI_MT_button_context_menu; older ones the legacy WM_MT_button_context."""
     import bpy
+
     menu = getattr(bpy.types, "UI_MT_button_context_menu", None)
     if menu is None:
         menu = getattr(bpy.types, "WM_MT_button_context", None)
     if menu is None:
+
         class WM_MT_button_context(bpy.types.Menu):
             bl_label = ""
 
             def draw(self, context):
                 pass
+
         bpy.utils.register_class(WM_MT_button_context)
         menu = WM_MT_button_context
     return menu

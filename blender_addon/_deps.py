@@ -5,6 +5,7 @@ from the repository root. The installable zip made by ``make addon`` carries cop
 few torch-free modules it needs under ``_vendor/`` instead; that folder is appended to
 ``sys.path`` (appended, so an installed ``optimizer_server`` always wins).
 """
+
 import os
 import sys
 

@@ -1,13 +1,14 @@
 """The add-on's scripting API: what the operators call, usable from scripts and tests.
 
-    from blender_addon import api
-    api.add_param(scene, 'objects["Ball"].location', 0)
-    api.add_param(scene, 'lights["Lamp"].energy', lo=100, hi=2000)
-    api.add_link_param(scene, 'materials["Mat"].node_tree', "Noise", "Color", "Mix", "A")
+from blender_addon import api
+api.add_param(scene, 'objects["Ball"].location', 0)
+api.add_param(scene, 'lights["Lamp"].energy', lo=100, hi=2000)
+api.add_link_param(scene, 'materials["Mat"].node_tree', "Noise", "Color", "Mix", "A")
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from . import datapath, params
 from .datapath import DataPathError
@@ -31,8 +32,9 @@ def _unique(settings, name: str) -> str:
     return f"{name}.{k}"
 
 
-def add_param(scene, data_path: str, index: int = -1, name: Optional[str] = None,
-              lo: Optional[float] = None, hi: Optional[float] = None):
+def add_param(
+    scene, data_path: str, index: int = -1, name: str | None = None, lo: float | None = None, hi: float | None = None
+):
     """Add a parameter by data path; kind and default bounds come from the property itself.
 
     Raises :class:`DataPathError` when the path does not resolve (nothing is added then).
@@ -53,8 +55,9 @@ def add_param(scene, data_path: str, index: int = -1, name: Optional[str] = None
     return item
 
 
-def add_link_param(scene, tree_path: str, from_node: str, from_socket: str, to_node: str, to_socket: str,
-                   name: Optional[str] = None):
+def add_link_param(
+    scene, tree_path: str, from_node: str, from_socket: str, to_node: str, to_socket: str, name: str | None = None
+):
     """Add a link parameter: is there a link from_node.from_socket -> to_node.to_socket in the tree?
 
     ``tree_path`` is a node tree's data path (or a material's/world's: its node tree is used).
@@ -94,7 +97,7 @@ def array_length(data_path: str) -> int:
         n += 1
 
 
-def param_problem(item) -> Optional[str]:
+def param_problem(item) -> str | None:
     """Why a list entry cannot be optimised right now (None when it is fine). Cheap: for drawing."""
     try:
         binding = params.resolve_ref(item.ref())
@@ -107,16 +110,17 @@ def param_problem(item) -> Optional[str]:
     return None
 
 
-def enabled_params(scene) -> List[Any]:
+def enabled_params(scene) -> list[Any]:
     return [p for p in scene.zerograds.params if p.enabled]
 
 
-def param_refs(scene) -> List[Dict[str, Any]]:
-    """``[{name, path, index}]`` (links: ``{name, path, link}``) of the enabled parameters, for workers and the resolver."""
+def param_refs(scene) -> list[dict[str, Any]]:
+    """``[{name, path, index}]`` (links: ``{name, path, link}``) of the enabled parameters, for workers
+    and the resolver."""
     return [p.ref() for p in enabled_params(scene)]
 
 
-def param_specs(scene) -> List[Dict[str, Any]]:
+def param_specs(scene) -> list[dict[str, Any]]:
     """``ParamSpec.from_dict`` shapes of the enabled parameters (checked against the scene)."""
     items = enabled_params(scene)
     if not items:

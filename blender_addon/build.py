@@ -9,6 +9,7 @@ the bundled wheels (Blender ≥ 4.2 installs it as an extension) and ``bl_info``
 install it as a legacy add-on; those need pyzmq in Blender's Python, e.g. Debian's python3-zmq).
 The torch-free optimizer modules the add-on uses are vendored under ``zerograds/_vendor/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,18 @@ ADDON_ID = "zerograds"
 VENDORED = ("errors.py", "protocol.py", "transport.py", "client.py", "worker_loop.py")
 SKIP = ("build.py", "__pycache__", "wheels", "_vendor", "README.md")
 # (pip --platform tag, Blender's platform name); Blender 4.2+ bundles CPython 3.11.
-PLATFORMS = [("manylinux_2_28_x86_64", "linux-x64"), ("macosx_11_0_arm64", "macos-arm64"),
-             ("macosx_10_15_x86_64", "macos-x64"), ("win_amd64", "windows-x64")]
+PLATFORMS = [
+    ("manylinux_2_28_x86_64", "linux-x64"),
+    ("macosx_11_0_arm64", "macos-arm64"),
+    ("macosx_10_15_x86_64", "macos-x64"),
+    ("win_amd64", "windows-x64"),
+]
 PYZMQ = "pyzmq>=26,<28"
 
 
 def version() -> str:
-    text = open(os.path.join(HERE, "__init__.py"), encoding="utf-8").read()
+    with open(os.path.join(HERE, "__init__.py"), encoding="utf-8") as f:
+        text = f.read()
     major, minor, patch = re.search(r'"version": \((\d+), (\d+), (\d+)\)', text).groups()
     return f"{major}.{minor}.{patch}"
 
@@ -43,9 +49,11 @@ def version() -> str:
 def refresh_methods() -> bool:
     """Rewrite methods.json from the registry when torch is available; False when it is not."""
     import importlib.util
+
     if importlib.util.find_spec("torch") is None:
         return False
     from blender_addon import catalog
+
     catalog.write()
     return True
 
@@ -53,14 +61,33 @@ def refresh_methods() -> bool:
 def download_wheels(folder: str) -> list:
     os.makedirs(folder, exist_ok=True)
     for pip_platform, _ in PLATFORMS:
-        subprocess.run([sys.executable, "-m", "pip", "download", PYZMQ, "--only-binary=:all:", "--no-deps",
-                        "--platform", pip_platform, "--python-version", "3.11", "--implementation", "cp",
-                        "--dest", folder, "--quiet"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                PYZMQ,
+                "--only-binary=:all:",
+                "--no-deps",
+                "--platform",
+                pip_platform,
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--dest",
+                folder,
+                "--quiet",
+            ],
+            check=True,
+        )
     return sorted(os.path.basename(p) for p in glob.glob(os.path.join(folder, "*.whl")))
 
 
 def manifest(wheels: list) -> str:
-    text = open(os.path.join(HERE, "blender_manifest.toml"), encoding="utf-8").read()
+    with open(os.path.join(HERE, "blender_manifest.toml"), encoding="utf-8") as f:
+        text = f.read()
     text = re.sub(r'^version = ".*"$', f'version = "{version()}"', text, flags=re.M)
     if wheels:
         listed = ",\n".join(f'  "./wheels/{w}"' for w in wheels)
@@ -90,10 +117,14 @@ def build(out_dir: str, with_wheels: bool = True) -> str:
                 full = os.path.join(folder, name)
                 z.write(full, os.path.relpath(full, stage))
     shutil.rmtree(stage)
-    print(f"wrote {zip_path} ({len(wheels)} wheels; methods.json "
-          f"{'refreshed from the registry' if refreshed else 'kept (no torch here)'})")
-    print("install: Blender ≥ 4.2: Edit > Preferences > Get Extensions > Install from Disk; "
-          "older: Preferences > Add-ons > Install")
+    print(
+        f"wrote {zip_path} ({len(wheels)} wheels; methods.json "
+        f"{'refreshed from the registry' if refreshed else 'kept (no torch here)'})"
+    )
+    print(
+        "install: Blender ≥ 4.2: Edit > Preferences > Get Extensions > Install from Disk; "
+        "older: Preferences > Add-ons > Install"
+    )
     return zip_path
 
 

@@ -12,13 +12,14 @@ A link parameter (``blender_addon.links``) names a node tree by data path plus t
 
 This module does not import bpy so it can be tested (and reused) anywhere.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any
 
 from ._deps import ConfigError
 
-Step = Tuple[str, Union[str, int]]  # ("attr", "location") | ("key", "Sphere") | ("index", 2)
+Step = tuple[str, str | int]  # ("attr", "location") | ("key", "Sphere") | ("index", 2)
 
 
 class DataPathError(ConfigError):
@@ -26,11 +27,10 @@ class DataPathError(ConfigError):
 
 
 def _fail(path: str, pos: int, problem: str) -> DataPathError:
-    return DataPathError(f"bad data path {path!r}: {problem} at character {pos + 1}\n"
-                         f"    {path}\n    {' ' * pos}^")
+    return DataPathError(f"bad data path {path!r}: {problem} at character {pos + 1}\n    {path}\n    {' ' * pos}^")
 
 
-def _read_string(path: str, pos: int) -> Tuple[str, int]:
+def _read_string(path: str, pos: int) -> tuple[str, int]:
     """Read a quoted string starting at ``path[pos]``; returns (text, position after the quote)."""
     quote = path[pos]
     chars = []
@@ -48,7 +48,7 @@ def _read_string(path: str, pos: int) -> Tuple[str, int]:
     raise _fail(path, pos, "unterminated string")
 
 
-def _read_ident(path: str, pos: int) -> Tuple[str, int]:
+def _read_ident(path: str, pos: int) -> tuple[str, int]:
     i = pos
     while i < len(path) and (path[i].isalnum() or path[i] == "_"):
         i += 1
@@ -57,14 +57,14 @@ def _read_ident(path: str, pos: int) -> Tuple[str, int]:
     return path[pos:i], i
 
 
-def parse(path: str) -> List[Step]:
+def parse(path: str) -> list[Step]:
     """Split a data path into steps; raises :class:`DataPathError` naming the bad character."""
     if not isinstance(path, str) or not path.strip():
         raise DataPathError(f"a data path must be a non-empty string, got {path!r}")
     path = path.strip()
     if path.startswith("bpy.data."):
-        path = path[len("bpy.data."):]
-    steps: List[Step] = []
+        path = path[len("bpy.data.") :]
+    steps: list[Step] = []
     name, pos = _read_ident(path, 0)
     steps.append(("attr", name))
     while pos < len(path):
@@ -82,7 +82,7 @@ def parse(path: str) -> List[Step]:
                 while end < len(path) and (path[end].isdigit() or (end == pos and path[end] == "-")):
                     end += 1
                 if end == pos or path[pos:end] == "-":
-                    raise _fail(path, pos, 'expected a quoted name or a whole number inside [ ]')
+                    raise _fail(path, pos, "expected a quoted name or a whole number inside [ ]")
                 steps.append(("index", int(path[pos:end])))
                 pos = end
             if pos >= len(path) or path[pos] != "]":
@@ -93,7 +93,7 @@ def parse(path: str) -> List[Step]:
     return steps
 
 
-def format_steps(steps: List[Step]) -> str:
+def format_steps(steps: list[Step]) -> str:
     """The inverse of :func:`parse` (canonical quoting), for messages and stored paths."""
     out = []
     for kind, value in steps:
@@ -111,17 +111,19 @@ def format_steps(steps: List[Step]) -> str:
 LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
 
 
-def check_link_fields(link: Any, where: str) -> Dict[str, str]:
+def check_link_fields(link: Any, where: str) -> dict[str, str]:
     """The four names of a link spec, checked for presence and type (no bpy needed)."""
     if not isinstance(link, dict):
         raise DataPathError(f"{where}: a link needs a table with {', '.join(LINK_FIELDS)}, got {link!r}")
     missing = [k for k in LINK_FIELDS if not isinstance(link.get(k), str) or not link[k]]
     unknown = sorted(set(link) - set(LINK_FIELDS))
     if missing or unknown:
-        raise DataPathError(f"{where}: a link needs the non-empty names {', '.join(LINK_FIELDS)}; "
-                            f"missing or empty: {missing}, unknown keys: {unknown}")
+        raise DataPathError(
+            f"{where}: a link needs the non-empty names {', '.join(LINK_FIELDS)}; "
+            f"missing or empty: {missing}, unknown keys: {unknown}"
+        )
     return {k: link[k] for k in LINK_FIELDS}
 
 
-def describe_link(link: Dict[str, str]) -> str:
+def describe_link(link: dict[str, str]) -> str:
     return f"{link['from_node']}.{link['from_socket']} -> {link['to_node']}.{link['to_socket']}"

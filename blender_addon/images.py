@@ -5,11 +5,12 @@
 * ``plot_curve``: a loss curve rasterised with numpy (no matplotlib inside Blender).
 * ``load_image``: any format Blender reads (EXR, PNG, ...) as linear float RGBA; imports bpy lazily.
 """
+
 from __future__ import annotations
 
 import struct
 import zlib
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,8 +53,9 @@ def write_png(path: str, image: np.ndarray, linear: bool = True) -> None:
         f.write(chunk(b"IEND", b""))
 
 
-def plot_curve(values: Sequence[float], width: int = 320, height: int = 160, log: bool = True,
-               color=(230, 120, 40)) -> np.ndarray:
+def plot_curve(
+    values: Sequence[float], width: int = 320, height: int = 160, log: bool = True, color=(230, 120, 40)
+) -> np.ndarray:
     """A line plot of ``values`` as (H, W, 4) uint8 RGBA, top-down: dark background, frame, curve.
 
     ``log`` plots log10 of positive values (losses span decades); non-finite points are skipped.
@@ -74,7 +76,7 @@ def plot_curve(values: Sequence[float], width: int = 320, height: int = 160, log
     pad = 4
     xs = pad + (np.arange(len(y)) / max(len(y) - 1, 1)) * (width - 1 - 2 * pad)
     ys = pad + (1.0 - (y - lo) / (hi - lo)) * (height - 1 - 2 * pad)
-    previous: Optional[tuple] = None
+    previous: tuple | None = None
     for x_, y_, good in zip(xs, ys, ok):
         if not good:
             previous = None
@@ -128,4 +130,3 @@ def load_image(path: str) -> np.ndarray:
     if encoded_srgb:
         out[:, :, :3] = srgb_to_linear(out[:, :, :3])
     return out
-

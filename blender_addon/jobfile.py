@@ -1,57 +1,58 @@
 """Batch job files (TOML): parse and check them before anything is started (no bpy).
 
-    blend = "scene.blend"                 # relative to this file
-    output = "out"                        # relative to this file (default: <job name>_output)
+blend = "scene.blend"                 # relative to this file
+output = "out"                        # relative to this file (default: <job name>_output)
 
-    [render]
-    width = 64
-    height = 64
-    samples = 16
-    frame = 40                            # optional: simulate physics up to this frame
+[render]
+width = 64
+height = 64
+samples = 16
+frame = 40                            # optional: simulate physics up to this frame
 
-    [[params]]
-    name = "x"
-    path = 'objects["Sphere"].location'
-    index = 0                             # optional, for arrays
-    min = -2.0                            # optional: the property's soft limits
-    max = 2.0
-    kind = "float"                        # optional: detected; an error if it disagrees
+[[params]]
+name = "x"
+path = 'objects["Sphere"].location'
+index = 0                             # optional, for arrays
+min = -2.0                            # optional: the property's soft limits
+max = 2.0
+kind = "float"                        # optional: detected; an error if it disagrees
 
-    [[params]]                            # a link parameter (bool): does this link exist?
-    name = "l3"
-    kind = "link"                         # optional with the four names below
-    path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
-    from_node = "Noise"                   # node names (not labels); sockets by name or identifier
-    from_socket = "Color"
-    to_node = "Mix"
-    to_socket = "A"                       # "A_Color" when several enabled inputs share the name
+[[params]]                            # a link parameter (bool): does this link exist?
+name = "l3"
+kind = "link"                         # optional with the four names below
+path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
+from_node = "Noise"                   # node names (not labels); sockets by name or identifier
+from_socket = "Color"
+to_node = "Mix"
+to_socket = "A"                       # "A_Color" when several enabled inputs share the name
 
-    [target]
-    values = { x = 0.5 }                  # render these values as the target, or
-    # image = "target.exr"                # compare with an image (relative to this file)
-    # mask = "mask.png"                   # optional
-    # seed = 7                            # noise seed of the target render
+[target]
+values = { x = 0.5 }                  # render these values as the target, or
+# image = "target.exr"                # compare with an image (relative to this file)
+# mask = "mask.png"                   # optional
+# seed = 7                            # noise seed of the target render
 
-    [method]
-    name = "prdpt"
-    budget = 400                          # renders
-    seed = 0
-    preset = "shadows"                    # optional: the paper's settings
-    lr = 0.02                             # any other key is a method option
+[method]
+name = "prdpt"
+budget = 400                          # renders
+seed = 0
+preset = "shadows"                    # optional: the paper's settings
+lr = 0.02                             # any other key is a method option
 
-    [workers]
-    count = 2
+[workers]
+count = 2
 
-    [server]
-    address = "tcp://host:5555"           # optional: use a running server instead of starting one
-    python = "/path/to/python"            # optional: Python with torch for the local server
+[server]
+address = "tcp://host:5555"           # optional: use a running server instead of starting one
+python = "/path/to/python"            # optional: Python with torch for the local server
 """
+
 from __future__ import annotations
 
 import difflib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ._deps import ConfigError
 from .datapath import LINK_FIELDS
@@ -79,20 +80,20 @@ class JobFile:
     width: int = 64
     height: int = 64
     samples: int = 16
-    frame: Optional[int] = None
-    params: List[Dict[str, Any]] = field(default_factory=list)
-    target_values: Optional[Dict[str, Any]] = None
-    target_image: Optional[str] = None
-    mask: Optional[str] = None
+    frame: int | None = None
+    params: list[dict[str, Any]] = field(default_factory=list)
+    target_values: dict[str, Any] | None = None
+    target_image: str | None = None
+    mask: str | None = None
     target_seed: int = 1_000_003
     method: str = "auto"  # the measured-best pick by problem size (docs/efficiency.md)
     budget: int = 400
     seed: int = 0
-    preset: Optional[str] = None
-    options: Dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
-    threads: Optional[int] = None
-    address: Optional[str] = None
+    threads: int | None = None
+    address: str | None = None
     python: str = ""
 
 
@@ -100,7 +101,7 @@ def _fail(where: str, problem: str) -> JobFileError:
     return JobFileError(f"{where}: {problem}")
 
 
-def _check_keys(table: Dict[str, Any], section: str, where: str) -> None:
+def _check_keys(table: dict[str, Any], section: str, where: str) -> None:
     known = _KNOWN[section]
     for key in table:
         if key not in known:
@@ -120,8 +121,12 @@ def _get(table, key, types, where, default=None, required=False, check=None, wha
     else:
         ok = isinstance(value, types)
     if not ok:
-        names = " or ".join({int: "a whole number", float: "a number", str: "a string", bool: "true/false",
-                             dict: "a table"}.get(t, t.__name__) for t in types)
+        names = " or ".join(
+            {int: "a whole number", float: "a number", str: "a string", bool: "true/false", dict: "a table"}.get(
+                t, t.__name__
+            )
+            for t in types
+        )
         raise _fail(where, f"{key!r} must be {names}, got {value!r}")
     if check is not None and not check(value):
         raise _fail(where, f"{key!r} {what}, got {value!r}")
@@ -144,7 +149,7 @@ def load(path: str) -> JobFile:
     return parse(data, path)
 
 
-def parse(data: Dict[str, Any], path: str) -> JobFile:
+def parse(data: dict[str, Any], path: str) -> JobFile:
     name = os.path.basename(path)
     base = os.path.dirname(os.path.abspath(path))
     _check_keys(data, "", name)
@@ -173,18 +178,23 @@ def parse(data: Dict[str, Any], path: str) -> JobFile:
         if not isinstance(p, dict):
             raise _fail(where, "must be a table")
         _check_keys(p, "params", where)
-        pname = _get(p, "name", (str,), where, required=True, check=lambda v: bool(v.strip()),
-                     what="must not be empty")
+        pname = _get(p, "name", (str,), where, required=True, check=lambda v: bool(v.strip()), what="must not be empty")
         where = f"[[params]] {pname!r}"
         if pname in names:
             raise _fail(where, "this name is used twice; every parameter needs its own name")
         names.add(pname)
-        entry = {"name": pname, "path": _get(p, "path", (str,), where, required=True,
-                                             what="""a data path such as 'objects["Sphere"].location'"""),
-                 "index": _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more"),
-                 "min": _get(p, "min", (int, float), where), "max": _get(p, "max", (int, float), where),
-                 "kind": _get(p, "kind", (str,), where, None, check=lambda v: v in _KINDS,
-                              what=f"must be one of {', '.join(_KINDS)}")}
+        entry = {
+            "name": pname,
+            "path": _get(
+                p, "path", (str,), where, required=True, what="""a data path such as 'objects["Sphere"].location'"""
+            ),
+            "index": _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more"),
+            "min": _get(p, "min", (int, float), where),
+            "max": _get(p, "max", (int, float), where),
+            "kind": _get(
+                p, "kind", (str,), where, None, check=lambda v: v in _KINDS, what=f"must be one of {', '.join(_KINDS)}"
+            ),
+        }
         _check_link(p, entry, where)
         if entry["min"] is not None and entry["max"] is not None and not entry["min"] < entry["max"]:
             raise _fail(where, f"needs min < max, got min={entry['min']} max={entry['max']}")
@@ -205,13 +215,15 @@ def parse(data: Dict[str, Any], path: str) -> JobFile:
         job.target_image = _existing(base, _get(target, "image", (str,), "[target]"), "[target] image")
     if "mask" in target:
         job.mask = _existing(base, _get(target, "mask", (str,), "[target]"), "[target] mask")
-    job.target_seed = _get(target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0,
-                           what="must be 0 or more")
+    job.target_seed = _get(
+        target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0, what="must be 0 or more"
+    )
 
     method = dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N"))
     job.method = _get(method, "name", (str,), "[method]", required=True, what="a method such as 'prdpt'")
-    job.budget = _get(method, "budget", (int,), "[method]", required=True, check=positive,
-                      what="must be a positive number of renders")
+    job.budget = _get(
+        method, "budget", (int,), "[method]", required=True, check=positive, what="must be a positive number of renders"
+    )
     job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
     job.preset = _get(method, "preset", (str,), "[method]", None)
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
@@ -228,7 +240,7 @@ def parse(data: Dict[str, Any], path: str) -> JobFile:
     return job
 
 
-def _check_link(p: Dict[str, Any], entry: Dict[str, Any], where: str) -> None:
+def _check_link(p: dict[str, Any], entry: dict[str, Any], where: str) -> None:
     """A link parameter has all four names and no index/bounds (it is a switch); others have none."""
     given = [k for k in LINK_FIELDS if k in p]
     if not given and entry["kind"] != "link":
@@ -243,8 +255,9 @@ def _check_link(p: Dict[str, Any], entry: Dict[str, Any], where: str) -> None:
     if extra:
         raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
     entry["kind"] = "link"
-    entry["link"] = {k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty")
-                     for k in LINK_FIELDS}
+    entry["link"] = {
+        k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS
+    }
 
 
 def _existing(base: str, relative: str, where: str) -> str:
@@ -265,11 +278,15 @@ def _check_method(job: JobFile) -> None:
         raise _fail("[method] name", f"unknown method {job.method!r}; {hint}available: {', '.join(sorted(methods))}")
     info = methods[job.method]
     if job.preset is not None and job.preset not in info["presets"]:
-        raise _fail("[method] preset", f"{job.method} has no preset {job.preset!r}; "
-                                       f"its presets: {', '.join(info['presets']) or 'none'}")
+        raise _fail(
+            "[method] preset",
+            f"{job.method} has no preset {job.preset!r}; its presets: {', '.join(info['presets']) or 'none'}",
+        )
     for key in job.options:
         if key not in info["options"]:
             close = difflib.get_close_matches(key, list(info["options"]), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise _fail(f"[method] {key}", f"{job.method} has no option {key!r}; {hint}"
-                                           f"its options: {', '.join(sorted(info['options']))}")
+            raise _fail(
+                f"[method] {key}",
+                f"{job.method} has no option {key!r}; {hint}its options: {', '.join(sorted(info['options']))}",
+            )

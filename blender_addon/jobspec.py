@@ -13,10 +13,11 @@ parameter specs (``"params"``) and the job id. For Blender workers those setting
 and the job ``requires`` ``{"scene": scene_id(blend)}`` so that only workers that loaded that
 very .blend file take it.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ._deps import ConfigError
 from .datapath import check_link_fields
@@ -33,17 +34,22 @@ def scene_id(blend_path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def render_settings(width: int, height: int, samples: int, paths: List[Dict[str, Any]],
-                    frame: Optional[int] = None) -> Dict[str, Any]:
+def render_settings(
+    width: int, height: int, samples: int, paths: list[dict[str, Any]], frame: int | None = None
+) -> dict[str, Any]:
     """Build (and check) the settings dict of a Blender job."""
-    settings = {"width": int(width), "height": int(height), "samples": int(samples),
-                "frame": None if frame is None else int(frame),
-                "paths": [path_entry(p) for p in paths]}
+    settings = {
+        "width": int(width),
+        "height": int(height),
+        "samples": int(samples),
+        "frame": None if frame is None else int(frame),
+        "paths": [path_entry(p) for p in paths],
+    }
     check_settings(settings)
     return settings
 
 
-def path_entry(p: Dict[str, Any]) -> Dict[str, Any]:
+def path_entry(p: dict[str, Any]) -> dict[str, Any]:
     """The wire form of one parameter reference: {name, path, index} or {name, path, link}."""
     entry = {"name": str(p["name"]), "path": str(p["path"]), "index": int(p.get("index", -1))}
     if p.get("link") is not None:
@@ -51,7 +57,7 @@ def path_entry(p: Dict[str, Any]) -> Dict[str, Any]:
     return entry
 
 
-def check_settings(settings: Dict[str, Any]) -> None:
+def check_settings(settings: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the bad key; used on both ends."""
     for key, lo, hi in (("width", 1, 16384), ("height", 1, 16384), ("samples", 1, 1 << 24)):
         value = settings.get(key)
@@ -74,7 +80,7 @@ def check_settings(settings: Dict[str, Any]) -> None:
         names.add(p["name"])
 
 
-def ordered_paths(settings: Dict[str, Any], param_names: List[str]) -> List[Dict[str, Any]]:
+def ordered_paths(settings: dict[str, Any], param_names: list[str]) -> list[dict[str, Any]]:
     """The path entries in the order of the job's parameters (the columns of ``values``)."""
     by_name = {p["name"]: p for p in settings["paths"]}
     missing = [n for n in param_names if n not in by_name]

@@ -13,15 +13,18 @@ Snapshots hold the whole state of the target input (every link into it), so a ro
 back exactly what was there, also when several parameters share one input. An input takes one
 link: when two parameters into the same input are both on, the later one in the list wins.
 """
+
 from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import bpy
 
 from .datapath import DataPathError, check_link_fields, describe_link
+
 
 class LinkBinding:
     """One candidate link in a node tree; quacks like :class:`params.Binding` with kind "link"."""
@@ -30,19 +33,19 @@ class LinkBinding:
     index = -1
     choices = None
 
-    def __init__(self, path: str, tree, link: Dict[str, str], from_socket, to_socket):
-        self.path = path            # the node tree's data path
-        self.link = link            # the four names, as given
+    def __init__(self, path: str, tree, link: dict[str, str], from_socket, to_socket):
+        self.path = path  # the node tree's data path
+        self.link = link  # the four names, as given
         self.tree = tree
         self.from_socket = from_socket
         self.to_socket = to_socket
-        self.tag_id = tree          # persistent data: re-sync the material's shader graph
+        self.tag_id = tree  # persistent data: re-sync the material's shader graph
 
     def __repr__(self):
         return f"<LinkBinding {self.path}: {describe_link(self.link)}>"
 
     # --- raw access: the full state of the target input, for snapshots ----------------------------
-    def get_raw(self) -> Tuple[Tuple[str, str], ...]:
+    def get_raw(self) -> tuple[tuple[str, str], ...]:
         return tuple((lk.from_node.name, lk.from_socket.identifier) for lk in self.to_socket.links)
 
     def set_raw(self, raw) -> None:
@@ -62,8 +65,10 @@ class LinkBinding:
             new = self.tree.links.new(self.from_socket, self.to_socket)
             if not new.is_valid:  # Blender keeps invalid links (drawn red); Cycles would ignore them
                 self.tree.links.remove(new)
-                raise DataPathError(f"{self.path}: the link {describe_link(self.link)} is not valid in Blender "
-                                    "(it closes a loop or joins incompatible sockets); nothing was changed")
+                raise DataPathError(
+                    f"{self.path}: the link {describe_link(self.link)} is not valid in Blender "
+                    "(it closes a loop or joins incompatible sockets); nothing was changed"
+                )
         elif not present:
             for lk in [lk for lk in self.to_socket.links if lk.from_socket == self.from_socket]:
                 self.tree.links.remove(lk)
@@ -80,15 +85,17 @@ class LinkBinding:
     def default_bounds(self) -> tuple:
         return 0.0, 1.0
 
-    def spec_dict(self, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> Dict[str, Any]:
+    def spec_dict(self, name: str, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
         return {"name": name, "kind": "bool", "lo": 0.0, "hi": 1.0}  # the optimiser sees a switch
 
 
 def _node_tree(struct, path: str):
     tree = getattr(struct, "node_tree", None) if not isinstance(struct, bpy.types.NodeTree) else struct
     if not isinstance(tree, bpy.types.NodeTree):
-        raise DataPathError(f"{path!r} is a {type(struct).__name__}, not a node tree; point the path at one, "
-                            """e.g. 'materials["Mat"].node_tree'""")
+        raise DataPathError(
+            f"{path!r} is a {type(struct).__name__}, not a node tree; point the path at one, "
+            """e.g. 'materials["Mat"].node_tree'"""
+        )
     return tree
 
 
@@ -102,8 +109,10 @@ def _hint(wanted: str, names: Sequence[str]) -> str:
 def _socket(tree, path: str, node_name: str, socket_name: str, side: str):
     node = tree.nodes.get(node_name)
     if node is None:
-        raise DataPathError(f"{path!r} has no node named {node_name!r}{_hint(node_name, tree.nodes.keys())} "
-                            "(use the node's name, shown in the sidebar's Node tab, not its label)")
+        raise DataPathError(
+            f"{path!r} has no node named {node_name!r}{_hint(node_name, tree.nodes.keys())} "
+            "(use the node's name, shown in the sidebar's Node tab, not its label)"
+        )
     sockets = node.outputs if side == "from" else node.inputs
     direction = "output" if side == "from" else "input"
     by_id = [s for s in sockets if s.identifier == socket_name]
@@ -112,20 +121,28 @@ def _socket(tree, path: str, node_name: str, socket_name: str, side: str):
     if len(found) == 1 and found[0].enabled:
         return found[0]
     if len(found) == 1:
-        raise DataPathError(f"{direction} {socket_name!r} of node {node_name!r} is not in use with the node's "
-                            "current settings (e.g. a Mix node's data type); pick an enabled socket")
+        raise DataPathError(
+            f"{direction} {socket_name!r} of node {node_name!r} is not in use with the node's "
+            "current settings (e.g. a Mix node's data type); pick an enabled socket"
+        )
     if len(found) > 1:
-        raise DataPathError(f"node {node_name!r} has {len(found)} enabled {direction}s named {socket_name!r}; "
-                            f"use an identifier: {', '.join(s.identifier for s in found)}")
+        raise DataPathError(
+            f"node {node_name!r} has {len(found)} enabled {direction}s named {socket_name!r}; "
+            f"use an identifier: {', '.join(s.identifier for s in found)}"
+        )
     other = node.inputs if side == "from" else node.outputs
     if any(s.name == socket_name or s.identifier == socket_name for s in other):
         flip = "input" if side == "from" else "output"
-        raise DataPathError(f"{socket_name!r} of node {node_name!r} is an {flip}; a link goes from an output "
-                            f"(from_socket) to an input (to_socket)")
+        raise DataPathError(
+            f"{socket_name!r} of node {node_name!r} is an {flip}; a link goes from an output "
+            f"(from_socket) to an input (to_socket)"
+        )
     if any(s.name == socket_name for s in sockets):
-        raise DataPathError(f"{direction} {socket_name!r} of node {node_name!r} is not in use with the node's "
-                            f"current settings; enable it or use one of: "
-                            + ", ".join(s.identifier for s in sockets if s.name == socket_name))
+        raise DataPathError(
+            f"{direction} {socket_name!r} of node {node_name!r} is not in use with the node's "
+            f"current settings; enable it or use one of: "
+            + ", ".join(s.identifier for s in sockets if s.name == socket_name)
+        )
     names = [s.name for s in sockets if s.enabled]
     raise DataPathError(f"node {node_name!r} has no {direction} {socket_name!r}{_hint(socket_name, names)}")
 
@@ -139,15 +156,18 @@ def resolve_link(path: str, link: Any, struct) -> LinkBinding:
     if from_socket.node == to_socket.node:
         raise DataPathError(f"{path!r}: {describe_link(link)} links a node to itself; Blender rejects such loops")
     if from_socket.type == "SHADER" and to_socket.type != "SHADER":
-        raise DataPathError(f"{path!r}: {describe_link(link)} joins a shader output to a {to_socket.type.lower()} "
-                            "input; Blender marks such links invalid. Pick a shader input (e.g. a Mix Shader's)")
+        raise DataPathError(
+            f"{path!r}: {describe_link(link)} joins a shader output to a {to_socket.type.lower()} "
+            "input; Blender marks such links invalid. Pick a shader input (e.g. a Mix Shader's)"
+        )
     from .params import path_for_id
+
     return LinkBinding(path_for_id(tree), tree, link, from_socket, to_socket)
 
 
-def check_shared_inputs(bindings: Sequence[Any]) -> List[str]:
+def check_shared_inputs(bindings: Sequence[Any]) -> list[str]:
     """Problems with inputs that other, uncontrolled links feed (applying would lose those links)."""
-    candidates: Dict[int, Tuple[Any, set]] = {}
+    candidates: dict[int, tuple[Any, set]] = {}
     for b in bindings:
         if isinstance(b, LinkBinding):
             key = b.to_socket.as_pointer()
@@ -162,5 +182,6 @@ def check_shared_inputs(bindings: Sequence[Any]) -> List[str]:
                     f"input {b.link['to_node']}.{b.link['to_socket']} of {b.path} is fed by "
                     f"{lk.from_node.name}.{lk.from_socket.name}, which no link parameter controls: switching a "
                     "candidate on would replace that link and switching it off would not bring it back. Remove "
-                    "that link in the node editor, or make it a link parameter too")
+                    "that link in the node editor, or make it a link parameter too"
+                )
     return problems

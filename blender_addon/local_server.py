@@ -4,6 +4,7 @@ Blender's own Python has no torch, so the server always runs in a separate Pytho
 it: the add-on preference / ``ZEROGRADS_PYTHON`` / the current interpreter when it can import
 torch / ``python3`` on PATH, in that order.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional
 
 from ._deps import ZeroGradsError
 
@@ -21,10 +21,12 @@ READY_LINE = "ZEROGRADS_SERVER_READY"  # optimizer_server.cli_serve prints it wi
 
 
 # `python -m optimizer_server serve`, without depending on how __main__ wires its subcommands.
-_SERVE = ("import argparse, sys; from optimizer_server import cli_serve; "
-          "parser = argparse.ArgumentParser(prog='optimizer_server'); "
-          "cli_serve.add_serve_parser(parser.add_subparsers()); "
-          "args = parser.parse_args(); sys.exit(args.func(args))")
+_SERVE = (
+    "import argparse, sys; from optimizer_server import cli_serve; "
+    "parser = argparse.ArgumentParser(prog='optimizer_server'); "
+    "cli_serve.add_serve_parser(parser.add_subparsers()); "
+    "args = parser.parse_args(); sys.exit(args.func(args))"
+)
 
 
 class ServerStartError(RuntimeError, ZeroGradsError):
@@ -39,24 +41,32 @@ def server_python(preferred: str = "") -> str:
         return sys.executable
     found = shutil.which("python3")
     if found is None:
-        raise ServerStartError("no Python to run the optimizer server: set the add-on preference 'Server Python' "
-                               "(or ZEROGRADS_PYTHON) to a Python with torch and optimizer_server installed")
+        raise ServerStartError(
+            "no Python to run the optimizer server: set the add-on preference 'Server Python' "
+            "(or ZEROGRADS_PYTHON) to a Python with torch and optimizer_server installed"
+        )
     return found
 
 
 class LocalServer:
     """``python -m optimizer_server serve`` on a free loopback port; ``endpoint`` once started."""
 
-    def __init__(self, python: str = "", jobs_dir: Optional[str] = None, cwd: Optional[str] = None,
-                 extra_args: Optional[List[str]] = None, log_path: Optional[str] = None):
+    def __init__(
+        self,
+        python: str = "",
+        jobs_dir: str | None = None,
+        cwd: str | None = None,
+        extra_args: list[str] | None = None,
+        log_path: str | None = None,
+    ):
         self.python = server_python(python)
         self.jobs_dir = jobs_dir
         self.cwd = cwd or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.extra_args = list(extra_args or [])
         self.log_path = log_path
-        self.process: Optional[subprocess.Popen] = None
-        self.endpoint: Optional[str] = None
-        self._lines: List[str] = []
+        self.process: subprocess.Popen | None = None
+        self.endpoint: str | None = None
+        self._lines: list[str] = []
 
     def start(self, timeout_s: float = 60.0) -> str:
         cmd = [self.python, "-c", _SERVE, "serve", "--bind", "tcp://127.0.0.1:*"] + self.extra_args
@@ -66,8 +76,15 @@ class LocalServer:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [self.cwd, env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
         try:
-            self.process = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=subprocess.PIPE,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+            self.process = subprocess.Popen(
+                cmd,
+                cwd=self.cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
         except OSError as exc:
             raise ServerStartError(f"cannot run {self.python!r} to start the optimizer server: {exc}") from None
         ready = threading.Event()
@@ -77,14 +94,16 @@ class LocalServer:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 tail = "\n".join(self._lines[-15:])
-                raise ServerStartError(f"the optimizer server ({self.python} -m optimizer_server serve) did not start "
-                                       f"within {timeout_s:g} s:\n{tail}")
+                raise ServerStartError(
+                    f"the optimizer server ({self.python} -m optimizer_server serve) did not start "
+                    f"within {timeout_s:g} s:\n{tail}"
+                )
         return self.endpoint
 
     def _read_output(self, ready: threading.Event) -> None:
         if self.log_path:
             os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
-        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None  # noqa: SIM115 (closed below)
         try:
             for line in self.process.stdout:
                 self._lines.append(line.rstrip())

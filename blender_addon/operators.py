@@ -1,4 +1,5 @@
 """Operators for the parameter list and the target. Thin: gather input, call api, report errors."""
+
 import bpy
 from bpy.props import BoolProperty, IntProperty, StringProperty
 
@@ -48,8 +49,10 @@ class ZEROGRADS_OT_add_param(bpy.types.Operator):
     bl_label = "Add to Optimization"
     bl_options = {"REGISTER", "UNDO"}
 
-    data_path: StringProperty(name="Data Path", description='From bpy.data, e.g. objects["Ball"].location; '
-                                                            "empty: the property under the mouse")
+    data_path: StringProperty(
+        name="Data Path",
+        description='From bpy.data, e.g. objects["Ball"].location; empty: the property under the mouse',
+    )
     array_index: IntProperty(name="Index", default=-1, min=-1)
     all_elements: BoolProperty(name="All Elements", default=False, description="Add every element of an array")
 
@@ -88,8 +91,10 @@ class ZEROGRADS_OT_add_link_param(bpy.types.Operator):
     bl_label = "Add Link Parameter"
     bl_options = {"REGISTER", "UNDO"}
 
-    tree_path: StringProperty(name="Node Tree", description='Data path of the node tree, e.g. '
-                                                            'materials["Mat"].node_tree (default: active material)')
+    tree_path: StringProperty(
+        name="Node Tree",
+        description='Data path of the node tree, e.g. materials["Mat"].node_tree (default: active material)',
+    )
     from_node: StringProperty(name="From Node", description="Node name (not its label)")
     from_socket: StringProperty(name="From Socket", description="Output name or identifier")
     to_node: StringProperty(name="To Node", description="Node name (not its label)")
@@ -102,8 +107,9 @@ class ZEROGRADS_OT_add_link_param(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            item = api.add_link_param(context.scene, self.tree_path, self.from_node, self.from_socket,
-                                      self.to_node, self.to_socket)
+            item = api.add_link_param(
+                context.scene, self.tree_path, self.from_node, self.from_socket, self.to_node, self.to_socket
+            )
         except ZeroGradsError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -138,6 +144,7 @@ class ZEROGRADS_OT_reset_options(bpy.types.Operator):
 
     def execute(self, context):
         from .props import reset_options
+
         reset_options(context.scene.zerograds)
         return {"FINISHED"}
 
@@ -151,6 +158,7 @@ class ZEROGRADS_OT_capture_target(bpy.types.Operator):
 
     def execute(self, context):
         from . import targets
+
         try:
             image = targets.capture(context.scene)
         except ZeroGradsError as exc:
@@ -171,5 +179,10 @@ def draw_button_menu(self, context):
     op.all_elements = True
 
 
-classes = (ZEROGRADS_OT_add_param, ZEROGRADS_OT_add_link_param, ZEROGRADS_OT_remove_param, ZEROGRADS_OT_reset_options,
-           ZEROGRADS_OT_capture_target)
+classes = (
+    ZEROGRADS_OT_add_param,
+    ZEROGRADS_OT_add_link_param,
+    ZEROGRADS_OT_remove_param,
+    ZEROGRADS_OT_reset_options,
+    ZEROGRADS_OT_capture_target,
+)

@@ -1,4 +1,5 @@
 """3D View sidebar, tab "Optimize": parameters, target, method, render settings, run."""
+
 import bpy
 
 from . import api
@@ -23,7 +24,7 @@ class ZEROGRADS_UL_params(bpy.types.UIList):
             path = item.data_path + (f"[{item.array_index}]" if item.array_index >= 0 else "")
         rest = split.split(factor=0.85)
         prefix = f"{item.data_path!r}: "  # the row shows the path already; say only what is wrong
-        rest.label(text=(problem[len(prefix):] if problem.startswith(prefix) else problem) if problem else path)
+        rest.label(text=(problem[len(prefix) :] if problem.startswith(prefix) else problem) if problem else path)
         rest.label(text=item.kind)
 
 
@@ -36,17 +37,19 @@ def _progress(layout, fraction: float, text: str) -> None:
 
 def _wrap(text: str, width: int):
     import textwrap
+
     return textwrap.wrap(text, width) or [text]
 
 
 def sparkline(values, width: int = 40) -> str:
     """The loss curve as one line of block characters (log scale, last ``width`` points)."""
     import math
+
     vals = [math.log10(v) for v in values if v > 0 and math.isfinite(v)]
     if len(vals) < 2:
         return ""
     step = max(1, len(vals) // width)
-    vals = [min(vals[i:i + step]) for i in range(0, len(vals), step)][-width:]
+    vals = [min(vals[i : i + step]) for i in range(0, len(vals), step)][-width:]
     lo, hi = min(vals), max(vals)
     span = (hi - lo) or 1.0
     return "".join(SPARK[int((v - lo) / span * (len(SPARK) - 1))] for v in vals)
@@ -132,8 +135,11 @@ class VIEW3D_PT_zerograds(bpy.types.Panel):
             row.prop(option, "override", text="")
             sub = row.row(align=True)
             sub.active = option.override
-            sub.prop(option, {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(
-                option.kind, "float_value"), text=option.name)
+            sub.prop(
+                option,
+                {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(option.kind, "float_value"),
+                text=option.name,
+            )
 
     @staticmethod
     def _draw_render(layout, s):

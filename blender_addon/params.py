@@ -11,11 +11,13 @@ through :func:`resolve_ref` to bindings with the same interface.
 enums by choice index), tags what Cycles' persistent data would otherwise ignore, and restores
 every value if any write fails, so the scene is never half-applied.
 """
+
 from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import bpy
 
@@ -32,16 +34,27 @@ _HUGE = 1.0e4  # a soft range wider than this is "unbounded" (location, IOR...):
 class Binding:
     """One resolved scalar in the scene. Resolve once, then read/write it many times."""
 
-    def __init__(self, path: str, owner, key: str, is_idprop: bool, index: int, kind: str,
-                 choices: Optional[List[str]], soft: Optional[tuple], angle: bool, needs_tag: bool):
-        self.path = path            # canonical data path of the property (without the index)
-        self.owner = owner          # the bpy struct holding the value
-        self.key = key              # RNA identifier, or the ID-property key
+    def __init__(
+        self,
+        path: str,
+        owner,
+        key: str,
+        is_idprop: bool,
+        index: int,
+        kind: str,
+        choices: list[str] | None,
+        soft: tuple | None,
+        angle: bool,
+        needs_tag: bool,
+    ):
+        self.path = path  # canonical data path of the property (without the index)
+        self.owner = owner  # the bpy struct holding the value
+        self.key = key  # RNA identifier, or the ID-property key
         self.is_idprop = is_idprop  # custom property / geometry-nodes modifier input
-        self.index = index          # array element, -1 for a scalar
+        self.index = index  # array element, -1 for a scalar
         self.kind = kind
-        self.choices = choices      # enum identifiers; the parameter value is the index into them
-        self.soft = soft            # (soft_min, soft_max) of the property, None when unknown
+        self.choices = choices  # enum identifiers; the parameter value is the index into them
+        self.soft = soft  # (soft_min, soft_max) of the property, None when unknown
         self.angle = angle
         # Persistent data ignores writes that carry no RNA update (ID properties, add-on
         # defined settings such as scene.cycles.*) unless the owning ID is tagged.
@@ -104,11 +117,15 @@ class Binding:
                 hi = lo + 1
         return float(lo), float(hi)
 
-    def spec_dict(self, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> Dict[str, Any]:
+    def spec_dict(self, name: str, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
         """The optimizer's parameter spec (``ParamSpec.from_dict`` shape) for this binding."""
         dlo, dhi = self.default_bounds()
-        d: Dict[str, Any] = {"name": name, "kind": self.kind,
-                             "lo": dlo if lo is None else float(lo), "hi": dhi if hi is None else float(hi)}
+        d: dict[str, Any] = {
+            "name": name,
+            "kind": self.kind,
+            "lo": dlo if lo is None else float(lo),
+            "hi": dhi if hi is None else float(hi),
+        }
         if self.kind in ("enum", "bool"):  # their bounds are the choices
             d["lo"], d["hi"] = dlo, dhi
         if self.kind == "enum":
@@ -124,11 +141,12 @@ def _names_hint(candidates: Sequence[str], wanted: str) -> str:
     if close:
         return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
     shown = list(candidates)[:8]
-    return "; it has " + (", ".join(repr(c) for c in shown) + (" …" if len(candidates) > 8 else "")
-                          if shown else "nothing")
+    return "; it has " + (
+        ", ".join(repr(c) for c in shown) + (" …" if len(candidates) > 8 else "") if shown else "nothing"
+    )
 
 
-def _rna_props(struct) -> List[str]:
+def _rna_props(struct) -> list[str]:
     return [p.identifier for p in struct.bl_rna.properties if p.identifier != "rna_type"]
 
 
@@ -148,8 +166,7 @@ def _step(obj, step, where: str, path: str):
         if not -len(obj) <= value < len(obj):
             raise DataPathError(f"{path!r}: {where} has {len(obj)} items, index {value} is out of range")
         return obj[value]
-    raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; [{value!r}] can only follow a "
-                        "collection here")
+    raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; [{value!r}] can only follow a collection here")
 
 
 def resolve(path: str, index: int = -1) -> Binding:
@@ -167,12 +184,19 @@ def resolve(path: str, index: int = -1) -> Binding:
     for i, step in enumerate(owner_steps):
         obj = _step(obj, step, "bpy.data." + datapath.format_steps(owner_steps[:i]) if i else "bpy.data", path)
     where = "bpy.data." + datapath.format_steps(owner_steps) if owner_steps else "bpy.data"
-    if (last[0] == "attr" and last[1] in _COMPONENTS and owner_steps
-            and not isinstance(obj, bpy.types.bpy_struct) and hasattr(obj, "__len__")):
+    if (
+        last[0] == "attr"
+        and last[1] in _COMPONENTS
+        and owner_steps
+        and not isinstance(obj, bpy.types.bpy_struct)
+        and hasattr(obj, "__len__")
+    ):
         # location.x → location, index 0 (quaternions store w first)
         index = "wxyz".index(last[1]) if type(obj).__name__ == "Quaternion" else _COMPONENTS[last[1]]
-        raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; use the path "
-                            f"'{datapath.format_steps(owner_steps)}' with index {index}")
+        raise DataPathError(
+            f"{path!r}: {where} is a {type(obj).__name__}; use the path "
+            f"'{datapath.format_steps(owner_steps)}' with index {index}"
+        )
     if not isinstance(obj, bpy.types.bpy_struct) or isinstance(obj, bpy.types.bpy_prop_collection):
         raise DataPathError(f"{path!r}: {where} is not a data block or struct that holds properties")
     kind_of_last, key = last
@@ -201,8 +225,9 @@ def _bind_rna(owner, key: str, index: int, path: str, where: str) -> Binding:
         raise DataPathError(f"{path!r}: {where} has no property {key!r}{_names_hint(_rna_props(owner), key)}")
     kind = _RNA_KIND.get(prop.type)
     if kind is None:
-        raise DataPathError(f"{path!r} is a {prop.type.lower()} property; only float, int, bool and enum "
-                            "properties can be optimised")
+        raise DataPathError(
+            f"{path!r} is a {prop.type.lower()} property; only float, int, bool and enum properties can be optimised"
+        )
     if prop.is_readonly:
         raise DataPathError(f"{path!r} is read-only in Blender and cannot be set")
     dims = [d for d in getattr(prop, "array_dimensions", ()) if d]
@@ -214,8 +239,9 @@ def _bind_rna(owner, key: str, index: int, path: str, where: str) -> Binding:
             raise DataPathError(f"{path!r} is a set of flags; only single-choice enums can be optimised")
         choices = [item.identifier for item in prop.enum_items]
         if len(choices) < 2 or getattr(owner, key) not in choices:
-            raise DataPathError(f"{path!r} has items that depend on the scene (a dynamic enum); "
-                                "it cannot be optimised as an enum")
+            raise DataPathError(
+                f"{path!r} has items that depend on the scene (a dynamic enum); it cannot be optimised as an enum"
+            )
     elif kind in ("float", "int"):
         soft = (float(prop.soft_min), float(prop.soft_max))
     index = _check_index(path, index, prop.array_length if kind != "enum" else 0)
@@ -296,7 +322,7 @@ def apply_values(bindings: Sequence[Binding], values: Sequence[float], update: b
         bpy.context.view_layer.update()
 
 
-def read_values(bindings: Sequence[Binding]) -> List[float]:
+def read_values(bindings: Sequence[Binding]) -> list[float]:
     return [b.read() for b in bindings]
 
 
@@ -313,13 +339,15 @@ def resolve_ref(ref: dict):
     """A parameter reference ``{name, path, index}`` or ``{name, path, link}`` → its binding."""
     if ref.get("link") is not None:
         from . import links  # link parameters: the path names a node tree
+
         return links.resolve_link(ref["path"], ref["link"], resolve_struct(ref["path"]))
     return resolve(ref["path"], ref.get("index", -1))
 
 
-def resolve_all(refs: Sequence[dict]) -> List[Binding]:
+def resolve_all(refs: Sequence[dict]) -> list[Binding]:
     """Resolve ``[{"name", "path", "index" | "link"}...]``; reports *every* bad reference in one error."""
     from . import links
+
     bindings, problems = [], []
     for ref in refs:
         try:
@@ -354,10 +382,29 @@ def path_for_id(id_block) -> str:
 
 
 _ID_COLLECTIONS = {
-    "OBJECT": "objects", "MESH": "meshes", "MATERIAL": "materials", "WORLD": "worlds", "LIGHT": "lights",
-    "CAMERA": "cameras", "SCENE": "scenes", "NODETREE": "node_groups", "TEXTURE": "textures",
-    "IMAGE": "images", "CURVE": "curves", "CURVES": "hair_curves", "ARMATURE": "armatures",
-    "LATTICE": "lattices", "METABALL": "metaballs", "VOLUME": "volumes", "POINTCLOUD": "pointclouds",
-    "PARTICLE": "particles", "COLLECTION": "collections", "ACTION": "actions", "LIGHT_PROBE": "lightprobes",
-    "SPEAKER": "speakers", "FREESTYLELINESTYLE": "linestyles", "MOVIECLIP": "movieclips", "MASK": "masks",
+    "OBJECT": "objects",
+    "MESH": "meshes",
+    "MATERIAL": "materials",
+    "WORLD": "worlds",
+    "LIGHT": "lights",
+    "CAMERA": "cameras",
+    "SCENE": "scenes",
+    "NODETREE": "node_groups",
+    "TEXTURE": "textures",
+    "IMAGE": "images",
+    "CURVE": "curves",
+    "CURVES": "hair_curves",
+    "ARMATURE": "armatures",
+    "LATTICE": "lattices",
+    "METABALL": "metaballs",
+    "VOLUME": "volumes",
+    "POINTCLOUD": "pointclouds",
+    "PARTICLE": "particles",
+    "COLLECTION": "collections",
+    "ACTION": "actions",
+    "LIGHT_PROBE": "lightprobes",
+    "SPEAKER": "speakers",
+    "FREESTYLELINESTYLE": "linestyles",
+    "MOVIECLIP": "movieclips",
+    "MASK": "masks",
 }

@@ -1,13 +1,25 @@
 """The optimisation setup stored in the .blend: ``Scene.zerograds`` (saved with the file)."""
+
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
-                       PointerProperty, StringProperty)
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 from . import catalog
 
-KIND_ITEMS = [("float", "Float", "Continuous value"), ("int", "Int", "Whole number (rounded when applied)"),
-              ("bool", "Bool", "On/off (rounded when applied)"), ("enum", "Enum", "One of the property's choices"),
-              ("link", "Link", "Whether a link between two node sockets exists (on/off)")]
+KIND_ITEMS = [
+    ("float", "Float", "Continuous value"),
+    ("int", "Int", "Whole number (rounded when applied)"),
+    ("bool", "Bool", "On/off (rounded when applied)"),
+    ("enum", "Enum", "One of the property's choices"),
+    ("link", "Link", "Whether a link between two node sockets exists (on/off)"),
+]
 
 
 class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
@@ -63,8 +75,9 @@ class ZEROGRADS_PG_option(bpy.types.PropertyGroup):
     def set_value(self, value) -> None:
         if value is None:
             return
-        setattr(self, {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(self.kind, "float_value"),
-                value)
+        setattr(
+            self, {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(self.kind, "float_value"), value
+        )
 
 
 _enum_cache = {}  # Blender needs the item strings of dynamic enums kept alive
@@ -82,7 +95,8 @@ def _preset_items(self, context):
         presets = catalog.methods().get(method, {}).get("presets", {})
         _enum_cache[method] = [("NONE", "Defaults", "The method's default options")] + [
             (p, p.replace("_", " ").title(), ", ".join(f"{k}={v}" for k, v in values.items()))
-            for p, values in presets.items()]
+            for p, values in presets.items()
+        ]
     return _enum_cache[method]
 
 
@@ -116,17 +130,29 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
     params: CollectionProperty(type=ZEROGRADS_PG_param)
     params_index: IntProperty(name="Active Parameter")
 
-    target_source: EnumProperty(name="Target", items=[
-        ("FILE", "Image File", "Compare renders with an image file (EXR keeps linear values)"),
-        ("CAPTURED", "Captured", "A render of the scene stored by 'Capture Target'")], default="CAPTURED")
+    target_source: EnumProperty(
+        name="Target",
+        items=[
+            ("FILE", "Image File", "Compare renders with an image file (EXR keeps linear values)"),
+            ("CAPTURED", "Captured", "A render of the scene stored by 'Capture Target'"),
+        ],
+        default="CAPTURED",
+    )
     target_file: StringProperty(name="Target Image", subtype="FILE_PATH")
     target_image: PointerProperty(name="Captured Target", type=bpy.types.Image)
-    mask_file: StringProperty(name="Mask", subtype="FILE_PATH",
-                              description="Optional: only pixels where the mask is non-zero count in the loss")
+    mask_file: StringProperty(
+        name="Mask",
+        subtype="FILE_PATH",
+        description="Optional: only pixels where the mask is non-zero count in the loss",
+    )
 
     method: EnumProperty(name="Method", items=_method_items, update=_on_method)
-    preset: EnumProperty(name="Preset", items=_preset_items, update=_on_preset,
-                         description="Hyperparameters of the paper's runs for a similar task")
+    preset: EnumProperty(
+        name="Preset",
+        items=_preset_items,
+        update=_on_preset,
+        description="Hyperparameters of the paper's runs for a similar task",
+    )
     options: CollectionProperty(type=ZEROGRADS_PG_option)
     budget: IntProperty(name="Budget", default=400, min=1, description="Renders the optimisation may use in total")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the optimiser's random numbers")
@@ -134,19 +160,35 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
     width: IntProperty(name="Width", default=64, min=4, max=4096, description="Render width while optimising")
     height: IntProperty(name="Height", default=64, min=4, max=4096, description="Render height while optimising")
     samples: IntProperty(name="Samples", default=16, min=1, max=65536, description="Cycles samples per render")
-    seed_policy: EnumProperty(name="Noise Seed", items=[
-        ("SHARED", "Shared per Iteration", "All renders of one iteration use the same noise seed (common random "
-                                           "numbers: differences come from the parameters, not from noise)"),
-        ("FRESH", "Fresh per Render", "Every render gets its own noise seed")], default="SHARED")
-    use_physics_frame: BoolProperty(name="Simulate to Frame", default=False,
-                                    description="Step rigid bodies / simulations from the first frame and render "
-                                                "this frame")
+    seed_policy: EnumProperty(
+        name="Noise Seed",
+        items=[
+            (
+                "SHARED",
+                "Shared per Iteration",
+                "All renders of one iteration use the same noise seed (common random "
+                "numbers: differences come from the parameters, not from noise)",
+            ),
+            ("FRESH", "Fresh per Render", "Every render gets its own noise seed"),
+        ],
+        default="SHARED",
+    )
+    use_physics_frame: BoolProperty(
+        name="Simulate to Frame",
+        default=False,
+        description="Step rigid bodies / simulations from the first frame and render this frame",
+    )
     physics_frame: IntProperty(name="Frame", default=1, min=0)
     workers: IntProperty(name="Workers", default=1, min=1, max=64, description="Headless render processes")
 
-    server_mode: EnumProperty(name="Server", items=[
-        ("LOCAL", "Local", "Start an optimizer server on this computer"),
-        ("REMOTE", "Address", "Connect to a running server")], default="LOCAL")
+    server_mode: EnumProperty(
+        name="Server",
+        items=[
+            ("LOCAL", "Local", "Start an optimizer server on this computer"),
+            ("REMOTE", "Address", "Connect to a running server"),
+        ],
+        default="LOCAL",
+    )
     server_address: StringProperty(name="Address", default="tcp://127.0.0.1:5555")
 
 
@@ -154,9 +196,11 @@ class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # the add-on's package: "blender_addon", or bl_ext.<repo>.<id> as an extension
 
     server_python: StringProperty(
-        name="Server Python", subtype="FILE_PATH",
+        name="Server Python",
+        subtype="FILE_PATH",
         description="A Python with torch and optimizer_server, used to start a local optimizer server "
-                    "(empty: $ZEROGRADS_PYTHON, else python3 on PATH)")
+        "(empty: $ZEROGRADS_PYTHON, else python3 on PATH)",
+    )
 
     def draw(self, context):
         self.layout.prop(self, "server_python")

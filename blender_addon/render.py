@@ -8,13 +8,13 @@ cost, used by the benchmark for comparison and when the Cycles add-on cannot be 
 
 Images are returned top-down (row 0 is the top of the picture), shape (H, W, 4), linear RGBA.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 import time
-from typing import Optional
 
 import bpy
 import numpy as np
@@ -26,8 +26,7 @@ class RenderError(RuntimeError, ZeroGradsError):
     """Cycles did not produce an image (wrong engine, no camera, cancelled render...)."""
 
 
-def configure(scene, width: int, height: int, samples: int, threads: int = 0,
-              persistent: bool = True) -> None:
+def configure(scene, width: int, height: int, samples: int, threads: int = 0, persistent: bool = True) -> None:
     """Set the scene up for many small, identical-cost renders.
 
     No denoising (costs 10× a 64² render), no adaptive sampling (the cost and the noise pattern
@@ -56,8 +55,19 @@ def configure(scene, width: int, height: int, samples: int, threads: int = 0,
 
 
 _CONFIGURED = {  # what configure() changes, so an artist's scene can be given back untouched
-    "render": ("engine", "resolution_x", "resolution_y", "resolution_percentage", "use_persistent_data",
-               "use_compositing", "use_sequencer", "use_single_layer", "use_border", "threads_mode", "threads"),
+    "render": (
+        "engine",
+        "resolution_x",
+        "resolution_y",
+        "resolution_percentage",
+        "use_persistent_data",
+        "use_compositing",
+        "use_sequencer",
+        "use_single_layer",
+        "use_border",
+        "threads_mode",
+        "threads",
+    ),
     "cycles": ("device", "samples", "use_adaptive_sampling", "use_denoising", "use_animated_seed", "seed"),
 }
 
@@ -104,10 +114,10 @@ class Renderer:
         self.scene = scene
         self.readback = readback
         self.engine_seconds = 0.0  # time spent inside Cycles' own render() for the last image
-        self.grab_seconds = 0.0    # time to copy its pixels out (memory readback)
-        self._image: Optional[np.ndarray] = None
-        self._grab_error: Optional[Exception] = None
-        self._seed: Optional[int] = None
+        self.grab_seconds = 0.0  # time to copy its pixels out (memory readback)
+        self._image: np.ndarray | None = None
+        self._grab_error: Exception | None = None
+        self._seed: int | None = None
         self._exr_dir = None
         self._original = None
         self._install_hook()  # times Cycles' own work in both modes; grabs pixels in "memory" mode
@@ -178,13 +188,13 @@ class Renderer:
     # --- rendering ----------------------------------------------------------------------------
     def set_seed(self, seed: int) -> None:
         """Cycles' noise seed. Tagging the scene is needed or persistent data keeps the old seed."""
-        seed = int(seed) % (2 ** 31)
+        seed = int(seed) % (2**31)
         if seed != self._seed:
             self.scene.cycles.seed = seed
             self.scene.update_tag()
             self._seed = seed
 
-    def render(self, seed: Optional[int] = None) -> np.ndarray:
+    def render(self, seed: int | None = None) -> np.ndarray:
         if seed is not None:
             self.set_seed(seed)
         if self.readback == "exr":
@@ -226,8 +236,8 @@ class Renderer:
         return read_exr(path)
 
 
-
 def read_exr(path: str) -> np.ndarray:
     """A float EXR as (H, W, 4) float32, top-down, linear (no view transform)."""
     from .images import load_image
+
     return load_image(path)

@@ -1,4 +1,5 @@
 """Operators that start and steer an optimisation (the work is in session.py)."""
+
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
@@ -39,6 +40,7 @@ class _RunningOperator(bpy.types.Operator):
 
 class ZEROGRADS_OT_pause(_RunningOperator):
     """Pause the optimisation after the current renders"""
+
     bl_idname = "zerograds.pause"
     bl_label = "Pause"
 
@@ -48,6 +50,7 @@ class ZEROGRADS_OT_pause(_RunningOperator):
 
 class ZEROGRADS_OT_resume(_RunningOperator):
     """Continue a paused optimisation"""
+
     bl_idname = "zerograds.resume"
     bl_label = "Resume"
 
@@ -57,6 +60,7 @@ class ZEROGRADS_OT_resume(_RunningOperator):
 
 class ZEROGRADS_OT_cancel(_RunningOperator):
     """Stop the optimisation; then keep what it found so far or revert"""
+
     bl_idname = "zerograds.cancel"
     bl_label = "Cancel"
 
@@ -73,6 +77,7 @@ class _FinishedOperator(bpy.types.Operator):
 
 class ZEROGRADS_OT_keep(_FinishedOperator):
     """Keep the optimised values (one undo step takes them back)"""
+
     bl_idname = "zerograds.keep"
     bl_label = "Keep Result"
     bl_options = {"REGISTER", "UNDO"}
@@ -84,6 +89,7 @@ class ZEROGRADS_OT_keep(_FinishedOperator):
 
 class ZEROGRADS_OT_revert(_FinishedOperator):
     """Put every optimised property back to its value before Optimize"""
+
     bl_idname = "zerograds.revert"
     bl_label = "Revert"
     bl_options = {"REGISTER", "UNDO"}
@@ -95,6 +101,7 @@ class ZEROGRADS_OT_revert(_FinishedOperator):
 
 class ZEROGRADS_OT_report(bpy.types.Operator):
     """Internal: lets timer callbacks use Blender's report system (status bar, Info editor)"""
+
     bl_idname = "zerograds.report"
     bl_label = "ZeroGrads Report"
     bl_options = {"INTERNAL"}
@@ -107,5 +114,12 @@ class ZEROGRADS_OT_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (ZEROGRADS_OT_optimize, ZEROGRADS_OT_pause, ZEROGRADS_OT_resume, ZEROGRADS_OT_cancel,
-           ZEROGRADS_OT_keep, ZEROGRADS_OT_revert, ZEROGRADS_OT_report)
+classes = (
+    ZEROGRADS_OT_optimize,
+    ZEROGRADS_OT_pause,
+    ZEROGRADS_OT_resume,
+    ZEROGRADS_OT_cancel,
+    ZEROGRADS_OT_keep,
+    ZEROGRADS_OT_revert,
+    ZEROGRADS_OT_report,
+)

@@ -12,13 +12,15 @@ use it the same way::
 
 Errors surface as project exceptions with a message a user can act on.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from . import jobspec, workers
 from ._deps import ZeroGradsError
@@ -29,25 +31,35 @@ class RunError(RuntimeError, ZeroGradsError):
     """The run cannot go on (server gone, job failed, workers crash-looping)."""
 
 
-def default_worker_command(address: str, blend: str, threads: int) -> List[str]:
+def default_worker_command(address: str, blend: str, threads: int) -> list[str]:
     """Inside a Blender executable: that Blender; with the bpy module: this Python."""
     try:
         import bpy
+
         binary = bpy.app.binary_path
     except ImportError:
         binary = ""
     if binary and "python" not in os.path.basename(binary).lower():
         import zmq
+
         zmq_parent = os.path.dirname(os.path.dirname(zmq.__file__))
         return workers.blender_command(address, blend, threads, blender=binary, extra_paths=[zmq_parent])
     return workers.module_command(address, blend, threads, python=sys.executable)
 
 
 class Run:
-    def __init__(self, blend: str, worker_count: int = 1, address: Optional[str] = None, server_python: str = "",
-                 work_dir: Optional[str] = None, threads_per_worker: Optional[int] = None,
-                 client_timeout_s: float = 15.0, server_args: Optional[List[str]] = None,
-                 worker_command: Optional[Callable[[str, str, int], List[str]]] = None):
+    def __init__(
+        self,
+        blend: str,
+        worker_count: int = 1,
+        address: str | None = None,
+        server_python: str = "",
+        work_dir: str | None = None,
+        threads_per_worker: int | None = None,
+        client_timeout_s: float = 15.0,
+        server_args: list[str] | None = None,
+        worker_command: Callable[[str, str, int], list[str]] | None = None,
+    ):
         self.blend = os.path.abspath(blend)
         self.worker_count = max(1, int(worker_count))
         self.address = address
@@ -61,29 +73,33 @@ class Run:
         self.client_timeout_s = client_timeout_s
         self.server_args = list(server_args or [])  # extra `serve` options, e.g. --heartbeat-timeout
         self.worker_command = worker_command or default_worker_command  # (address, blend, threads) -> argv
-        self.server: Optional[LocalServer] = None
-        self.pool: Optional[workers.WorkerPool] = None
+        self.server: LocalServer | None = None
+        self.pool: workers.WorkerPool | None = None
         self.client = None
         self.job = None
-        self.result: Optional[Dict[str, Any]] = None
+        self.result: dict[str, Any] | None = None
         self.finished = False
         self.started_at = 0.0
         self._last_heard = 0.0
 
     # --- life cycle ---------------------------------------------------------------------------------
-    def start(self, space: Dict[str, Any], method: str, **submit) -> str:
+    def start(self, space: dict[str, Any], method: str, **submit) -> str:
         """Start server (unless ``address`` was given), workers and the job; returns the job id."""
         from optimizer_server.client import OptimizerClient
 
         try:
             if self.address is None:
-                self.server = LocalServer(self.server_python, jobs_dir=os.path.join(self.work_dir, "jobs"),
-                                          log_path=os.path.join(self.work_dir, "server.log"),
-                                          extra_args=self.server_args)
+                self.server = LocalServer(
+                    self.server_python,
+                    jobs_dir=os.path.join(self.work_dir, "jobs"),
+                    log_path=os.path.join(self.work_dir, "server.log"),
+                    extra_args=self.server_args,
+                )
                 self.address = self.server.start()
             command = self.worker_command(self.address, self.blend, self.threads)
-            self.pool = workers.WorkerPool([command] * self.worker_count,
-                                           log_dir=os.path.join(self.work_dir, "workers")).start()
+            self.pool = workers.WorkerPool(
+                [command] * self.worker_count, log_dir=os.path.join(self.work_dir, "workers")
+            ).start()
             self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s)
             requires = dict(submit.pop("requires", {}) or {})
             requires.setdefault("scene", jobspec.scene_id(self.blend))
@@ -106,7 +122,7 @@ class Run:
             self.server.stop()
 
     # --- while running ------------------------------------------------------------------------------
-    def poll(self, timeout_s: float = 0.0) -> List[Tuple[str, Dict[str, Any]]]:
+    def poll(self, timeout_s: float = 0.0) -> list[tuple[str, dict[str, Any]]]:
         """New ``(kind, body)`` events of the job; restarts dead workers; raises RunError if stuck."""
         if self.finished or self.client is None:
             return []

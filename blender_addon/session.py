@@ -5,13 +5,14 @@ the latest parameter values into the scene in one go, so the artist watches it c
 the UI stays responsive. Starting the server and workers happens on a helper thread (it takes a
 few seconds); nothing there touches bpy data.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import bpy
 
@@ -20,10 +21,10 @@ from ._deps import ZeroGradsError
 from .runner import Run
 
 TICK_S = 0.1
-_current: Optional["OptimizeSession"] = None
+_current: OptimizeSession | None = None
 
 
-def current() -> Optional["OptimizeSession"]:
+def current() -> OptimizeSession | None:
     return _current
 
 
@@ -44,11 +45,11 @@ def _is_loopback(address: str) -> bool:
     """tcp://127.0.0.1:5555, tcp://localhost:*, ipc://... stay on this computer."""
     if not address.startswith("tcp://"):
         return True
-    host = address[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
-def named_to_units(bindings: List[params.Binding], names: List[str], named: Dict[str, Any]) -> List[float]:
+def named_to_units(bindings: list[params.Binding], names: list[str], named: dict[str, Any]) -> list[float]:
     out = []
     for name, b in zip(names, bindings):
         v = named[name]
@@ -57,42 +58,47 @@ def named_to_units(bindings: List[params.Binding], names: List[str], named: Dict
 
 
 class OptimizeSession:
-    def __init__(self, scene, refs, specs, start_raw, run: Run, submit: Dict[str, Any]):
+    def __init__(self, scene, refs, specs, start_raw, run: Run, submit: dict[str, Any]):
         self.scene_name = scene.name
         self.refs = refs
         self.names = [r["name"] for r in refs]
         self.specs = specs
-        self.start_raw = start_raw          # exact starting values, for Revert
+        self.start_raw = start_raw  # exact starting values, for Revert
         self.run = run
         self.budget = submit["budget"]
-        self.losses: List[float] = []
+        self.losses: list[float] = []
         self.iteration = self.evaluations = 0
-        self.best_loss: Optional[float] = None
-        self.latest: Optional[Dict[str, Any]] = None
-        self.result: Optional[Dict[str, Any]] = None
+        self.best_loss: float | None = None
+        self.latest: dict[str, Any] | None = None
+        self.result: dict[str, Any] | None = None
         self.paused = False
         self.done = False
-        self.error: Optional[str] = None
+        self.error: str | None = None
         self.started = time.monotonic()
         self._submit = submit
         self._starter = threading.Thread(target=self._start_run, daemon=True)
-        self._start_error: Optional[BaseException] = None
+        self._start_error: BaseException | None = None
         self._last_curve = 0.0
 
     # --- starting -----------------------------------------------------------------------------------
     @classmethod
-    def begin(cls, context) -> "OptimizeSession":
+    def begin(cls, context) -> OptimizeSession:
         """Check everything, save a copy of the scene for the workers and start; the scene is untouched."""
         global _current
         if _current is not None and not _current.done:
             raise ZeroGradsError("an optimisation is already running; cancel it first")
         scene = context.scene
         s = scene.zerograds
-        if (s.server_mode == "REMOTE" and not _is_loopback(s.server_address)
-                and not getattr(bpy.app, "online_access", True)):
-            raise ZeroGradsError("Blender's online access is off (Preferences > System > Network); allow it to "
-                                 "connect to a remote optimizer server, or use a local server")
-        specs = api.param_specs(scene)            # every path resolves, bounds are sane
+        if (
+            s.server_mode == "REMOTE"
+            and not _is_loopback(s.server_address)
+            and not getattr(bpy.app, "online_access", True)
+        ):
+            raise ZeroGradsError(
+                "Blender's online access is off (Preferences > System > Network); allow it to "
+                "connect to a remote optimizer server, or use a local server"
+            )
+        specs = api.param_specs(scene)  # every path resolves, bounds are sane
         refs = api.param_refs(scene)
         bindings = params.resolve_all(refs)
         target, mask = targets.load_target(scene)
@@ -106,11 +112,25 @@ class OptimizeSession:
             options["preset"] = s.preset
         start_units = params.read_values(bindings)
         start_named = {r["name"]: b.to_raw(v) for r, b, v in zip(refs, bindings, start_units)}
-        submit = dict(space={"params": specs}, method=s.method, budget=s.budget, seed=s.seed,
-                      target_image=target, mask=mask, options=options, start=start_named, name=scene.name,
-                      settings=jobspec.render_settings(s.width, s.height, s.samples, refs, frame=frame))
-        run = Run(blend, worker_count=s.workers, work_dir=work_dir, server_python=server_python(context),
-                  address=s.server_address if s.server_mode == "REMOTE" else None)
+        submit = dict(
+            space={"params": specs},
+            method=s.method,
+            budget=s.budget,
+            seed=s.seed,
+            target_image=target,
+            mask=mask,
+            options=options,
+            start=start_named,
+            name=scene.name,
+            settings=jobspec.render_settings(s.width, s.height, s.samples, refs, frame=frame),
+        )
+        run = Run(
+            blend,
+            worker_count=s.workers,
+            work_dir=work_dir,
+            server_python=server_python(context),
+            address=s.server_address if s.server_mode == "REMOTE" else None,
+        )
         session = cls(scene, refs, specs, params.snapshot(bindings), run, submit)
         _current = session
         session._starter.start()
@@ -133,7 +153,7 @@ class OptimizeSession:
     def fraction(self) -> float:
         return min(1.0, self.evaluations / max(1, self.budget))
 
-    def eta_s(self) -> Optional[float]:
+    def eta_s(self) -> float | None:
         if not self.evaluations:
             return None
         elapsed = time.monotonic() - self.started
@@ -153,7 +173,7 @@ class OptimizeSession:
         paused = "paused  " if self.paused else ""
         return f"{paused}iter {self.iteration}  renders {self.evaluations}/{self.budget}{loss}{eta_text}"
 
-    def tick(self) -> Optional[float]:
+    def tick(self) -> float | None:
         """Timer callback: returns the delay to the next call, None to stop."""
         if _current is not self or self.done:
             return None
@@ -180,7 +200,7 @@ class OptimizeSession:
         self._redraw()
         return None if self.done else TICK_S
 
-    def _show(self, named: Dict[str, Any]) -> None:
+    def _show(self, named: dict[str, Any]) -> None:
         """Write one set of values into the scene (all or nothing) and refresh the viewport."""
         bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
         params.apply_values(bindings, named_to_units(bindings, self.names, named), update=True)
@@ -209,8 +229,11 @@ class OptimizeSession:
             self._show(self.result["current"])
             self.best_loss = self.result.get("best_loss")
         self._update_curve_image()
-        report("INFO", f"ZeroGrads {state}: best loss {self.best_loss or 0:.4g} after {self.evaluations} renders; "
-                       "Keep or Revert in the Optimize panel")
+        report(
+            "INFO",
+            f"ZeroGrads {state}: best loss {self.best_loss or 0:.4g} after {self.evaluations} renders; "
+            "Keep or Revert in the Optimize panel",
+        )
 
     def fail(self, message: str) -> None:
         self.done = True
@@ -254,10 +277,8 @@ class OptimizeSession:
             self.done = True
         if not keep:
             self._restore_start()
-        else:
-            if self.result and not self.error:
-                if self.result.get("current"):
-                    self._show(self.result["current"])
+        elif self.result and not self.error and self.result.get("current"):
+            self._show(self.result["current"])
         if _current is self:
             _current = None
 

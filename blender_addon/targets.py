@@ -1,8 +1,8 @@
 """The target image (and optional mask) of an optimisation, as linear float arrays."""
+
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
 
 import bpy
 import numpy as np
@@ -13,8 +13,7 @@ from ._deps import ConfigError
 CAPTURED_NAME = "ZeroGrads Target"
 
 
-def render_current(scene, width: int, height: int, samples: int, seed: int = 0,
-                   frame: Optional[int] = None) -> np.ndarray:
+def render_current(scene, width: int, height: int, samples: int, seed: int = 0, frame: int | None = None) -> np.ndarray:
     """One render of the scene as it is, with the optimisation's settings; the scene's own render
     settings are given back afterwards."""
     with render.temporary_settings(scene):
@@ -36,7 +35,7 @@ def store_image(name: str, pixels: np.ndarray):
     image.colorspace_settings.is_data = True
     image.alpha_mode = "CHANNEL_PACKED"  # no premultiplication: stored values come back exactly
     rgba = np.ones((h, w, 4), np.float32)
-    rgba[:, :, :pixels.shape[2]] = pixels
+    rgba[:, :, : pixels.shape[2]] = pixels
     image.pixels.foreach_set(np.ascontiguousarray(rgba[::-1]).ravel())  # Blender's rows run bottom-up
     image.use_fake_user = True
     image.pack()
@@ -66,25 +65,31 @@ def _check_size(what: str, shape, width: int, height: int) -> None:
     h, w = shape[:2]
     if (w, h) != (width, height):
         same_aspect = abs(w / h - width / height) < 1e-3
-        hint = (f"set the render size to {w}×{h}" + (" (or scale the image; it has the same aspect ratio)"
-                                                     if same_aspect else "")
-                + f", or use a {width}×{height} image")
+        hint = (
+            f"set the render size to {w}×{h}"
+            + (" (or scale the image; it has the same aspect ratio)" if same_aspect else "")
+            + f", or use a {width}×{height} image"
+        )
         raise ConfigError(f"the {what} is {w}×{h} pixels but renders are {width}×{height}: {hint}")
 
 
-def load_target(scene) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def load_target(scene) -> tuple[np.ndarray, np.ndarray | None]:
     """(target (H, W, 4), mask (H, W, 1) or None) for the scene's settings; size mismatches explained."""
     s = scene.zerograds
     if s.target_source == "CAPTURED":
         if s.target_image is None:
-            raise ConfigError("no captured target: press 'Capture Target' with the scene looking as it should, "
-                              "or choose an image file")
+            raise ConfigError(
+                "no captured target: press 'Capture Target' with the scene looking as it should, "
+                "or choose an image file"
+            )
         target = image_pixels(s.target_image)
     else:
         path = bpy.path.abspath(s.target_file)
         if not s.target_file or not os.path.isfile(path):
-            raise ConfigError(f"target image {s.target_file!r} does not exist; choose an image file "
-                              "(EXR keeps linear values) or capture the target")
+            raise ConfigError(
+                f"target image {s.target_file!r} does not exist; choose an image file "
+                "(EXR keeps linear values) or capture the target"
+            )
         target = images.load_image(path)
     _check_size("target", target.shape, s.width, s.height)
     mask = None

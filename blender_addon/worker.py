@@ -10,6 +10,7 @@ It registers with the optimizer server (``optimizer_server.worker_loop``), and f
 applies each sample's values in one go, renders with Cycles (persistent data, the per-sample
 seed) and returns linear float RGBA pixels read in memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import bpy
 import numpy as np
@@ -38,10 +39,10 @@ class SceneRenderer:
         self.scene = scene or bpy.context.scene
         self.threads = threads
         self.renderer = render.Renderer(self.scene, readback=readback)
-        self._job: Optional[str] = None
-        self._bindings: List[params.Binding] = []
+        self._job: str | None = None
+        self._bindings: list[params.Binding] = []
         self._saved: list = []
-        self._frame: Optional[int] = None
+        self._frame: int | None = None
 
     def close(self) -> None:
         """Give back the values the current job changed and unwrap Cycles."""
@@ -54,14 +55,13 @@ class SceneRenderer:
     def __exit__(self, *exc):
         self.close()
 
-    def setup(self, settings: Dict[str, Any], param_names: List[str], job: Optional[str] = None) -> None:
+    def setup(self, settings: dict[str, Any], param_names: list[str], job: str | None = None) -> None:
         jobspec.check_settings(settings)
         refs = jobspec.ordered_paths(settings, param_names)
         self._leave_job()
         self._bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
         self._saved = params.snapshot(self._bindings)
-        render.configure(self.scene, settings["width"], settings["height"], settings["samples"],
-                         threads=self.threads)
+        render.configure(self.scene, settings["width"], settings["height"], settings["samples"], threads=self.threads)
         self._frame = settings.get("frame")
         self._job = job
 
@@ -76,7 +76,7 @@ class SceneRenderer:
             render.step_frames(self.scene, self._frame)
         return self.renderer.render(seed=int(seed))
 
-    def __call__(self, values: np.ndarray, settings: Dict[str, Any], seeds: np.ndarray) -> np.ndarray:
+    def __call__(self, values: np.ndarray, settings: dict[str, Any], seeds: np.ndarray) -> np.ndarray:
         job = settings.get("job")
         if job != self._job or not self._bindings:
             names = [p["name"] for p in settings.get("params", [])]
@@ -87,7 +87,7 @@ class SceneRenderer:
         return np.stack(images)
 
 
-def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m blender_addon.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect", required=True, metavar="ADDR", help="optimizer server, e.g. tcp://127.0.0.1:5555")
     parser.add_argument("--blend", metavar="FILE", help="scene to render (default: the file Blender has open)")
@@ -97,11 +97,11 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--key", help="this worker's NAME.key_secret file")
     parser.add_argument("--log-level", default="INFO")
     if argv is None:  # inside `blender ... -- ARGS`, our arguments follow the "--"
-        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+        argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s worker %(process)d %(message)s")
     from optimizer_server.transport import CurveKeys
@@ -118,8 +118,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
     keys = CurveKeys.load(args.server_key, args.key) if args.server_key else None
     renderer = SceneRenderer(bpy.context.scene, threads=args.threads)
-    capabilities = {"renderer": jobspec.RENDERER, "scene": jobspec.scene_id(blend),
-                    "blender": bpy.app.version_string, "max_batch": 64}
+    capabilities = {
+        "renderer": jobspec.RENDERER,
+        "scene": jobspec.scene_id(blend),
+        "blender": bpy.app.version_string,
+        "max_batch": 64,
+    }
     loop = WorkerLoop(args.connect, renderer, capabilities=capabilities, keys=keys, name=args.name)
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
     log.info("rendering %s for %s", blend, args.connect)

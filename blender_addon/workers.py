@@ -4,6 +4,7 @@
 restarts any that died, and gives up with :class:`WorkerCrashLoop` when a worker keeps dying
 right after it starts (bad scene, missing module), quoting the end of its log.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 from ._deps import ZeroGradsError
 
@@ -22,15 +23,25 @@ class WorkerCrashLoop(RuntimeError, ZeroGradsError):
     """A render worker died again and again right after starting."""
 
 
-def module_command(address: str, blend: str, threads: int = 0, python: Optional[str] = None) -> List[str]:
+def module_command(address: str, blend: str, threads: int = 0, python: str | None = None) -> list[str]:
     """Worker with the ``bpy`` Python module: ``python -m <package>.worker``."""
     package = os.path.basename(PACKAGE_DIR)
-    return [python or sys.executable, "-m", f"{package}.worker", "--connect", address, "--blend", blend,
-            "--threads", str(threads)]
+    return [
+        python or sys.executable,
+        "-m",
+        f"{package}.worker",
+        "--connect",
+        address,
+        "--blend",
+        blend,
+        "--threads",
+        str(threads),
+    ]
 
 
-def blender_command(address: str, blend: str, threads: int = 0, blender: str = "blender",
-                    extra_paths: Sequence[str] = ()) -> List[str]:
+def blender_command(
+    address: str, blend: str, threads: int = 0, blender: str = "blender", extra_paths: Sequence[str] = ()
+) -> list[str]:
     """Worker inside a Blender executable (what the add-on uses from Blender's UI).
 
     The add-on's own folder and where pyzmq lives are put on the worker's ``sys.path``:
@@ -38,18 +49,36 @@ def blender_command(address: str, blend: str, threads: int = 0, blender: str = "
     """
     paths = [os.path.dirname(PACKAGE_DIR)] + [p for p in extra_paths if p]
     package = os.path.basename(PACKAGE_DIR)
-    expr = (f"import sys; sys.path[:0] = {paths!r}; "
-            f"import {package}.worker as w; sys.exit(w.main())")
-    return [blender, "-b", blend, "--factory-startup", "--python-exit-code", "1", "--python-expr", expr,
-            "--", "--connect", address, "--threads", str(threads)]
+    expr = f"import sys; sys.path[:0] = {paths!r}; import {package}.worker as w; sys.exit(w.main())"
+    return [
+        blender,
+        "-b",
+        blend,
+        "--factory-startup",
+        "--python-exit-code",
+        "1",
+        "--python-expr",
+        expr,
+        "--",
+        "--connect",
+        address,
+        "--threads",
+        str(threads),
+    ]
 
 
 class WorkerPool:
     """K worker processes kept alive; logs go to files under ``log_dir``."""
 
-    def __init__(self, commands: Sequence[Sequence[str]], log_dir: Optional[str] = None,
-                 cwd: Optional[str] = None, env: Optional[dict] = None, max_quick_deaths: int = 3,
-                 quick_s: float = 5.0):
+    def __init__(
+        self,
+        commands: Sequence[Sequence[str]],
+        log_dir: str | None = None,
+        cwd: str | None = None,
+        env: dict | None = None,
+        max_quick_deaths: int = 3,
+        quick_s: float = 5.0,
+    ):
         self.commands = [list(c) for c in commands]
         self.log_dir = log_dir or tempfile.mkdtemp(prefix="zerograds_workers_")
         os.makedirs(self.log_dir, exist_ok=True)
@@ -59,7 +88,7 @@ class WorkerPool:
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [self.cwd, self.env.get("PYTHONPATH")]))
         self.max_quick_deaths = max_quick_deaths
         self.quick_s = quick_s
-        self.processes: List[Optional[subprocess.Popen]] = [None] * len(self.commands)
+        self.processes: list[subprocess.Popen | None] = [None] * len(self.commands)
         self._started = [0.0] * len(self.commands)
         self._quick_deaths = [0] * len(self.commands)
         self.restarts = 0
@@ -67,7 +96,7 @@ class WorkerPool:
     def log_path(self, i: int) -> str:
         return os.path.join(self.log_dir, f"worker{i}.log")
 
-    def start(self) -> "WorkerPool":
+    def start(self) -> WorkerPool:
         for i in range(len(self.commands)):
             self._spawn(i)
         return self
@@ -75,8 +104,14 @@ class WorkerPool:
     def _spawn(self, i: int) -> None:
         # stdout is Blender's per-render chatter ("Fra:1 Mem:..." lines); errors go to stderr.
         with open(self.log_path(i), "ab") as log:
-            self.processes[i] = subprocess.Popen(self.commands[i], cwd=self.cwd, env=self.env,
-                                                 stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
+            self.processes[i] = subprocess.Popen(
+                self.commands[i],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         self._started[i] = time.monotonic()
 
     def alive(self) -> int:
@@ -91,9 +126,11 @@ class WorkerPool:
             quick = time.monotonic() - self._started[i] < self.quick_s
             self._quick_deaths[i] = self._quick_deaths[i] + 1 if quick else 0
             if self._quick_deaths[i] >= self.max_quick_deaths:
-                raise WorkerCrashLoop(f"render worker {i} exited (code {p.returncode}) {self._quick_deaths[i]} times "
-                                      f"right after starting; its log {self.log_path(i)} ends with:\n"
-                                      f"{self.log_tail(i)}")
+                raise WorkerCrashLoop(
+                    f"render worker {i} exited (code {p.returncode}) {self._quick_deaths[i]} times "
+                    f"right after starting; its log {self.log_path(i)} ends with:\n"
+                    f"{self.log_tail(i)}"
+                )
             self._spawn(i)
             restarted += 1
         self.restarts += restarted

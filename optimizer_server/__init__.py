@@ -4,6 +4,7 @@
 light (numpy only); the methods (torch) load on first use so that the protocol and parameter
 modules stay importable inside Blender without torch.
 """
+
 from .errors import ConfigError, ZeroGradsError  # noqa: F401
 from .space import ParamSpec, Space  # noqa: F401
 
@@ -14,5 +15,6 @@ __all__ = ["ParamSpec", "Space", "minimize", "Result", "ZeroGradsError", "Config
 def __getattr__(name):
     if name in ("minimize", "Result"):
         from . import driver
+
         return getattr(driver, name)
     raise AttributeError(f"module 'optimizer_server' has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """Command line: ``python -m optimizer_server {demo,methods,serve,run}``."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def _cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m optimizer_server",
-                                     description="ZeroGrads for Blender: the optimizer server and tools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m optimizer_server", description="ZeroGrads for Blender: the optimizer server and tools."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("methods", help="list the registered optimisation methods")

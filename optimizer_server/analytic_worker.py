@@ -12,6 +12,7 @@ The job's first two parameters are the disc centre (cx, cy) in [0, 1].
 benchmark uses it to measure scheduling independent of this machine's CPU). ``--constant``
 skips rasterising and returns a fixed image (for measuring pure transport overhead).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ import logging
 import signal
 import sys
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -35,15 +36,17 @@ class DiscRenderer:
     def __init__(self, sleep_ms: float = 0.0, constant: bool = False):
         self.sleep_s = sleep_ms / 1000.0
         self.constant = constant
-        self._tasks: Dict[Tuple[int, int, float], DiscTask] = {}
+        self._tasks: dict[tuple[int, int, float], DiscTask] = {}
 
-    def __call__(self, values: np.ndarray, settings: Dict[str, Any], seeds: np.ndarray) -> np.ndarray:
+    def __call__(self, values: np.ndarray, settings: dict[str, Any], seeds: np.ndarray) -> np.ndarray:
         size = int(settings.get("size", 32))
         channels = int(settings.get("channels", 3))
         radius = float(settings.get("radius", 0.15))
         if not 1 <= size <= 4096 or channels not in (1, 3, 4) or not 0 < radius < 1:
-            raise ConfigError(f"disc settings out of range: size {size} (1..4096), channels {channels} "
-                              f"(1, 3 or 4), radius {radius} (0..1)")
+            raise ConfigError(
+                f"disc settings out of range: size {size} (1..4096), channels {channels} "
+                f"(1, 3 or 4), radius {radius} (0..1)"
+            )
         if values.shape[1] < 2:
             raise ConfigError(f"the disc task needs 2 parameters (cx, cy), the job has {values.shape[1]}")
         key = (size, channels, radius)
@@ -57,16 +60,32 @@ class DiscRenderer:
         return task.render(values[:, :2])
 
 
-def make_worker(address: str, *, sleep_ms: float = 0.0, constant: bool = False, name: Optional[str] = None,
-                heartbeat_interval_s: float = 0.5, keys: Optional[CurveKeys] = None, max_batch: int = 64) -> WorkerLoop:
-    return WorkerLoop(address, DiscRenderer(sleep_ms=sleep_ms, constant=constant),
-                      capabilities={"renderer": "disc", "max_batch": max_batch}, name=name,
-                      heartbeat_interval_s=heartbeat_interval_s, keys=keys)
+def make_worker(
+    address: str,
+    *,
+    sleep_ms: float = 0.0,
+    constant: bool = False,
+    name: str | None = None,
+    heartbeat_interval_s: float = 0.5,
+    keys: CurveKeys | None = None,
+    max_batch: int = 64,
+) -> WorkerLoop:
+    return WorkerLoop(
+        address,
+        DiscRenderer(sleep_ms=sleep_ms, constant=constant),
+        capabilities={"renderer": "disc", "max_batch": max_batch},
+        name=name,
+        heartbeat_interval_s=heartbeat_interval_s,
+        keys=keys,
+    )
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optimizer_server.analytic_worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m optimizer_server.analytic_worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--connect", default="tcp://127.0.0.1:5555", help="server address (default: %(default)s)")
     parser.add_argument("--name", help="worker name shown by the server (default: host:pid)")
     parser.add_argument("--sleep-ms", type=float, default=0.0, help="extra delay per image, in ms")
@@ -79,8 +98,15 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         keys = _keys(args.server_key, args.key)
-        worker = make_worker(args.connect, sleep_ms=args.sleep_ms, constant=args.constant, name=args.name,
-                             heartbeat_interval_s=args.heartbeat, keys=keys, max_batch=args.max_batch)
+        worker = make_worker(
+            args.connect,
+            sleep_ms=args.sleep_ms,
+            constant=args.constant,
+            name=args.name,
+            heartbeat_interval_s=args.heartbeat,
+            keys=keys,
+            max_batch=args.max_batch,
+        )
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         print(f"analytic worker {worker.name} serving {args.connect}", flush=True)
         worker.run()
@@ -92,7 +118,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _keys(server_key: Optional[str], key: Optional[str]) -> Optional[CurveKeys]:
+def _keys(server_key: str | None, key: str | None) -> CurveKeys | None:
     if server_key is None and key is None:
         return None
     if server_key is None or key is None:

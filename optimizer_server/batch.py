@@ -11,6 +11,7 @@ final.png, loss.png and optimised.blend. The job-file format is documented in
 a separate server process started with a Python that has torch ([server] python, else
 $ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set one of the first two.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from .errors import ZeroGradsError
 
@@ -27,12 +28,12 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _named(bindings, values) -> Dict[str, Any]:
+def _named(bindings, values) -> dict[str, Any]:
     """Parameter-unit values → {name: python value} (enum choice, bool, int, float)."""
     return {name: b.to_raw(v) for (name, b), v in zip(bindings, values)}
 
 
-def _write_loss_plot(path: str, history: List[Dict[str, Any]], method: str) -> None:
+def _write_loss_plot(path: str, history: list[dict[str, Any]], method: str) -> None:
     """A labelled matplotlib plot where matplotlib exists (the venv); inside a bare Blender the
     add-on's dependency-free line chart."""
     try:
@@ -41,17 +42,20 @@ def _write_loss_plot(path: str, history: List[Dict[str, Any]], method: str) -> N
         plot_losses = None
     if plot_losses is not None and history:
         try:
-            plot_losses(path, {f"{method}: batch mean": history,
-                               "best sample": [{**h, "loss": h["best_loss"]} for h in history]},
-                        title="loss vs renders")
+            plot_losses(
+                path,
+                {f"{method}: batch mean": history, "best sample": [{**h, "loss": h["best_loss"]} for h in history]},
+                title="loss vs renders",
+            )
             return
         except ImportError:
             pass
     from blender_addon import images
+
     images.write_png(path, images.plot_curve([h["loss"] for h in history], 480, 240), linear=False)
 
 
-def _units(bindings, named: Dict[str, Any]) -> List[float]:
+def _units(bindings, named: dict[str, Any]) -> list[float]:
     """{name: value} (as the server or a job file writes it) → parameter units."""
     values = []
     for name, b in bindings:
@@ -64,17 +68,19 @@ def _units(bindings, named: Dict[str, Any]) -> List[float]:
     return values
 
 
-def _specs(job, bindings) -> List[Dict[str, Any]]:
+def _specs(job, bindings) -> list[dict[str, Any]]:
     specs = []
     for p, (name, b) in zip(job.params, bindings):
         if p["kind"] is not None and p["kind"] != b.kind:
-            raise ZeroGradsError(f"[[params]] {name!r}: kind = {p['kind']!r}, but {p['path']} is a {b.kind} "
-                                 f"property; write kind = {b.kind!r} or leave kind out")
+            raise ZeroGradsError(
+                f"[[params]] {name!r}: kind = {p['kind']!r}, but {p['path']} is a {b.kind} "
+                f"property; write kind = {b.kind!r} or leave kind out"
+            )
         specs.append(b.spec_dict(name, p["min"], p["max"]))
     return specs
 
 
-def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
+def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
     """Run the job file at ``path``; returns what result.json holds. Raises ZeroGradsError subclasses."""
     import bpy
 
@@ -107,28 +113,48 @@ def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
             if target.shape[:2] != (job.height, job.width):
                 raise jobfile.JobFileError(
                     f"[target] image is {target.shape[1]}×{target.shape[0]} but [render] is {job.width}×{job.height}; "
-                    "make them match")
+                    "make them match"
+                )
         images.write_png(os.path.join(job.output, "target.png"), target)
         mask = images.load_image(job.mask)[:, :, :1] if job.mask else None
         if mask is not None and mask.shape[:2] != target.shape[:2]:
-            raise jobfile.JobFileError(f"[target] mask is {mask.shape[1]}×{mask.shape[0]}, the target "
-                                       f"{target.shape[1]}×{target.shape[0]}; make them match")
+            raise jobfile.JobFileError(
+                f"[target] mask is {mask.shape[1]}×{mask.shape[0]}, the target "
+                f"{target.shape[1]}×{target.shape[0]}; make them match"
+            )
 
     options = dict(job.options)
     if job.preset:
         options["preset"] = job.preset
-    run = Run(job.blend, worker_count=job.workers, address=job.address, server_python=job.python,
-              work_dir=os.path.join(job.output, "run"), threads_per_worker=job.threads)
-    history: List[Dict[str, Any]] = []
+    run = Run(
+        job.blend,
+        worker_count=job.workers,
+        address=job.address,
+        server_python=job.python,
+        work_dir=os.path.join(job.output, "run"),
+        threads_per_worker=job.threads,
+    )
+    history: list[dict[str, Any]] = []
     started = time.monotonic()
     interrupted = []
     previous_sigint = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
-        job_id = run.start(space, job.method, budget=job.budget, target_image=target, mask=mask, options=options,
-                           seed=job.seed, settings=settings, start=_named(bound, start_values),
-                           name=os.path.basename(job.path))
-        say(f"  job {job_id}: {job.method}, {len(names)} parameters, budget {job.budget} renders, "
-            f"{job.workers} worker(s), server {run.address}")
+        job_id = run.start(
+            space,
+            job.method,
+            budget=job.budget,
+            target_image=target,
+            mask=mask,
+            options=options,
+            seed=job.seed,
+            settings=settings,
+            start=_named(bound, start_values),
+            name=os.path.basename(job.path),
+        )
+        say(
+            f"  job {job_id}: {job.method}, {len(names)} parameters, budget {job.budget} renders, "
+            f"{job.workers} worker(s), server {run.address}"
+        )
         while not run.finished:
             if interrupted and interrupted[0] is True:
                 say("  interrupted: cancelling the job")
@@ -156,22 +182,36 @@ def run_job(path: str, quiet: bool = False) -> Dict[str, Any]:
     images.write_png(os.path.join(job.output, "final.png"), final)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
     _write_loss_plot(os.path.join(job.output, "loss.png"), history, job.method)
-    out = {"schema": 1, "job": job.path, "state": result["state"], "x": x, "loss": image_mse(final, target, mask),
-           "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
-           "evaluations": result["evaluations"], "iterations": result["iteration"],
-           "start": _named(bound, start_values), "target": job.target_values, "method": job.method,
-           "worker_restarts": run.restarts, "wall_s": round(time.monotonic() - started, 3), "history": history}
+    out = {
+        "schema": 1,
+        "job": job.path,
+        "state": result["state"],
+        "x": x,
+        "loss": image_mse(final, target, mask),
+        "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
+        "evaluations": result["evaluations"],
+        "iterations": result["iteration"],
+        "start": _named(bound, start_values),
+        "target": job.target_values,
+        "method": job.method,
+        "worker_restarts": run.restarts,
+        "wall_s": round(time.monotonic() - started, 3),
+        "history": history,
+    }
     with open(os.path.join(job.output, "result.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, indent=1)
-    say(f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
+    say(
+        f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
         f"x = {_short(x)}\n  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
-        f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend")
+        f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
+    )
     return out
 
 
 def image_mse(image, target, mask=None) -> float:
     """Mean squared error over pixels and channels (where the mask is non-zero), like the server's loss."""
     import numpy as np
+
     diff = (np.asarray(image, np.float64) - np.asarray(target, np.float64)) ** 2
     if mask is None:
         return float(diff.mean())
@@ -179,21 +219,26 @@ def image_mse(image, target, mask=None) -> float:
     return float((diff * weight).sum() / max(1.0, weight.sum() * diff.shape[-1]))
 
 
-def _short(named: Dict[str, Any]) -> str:
+def _short(named: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in named.items())
 
 
-def _progress_line(p: Dict[str, Any], elapsed: float) -> str:
+def _progress_line(p: dict[str, Any], elapsed: float) -> str:
     done = p["evaluations"] / max(1, p["budget"])
     eta = elapsed / done * (1 - done) if done > 0 else float("nan")
-    return (f"  iter {p['iteration']:4d}  renders {p['evaluations']:5d}/{p['budget']}  loss {p['loss']:.4g}  "
-            f"best {p['best_loss']:.4g}  eta {eta:5.0f}s  {_short(p['current'])}")
+    return (
+        f"  iter {p['iteration']:4d}  renders {p['evaluations']:5d}/{p['budget']}  loss {p['loss']:.4g}  "
+        f"best {p['best_loss']:.4g}  eta {eta:5.0f}s  {_short(p['current'])}"
+    )
 
 
 def add_run_parser(subparsers):
     """``python -m optimizer_server run JOB.toml`` (wired by __main__)."""
-    p = subparsers.add_parser("run", help="optimise a .blend headless from a TOML job file (needs bpy)",
-                              description="Run a batch job: see blender_addon/jobfile.py for the job-file keys.")
+    p = subparsers.add_parser(
+        "run",
+        help="optimise a .blend headless from a TOML job file (needs bpy)",
+        description="Run a batch job: see blender_addon/jobfile.py for the job-file keys.",
+    )
     p.add_argument("job", metavar="JOB.toml")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_cli)
@@ -205,10 +250,10 @@ def run_cli(args) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``run JOB.toml``: exit code 0 on success, 2 for a bad job file or a failed run."""
     if argv is None:  # inside `blender -b ... -- JOB.toml` our arguments follow "--"
-        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+        argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m optimizer_server run JOB.toml", file=sys.stderr)
         return 2

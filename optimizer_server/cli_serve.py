@@ -6,6 +6,7 @@
 ``__main__`` wires them with ``add_serve_parser(subparsers)`` / ``add_keys_parser(subparsers)``;
 each sets ``func`` on its namespace (``run_serve`` / ``run_keys``) and returns an exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,28 +23,63 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     from .server.config import ServerConfig, default_jobs_dir
 
     d = ServerConfig()
-    p = subparsers.add_parser("serve", help="run the optimizer server",
-                              description="Run the optimizer server: clients submit jobs, render workers connect.")
-    p.add_argument("--bind", default=d.bind,
-                   help="address to listen on (default %(default)s, loopback only; a port of * picks a free one). "
-                        "Any non-loopback address requires --keys")
+    p = subparsers.add_parser(
+        "serve",
+        help="run the optimizer server",
+        description="Run the optimizer server: clients submit jobs, render workers connect.",
+    )
+    p.add_argument(
+        "--bind",
+        default=d.bind,
+        help="address to listen on (default %(default)s, loopback only; a port of * picks a free one). "
+        "Any non-loopback address requires --keys",
+    )
     p.add_argument("--jobs-dir", default=default_jobs_dir(), help="where job directories go (default %(default)s)")
-    p.add_argument("--resume", action="append", default=[], metavar="JOB_DIR",
-                   help="continue a stopped job from its directory (repeatable)")
-    p.add_argument("--keys", dest="keys_dir", metavar="DIR",
-                   help="CurveZMQ key directory (server.key_secret, authorized/*.key); turns authentication on")
+    p.add_argument(
+        "--resume",
+        action="append",
+        default=[],
+        metavar="JOB_DIR",
+        help="continue a stopped job from its directory (repeatable)",
+    )
+    p.add_argument(
+        "--keys",
+        dest="keys_dir",
+        metavar="DIR",
+        help="CurveZMQ key directory (server.key_secret, authorized/*.key); turns authentication on",
+    )
     p.add_argument("--require-auth", action="store_true", help="authenticate peers even on loopback")
-    p.add_argument("--heartbeat-timeout", type=float, default=d.heartbeat_timeout_s, metavar="S",
-                   help="seconds of worker silence before its renders go elsewhere (default %(default)s)")
-    p.add_argument("--heartbeat-interval", type=float, default=d.heartbeat_interval_s, metavar="S",
-                   help="heartbeat period asked of workers (default %(default)s)")
-    p.add_argument("--render-timeout", type=float, default=d.render_timeout_s, metavar="S",
-                   help="seconds per image before a render is re-sent elsewhere (default %(default)s)")
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=d.heartbeat_timeout_s,
+        metavar="S",
+        help="seconds of worker silence before its renders go elsewhere (default %(default)s)",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=d.heartbeat_interval_s,
+        metavar="S",
+        help="heartbeat period asked of workers (default %(default)s)",
+    )
+    p.add_argument(
+        "--render-timeout",
+        type=float,
+        default=d.render_timeout_s,
+        metavar="S",
+        help="seconds per image before a render is re-sent elsewhere (default %(default)s)",
+    )
     p.add_argument("--device", default=d.device, help="torch device for losses and methods (default %(default)s)")
-    p.add_argument("--torch-threads", type=int, default=1, metavar="N",
-                   help="torch intra-op threads on CPU (default %(default)s: the server's tensors are small, and "
-                        "extra threads cost milliseconds of hand-off when the renders keep the cores busy; 0: "
-                        "torch's default)")
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch intra-op threads on CPU (default %(default)s: the server's tensors are small, and "
+        "extra threads cost milliseconds of hand-off when the renders keep the cores busy; 0: "
+        "torch's default)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every iteration")
     p.set_defaults(func=run_serve)
     return p
@@ -52,18 +88,26 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
 def run_serve(args) -> int:
     from .server import OptimizerServer, ServerConfig
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     if args.torch_threads > 0:
         import torch
+
         torch.set_num_threads(args.torch_threads)
     try:
         if args.heartbeat_timeout <= args.heartbeat_interval:
             raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
-        config = ServerConfig(bind=args.bind, jobs_dir=args.jobs_dir, keys_dir=args.keys_dir,
-                              require_auth=args.require_auth, heartbeat_timeout_s=args.heartbeat_timeout,
-                              heartbeat_interval_s=args.heartbeat_interval, render_timeout_s=args.render_timeout,
-                              device=args.device)
+        config = ServerConfig(
+            bind=args.bind,
+            jobs_dir=args.jobs_dir,
+            keys_dir=args.keys_dir,
+            require_auth=args.require_auth,
+            heartbeat_timeout_s=args.heartbeat_timeout,
+            heartbeat_interval_s=args.heartbeat_interval,
+            render_timeout_s=args.render_timeout,
+            device=args.device,
+        )
         server = OptimizerServer(config)
         endpoint = server.start()
         for job_dir in args.resume:
@@ -81,9 +125,12 @@ def run_serve(args) -> int:
 
 
 def add_keys_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("keys", help="create CurveZMQ keys for an authenticating server",
-                              description="Create KEYS/server.key(_secret) (once) and, with --peer, a key pair "
-                                          "for a client or worker whose public key is authorised.")
+    p = subparsers.add_parser(
+        "keys",
+        help="create CurveZMQ keys for an authenticating server",
+        description="Create KEYS/server.key(_secret) (once) and, with --peer, a key pair "
+        "for a client or worker whose public key is authorised.",
+    )
     p.add_argument("keys_dir", metavar="KEYS")
     p.add_argument("--peer", action="append", default=[], metavar="NAME", help="also create and authorise a peer")
     p.set_defaults(func=run_keys)
@@ -96,8 +143,10 @@ def run_keys(args) -> int:
     try:
         print(f"server public key: {create_server_keys(args.keys_dir)}  (give this to clients and workers)")
         for name in args.peer:
-            print(f"peer {name}: {create_peer_keys(args.keys_dir, name)}  (copy to that machine; "
-                  "use with --server-key and --key)")
+            print(
+                f"peer {name}: {create_peer_keys(args.keys_dir, name)}  (copy to that machine; "
+                "use with --server-key and --key)"
+            )
     except ZeroGradsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

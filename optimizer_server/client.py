@@ -10,18 +10,19 @@
 the protocol are imported (no torch, no bpy). A client object is not thread-safe: use it from
 one thread.
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import zmq
 
 from . import protocol
-from .errors import (ConfigError, JobFailedError, ProtocolError, RequestRejectedError,
-                     ServerUnavailableError)
+from .errors import ConfigError, JobFailedError, ProtocolError, RequestRejectedError, ServerUnavailableError
 from .protocol import Message
 from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
 
@@ -29,31 +30,58 @@ DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
 
 
 class OptimizerClient:
-    def __init__(self, address: str = DEFAULT_ADDRESS, *, keys: Optional[CurveKeys] = None,
-                 timeout_s: float = 10.0, context: Optional[zmq.Context] = None):
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        keys: CurveKeys | None = None,
+        timeout_s: float = 10.0,
+        context: zmq.Context | None = None,
+    ):
         """``timeout_s``: how long the server may stay silent before ServerUnavailableError."""
         self.address = address
         self.timeout_s = float(timeout_s)
         self._context = context or zmq.Context.instance()
         self._socket, self._watcher = connect_dealer(self._context, address, keys=keys)
         self._seq = 0
-        self._events: Dict[str, Deque[Message]] = {}
+        self._events: dict[str, deque[Message]] = {}
 
     # --- requests -------------------------------------------------------------------------------------
-    def submit(self, space: Any, method: str, *, budget: int, target_image: Optional[np.ndarray] = None,
-               target_values: Optional[Dict[str, Any]] = None, target_seed: Optional[int] = None,
-               target_settings: Optional[Dict[str, Any]] = None, options: Optional[Dict[str, Any]] = None,
-               seed: int = 0, settings: Optional[Dict[str, Any]] = None, requires: Optional[Dict[str, Any]] = None,
-               start: Optional[Dict[str, Any]] = None, mask: Optional[np.ndarray] = None, name: str = "",
-               render_timeout_s: Optional[float] = None, job_id: Optional[str] = None) -> "JobHandle":
+    def submit(
+        self,
+        space: Any,
+        method: str,
+        *,
+        budget: int,
+        target_image: np.ndarray | None = None,
+        target_values: dict[str, Any] | None = None,
+        target_seed: int | None = None,
+        target_settings: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+        seed: int = 0,
+        settings: dict[str, Any] | None = None,
+        requires: dict[str, Any] | None = None,
+        start: dict[str, Any] | None = None,
+        mask: np.ndarray | None = None,
+        name: str = "",
+        render_timeout_s: float | None = None,
+        job_id: str | None = None,
+    ) -> JobHandle:
         """Start a job. The target is an image (H, W, C) or parameter values the workers render
         (``target_values`` = {name: value}, with ``target_seed``/``target_settings``).
         ``settings`` go to every render; ``requires`` picks workers by capability."""
         if (target_image is None) == (target_values is None):
             raise ConfigError("give exactly one of target_image (an image) or target_values ({name: value})")
-        body: Dict[str, Any] = {"space": _space_dict(space), "method": method, "budget": budget, "seed": seed,
-                                "options": dict(options or {}), "settings": dict(settings or {}),
-                                "requires": dict(requires or {}), "name": name}
+        body: dict[str, Any] = {
+            "space": _space_dict(space),
+            "method": method,
+            "budget": budget,
+            "seed": seed,
+            "options": dict(options or {}),
+            "settings": dict(settings or {}),
+            "requires": dict(requires or {}),
+            "name": name,
+        }
         if start is not None:
             body["start"] = dict(start)
         if render_timeout_s is not None:
@@ -74,21 +102,21 @@ class OptimizerClient:
         self._events.setdefault(reply.body["job"], deque())
         return JobHandle(self, reply.body["job"], reply.body["job_dir"])
 
-    def status(self, job_id: Optional[str] = None, follow: bool = False) -> Dict[str, Any]:
+    def status(self, job_id: str | None = None, follow: bool = False) -> dict[str, Any]:
         """``{"jobs": [summary, ...], "workers": {...}}`` for one job or all of them."""
         return self._request("status", {"follow": follow} if follow else {}, job=job_id).body
 
-    def pause(self, job_id: str) -> Dict[str, Any]:
+    def pause(self, job_id: str) -> dict[str, Any]:
         return self._request("pause", {}, job=job_id).body["jobs"][0]
 
-    def resume(self, job_id: str) -> Dict[str, Any]:
+    def resume(self, job_id: str) -> dict[str, Any]:
         return self._request("resume", {}, job=job_id).body["jobs"][0]
 
-    def cancel(self, job_id: str) -> Dict[str, Any]:
+    def cancel(self, job_id: str) -> dict[str, Any]:
         return self._request("cancel", {}, job=job_id).body["jobs"][0]
 
     # --- events ---------------------------------------------------------------------------------------
-    def events(self, job_id: str, timeout_s: Optional[float] = None, reattach_s: float = 1.0) -> Iterator[Message]:
+    def events(self, job_id: str, timeout_s: float | None = None, reattach_s: float = 1.0) -> Iterator[Message]:
         """The job's ``progress`` messages, ending with its ``done``.
 
         While nothing arrives, the client asks for the job's status every ``reattach_s`` seconds
@@ -110,8 +138,10 @@ class OptimizerClient:
             if deadline is not None and now > deadline:
                 raise ServerUnavailableError(f"job {job_id} did not finish within {timeout_s:g} s")
             if now - last_heard > self.timeout_s:
-                raise ServerUnavailableError(f"no reply from the server at {self.address} for {self.timeout_s:g} s "
-                                             "(is it running? started with --resume for this job?)")
+                raise ServerUnavailableError(
+                    f"no reply from the server at {self.address} for {self.timeout_s:g} s "
+                    "(is it running? started with --resume for this job?)"
+                )
             if now >= next_ping:
                 self._send("status", {"follow": True}, job=job_id)
                 next_ping = now + reattach_s
@@ -123,30 +153,32 @@ class OptimizerClient:
                     raise RequestRejectedError(msg.body["message"], code="unknown_job")
                 self._file(msg)
 
-    def poll(self, timeout_s: float = 0.0) -> List[Message]:
+    def poll(self, timeout_s: float = 0.0) -> list[Message]:
         """Every job event that has arrived (never waits longer than ``timeout_s``)."""
         msg = self._recv(timeout_s)
         while msg is not None:
             self._file(msg)
             msg = self._recv(0)
-        out: List[Message] = []
+        out: list[Message] = []
         for queue in self._events.values():
             out.extend(queue)
             queue.clear()
         return out
 
     # --- plumbing -------------------------------------------------------------------------------------
-    def _send(self, kind: str, body: Dict[str, Any], job: Optional[str] = None, arrays=()) -> int:
+    def _send(self, kind: str, body: dict[str, Any], job: str | None = None, arrays=()) -> int:
         self._seq += 1
         try:
             send_frames(self._socket, protocol.encode(kind, body, job=job, seq=self._seq, arrays=arrays))
         except zmq.Again:
             self._watcher.check()  # raises AuthenticationError when that is why
-            raise ServerUnavailableError(f"cannot send '{kind}' to the server at {self.address}: no connection "
-                                         "(is `python -m optimizer_server serve` running there?)") from None
+            raise ServerUnavailableError(
+                f"cannot send '{kind}' to the server at {self.address}: no connection "
+                "(is `python -m optimizer_server serve` running there?)"
+            ) from None
         return self._seq
 
-    def _request(self, kind: str, body: Dict[str, Any], job: Optional[str] = None, arrays=()) -> Message:
+    def _request(self, kind: str, body: dict[str, Any], job: str | None = None, arrays=()) -> Message:
         seq = self._send(kind, body, job=job, arrays=arrays)
         deadline = time.monotonic() + self.timeout_s
         while True:
@@ -154,18 +186,20 @@ class OptimizerClient:
             if remaining <= 0:
                 raise ServerUnavailableError(
                     f"no reply to '{kind}' from the server at {self.address} within {self.timeout_s:g} s; "
-                    "is `python -m optimizer_server serve` running there?")
+                    "is `python -m optimizer_server serve` running there?"
+                )
             msg = self._recv(min(remaining, 0.1))
             if msg is None:
                 continue
             if msg.re == seq:
                 if msg.kind == "error":
-                    raise RequestRejectedError(f"the server refused '{kind}': {msg.body['message']}",
-                                               code=msg.body["code"])
+                    raise RequestRejectedError(
+                        f"the server refused '{kind}': {msg.body['message']}", code=msg.body["code"]
+                    )
                 return msg
             self._file(msg)
 
-    def _recv(self, timeout_s: float) -> Optional[Message]:
+    def _recv(self, timeout_s: float) -> Message | None:
         self._watcher.check()
         if not self._socket.poll(int(1000 * timeout_s)):
             self._watcher.check()
@@ -184,7 +218,7 @@ class OptimizerClient:
         self._watcher.close()
         self._socket.close(linger=0)
 
-    def __enter__(self) -> "OptimizerClient":
+    def __enter__(self) -> OptimizerClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -198,10 +232,10 @@ class JobHandle:
         self.client = client
         self.id = job_id
         self.job_dir = job_dir
-        self.result: Optional[Dict[str, Any]] = None
+        self.result: dict[str, Any] | None = None
         """The `done` body once the job ended (state, best, best_loss, current, ...)."""
 
-    def progress(self, timeout_s: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+    def progress(self, timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
         """Progress bodies, one per iteration; afterwards ``result`` holds the `done` body."""
         for msg in self.client.events(self.id, timeout_s=timeout_s):
             if msg.kind == "done":
@@ -209,7 +243,7 @@ class JobHandle:
             else:
                 yield msg.body
 
-    def wait(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
+    def wait(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Block until the job ends; return the `done` body. Raises JobFailedError if it failed."""
         for _ in self.progress(timeout_s):
             pass
@@ -217,20 +251,20 @@ class JobHandle:
             raise JobFailedError(f"job {self.id} failed: {self.result['message']}")
         return self.result
 
-    def status(self) -> Dict[str, Any]:
+    def status(self) -> dict[str, Any]:
         return self.client.status(self.id)["jobs"][0]
 
-    def pause(self) -> Dict[str, Any]:
+    def pause(self) -> dict[str, Any]:
         return self.client.pause(self.id)
 
-    def resume(self) -> Dict[str, Any]:
+    def resume(self) -> dict[str, Any]:
         return self.client.resume(self.id)
 
-    def cancel(self) -> Dict[str, Any]:
+    def cancel(self) -> dict[str, Any]:
         return self.client.cancel(self.id)
 
 
-def _space_dict(space: Any) -> Dict[str, Any]:
+def _space_dict(space: Any) -> dict[str, Any]:
     if hasattr(space, "to_dict"):
         return space.to_dict()
     if isinstance(space, dict) and "params" in space:

@@ -3,6 +3,7 @@
 Runs PRDPT and ZeroGrads (and CMA-ES for reference) on the hard-edged disc task at equal render
 budgets, prints progress, and writes pictures (start / results / target, loss curves).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,16 @@ from .tasks.disc import DiscTask
 
 RUNS = {  # method → options (ZeroGrads with the σ annealing of ours; see tests/core/test_convergence.py)
     "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
-    "zerograds": dict(sigma=0.3, lr=0.02, surrogate_lr=0.01, anneal=True, lr_follows_sigma=True,
-                      refit_first=True, samples=4, surrogate_steps=10),
+    "zerograds": dict(
+        sigma=0.3,
+        lr=0.02,
+        surrogate_lr=0.01,
+        anneal=True,
+        lr_follows_sigma=True,
+        refit_first=True,
+        samples=4,
+        surrogate_steps=10,
+    ),
     "cmaes": dict(),
 }
 
@@ -26,19 +35,28 @@ RUNS = {  # method → options (ZeroGrads with the σ annealing of ours; see tes
 def run_disc_demo(output: str = "out/demo-disc", budget: int = 1200, seed: int = 0) -> dict:
     task = DiscTask(size=32)
     start = np.array(task.start_centre)
-    print(f"Disc task: {task.size}x{task.size} hard-edged image, start {tuple(start)} does not overlap the "
-          f"target {task.target_centre}: the loss is flat around the start.")
+    print(
+        f"Disc task: {task.size}x{task.size} hard-edged image, start {tuple(start)} does not overlap the "
+        f"target {task.target_centre}: the loss is flat around the start."
+    )
     results, curves = {}, {}
     for method, options in RUNS.items():
         t0 = time.perf_counter()
         progress = ProgressPrinter(method, budget, interval=0.5)
-        res = minimize(task.loss, task.space, method=method, budget=budget, seed=seed, x0=start,
-                       callback=progress, **options)
+        res = minimize(
+            task.loss, task.space, method=method, budget=budget, seed=seed, x0=start, callback=progress, **options
+        )
         err = float(task.parameter_error(res.x)[0])
-        print(f"[{method}] result ({res.x[0]:.4f}, {res.x[1]:.4f})  parameter error {err:.4f}  "
-              f"loss {res.loss:.3g}  renders {res.evaluations}  {time.perf_counter() - t0:.1f} s")
-        results[method] = {"x": res.x.tolist(), "parameter_error": err, "loss": res.loss,
-                           "evaluations": res.evaluations}
+        print(
+            f"[{method}] result ({res.x[0]:.4f}, {res.x[1]:.4f})  parameter error {err:.4f}  "
+            f"loss {res.loss:.3g}  renders {res.evaluations}  {time.perf_counter() - t0:.1f} s"
+        )
+        results[method] = {
+            "x": res.x.tolist(),
+            "parameter_error": err,
+            "loss": res.loss,
+            "evaluations": res.evaluations,
+        }
         curves[method] = res.history
     images = [task.render([start])[0]] + [task.render([results[m]["x"]])[0] for m in RUNS] + [task.target]
     labels = ["start"] + [f"{m} (err {results[m]['parameter_error']:.3f})" for m in RUNS] + ["target"]

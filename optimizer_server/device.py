@@ -1,4 +1,5 @@
 """Pick the torch device: CUDA when present, else CPU (overridable)."""
+
 from __future__ import annotations
 
 from .errors import ConfigError

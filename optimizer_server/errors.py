@@ -33,6 +33,7 @@ class StateError(ValueError, ZeroGradsError):
 
 # --- wire protocol and optimizer server (optimizer_server/protocol.py, server/, client.py) ------
 
+
 class ProtocolError(ValueError, ZeroGradsError):
     """A message on the wire is malformed, too large, of an unknown kind or protocol version.
 

@@ -1,8 +1,9 @@
 """Pictures people would rather see than read: images (linear → display) and loss curves."""
+
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, List, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -38,8 +39,14 @@ def save_image(path, image: np.ndarray, scale: int = 1) -> str:
     return str(path)
 
 
-def plot_losses(path, curves: Dict[str, Sequence[Dict]], x_key: str = "evaluations", y_key: str = "loss",
-                title: str = "loss", log_y: bool = True) -> str:
+def plot_losses(
+    path,
+    curves: dict[str, Sequence[dict]],
+    x_key: str = "evaluations",
+    y_key: str = "loss",
+    title: str = "loss",
+    log_y: bool = True,
+) -> str:
     """One line per run: ``curves`` maps a label to a history (list of dicts with x_key / y_key)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
@@ -62,7 +69,7 @@ def plot_losses(path, curves: Dict[str, Sequence[Dict]], x_key: str = "evaluatio
     return str(path)
 
 
-def image_strip(path, images: List[np.ndarray], labels: Iterable[str], scale: int = 4) -> str:
+def image_strip(path, images: list[np.ndarray], labels: Iterable[str], scale: int = 4) -> str:
     """Side-by-side images with captions (e.g. start / result / target)."""
     plt = _pyplot()
     labels = list(labels)

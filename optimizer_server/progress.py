@@ -1,9 +1,10 @@
 """A one-line-per-update progress reporter for terminals and logs (iterations, renders, loss, ETA)."""
+
 from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 
 def format_seconds(seconds: float) -> str:
@@ -16,7 +17,7 @@ def format_seconds(seconds: float) -> str:
 class ProgressPrinter:
     """Call with each history entry; prints at most every ``interval`` seconds (and the last one)."""
 
-    def __init__(self, label: str, budget: int, interval: float = 1.0, stream: Optional[TextIO] = None):
+    def __init__(self, label: str, budget: int, interval: float = 1.0, stream: TextIO | None = None):
         self.label, self.budget, self.interval = label, budget, interval
         self.stream = stream or sys.stdout
         self.start = time.perf_counter()
@@ -32,7 +33,10 @@ class ProgressPrinter:
         eta = elapsed / done * (self.budget - done) if done else float("nan")
         sigma = entry.get("sigma")
         sigma_txt = f" σ {sigma:.3g}" if isinstance(sigma, (int, float)) else ""
-        print(f"[{self.label}] iter {entry['iteration'] + 1:5d}  renders {done:6d}/{self.budget}  "
-              f"loss {entry['loss']:.4g}  best {entry['best_loss']:.4g}{sigma_txt}  "
-              f"elapsed {format_seconds(elapsed)}  ETA {format_seconds(eta) if done else '?'}",
-              file=self.stream, flush=True)
+        print(
+            f"[{self.label}] iter {entry['iteration'] + 1:5d}  renders {done:6d}/{self.budget}  "
+            f"loss {entry['loss']:.4g}  best {entry['best_loss']:.4g}{sigma_txt}  "
+            f"elapsed {format_seconds(elapsed)}  ETA {format_seconds(eta) if done else '?'}",
+            file=self.stream,
+            flush=True,
+        )

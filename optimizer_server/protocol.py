@@ -17,13 +17,15 @@ Every field is validated here, on both ends, so a malformed message becomes a
 This module imports only numpy and the standard library (no torch, no bpy): the Blender add-on
 and the render workers ship it. Keep it Python 3.10 compatible.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -45,14 +47,14 @@ FINAL_JOB_STATES = ("finished", "cancelled", "failed")
 
 # Error codes of ``error`` replies (``body.code``).
 ERROR_CODES = (
-    "bad_message",          # not a valid protocol message (framing, JSON, field types)
+    "bad_message",  # not a valid protocol message (framing, JSON, field types)
     "unsupported_version",  # header "v" is not PROTOCOL_VERSION
-    "too_large",            # a frame, the header or the frame count exceeds the limits
-    "bad_request",          # well-formed but its content is invalid (unknown method, bad spec ...)
-    "unknown_job",          # the job id does not exist on this server
-    "not_registered",       # a worker sent work messages before `ready` (re-send `ready`)
-    "server_busy",          # too many jobs
-    "internal_error",       # a server bug; the server keeps running
+    "too_large",  # a frame, the header or the frame count exceeds the limits
+    "bad_request",  # well-formed but its content is invalid (unknown method, bad spec ...)
+    "unknown_job",  # the job id does not exist on this server
+    "not_registered",  # a worker sent work messages before `ready` (re-send `ready`)
+    "server_busy",  # too many jobs
+    "internal_error",  # a server bug; the server keeps running
 )
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -88,11 +90,11 @@ class Message:
     """A decoded, validated protocol message."""
 
     kind: str
-    body: Dict[str, Any] = field(default_factory=dict)
-    job: Optional[str] = None
+    body: dict[str, Any] = field(default_factory=dict)
+    job: str | None = None
     seq: int = 0
-    re: Optional[int] = None
-    arrays: List[Tuple[str, np.ndarray]] = field(default_factory=list)
+    re: int | None = None
+    arrays: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
     def array(self, name: str) -> np.ndarray:
         """The one array called ``name``; a ProtocolError when it is missing or repeated."""
@@ -101,13 +103,20 @@ class Message:
             raise ProtocolError(f"'{self.kind}' message needs exactly one array named {name!r}, got {len(found)}")
         return found[0]
 
-    def arrays_named(self, name: str) -> List[np.ndarray]:
+    def arrays_named(self, name: str) -> list[np.ndarray]:
         return [a for n, a in self.arrays if n == name]
 
 
 # --- encoding --------------------------------------------------------------------------------
-def encode(kind: str, body: Optional[Dict[str, Any]] = None, *, job: Optional[str] = None, seq: int = 0,
-           re: Optional[int] = None, arrays: Iterable[Tuple[str, np.ndarray]] = ()) -> List[Any]:
+def encode(
+    kind: str,
+    body: dict[str, Any] | None = None,
+    *,
+    job: str | None = None,
+    seq: int = 0,
+    re: int | None = None,
+    arrays: Iterable[tuple[str, np.ndarray]] = (),
+) -> list[Any]:
     """Frames of one message. Arrays are sent as little-endian contiguous buffers (no copy when
     they already are). The body is validated with the same rules the receiver applies."""
     if kind not in ALL_KINDS:
@@ -128,16 +137,25 @@ def encode(kind: str, body: Optional[Dict[str, Any]] = None, *, job: Optional[st
             a = np.ascontiguousarray(a, dtype="u1")
         descriptors.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape)})
         frames.append(a)
-    header = {"v": PROTOCOL_VERSION, "type": kind, "job": job, "seq": seq, "re": re,
-              "body": body, "arrays": descriptors}
+    header = {
+        "v": PROTOCOL_VERSION,
+        "type": kind,
+        "job": job,
+        "seq": seq,
+        "re": re,
+        "body": body,
+        "arrays": descriptors,
+    }
     _check_header_fields(header)
     _check_arrays_declared(kind, descriptors, DEFAULT_LIMITS)
     validate_body(kind, body)
     try:
         head = json.dumps(header, allow_nan=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"'{kind}' body is not JSON-serialisable ({exc}); send numbers, strings, "
-                            "lists and dicts (NaN/inf are not allowed)") from exc
+        raise ProtocolError(
+            f"'{kind}' body is not JSON-serialisable ({exc}); send numbers, strings, "
+            "lists and dicts (NaN/inf are not allowed)"
+        ) from exc
     return [head] + frames
 
 
@@ -146,8 +164,7 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON here")
 
 
-def decode(frames: Sequence[Any], *, limits: Limits = DEFAULT_LIMITS,
-           accept: Sequence[str] = ALL_KINDS) -> Message:
+def decode(frames: Sequence[Any], *, limits: Limits = DEFAULT_LIMITS, accept: Sequence[str] = ALL_KINDS) -> Message:
     """Parse and validate the frames of one message (bytes, memoryviews or zmq.Frame objects).
 
     Raises :class:`ProtocolError` (with ``code``) for anything malformed, oversized, of another
@@ -157,16 +174,18 @@ def decode(frames: Sequence[Any], *, limits: Limits = DEFAULT_LIMITS,
     if not frames:
         raise ProtocolError("empty message: expected a JSON header frame")
     if len(frames) > limits.max_frames:
-        raise ProtocolError(f"message has {len(frames)} frames; at most {limits.max_frames} are allowed "
-                            "(split the batch)", code="too_large")
+        raise ProtocolError(
+            f"message has {len(frames)} frames; at most {limits.max_frames} are allowed (split the batch)",
+            code="too_large",
+        )
     buffers = [_as_buffer(f) for f in frames]
     total = sum(len(b) for b in buffers)
     if total > limits.max_message_bytes:
-        raise ProtocolError(f"message is {total:,} bytes; the limit is {limits.max_message_bytes:,}",
-                            code="too_large")
+        raise ProtocolError(f"message is {total:,} bytes; the limit is {limits.max_message_bytes:,}", code="too_large")
     if len(buffers[0]) > limits.max_header_bytes:
-        raise ProtocolError(f"header is {len(buffers[0]):,} bytes; the limit is {limits.max_header_bytes:,}",
-                            code="too_large")
+        raise ProtocolError(
+            f"header is {len(buffers[0]):,} bytes; the limit is {limits.max_header_bytes:,}", code="too_large"
+        )
     try:
         header = json.loads(bytes(buffers[0]).decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -175,30 +194,35 @@ def decode(frames: Sequence[Any], *, limits: Limits = DEFAULT_LIMITS,
         raise ProtocolError(f"header must be a JSON object, got {type(header).__name__}")
     version = header.get("v")
     if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version {version!r} is not supported; this end speaks version "
-                            f"{PROTOCOL_VERSION} (update the client/worker or the server so they match)",
-                            code="unsupported_version")
+        raise ProtocolError(
+            f"protocol version {version!r} is not supported; this end speaks version "
+            f"{PROTOCOL_VERSION} (update the client/worker or the server so they match)",
+            code="unsupported_version",
+        )
     _check_header_fields(header)
     kind = header["type"]
     if kind not in accept:
         raise ProtocolError(f"message type {kind!r} is not accepted here; expected one of: {', '.join(accept)}")
     descriptors = header["arrays"]
     if len(descriptors) != len(buffers) - 1:
-        raise ProtocolError(f"header declares {len(descriptors)} arrays but {len(buffers) - 1} data frames "
-                            "followed; send one frame per entry of 'arrays'")
+        raise ProtocolError(
+            f"header declares {len(descriptors)} arrays but {len(buffers) - 1} data frames "
+            "followed; send one frame per entry of 'arrays'"
+        )
     _check_arrays_declared(kind, descriptors, limits)
     arrays = []
     for d, buf in zip(descriptors, buffers[1:]):
         dtype = _DTYPES[d["dtype"]]
         expected = math.prod(d["shape"]) * dtype.itemsize
         if len(buf) != expected:
-            raise ProtocolError(f"array {d['name']!r}: shape {d['shape']} of {d['dtype']} needs {expected:,} bytes, "
-                                f"the frame has {len(buf):,}")
+            raise ProtocolError(
+                f"array {d['name']!r}: shape {d['shape']} of {d['dtype']} needs {expected:,} bytes, "
+                f"the frame has {len(buf):,}"
+            )
         a = np.frombuffer(buf, dtype=dtype).reshape(d["shape"])
         arrays.append((d["name"], a))
     validate_body(kind, header["body"])
-    return Message(kind=kind, body=header["body"], job=header["job"], seq=header["seq"],
-                   re=header["re"], arrays=arrays)
+    return Message(kind=kind, body=header["body"], job=header["job"], seq=header["seq"], re=header["re"], arrays=arrays)
 
 
 def _as_buffer(frame: Any) -> memoryview:
@@ -209,7 +233,7 @@ def _as_buffer(frame: Any) -> memoryview:
     return view
 
 
-def _check_header_fields(h: Dict[str, Any]) -> None:
+def _check_header_fields(h: dict[str, Any]) -> None:
     allowed = {"v", "type", "job", "seq", "re", "body", "arrays"}
     unknown = sorted(set(h) - allowed)
     if unknown:
@@ -237,12 +261,14 @@ def _check_header_fields(h: Dict[str, Any]) -> None:
 def check_job_id(job: Any, what: str = "job id") -> str:
     """Job ids become directory names, so they are restricted to a safe alphabet."""
     if not isinstance(job, str) or not _ID_RE.match(job):
-        raise ProtocolError(f"{what} must be 1-64 characters of letters, digits, '_', '-', '.', "
-                            f"starting with a letter or digit; got {job!r}")
+        raise ProtocolError(
+            f"{what} must be 1-64 characters of letters, digits, '_', '-', '.', "
+            f"starting with a letter or digit; got {job!r}"
+        )
     return job
 
 
-def _check_arrays_declared(kind: str, descriptors: List[Any], limits: Limits) -> None:
+def _check_arrays_declared(kind: str, descriptors: list[Any], limits: Limits) -> None:
     allowed_arrays = _ARRAYS.get(kind, ())
     for i, d in enumerate(descriptors):
         if not isinstance(d, dict) or set(d) != {"name", "dtype", "shape"}:
@@ -251,21 +277,32 @@ def _check_arrays_declared(kind: str, descriptors: List[Any], limits: Limits) ->
         if not isinstance(name, str) or not _ARRAY_NAME_RE.match(name):
             raise ProtocolError(f"arrays[{i}].name {name!r} must be lower-case letters, digits and '_'")
         if name not in allowed_arrays:
-            raise ProtocolError(f"'{kind}' messages carry no array named {name!r}; "
-                                f"allowed: {', '.join(allowed_arrays) or 'none'}")
+            raise ProtocolError(
+                f"'{kind}' messages carry no array named {name!r}; allowed: {', '.join(allowed_arrays) or 'none'}"
+            )
         if dtype not in _DTYPES:
-            raise ProtocolError(f"arrays[{i}] ({name}): dtype {dtype!r} is not one of {', '.join(_DTYPES)} "
-                                "(images are little-endian float32, '<f4')")
+            raise ProtocolError(
+                f"arrays[{i}] ({name}): dtype {dtype!r} is not one of {', '.join(_DTYPES)} "
+                "(images are little-endian float32, '<f4')"
+            )
         if name in _ARRAY_DTYPE and dtype != _ARRAY_DTYPE[name]:
             raise ProtocolError(f"array {name!r} must have dtype {_ARRAY_DTYPE[name]!r}, got {dtype!r}")
-        if (not isinstance(shape, list) or not 1 <= len(shape) <= limits.max_array_ndim
-                or not all(_is_int(s) and 0 <= s <= 1 << 31 for s in shape)):
-            raise ProtocolError(f"arrays[{i}] ({name}): shape must be a list of 1-{limits.max_array_ndim} "
-                                f"non-negative integers, got {shape!r}"[:300])
+        if (
+            not isinstance(shape, list)
+            or not 1 <= len(shape) <= limits.max_array_ndim
+            or not all(_is_int(s) and 0 <= s <= 1 << 31 for s in shape)
+        ):
+            raise ProtocolError(
+                f"arrays[{i}] ({name}): shape must be a list of 1-{limits.max_array_ndim} "
+                f"non-negative integers, got {shape!r}"[:300]
+            )
         nbytes = math.prod(shape) * _DTYPES[dtype].itemsize
         if nbytes > limits.max_array_bytes:
-            raise ProtocolError(f"array {name!r} of shape {shape} is {nbytes:,} bytes; the limit per array is "
-                                f"{limits.max_array_bytes:,} (render smaller images)", code="too_large")
+            raise ProtocolError(
+                f"array {name!r} of shape {shape} is {nbytes:,} bytes; the limit per array is "
+                f"{limits.max_array_bytes:,} (render smaller images)",
+                code="too_large",
+            )
         if name in ("image", "target", "mask") and len(shape) != 3:
             raise ProtocolError(f"array {name!r} must be an image of shape [H, W, C], got {shape}")
         if name == "values" and len(shape) != 2:
@@ -286,24 +323,49 @@ _NUM = (int, float)
 _JSON_SCALAR = (str, int, float, bool, type(None))
 
 # kind -> {field: (allowed python types, required)}
-_BODIES: Dict[str, Dict[str, Tuple[tuple, bool]]] = {
-    "submit": {"space": ((dict,), True), "method": ((str,), True), "options": ((dict,), False),
-               "budget": ((int,), True), "seed": ((int,), False), "target": ((dict,), True),
-               "settings": ((dict,), False), "requires": ((dict,), False), "start": ((dict,), False),
-               "name": ((str,), False), "render_timeout_s": (_NUM, False)},
+_BODIES: dict[str, dict[str, tuple[tuple, bool]]] = {
+    "submit": {
+        "space": ((dict,), True),
+        "method": ((str,), True),
+        "options": ((dict,), False),
+        "budget": ((int,), True),
+        "seed": ((int,), False),
+        "target": ((dict,), True),
+        "settings": ((dict,), False),
+        "requires": ((dict,), False),
+        "start": ((dict,), False),
+        "name": ((str,), False),
+        "render_timeout_s": (_NUM, False),
+    },
     "pause": {},
     "resume": {},
     "cancel": {},
     "status": {"follow": ((bool,), False)},
     "accepted": {"job": ((str,), True), "job_dir": ((str,), True), "state": ((str,), True)},
     "job_state": {"jobs": ((list,), True), "workers": ((dict,), True)},
-    "progress": {"state": ((str,), True), "iteration": ((int,), True), "evaluations": ((int,), True),
-                 "budget": ((int,), True), "loss": (_NUM, True), "loss_min": (_NUM, True),
-                 "best_loss": (_NUM, True), "current": ((dict,), True), "best": ((dict,), True),
-                 "sigma": (_NUM + (type(None),), True), "timings": ((dict,), True)},
-    "done": {"state": ((str,), True), "iteration": ((int,), True), "evaluations": ((int,), True),
-             "best_loss": (_NUM + (type(None),), True), "best": ((dict, type(None)), True),
-             "current": ((dict, type(None)), True), "message": ((str,), True), "job_dir": ((str,), True)},
+    "progress": {
+        "state": ((str,), True),
+        "iteration": ((int,), True),
+        "evaluations": ((int,), True),
+        "budget": ((int,), True),
+        "loss": (_NUM, True),
+        "loss_min": (_NUM, True),
+        "best_loss": (_NUM, True),
+        "current": ((dict,), True),
+        "best": ((dict,), True),
+        "sigma": (_NUM + (type(None),), True),
+        "timings": ((dict,), True),
+    },
+    "done": {
+        "state": ((str,), True),
+        "iteration": ((int,), True),
+        "evaluations": ((int,), True),
+        "best_loss": (_NUM + (type(None),), True),
+        "best": ((dict, type(None)), True),
+        "current": ((dict, type(None)), True),
+        "message": ((str,), True),
+        "job_dir": ((str,), True),
+    },
     "error": {"code": ((str,), True), "message": ((str,), True), "task": ((int,), False)},
     "ready": {"capabilities": ((dict,), True)},
     "welcome": {"worker": ((str,), True), "heartbeat_interval_s": (_NUM, True)},
@@ -315,7 +377,7 @@ _BODIES: Dict[str, Dict[str, Tuple[tuple, bool]]] = {
 }
 
 
-def validate_body(kind: str, body: Dict[str, Any]) -> None:
+def validate_body(kind: str, body: dict[str, Any]) -> None:
     """Check the fields of a body: names, JSON types, then the kind's own rules."""
     spec = _BODIES[kind]
     unknown = sorted(set(body) - set(spec))
@@ -338,8 +400,15 @@ def validate_body(kind: str, body: Dict[str, Any]) -> None:
         rule(body)
 
 
-_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
-               bool: "true/false", type(None): "null"}
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 
 
 def _describe(value: Any) -> str:
@@ -351,7 +420,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_submit(b: Dict[str, Any]) -> None:
+def _check_submit(b: dict[str, Any]) -> None:
     if not 1 <= b["budget"] <= 10**9:
         raise ProtocolError(f"'submit' budget must be 1 .. 1e9 evaluations, got {b['budget']}")
     if "seed" in b and not 0 <= b["seed"] <= MAX_SEED:
@@ -366,8 +435,10 @@ def _check_submit(b: Dict[str, Any]) -> None:
     if kind == "image":
         extra = sorted(set(target) - {"kind"})
         if extra:
-            raise ProtocolError(f"'submit' target of kind 'image' takes no other fields, got {extra}; "
-                                "send the image as the array 'target'")
+            raise ProtocolError(
+                f"'submit' target of kind 'image' takes no other fields, got {extra}; "
+                "send the image as the array 'target'"
+            )
     elif kind == "values":
         extra = sorted(set(target) - {"kind", "values", "seed", "settings"})
         if extra:
@@ -379,23 +450,26 @@ def _check_submit(b: Dict[str, Any]) -> None:
         if "settings" in target and not isinstance(target["settings"], dict):
             raise ProtocolError("'submit' target settings must be an object")
     else:
-        raise ProtocolError(f"'submit' target kind must be 'image' (send the array 'target') or 'values' "
-                            f"(parameter values the workers render), got {kind!r}")
+        raise ProtocolError(
+            f"'submit' target kind must be 'image' (send the array 'target') or 'values' "
+            f"(parameter values the workers render), got {kind!r}"
+        )
     for reserved in ("params", "job"):
         if reserved in b.get("settings", {}):
-            raise ProtocolError(f"'submit' settings may not use the reserved key {reserved!r} "
-                                "(the server adds it for the workers)")
+            raise ProtocolError(
+                f"'submit' settings may not use the reserved key {reserved!r} (the server adds it for the workers)"
+            )
     for name, value in b.get("requires", {}).items():
         if not isinstance(value, _JSON_SCALAR):
             raise ProtocolError(f"'submit' requires[{name!r}] must be a string, number or bool")
 
 
-def _check_seeds(b: Dict[str, Any]) -> None:
+def _check_seeds(b: dict[str, Any]) -> None:
     if not b["seeds"] or not all(_is_int(s) and 0 <= s <= MAX_SEED for s in b["seeds"]):
         raise ProtocolError("'render' seeds must be a non-empty list of non-negative integers")
 
 
-def _check_capabilities(b: Dict[str, Any]) -> None:
+def _check_capabilities(b: dict[str, Any]) -> None:
     caps = b["capabilities"]
     if len(caps) > 64:
         raise ProtocolError(f"'ready' capabilities has {len(caps)} entries; at most 64 are allowed")
@@ -407,17 +481,17 @@ def _check_capabilities(b: Dict[str, Any]) -> None:
         raise ProtocolError(f"'ready' capability 'max_batch' must be an integer in 1..512, got {mb!r}")
 
 
-def _check_state(b: Dict[str, Any]) -> None:
+def _check_state(b: dict[str, Any]) -> None:
     if b["state"] not in JOB_STATES:
         raise ProtocolError(f"unknown job state {b['state']!r}; known: {', '.join(JOB_STATES)}")
 
 
-def _check_error(b: Dict[str, Any]) -> None:
+def _check_error(b: dict[str, Any]) -> None:
     if b["code"] not in ERROR_CODES:
         raise ProtocolError(f"unknown error code {b['code']!r}; known: {', '.join(ERROR_CODES)}")
 
 
-def _check_heartbeat_interval(b: Dict[str, Any]) -> None:
+def _check_heartbeat_interval(b: dict[str, Any]) -> None:
     if not 0 < b["heartbeat_interval_s"] <= 3600:
         raise ProtocolError("'welcome' heartbeat_interval_s must be in (0, 3600]")
 

@@ -6,11 +6,13 @@ to the objective (a renderer), exactly as the papers do for the LED / WICKER / N
 
 Only numpy is imported here: the Blender add-on and the wire protocol use this module.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +30,10 @@ class ParamSpec:
     """
 
     name: str
-    lo: Optional[float] = None
-    hi: Optional[float] = None
+    lo: float | None = None
+    hi: float | None = None
     kind: str = "float"
-    choices: Optional[Sequence[Any]] = field(default=None)
+    choices: Sequence[Any] | None = field(default=None)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
@@ -60,9 +62,12 @@ class ParamSpec:
             object.__setattr__(self, bound, float(value))
         if not self.lo < self.hi:
             raise ConfigError(
-                f"parameter {self.name!r}: needs lo < hi, got lo={self.lo:g}, hi={self.hi:g}; swap or widen them")
+                f"parameter {self.name!r}: needs lo < hi, got lo={self.lo:g}, hi={self.hi:g}; swap or widen them"
+            )
         if self.kind == "int" and (self.lo != round(self.lo) or self.hi != round(self.hi)):
-            raise ConfigError(f"parameter {self.name!r}: int bounds must be whole numbers, got [{self.lo:g}, {self.hi:g}]")
+            raise ConfigError(
+                f"parameter {self.name!r}: int bounds must be whole numbers, got [{self.lo:g}, {self.hi:g}]"
+            )
 
     def _default_bounds(self, lo: float, hi: float) -> None:
         for bound, default in (("lo", lo), ("hi", hi)):
@@ -70,27 +75,30 @@ class ParamSpec:
             if value is None:
                 object.__setattr__(self, bound, default)
             elif value != default:
-                raise ConfigError(f"parameter {self.name!r}: a {self.kind} parameter has {bound}={default:g}; "
-                                  f"leave `{bound}` out")
+                raise ConfigError(
+                    f"parameter {self.name!r}: a {self.kind} parameter has {bound}={default:g}; leave `{bound}` out"
+                )
 
     @property
     def discrete(self) -> bool:
         return self.kind != "float"
 
-    def to_dict(self) -> Dict[str, Any]:
-        d: Dict[str, Any] = {"name": self.name, "lo": self.lo, "hi": self.hi, "kind": self.kind}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "lo": self.lo, "hi": self.hi, "kind": self.kind}
         if self.choices is not None:
             d["choices"] = list(self.choices)
         return d
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "ParamSpec":
+    def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
         if not isinstance(d, dict):
             raise ConfigError(f"a parameter spec must be a mapping, got {type(d).__name__}")
         unknown = set(d) - {"name", "lo", "hi", "kind", "choices"}
         if unknown:
-            raise ConfigError(f"parameter spec {d.get('name')!r}: unknown keys {sorted(unknown)}; "
-                              "allowed: name, lo, hi, kind, choices")
+            raise ConfigError(
+                f"parameter spec {d.get('name')!r}: unknown keys {sorted(unknown)}; "
+                "allowed: name, lo, hi, kind, choices"
+            )
         if "name" not in d:
             raise ConfigError("a parameter spec needs a `name`")
         kind = d.get("kind", "float")
@@ -116,8 +124,8 @@ class Space:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"duplicate parameter names {dupes}; every parameter needs its own name")
-        self.specs: List[ParamSpec] = specs
-        self.names: List[str] = names
+        self.specs: list[ParamSpec] = specs
+        self.names: list[str] = names
         self.lo = np.array([s.lo for s in specs], dtype=np.float64)
         self.hi = np.array([s.hi for s in specs], dtype=np.float64)
         self._span = self.hi - self.lo
@@ -162,7 +170,7 @@ class Space:
             raise ConfigError("parameter values must be finite")
         return np.clip((values - self.lo) / self._span, 0.0, 1.0)
 
-    def values_from_named(self, named: Dict[str, Any]) -> np.ndarray:
+    def values_from_named(self, named: dict[str, Any]) -> np.ndarray:
         """``{name: value}`` (enum values by choice, bools as bools) → parameter-unit vector."""
         missing = [n for n in self.names if n not in named]
         extra = sorted(set(named) - set(self.names))
@@ -178,12 +186,12 @@ class Space:
             out[i] = float(v)
         return out
 
-    def named(self, values) -> Dict[str, Any]:
+    def named(self, values) -> dict[str, Any]:
         """A parameter-unit vector → ``{name: python value}`` (ints as int, bools as bool, enums as choice)."""
         values = self._check_shape(np.asarray(values, dtype=np.float64), "values")
         if values.ndim != 1:
             raise ConfigError(f"named() takes one point of shape ({self.n},), got {values.shape}")
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for s, v in zip(self.specs, values):
             if s.kind == "float":
                 out[s.name] = float(v)
@@ -197,15 +205,17 @@ class Space:
 
     def _check_shape(self, a: np.ndarray, what: str) -> np.ndarray:
         if a.ndim == 0 or a.shape[-1] != self.n:
-            raise ConfigError(f"{what} must have last dimension {self.n} (one entry per parameter), got shape {a.shape}")
+            raise ConfigError(
+                f"{what} must have last dimension {self.n} (one entry per parameter), got shape {a.shape}"
+            )
         return a
 
     # --- (de)serialisation for the wire and job files ---------------------------------
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"params": [s.to_dict() for s in self.specs]}
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "Space":
+    def from_dict(cls, d: dict[str, Any]) -> Space:
         if not isinstance(d, dict) or not isinstance(d.get("params"), list):
             raise ConfigError("a space must be a mapping with a list under `params`")
         return cls([ParamSpec.from_dict(p) for p in d["params"]])

@@ -5,13 +5,14 @@ numpy arrays and torch tensors. It is written as one ``.npz`` file: the arrays a
 and the tree itself as JSON in the member ``__tree__``. Loading never unpickles
 (``allow_pickle=False``), so a state file from elsewhere cannot run code.
 """
+
 from __future__ import annotations
 
 import io
 import json
 import os
 import tempfile
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ _TREE = "__tree__"
 _FORMAT = "zerograds-state/1"
 
 
-def _encode(node: Any, arrays: Dict[str, np.ndarray]) -> Any:
+def _encode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(node, dict):
         for k in node:
             if not isinstance(k, str):
@@ -51,6 +52,7 @@ def _decode(node: Any, arrays, torch_device) -> Any:
             return arrays[node["__array__"]]
         if set(node) == {"__tensor__"}:
             import torch  # only states that hold tensors need torch
+
             t = torch.from_numpy(np.array(arrays[node["__tensor__"]]))
             return t.to(torch_device) if torch_device is not None else t
         return {k: _decode(v, arrays, torch_device) for k, v in node.items()}
@@ -59,9 +61,9 @@ def _decode(node: Any, arrays, torch_device) -> Any:
     return node
 
 
-def dumps_state(state: Dict[str, Any]) -> bytes:
+def dumps_state(state: dict[str, Any]) -> bytes:
     """The bytes of a state file (see :func:`save_state`)."""
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = {"format": _FORMAT, "state": _encode(state, arrays)}
     arrays[_TREE] = np.frombuffer(json.dumps(tree).encode(), dtype=np.uint8)
     buf = io.BytesIO()
@@ -69,7 +71,7 @@ def dumps_state(state: Dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def loads_state(data: bytes, torch_device=None) -> Dict[str, Any]:
+def loads_state(data: bytes, torch_device=None) -> dict[str, Any]:
     """Inverse of :func:`dumps_state`. Tensors are put on ``torch_device`` when given (else CPU)."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -84,7 +86,7 @@ def loads_state(data: bytes, torch_device=None) -> Dict[str, Any]:
     return _decode(tree["state"], arrays, torch_device)
 
 
-def save_state(path, state: Dict[str, Any]) -> None:
+def save_state(path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically: a crash leaves either the old or the new file."""
     write_atomically(path, dumps_state(state))
 
@@ -106,6 +108,6 @@ def write_atomically(path, data: bytes) -> None:
         raise
 
 
-def load_state(path, torch_device=None) -> Dict[str, Any]:
+def load_state(path, torch_device=None) -> dict[str, Any]:
     with open(path, "rb") as f:
         return loads_state(f.read(), torch_device)

@@ -6,11 +6,13 @@ and the workers ship this module with ``protocol.py``. Keep it Python 3.10 compa
 CurveZMQ keys are the text files ``zmq.auth.create_certificates`` writes: ``NAME.key`` holds the
 public key, ``NAME.key_secret`` both keys. Loading them parses text; nothing is unpickled.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Union
 
 import zmq
 import zmq.auth
@@ -34,12 +36,14 @@ class CurveKeys:
     server's ``authorized/`` directory."""
 
     @classmethod
-    def load(cls, server_key: PathLike, key: PathLike) -> "CurveKeys":
+    def load(cls, server_key: PathLike, key: PathLike) -> CurveKeys:
         server_public, _ = _load_certificate(server_key, "server key")
         public, secret = _load_certificate(key, "peer key")
         if secret is None:
-            raise ConfigError(f"{key} holds only a public key; pass the NAME.key_secret file "
-                              "written by `python -m optimizer_server keys`")
+            raise ConfigError(
+                f"{key} holds only a public key; pass the NAME.key_secret file "
+                "written by `python -m optimizer_server keys`"
+            )
         return cls(server_public=server_public, public=public, secret=secret)
 
     def apply(self, socket: zmq.Socket) -> None:
@@ -50,16 +54,23 @@ class CurveKeys:
 
 def _load_certificate(path: PathLike, what: str):
     if not os.path.isfile(path):
-        raise ConfigError(f"{what} file {path} does not exist; create keys with "
-                          "`python -m optimizer_server keys DIR --peer NAME`")
+        raise ConfigError(
+            f"{what} file {path} does not exist; create keys with `python -m optimizer_server keys DIR --peer NAME`"
+        )
     try:
         return zmq.auth.load_certificate(path)
     except (ValueError, OSError) as exc:
         raise ConfigError(f"{what} file {path} is not a CurveZMQ certificate: {exc}") from exc
 
 
-def connect_dealer(context: zmq.Context, address: str, *, keys: Optional[CurveKeys] = None,
-                   limits: Limits = DEFAULT_LIMITS, send_timeout_ms: int = 1000) -> Tuple[zmq.Socket, "HandshakeWatcher"]:
+def connect_dealer(
+    context: zmq.Context,
+    address: str,
+    *,
+    keys: CurveKeys | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    send_timeout_ms: int = 1000,
+) -> tuple[zmq.Socket, HandshakeWatcher]:
     """A DEALER socket connected to the server's ROUTER (with CurveZMQ when ``keys`` are given),
     and the watcher that reports a refused handshake.
 
@@ -93,8 +104,9 @@ class HandshakeWatcher:
     through a socket monitor.
     """
 
-    _FAILURES = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    _FAILURES = (
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    )
 
     def __init__(self, socket: zmq.Socket, address: str, using_keys: bool):
         self.address = address
@@ -114,11 +126,15 @@ class HandshakeWatcher:
 
     def _explain(self, event) -> str:
         if self.using_keys:
-            hint = ("this peer's public key is not in the server's authorized/ directory, or --server-key "
-                    "is not the server's key; copy NAME.key into KEYS/authorized/ on the server")
+            hint = (
+                "this peer's public key is not in the server's authorized/ directory, or --server-key "
+                "is not the server's key; copy NAME.key into KEYS/authorized/ on the server"
+            )
         else:
-            hint = ("the server requires CurveZMQ authentication; pass the server's public key "
-                    "(--server-key KEYS/server.key) and an authorised key pair (--key NAME.key_secret)")
+            hint = (
+                "the server requires CurveZMQ authentication; pass the server's public key "
+                "(--server-key KEYS/server.key) and an authorised key pair (--key NAME.key_secret)"
+            )
         return f"the server at {self.address} refused the connection handshake ({_event_name(event)}): {hint}"
 
     def close(self) -> None:
@@ -135,9 +151,11 @@ class HandshakeWatcher:
 
 
 def _event_name(event) -> str:
-    names = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication failed",
-             zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "security mechanism mismatch or protocol error",
-             zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed"}
+    names = {
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication failed",
+        zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "security mechanism mismatch or protocol error",
+        zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
+    }
     return names.get(event["event"], f"event {event['event']}")
 
 
@@ -147,6 +165,6 @@ def send_frames(socket: zmq.Socket, frames: Sequence[Any], flags: int = 0) -> No
     socket.send_multipart(list(frames), flags=flags, copy=False)
 
 
-def recv_frames(socket: zmq.Socket, flags: int = 0) -> List[Any]:
+def recv_frames(socket: zmq.Socket, flags: int = 0) -> list[Any]:
     """Receive a message as zmq.Frame objects (zero-copy buffers for large frames)."""
     return socket.recv_multipart(flags, copy=False)

@@ -19,6 +19,7 @@ run on its main thread); a background I/O thread owns the socket and keeps heart
 render is in progress, so a long render is not mistaken for a dead worker. Only numpy and pyzmq
 are imported here (no torch, no bpy).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,8 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import zmq
@@ -42,7 +44,7 @@ from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
 
 log = logging.getLogger("zerograds.worker")
 
-RenderBatch = Callable[[np.ndarray, Dict[str, Any], np.ndarray], np.ndarray]
+RenderBatch = Callable[[np.ndarray, dict[str, Any], np.ndarray], np.ndarray]
 
 _READY_RESEND_S = 1.0  # after a server restart, every queued heartbeat asks us to re-register; once is enough
 
@@ -50,9 +52,17 @@ _READY_RESEND_S = 1.0  # after a server restart, every queued heartbeat asks us 
 class WorkerLoop:
     """Serve render requests from an optimizer server until :meth:`stop` is called."""
 
-    def __init__(self, address: str, render_batch: RenderBatch, *, capabilities: Optional[Dict[str, Any]] = None,
-                 heartbeat_interval_s: float = 0.5, keys: Optional[CurveKeys] = None,
-                 name: Optional[str] = None, context: Optional[zmq.Context] = None):
+    def __init__(
+        self,
+        address: str,
+        render_batch: RenderBatch,
+        *,
+        capabilities: dict[str, Any] | None = None,
+        heartbeat_interval_s: float = 0.5,
+        keys: CurveKeys | None = None,
+        name: str | None = None,
+        context: zmq.Context | None = None,
+    ):
         self.address = address
         self.render_batch = render_batch
         self.name = name or f"{_socket.gethostname()}:{os.getpid()}"
@@ -65,10 +75,10 @@ class WorkerLoop:
         self.renders_done = 0
         self._context = context or zmq.Context.instance()
         self._stop = threading.Event()
-        self._inbox: "queue.Queue[Message]" = queue.Queue()
+        self._inbox: queue.Queue[Message] = queue.Queue()
         self._busy = False
-        self._io_error: Optional[BaseException] = None
-        self._setups: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
+        self._io_error: BaseException | None = None
+        self._setups: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._pipe_address = f"inproc://zerograds-worker-{uuid.uuid4().hex}"
 
     # --- public -----------------------------------------------------------------------------
@@ -119,8 +129,10 @@ class WorkerLoop:
             render_s = time.perf_counter() - start
             images = _as_image_batch(images, len(values))
             if images[0].nbytes > protocol.DEFAULT_LIMITS.max_array_bytes:
-                raise ValueError(f"one image is {images[0].nbytes:,} bytes; the protocol allows "
-                                 f"{protocol.DEFAULT_LIMITS.max_array_bytes:,} per image: render smaller images")
+                raise ValueError(
+                    f"one image is {images[0].nbytes:,} bytes; the protocol allows "
+                    f"{protocol.DEFAULT_LIMITS.max_array_bytes:,} per image: render smaller images"
+                )
         except Exception as exc:  # a broken render must not kill the worker; the server retries elsewhere
             log.warning("render task %s failed: %s", task, exc)
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -128,10 +140,11 @@ class WorkerLoop:
         finally:
             self._busy = False
         self.renders_done += len(images)
-        return protocol.encode("result", {"task": task, "render_s": render_s}, job=msg.job,
-                               arrays=[("image", img) for img in images])
+        return protocol.encode(
+            "result", {"task": task, "render_s": render_s}, job=msg.job, arrays=[("image", img) for img in images]
+        )
 
-    def _settings_for(self, msg: Message) -> Dict[str, Any]:
+    def _settings_for(self, msg: Message) -> dict[str, Any]:
         # The server sends a job's settings and parameter specs once per worker, then only values.
         setup = msg.body.get("setup")
         if setup is not None:
@@ -213,6 +226,5 @@ def _as_image_batch(images: Any, batch: int) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., None]
     if a.ndim != 4 or a.shape[0] != batch:
-        raise ValueError(f"render_batch must return ({batch}, H, W, C) or ({batch}, H, W) images, "
-                         f"got shape {a.shape}")
+        raise ValueError(f"render_batch must return ({batch}, H, W, C) or ({batch}, H, W) images, got shape {a.shape}")
     return np.ascontiguousarray(a)

@@ -6,6 +6,7 @@ comes from behind the camera so the handle's shadow hides behind the cup too.
 
     python scenes/cup.py [--out build/scenes]
 """
+
 import math
 import os
 import sys
@@ -23,6 +24,7 @@ PARAMS = task.params_from([("rotation", 'objects["Mug"].rotation_euler', 2, (0.0
 
 def build(path=None):
     from scenes import kit
+
     kit.empty_scene()
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=20, material=kit.principled("Floor", (0.5, 0.5, 0.5)))
     mug = kit.empty("Mug")
@@ -41,9 +43,15 @@ def build(path=None):
 
 
 TASK = task.Task(
-    name="cup", title="CUP", description="a mug's z-rotation; the handle starts hidden behind the cup",
-    params=PARAMS, build=build, quick_renders=800, prdpt_preset="cup",
-    paper=task.PaperResult(image_mse=4.92e-6, param_mse=4.18e-7, samples=2, iterations=400, spp=16))
+    name="cup",
+    title="CUP",
+    description="a mug's z-rotation; the handle starts hidden behind the cup",
+    params=PARAMS,
+    build=build,
+    quick_renders=800,
+    prdpt_preset="cup",
+    paper=task.PaperResult(image_mse=4.92e-6, param_mse=4.18e-7, samples=2, iterations=400, spp=16),
+)
 
 if __name__ == "__main__":
     sys.exit(task.main(TASK))

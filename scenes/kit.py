@@ -2,6 +2,7 @@
 
 Used by the demo (``scenes/shadows_demo.py``), the tests and the render benchmark.
 """
+
 import bpy
 
 
@@ -27,6 +28,7 @@ def principled(name, color):
 def mesh_object(name, kind, location, size=1.0, material=None):
     """A primitive mesh object built with bmesh ops (no operator context needed)."""
     import bmesh
+
     mesh = bpy.data.meshes.new(name)
     bm = bmesh.new()
     if kind == "cube":
@@ -46,6 +48,7 @@ def camera(location, target=(0.0, 0.0, 0.0), lens=35.0):
     cam.data.lens = lens
     direction = [t - l for t, l in zip(target, location)]
     from mathutils import Vector
+
     cam.rotation_euler = Vector(direction).to_track_quat("-Z", "Y").to_euler()
     bpy.context.scene.collection.objects.link(cam)
     bpy.context.scene.camera = cam
@@ -111,6 +114,7 @@ def add_rigid_body(obj, kind, restitution):
 
 # --- helpers for the PRDPT task scenes (scenes/cup.py ... scenes/caustic.py) -----------------------
 
+
 def node_material(name, shader, **inputs):
     """A material whose output is one shader node (e.g. "ShaderNodeBsdfGlass", "ShaderNodeEmission")."""
     mat = bpy.data.materials.new(name)
@@ -130,6 +134,7 @@ def node_material(name, shader, **inputs):
 def cylinder_object(name, radius, depth, location, material=None, segments=32):
     """A closed cylinder standing on ``location`` (its base), built with bmesh."""
     import bmesh
+
     mesh = bpy.data.meshes.new(name)
     bm = bmesh.new()
     bmesh.ops.create_cone(bm, cap_ends=True, segments=segments, radius1=radius, radius2=radius, depth=depth)
@@ -142,6 +147,7 @@ def cylinder_object(name, radius, depth, location, material=None, segments=32):
 def torus_object(name, major, minor, location, material=None, segments=(24, 10)):
     """A torus in its object's xz plane (a mug handle), built vertex by vertex (no operator context)."""
     import math
+
     nu, nv = segments
     verts = []
     for i in range(nu):
@@ -150,8 +156,11 @@ def torus_object(name, major, minor, location, material=None, segments=(24, 10))
             v = 2 * math.pi * j / nv
             r = major + minor * math.cos(v)
             verts.append((r * math.cos(u), minor * math.sin(v), r * math.sin(u)))
-    faces = [(i * nv + j, ((i + 1) % nu) * nv + j, ((i + 1) % nu) * nv + (j + 1) % nv, i * nv + (j + 1) % nv)
-             for i in range(nu) for j in range(nv)]
+    faces = [
+        (i * nv + j, ((i + 1) % nu) * nv + j, ((i + 1) % nu) * nv + (j + 1) % nv, i * nv + (j + 1) % nv)
+        for i in range(nu)
+        for j in range(nv)
+    ]
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(verts, [], faces)
     return _link(name, mesh, location, material)
@@ -193,6 +202,7 @@ def set_resolution(width, height):
 def finish(path=None, width=64, height=64):
     """Cycles at the given size; saved to ``path`` when given (relative paths resolved here)."""
     import os
+
     scene = set_resolution(width, height)
     if path:
         bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(path))

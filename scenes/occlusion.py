@@ -6,6 +6,7 @@ of the blue sphere and covers its centre.
 
     python scenes/occlusion.py [--out build/scenes]
 """
+
 import math
 import os
 import sys
@@ -22,11 +23,13 @@ PARAMS = task.params_from([("depth", 'objects["Red"].location', 1, (-2.5, 3.0), 
 
 def build(path=None):
     from scenes import kit
+
     kit.empty_scene()
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=30, material=kit.principled("Floor", (0.6, 0.6, 0.6)))
     kit.mesh_object("Blue", "sphere", (0, 0, HEIGHT), size=1.4, material=kit.principled("Blue", (0.1, 0.2, 0.8)))
-    kit.mesh_object("Red", "sphere", (0, PARAMS[0].start, HEIGHT), size=1.1,
-                    material=kit.principled("Red", (0.8, 0.1, 0.1)))
+    kit.mesh_object(
+        "Red", "sphere", (0, PARAMS[0].start, HEIGHT), size=1.1, material=kit.principled("Red", (0.8, 0.1, 0.1))
+    )
     sun = kit.light("Sun", "SUN", (0, 0, 10), 3.0)
     sun.rotation_euler = (math.radians(-30), math.radians(20), 0.0)
     kit.camera((0.0, -8.0, HEIGHT + 0.4), target=(0.0, 0.0, HEIGHT), lens=50)
@@ -35,9 +38,15 @@ def build(path=None):
 
 
 TASK = task.Task(
-    name="occlusion", title="OCCLUSION", description="a sphere behind an occluder, moved along the view axis",
-    params=PARAMS, build=build, quick_renders=1200, prdpt_preset="occlusion",
-    paper=task.PaperResult(image_mse=2.34e-4, param_mse=3.29e-3, samples=2, iterations=600, spp=32))
+    name="occlusion",
+    title="OCCLUSION",
+    description="a sphere behind an occluder, moved along the view axis",
+    params=PARAMS,
+    build=build,
+    quick_renders=1200,
+    prdpt_preset="occlusion",
+    paper=task.PaperResult(image_mse=2.34e-4, param_mse=3.29e-3, samples=2, iterations=600, spp=32),
+)
 
 if __name__ == "__main__":
     sys.exit(task.main(TASK))

@@ -5,6 +5,7 @@ top view, its shadow thrown into the picture by a low sun. Start and target shad
 
     python scenes/shadows.py [--out build/scenes]
 """
+
 import os
 import sys
 
@@ -14,21 +15,38 @@ if ROOT not in sys.path:
 
 from scenes import shadows_demo, task  # noqa: E402
 
-PARAMS = task.params_from([
-    (axis, 'objects["Occluder"].location', index, shadows_demo.BOUNDS[axis], shadows_demo.START[axis],
-     shadows_demo.TARGET[axis]) for index, axis in enumerate(("x", "y"))])
+PARAMS = task.params_from(
+    [
+        (
+            axis,
+            'objects["Occluder"].location',
+            index,
+            shadows_demo.BOUNDS[axis],
+            shadows_demo.START[axis],
+            shadows_demo.TARGET[axis],
+        )
+        for index, axis in enumerate(("x", "y"))
+    ]
+)
 
 
 def build(path=None):
     from scenes import kit
+
     shadows_demo.build()
     return kit.finish(path)
 
 
 TASK = task.Task(
-    name="shadows", title="SHADOWS", description="a sphere outside the view, found from its shadow",
-    params=PARAMS, build=build, quick_renders=800, prdpt_preset="shadows",
-    paper=task.PaperResult(image_mse=1.74e-5, param_mse=1.81e-3, samples=2, iterations=400, spp=32))
+    name="shadows",
+    title="SHADOWS",
+    description="a sphere outside the view, found from its shadow",
+    params=PARAMS,
+    build=build,
+    quick_renders=800,
+    prdpt_preset="shadows",
+    paper=task.PaperResult(image_mse=1.74e-5, param_mse=1.81e-3, samples=2, iterations=400, spp=32),
+)
 
 if __name__ == "__main__":
     sys.exit(task.main(TASK))

@@ -9,6 +9,7 @@ methods still work.
     python scenes/shadows_demo.py                 # writes out/demo-shadows/shadows.{blend,toml}
     python scenes/shadows_demo.py --run           # ... and runs the job headless (`make demo`)
 """
+
 import argparse
 import math
 import os
@@ -18,12 +19,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-START = {"x": 4.1, "y": -1.0}    # shadow centre at (1.1, -1.0): in the view, far from the target's
-TARGET = {"x": 3.0, "y": 0.7}     # shadow centre at (0.0, 0.7)
+START = {"x": 4.1, "y": -1.0}  # shadow centre at (1.1, -1.0): in the view, far from the target's
+TARGET = {"x": 3.0, "y": 0.7}  # shadow centre at (0.0, 0.7)
 # x ≥ 2.7: the sphere itself never enters the picture; x ≤ 4.2 and |y| ≤ 1.3 keep the whole shadow
 # in it (otherwise moving the shadow out of the picture is a cheap way to lower the loss).
 BOUNDS = {"x": (2.7, 4.2), "y": (-1.3, 1.3)}
-HEIGHT = 3.0                      # the sun comes in at 45°, so the shadow sits HEIGHT to the left
+HEIGHT = 3.0  # the sun comes in at 45°, so the shadow sits HEIGHT to the left
 
 
 def build(path=None):
@@ -31,17 +32,23 @@ def build(path=None):
     import bpy  # here, not at the top: the task registry reads START/TARGET/BOUNDS without Blender
 
     from scenes import kit
+
     scene = kit.empty_scene()
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=12, material=kit.principled("Floor", (0.8, 0.8, 0.8)))
-    kit.mesh_object("Occluder", "sphere", (START["x"], START["y"], HEIGHT), size=1.0,
-                    material=kit.principled("Occluder", (0.8, 0.1, 0.1)))
+    kit.mesh_object(
+        "Occluder",
+        "sphere",
+        (START["x"], START["y"], HEIGHT),
+        size=1.0,
+        material=kit.principled("Occluder", (0.8, 0.1, 0.1)),
+    )
     sun = kit.light("Sun", "SUN", (0, 0, 10), 4.0)
     sun.rotation_euler = (0.0, math.radians(45), 0.0)  # light travels towards -x and down
     sun.data.angle = math.radians(3)
     cam = kit.camera((0.0, 0.0, 10.0), target=(0.0, 0.0, 0.0))
     cam.rotation_euler = (0.0, 0.0, 0.0)  # straight down, x to the right, y up in the picture
     cam.data.type = "ORTHO"
-    cam.data.ortho_scale = 4.0          # sees x, y ∈ [-2, 2]: the occluder (x ≥ 2.7 - 0.5) stays outside
+    cam.data.ortho_scale = 4.0  # sees x, y ∈ [-2, 2]: the occluder (x ≥ 2.7 - 0.5) stays outside
     kit.world((0.3, 0.3, 0.3), 1.0)
     scene.render.resolution_x = scene.render.resolution_y = 64
     scene.render.engine = "CYCLES"
@@ -90,8 +97,18 @@ count = {workers}
 def write_job(folder, budget=800, workers=2):
     path = os.path.join(folder, "shadows.toml")
     with open(path, "w") as f:
-        f.write(JOB.format(x_lo=BOUNDS["x"][0], x_hi=BOUNDS["x"][1], y_lo=BOUNDS["y"][0], y_hi=BOUNDS["y"][1],
-                           tx=TARGET["x"], ty=TARGET["y"], budget=budget, workers=workers))
+        f.write(
+            JOB.format(
+                x_lo=BOUNDS["x"][0],
+                x_hi=BOUNDS["x"][1],
+                y_lo=BOUNDS["y"][0],
+                y_hi=BOUNDS["y"][1],
+                tx=TARGET["x"],
+                ty=TARGET["y"],
+                budget=budget,
+                workers=workers,
+            )
+        )
     return path
 
 
@@ -110,6 +127,7 @@ def main(argv=None):
         print(f"run it with: python -m optimizer_server run {job}")
         return 0
     from optimizer_server import batch
+
     return batch.main([job])
 
 

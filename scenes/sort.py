@@ -6,6 +6,7 @@ not overlap their target: a plateau in almost every dimension.
 
     python scenes/sort.py [--out build/scenes]
 """
+
 import os
 import random
 import sys
@@ -18,7 +19,7 @@ from scenes import task  # noqa: E402
 
 COLORS = ((0.8, 0.05, 0.05), (0.05, 0.7, 0.05), (0.05, 0.1, 0.85))
 PER_COLOR, GRID, SPACING, CUBE = 25, 5, 0.4, 0.3
-X_BOUNDS, Y_BOUNDS = (-3.2, 3.2), (-1.0, 1.0)   # inside the 6.8 × 2.27 view: cubes never leave it
+X_BOUNDS, Y_BOUNDS = (-3.2, 3.2), (-1.0, 1.0)  # inside the 6.8 × 2.27 view: cubes never leave it
 
 
 def _layout():
@@ -38,8 +39,16 @@ def _params():
     entries = []
     for i, (start, target) in enumerate(_layout()):
         for index, (axis, bounds) in enumerate((("x", X_BOUNDS), ("y", Y_BOUNDS))):
-            entries.append((f"cube{i:02d}_{axis}", f'objects["Cube{i:02d}"].location', index, bounds,
-                            round(start[index], 4), round(target[index], 4)))
+            entries.append(
+                (
+                    f"cube{i:02d}_{axis}",
+                    f'objects["Cube{i:02d}"].location',
+                    index,
+                    bounds,
+                    round(start[index], 4),
+                    round(target[index], 4),
+                )
+            )
     return task.params_from(entries)
 
 
@@ -50,6 +59,7 @@ def build(path=None):
     import math
 
     from scenes import kit
+
     kit.empty_scene()
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=20, material=kit.principled("Floor", (0.15, 0.15, 0.15)))
     materials = [kit.principled(f"Color{c}", rgb) for c, rgb in enumerate(COLORS)]
@@ -64,9 +74,17 @@ def build(path=None):
 
 
 TASK = task.Task(
-    name="sort", title="SORT (150-D)", description="75 coloured cubes sorted into blocks by colour, x/y each",
-    params=PARAMS, build=build, prdpt_preset="sort", aspect=(3, 1), min_long_side=96, quick_renders=480,
-    paper=task.PaperResult(image_mse=3.81e-3, param_mse=4.19e-1, samples=16, iterations=4000, spp=32))
+    name="sort",
+    title="SORT (150-D)",
+    description="75 coloured cubes sorted into blocks by colour, x/y each",
+    params=PARAMS,
+    build=build,
+    prdpt_preset="sort",
+    aspect=(3, 1),
+    min_long_side=96,
+    quick_renders=480,
+    paper=task.PaperResult(image_mse=3.81e-3, param_mse=4.19e-1, samples=16, iterations=4000, spp=32),
+)
 
 if __name__ == "__main__":
     sys.exit(task.main(TASK))

@@ -12,13 +12,14 @@ tree's path and the four node/socket names; value 1 = the link exists).
     python scenes/cup.py --out build/scenes                  # cup.blend + cup.toml (any task script)
     python scenes/zg_led.py --size ci --out build/scenes     # a task with sizes
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 SIZES = ("ci", "full")
 LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
@@ -39,13 +40,13 @@ class Param:
     """The ground truth the target image is rendered with."""
     kind: str = "float"
     """float / int / bool / link (the last three are rounded when applied)."""
-    link: Optional[Tuple[str, str, str, str]] = None
+    link: tuple[str, str, str, str] | None = None
     """(from_node, from_socket, to_node, to_socket) for kind "link"; ``path`` is the node tree's."""
 
     def unit(self, value: float) -> float:
         return (value - self.lo) / (self.hi - self.lo)
 
-    def ref(self) -> Dict:
+    def ref(self) -> dict:
         """The parameter reference the add-on takes (``jobspec.path_entry``, ``params.resolve_ref``)."""
         ref = {"name": self.name, "path": self.path, "index": self.index}
         if self.link:
@@ -59,7 +60,7 @@ class PaperResult:
 
     image_mse: float
     param_mse: float
-    samples: int      # N perturbations per iteration
+    samples: int  # N perturbations per iteration
     iterations: int
     spp: int
 
@@ -83,29 +84,29 @@ class Task:
     name: str
     title: str
     description: str
-    params: Tuple[Param, ...]
+    params: tuple[Param, ...]
     build: Callable
     """build(path=None): make the scene at the start values with bpy (and save it to ``path``)."""
-    paper: Optional[PaperResult] = None
+    paper: PaperResult | None = None
     """PRDPT's figures and settings for this task; None for tasks PRDPT's paper does not have."""
-    prdpt_preset: Optional[str] = None
+    prdpt_preset: str | None = None
     """PRDPT's preset for this task (App. Tab. B.1); None: PRDPT on its defaults."""
-    renders: Optional[int] = None
+    renders: int | None = None
     """Render budget of a run when there is no paper figure to take it from."""
     spp: int = 16
     """Samples per pixel when there is no paper figure to take them from."""
-    aspect: Tuple[int, int] = (1, 1)
+    aspect: tuple[int, int] = (1, 1)
     """Image width : height; the benchmark scales it to its resolution."""
     min_long_side: int = 0
     """Never render smaller than this many pixels on the long side (SORT's 75 cubes need ~96)."""
-    quick_renders: Optional[int] = None
+    quick_renders: int | None = None
     """Render budget of the quick profile (default: the paper's N × iterations)."""
     notes: str = ""
-    method_options: Dict[str, Dict] = field(default_factory=dict)
+    method_options: dict[str, dict] = field(default_factory=dict)
     """Extra per-method options of this task (none so far: every method runs on its defaults)."""
-    zerograds: Optional[ZeroGradsPaper] = None
+    zerograds: ZeroGradsPaper | None = None
     """The ZeroGrads paper's settings and comparison for this task; None for PRDPT's tasks."""
-    frame: Optional[int] = None
+    frame: int | None = None
     """Simulate physics up to this frame before every render (GRAVITY); None: render as built."""
     size: str = "full"
     """"ci" or "full" for tasks with sizes (``spec(size)``); "full" for the others."""
@@ -122,7 +123,7 @@ class Task:
         return self.paper.renders if self.paper else self.renders
 
     @property
-    def zerograds_preset(self) -> Optional[str]:
+    def zerograds_preset(self) -> str | None:
         return self.zerograds.preset if self.zerograds else None
 
     @property
@@ -130,7 +131,7 @@ class Task:
         """What the job file runs by default: the method whose paper has the task."""
         return "zerograds" if self.zerograds else "prdpt"
 
-    def preset_for(self, method: str) -> Optional[str]:
+    def preset_for(self, method: str) -> str | None:
         """The paper preset of ``method`` for this task (App. Tab. B.1 / C.1), if any."""
         return {"prdpt": self.prdpt_preset, "zerograds": self.zerograds_preset}.get(method)
 
@@ -138,19 +139,19 @@ class Task:
     def paper_spp(self) -> int:
         return self.paper.spp if self.paper else self.spp
 
-    def values(self, which: str) -> List[float]:
+    def values(self, which: str) -> list[float]:
         return [getattr(p, which) for p in self.params]
 
-    def unit(self, which: str) -> List[float]:
+    def unit(self, which: str) -> list[float]:
         return [p.unit(getattr(p, which)) for p in self.params]
 
-    def resolution(self, long_side: int) -> Tuple[int, int]:
+    def resolution(self, long_side: int) -> tuple[int, int]:
         w, h = self.aspect
         scale = max(long_side, self.min_long_side) / max(w, h)
         return max(8, round(w * scale)), max(8, round(h * scale))
 
 
-def check_params(params: Sequence[Param]) -> Tuple[Param, ...]:
+def check_params(params: Sequence[Param]) -> tuple[Param, ...]:
     """Names unique, start and target inside the bounds, start ≠ target somewhere, links complete."""
     names = [p.name for p in params]
     if len(set(names)) != len(names):
@@ -166,13 +167,18 @@ def check_params(params: Sequence[Param]) -> Tuple[Param, ...]:
     return tuple(params)
 
 
-def params_from(entries: Sequence[Tuple[str, str, int, Tuple[float, float], float, float]]) -> Tuple[Param, ...]:
+def params_from(entries: Sequence[tuple[str, str, int, tuple[float, float], float, float]]) -> tuple[Param, ...]:
     """(name, path, index, (lo, hi), start, target) rows → float Params, checked (``check_params``)."""
-    return check_params([Param(name, path, index, float(lo), float(hi), float(start), float(target))
-                         for name, path, index, (lo, hi), start, target in entries])
+    return check_params(
+        [
+            Param(name, path, index, float(lo), float(hi), float(start), float(target))
+            for name, path, index, (lo, hi), start, target in entries
+        ]
+    )
 
 
 # --- job files ------------------------------------------------------------------------------------
+
 
 def _toml_str(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid TOML basic string (escapes included)
@@ -182,7 +188,7 @@ def _num(p: Param, v: float) -> str:
     return str(int(round(v))) if p.kind in DISCRETE else repr(float(v))
 
 
-def _param_lines(p: Param) -> List[str]:
+def _param_lines(p: Param) -> list[str]:
     """One [[params]] table: float rows as before (no kind key), other kinds named, links by sockets."""
     lines = ["[[params]]", f"name = {_toml_str(p.name)}"]
     if p.kind != "float":
@@ -197,10 +203,20 @@ def _param_lines(p: Param) -> List[str]:
     return lines + [""]
 
 
-def job_text(task: Task, blend: str, method: Optional[str] = None, budget: Optional[int] = None, seed: int = 0,
-             width: Optional[int] = None, height: Optional[int] = None, samples: Optional[int] = None,
-             workers: int = 1, output: Optional[str] = None, options: Optional[Dict] = None,
-             preset: Optional[str] = None) -> str:
+def job_text(
+    task: Task,
+    blend: str,
+    method: str | None = None,
+    budget: int | None = None,
+    seed: int = 0,
+    width: int | None = None,
+    height: int | None = None,
+    samples: int | None = None,
+    workers: int = 1,
+    output: str | None = None,
+    options: dict | None = None,
+    preset: str | None = None,
+) -> str:
     """The TOML job file of ``task``: ground truth as [target] values, bounds, the paper's settings.
 
     ``method`` defaults to the task's paper's method; ``preset`` to that method's paper preset for
@@ -213,18 +229,31 @@ def job_text(task: Task, blend: str, method: Optional[str] = None, budget: Optio
     budget = budget or task.budget
     samples = samples or task.paper_spp
     preset = task.preset_for(method) if preset is None else preset
-    lines = [f"# {task.title} ({task.n} parameters): {task.description}",
-             f"# start values (saved in the .blend): "
-             + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8]) + (" ..." if task.n > 8 else "")]
+    lines = [
+        f"# {task.title} ({task.n} parameters): {task.description}",
+        "# start values (saved in the .blend): "
+        + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8])
+        + (" ..." if task.n > 8 else ""),
+    ]
     if task.paper:
-        lines.append(f"# the paper (Tab. 4.2, PRDPT): image MSE {task.paper.image_mse:g}, parameter MSE "
-                     f"{task.paper.param_mse:g}; {task.paper.iterations} iterations × N = {task.paper.samples}")
+        lines.append(
+            f"# the paper (Tab. 4.2, PRDPT): image MSE {task.paper.image_mse:g}, parameter MSE "
+            f"{task.paper.param_mse:g}; {task.paper.iterations} iterations × N = {task.paper.samples}"
+        )
     if task.zerograds:
-        lines.append(f'# the ZeroGrads paper\'s settings (App. Tab. C.1): [method] name = "zerograds", '
-                     f'preset = "{task.zerograds.preset}"')
-    lines += [f"blend = {_toml_str(blend)}",
-              f"output = {_toml_str(output or task.name + '_output')}", "",
-              "[render]", f"width = {width}", f"height = {height}", f"samples = {samples}"]
+        lines.append(
+            f'# the ZeroGrads paper\'s settings (App. Tab. C.1): [method] name = "zerograds", '
+            f'preset = "{task.zerograds.preset}"'
+        )
+    lines += [
+        f"blend = {_toml_str(blend)}",
+        f"output = {_toml_str(output or task.name + '_output')}",
+        "",
+        "[render]",
+        f"width = {width}",
+        f"height = {height}",
+        f"samples = {samples}",
+    ]
     if task.frame is not None:
         lines.append(f"frame = {task.frame}   # the worker steps the simulation up to here")
     lines.append("")
@@ -241,7 +270,7 @@ def job_text(task: Task, blend: str, method: Optional[str] = None, budget: Optio
     return "\n".join(lines)
 
 
-def write(task: Task, folder: str, **job_options) -> Tuple[str, str]:
+def write(task: Task, folder: str, **job_options) -> tuple[str, str]:
     """Build the scene into ``folder/<name>.blend`` and write ``folder/<name>.toml`` next to it."""
     os.makedirs(folder, exist_ok=True)
     blend = os.path.join(folder, f"{task.name}.blend")
@@ -252,7 +281,7 @@ def write(task: Task, folder: str, **job_options) -> Tuple[str, str]:
     return blend, job
 
 
-def main(task: Task, argv=None, spec: Optional[Callable] = None) -> int:
+def main(task: Task, argv=None, spec: Callable | None = None) -> int:
     """The command line every task script shares: build the .blend and write the job file.
 
     ``spec``: the script's ``spec(size)`` for tasks with sizes (adds ``--size``)."""
@@ -268,7 +297,6 @@ def main(task: Task, argv=None, spec: Optional[Callable] = None) -> int:
     args = parser.parse_args(argv)
     if spec:
         task = spec(args.size)
-    blend, job = write(task, args.out, method=args.method, budget=args.budget, width=args.width,
-                       samples=args.samples)
+    blend, job = write(task, args.out, method=args.method, budget=args.budget, width=args.width, samples=args.samples)
     print(f"wrote {blend} and {job}\nrun it with: python -m optimizer_server run {job}")
     return 0

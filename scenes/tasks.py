@@ -6,6 +6,7 @@ name here; `make scenes`, the tests and the benchmark (`benchmarks/scene_bench.p
 
     python -m scenes.tasks [--size ci|full] [--out build/scenes] [names ...]
 """
+
 import importlib
 
 PRDPT_TASKS = ("cup", "shadows", "occlusion", "global_illumination", "sort", "caustic")
@@ -17,6 +18,7 @@ def load(name, size=None):
     """The ``Task`` of scene script ``scenes/<name>.py`` (imports no bpy); ``size`` ("ci" / "full")
     picks the size of a task that has sizes, and is ignored by the others (they have one)."""
     from scenes.task import SIZES
+
     if name not in TASK_NAMES:
         raise KeyError(f"unknown task {name!r}; registered: {', '.join(TASK_NAMES)}")
     if size is not None and size not in SIZES:
@@ -35,6 +37,7 @@ def main(argv=None):
     import os
 
     from scenes import task
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description="build every benchmark task's .blend and job file")
     parser.add_argument("--out", default=os.path.join(root, "build", "scenes"))
@@ -51,5 +54,6 @@ def main(argv=None):
 if __name__ == "__main__":
     import os
     import sys
+
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.exit(main())

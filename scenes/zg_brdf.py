@@ -5,19 +5,23 @@ the ball's reflections and refractions change with the IOR.
 
     python scenes/zg_brdf.py [--size ci|full] [--out build/scenes]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task, zerograds_kit as zk  # noqa: E402
+from scenes import task  # noqa: E402
+from scenes import zerograds_kit as zk
 
 INPUTS = 'materials["Ball"].node_tree.nodes["Principled BSDF"].inputs'
-PARAMS = task.check_params([
-    task.Param("albedo_r", INPUTS + '["Base Color"].default_value', 0, 0.0, 1.0, 0.2, 0.9),
-    task.Param("albedo_g", INPUTS + '["Base Color"].default_value', 1, 0.0, 1.0, 0.7, 0.3),
-    task.Param("albedo_b", INPUTS + '["Base Color"].default_value', 2, 0.0, 1.0, 0.2, 0.1),
-    task.Param("ior", INPUTS + '["IOR"].default_value', -1, 1.0, 2.0, 1.2, 1.7),
-])
+PARAMS = task.check_params(
+    [
+        task.Param("albedo_r", INPUTS + '["Base Color"].default_value', 0, 0.0, 1.0, 0.2, 0.9),
+        task.Param("albedo_g", INPUTS + '["Base Color"].default_value', 1, 0.0, 1.0, 0.7, 0.3),
+        task.Param("albedo_b", INPUTS + '["Base Color"].default_value', 2, 0.0, 1.0, 0.2, 0.1),
+        task.Param("ior", INPUTS + '["IOR"].default_value', -1, 1.0, 2.0, 1.2, 1.7),
+    ]
+)
 
 
 def environment():
@@ -25,6 +29,7 @@ def environment():
     import bpy
 
     from scenes import kit
+
     world = kit.world((0.0, 0.0, 0.0), 1.5)
     tree = world.node_tree
     noise = tree.nodes.new("ShaderNodeTexNoise")
@@ -39,6 +44,7 @@ def environment():
 
 def build(path=None, width=32, height=32):
     from scenes import kit
+
     kit.empty_scene()
     kit.camera((0.0, -3.2, 0.9), target=(0.0, 0.0, 0.5), lens=45)
     environment()
@@ -53,8 +59,15 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.zg_task("zg_brdf", "BRDF", "albedo RGB and IOR of a dielectric ball under an environment", size,
-                    PARAMS, build, preset="brdf")
+    return zk.zg_task(
+        "zg_brdf",
+        "BRDF",
+        "albedo RGB and IOR of a dielectric ball under an environment",
+        size,
+        PARAMS,
+        build,
+        preset="brdf",
+    )
 
 
 TASK = spec("full")

@@ -1,31 +1,41 @@
 """CORNELL-BOX (ZeroGrads Sec. 5.4.3): the ceiling light's x/y and the z-rotations of both boxes.
 
-    python scenes/zg_cbox.py [--size ci|full] [--out build/scenes]
+python scenes/zg_cbox.py [--size ci|full] [--out build/scenes]
 """
+
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task, zerograds_kit as zk  # noqa: E402
+from scenes import task  # noqa: E402
+from scenes import zerograds_kit as zk
 
-PARAMS = task.check_params([
-    task.Param("light_x", 'objects["Light"].location', 0, -0.6, 0.6, -0.4, 0.3),
-    task.Param("light_y", 'objects["Light"].location', 1, -0.6, 0.6, 0.4, -0.2),
-    task.Param("tall_rot", 'objects["Tall"].rotation_euler', 2, 0.0, math.pi / 2, 0.2, 1.1),
-    task.Param("short_rot", 'objects["Short"].rotation_euler', 2, 0.0, math.pi / 2, 1.3, 0.4),
-])
+PARAMS = task.check_params(
+    [
+        task.Param("light_x", 'objects["Light"].location', 0, -0.6, 0.6, -0.4, 0.3),
+        task.Param("light_y", 'objects["Light"].location', 1, -0.6, 0.6, 0.4, -0.2),
+        task.Param("tall_rot", 'objects["Tall"].rotation_euler', 2, 0.0, math.pi / 2, 0.2, 1.1),
+        task.Param("short_rot", 'objects["Short"].rotation_euler', 2, 0.0, math.pi / 2, 1.3, 0.4),
+    ]
+)
 
 
 def build(path=None, width=32, height=32):
     from scenes import kit
+
     zk.studio((0.0, -3.9, 1.0), target=(0.0, 0.0, 1.0), lens=32, world_color=(0.0, 0.0, 0.0))
-    white, red, green = (kit.principled(n, c) for n, c in (("White", (0.75, 0.75, 0.75)), ("Red", (0.7, 0.1, 0.1)),
-                                                           ("Green", (0.1, 0.6, 0.1))))
-    for name, loc, rot, mat in (("Floor", (0, 0, 0), (0, 0, 0), white), ("Ceiling", (0, 0, 2), (math.pi, 0, 0), white),
-                                ("Back", (0, 1, 1), (math.pi / 2, 0, 0), white),
-                                ("Left", (-1, 0, 1), (0, math.pi / 2, 0), red),
-                                ("Right", (1, 0, 1), (0, -math.pi / 2, 0), green)):
+    white, red, green = (
+        kit.principled(n, c)
+        for n, c in (("White", (0.75, 0.75, 0.75)), ("Red", (0.7, 0.1, 0.1)), ("Green", (0.1, 0.6, 0.1)))
+    )
+    for name, loc, rot, mat in (
+        ("Floor", (0, 0, 0), (0, 0, 0), white),
+        ("Ceiling", (0, 0, 2), (math.pi, 0, 0), white),
+        ("Back", (0, 1, 1), (math.pi / 2, 0, 0), white),
+        ("Left", (-1, 0, 1), (0, math.pi / 2, 0), red),
+        ("Right", (1, 0, 1), (0, -math.pi / 2, 0), green),
+    ):
         kit.mesh_object(name, "plane", loc, size=2.0, material=mat).rotation_euler = rot
     tall = kit.mesh_object("Tall", "cube", (-0.35, 0.3, 0.6), size=1.0, material=white)
     tall.scale = (0.55, 0.55, 1.2)
@@ -37,8 +47,9 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.zg_task("zg_cbox", "CORNELL-BOX", "ceiling light x/y and both boxes' z-rotations", size, PARAMS, build,
-                    preset="cbox")
+    return zk.zg_task(
+        "zg_cbox", "CORNELL-BOX", "ceiling light x/y and both boxes' z-rotations", size, PARAMS, build, preset="cbox"
+    )
 
 
 TASK = spec("full")

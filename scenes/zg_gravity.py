@@ -6,32 +6,38 @@ sample (``[render] frame``), so every render pays for the simulation.
 
     python scenes/zg_gravity.py [--size ci|full] [--out build/scenes]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task, zerograds_kit as zk  # noqa: E402
+from scenes import task  # noqa: E402
+from scenes import zerograds_kit as zk
 
 FRAME = 40
-PARAMS = task.check_params([
-    task.Param("mid_x", 'objects["Middle"].location', 0, -0.5, 0.5, -0.3, 0.25),
-    task.Param("mid_y", 'objects["Middle"].location', 1, -0.5, 0.5, 0.3, -0.1),
-    task.Param("top_x", 'objects["Top"].location', 0, -0.5, 0.5, 0.35, -0.2),
-    task.Param("top_y", 'objects["Top"].location', 1, -0.5, 0.5, -0.2, 0.3),
-    task.Param("top_restitution", 'objects["Top"].rigid_body.restitution', -1, 0.0, 1.0, 0.1, 0.8),
-])
+PARAMS = task.check_params(
+    [
+        task.Param("mid_x", 'objects["Middle"].location', 0, -0.5, 0.5, -0.3, 0.25),
+        task.Param("mid_y", 'objects["Middle"].location', 1, -0.5, 0.5, 0.3, -0.1),
+        task.Param("top_x", 'objects["Top"].location', 0, -0.5, 0.5, 0.35, -0.2),
+        task.Param("top_y", 'objects["Top"].location', 1, -0.5, 0.5, -0.2, 0.3),
+        task.Param("top_restitution", 'objects["Top"].rigid_body.restitution', -1, 0.0, 1.0, 0.1, 0.8),
+    ]
+)
 
 
 def build(path=None, width=32, height=32):
     from scenes import kit
+
     scene = zk.studio((0.0, -6.0, 2.5), target=(0.0, 0.0, 1.0), lens=35)
     floor = kit.mesh_object("Floor", "plane", (0, 0, 0), size=12, material=kit.principled("Floor", (0.6, 0.6, 0.6)))
     kit.add_rigid_body(floor, "PASSIVE", 1.0)
     colours = {"Bottom": (0.8, 0.2, 0.1), "Middle": (0.1, 0.6, 0.2), "Top": (0.1, 0.3, 0.9)}
     heights = {"Bottom": 0.5, "Middle": 2.0, "Top": 3.5}
     for name in ("Bottom", "Middle", "Top"):
-        cube = kit.mesh_object(name, "cube", (0.0, 0.0, heights[name]), size=1.0,
-                               material=kit.principled(name, colours[name]))
+        cube = kit.mesh_object(
+            name, "cube", (0.0, 0.0, heights[name]), size=1.0, material=kit.principled(name, colours[name])
+        )
         kit.add_rigid_body(cube, "ACTIVE", 0.0 if name == "Bottom" else 0.5)
         cube.rigid_body.friction = 0.5
     for p in PARAMS:
@@ -47,8 +53,16 @@ def build(path=None, width=32, height=32):
 
 
 def spec(size):
-    return zk.zg_task("zg_gravity", "GRAVITY", "start x/y of two dropped cubes and the top one's restitution", size,
-                    PARAMS, build, preset="gravity", frame=FRAME)
+    return zk.zg_task(
+        "zg_gravity",
+        "GRAVITY",
+        "start x/y of two dropped cubes and the top one's restitution",
+        size,
+        PARAMS,
+        build,
+        preset="gravity",
+        frame=FRAME,
+    )
 
 
 TASK = spec("full")

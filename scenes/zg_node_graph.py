@@ -15,22 +15,29 @@ was degenerate (any two codes with the same sum looked alike).
 
     python scenes/zg_node_graph.py [--size ci|full] [--out build/scenes]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task, zerograds_kit as zk  # noqa: E402
+from scenes import task  # noqa: E402
+from scenes import zerograds_kit as zk
 
 MATERIAL = "Graph"
 TREE = f'materials["{MATERIAL}"].node_tree'
 # (node type, inputs, properties): eight patterns of similar contrast that resemble each other little
 # (measured: |cosine| <= 0.2 between any two links' changes to the picture; a Gradient and a Brick
 # texture resembled others more, a Noise texture's contrast was too low to see through render noise).
-SOURCES = (("ShaderNodeTexChecker", {"Scale": 3.0}, {}), ("ShaderNodeTexWave", {"Scale": 2.0}, {}),
-           ("ShaderNodeTexWave", {"Scale": 2.0}, {"wave_type": "RINGS"}),
-           ("ShaderNodeTexChecker", {"Scale": 7.0}, {}), ("ShaderNodeTexVoronoi", {"Scale": 3.0}, {}),
-           ("ShaderNodeTexMagic", {"Scale": 2.0}, {}), ("ShaderNodeTexVoronoi", {"Scale": 6.0}, {}),
-           ("ShaderNodeTexWave", {"Scale": 1.5}, {}))
+SOURCES = (
+    ("ShaderNodeTexChecker", {"Scale": 3.0}, {}),
+    ("ShaderNodeTexWave", {"Scale": 2.0}, {}),
+    ("ShaderNodeTexWave", {"Scale": 2.0}, {"wave_type": "RINGS"}),
+    ("ShaderNodeTexChecker", {"Scale": 7.0}, {}),
+    ("ShaderNodeTexVoronoi", {"Scale": 3.0}, {}),
+    ("ShaderNodeTexMagic", {"Scale": 2.0}, {}),
+    ("ShaderNodeTexVoronoi", {"Scale": 6.0}, {}),
+    ("ShaderNodeTexWave", {"Scale": 1.5}, {}),
+)
 CHANNELS = ((1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0))  # the tint of each chain
 LINKS = len(SOURCES) * len(CHANNELS)
 LINK_WEIGHT = 0.4
@@ -46,10 +53,22 @@ def mix_name(k):
 
 def candidate_params():
     start, target = zk.bits(LINKS, seed=11, share=0.3), zk.bits(LINKS, seed=12)
-    return task.check_params([
-        task.Param(f"link{k:02d}", TREE, -1, 0.0, 1.0, start[k], target[k], kind="link",
-                   link=(source_name(k % len(SOURCES)), "Color", mix_name(k), "B_Color"))
-        for k in range(LINKS)])
+    return task.check_params(
+        [
+            task.Param(
+                f"link{k:02d}",
+                TREE,
+                -1,
+                0.0,
+                1.0,
+                start[k],
+                target[k],
+                kind="link",
+                link=(source_name(k % len(SOURCES)), "Color", mix_name(k), "B_Color"),
+            )
+            for k in range(LINKS)
+        ]
+    )
 
 
 def socket(sockets, identifier):
@@ -61,6 +80,7 @@ def build_graph(start_links):
     """The material: sources, the three tinted Add chains, emission; candidate links on where
     ``start_links`` says."""
     import bpy
+
     mat = bpy.data.materials.new(MATERIAL)
     tree = mat.node_tree
     for node in list(tree.nodes):
@@ -123,16 +143,25 @@ def spec(size):
 
     def build(path=None):
         from scenes import kit
+
         kit.empty_scene()
-        plane = kit.mesh_object("Canvas", "plane", (0, 0, 0), size=2.0, material=build_graph(
-            [int(p.start) for p in params]))
+        plane = kit.mesh_object(
+            "Canvas", "plane", (0, 0, 0), size=2.0, material=build_graph([int(p.start) for p in params])
+        )
         plane.name = "Canvas"
         kit.ortho_top_camera(2.0)
         kit.world((0.0, 0.0, 0.0), 0.0)
         return zk.finish(path)
 
-    return zk.zg_task("zg_node_graph", "NODE-GRAPH", "which of 24 candidate links of a material graph exist",
-                    size, params, build, preset="node_graph")
+    return zk.zg_task(
+        "zg_node_graph",
+        "NODE-GRAPH",
+        "which of 24 candidate links of a material graph exist",
+        size,
+        params,
+        build,
+        preset="node_graph",
+    )
 
 
 TASK = spec("full")

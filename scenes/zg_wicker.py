@@ -13,19 +13,27 @@ target (32 px, 16 spp), and every wrong repetition count looked equally wrong.
 
     python scenes/zg_wicker.py [--size ci|full] [--out build/scenes]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task, zerograds_kit as zk  # noqa: E402
+from scenes import task  # noqa: E402
+from scenes import zerograds_kit as zk
 
 MOD = 'objects["Wicker"].modifiers["Weave"]'
 # (interface name, socket identifier Blender gives the n-th created socket, lo, hi, start, target)
-INPUTS = (("Stakes X", "Socket_1", 2, 10, 3, 7), ("Stakes Y", "Socket_2", 2, 10, 8, 4),
-          ("Repetitions", "Socket_3", 1, 10, 2, 6))
-PARAMS = task.check_params([task.Param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target,
-                                       kind="int")
-                          for name, ident, lo, hi, start, target in INPUTS])
+INPUTS = (
+    ("Stakes X", "Socket_1", 2, 10, 3, 7),
+    ("Stakes Y", "Socket_2", 2, 10, 8, 4),
+    ("Repetitions", "Socket_3", 1, 10, 2, 6),
+)
+PARAMS = task.check_params(
+    [
+        task.Param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target, kind="int")
+        for name, ident, lo, hi, start, target in INPUTS
+    ]
+)
 
 
 STAKE_PITCH = 0.3  # between neighbouring stakes (a count of 10 spans 2.7)
@@ -35,6 +43,7 @@ RING_PITCH = 0.2  # between neighbouring rings (the tenth sits at the stakes' to
 
 def weave_tree(stake_material, ring_material):
     import bpy
+
     tree = bpy.data.node_groups.new("Weave", "GeometryNodeTree")
     tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     for name, ident, lo, hi, start, _ in INPUTS:
@@ -45,6 +54,7 @@ def weave_tree(stake_material, ring_material):
     tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     n, link = tree.nodes.new, tree.links.new
     group_in, group_out = n("NodeGroupInput"), n("NodeGroupOutput")
+
     def spread(count, extra):
         """(count - 1) · pitch + extra: stakes stand a fixed pitch apart, so the basket grows with the count."""
         size = n("ShaderNodeMath")
@@ -60,6 +70,7 @@ def weave_tree(stake_material, ring_material):
     link(spread(group_in.outputs["Stakes Y"], 0.0), grid.inputs["Size Y"])
     stake = n("GeometryNodeMeshCube")
     stake.inputs["Size"].default_value = (0.1, 0.1, STAKE_HEIGHT)
+
     def painted(mesh, material):
         """Generated geometry carries no material (it would render in the default grey)."""
         paint = n("GeometryNodeSetMaterial")
@@ -96,21 +107,29 @@ def weave_tree(stake_material, ring_material):
 
 def build(path=None, width=32, height=32):
     from scenes import kit
+
     zk.studio((3.2, -4.2, 4.2), target=(0.0, 0.0, 0.8))
     kit.mesh_object("Floor", "plane", (0, 0, 0), size=10, material=kit.principled("Floor", (0.5, 0.5, 0.5)))
     stakes, rings = kit.principled("Willow", (0.8, 0.6, 0.3)), kit.principled("Weaver", (0.35, 0.18, 0.06))
     wicker = kit.mesh_object("Wicker", "cube", (0.0, 0.0, STAKE_HEIGHT / 2), size=0.01, material=stakes)
     mod = wicker.modifiers.new("Weave", "NODES")
     mod.node_group = weave_tree(stakes, rings)  # light stakes, dark rings: both counts show
-    for (_, ident, _, _, start, _) in INPUTS:
+    for _, ident, _, _, start, _ in INPUTS:
         mod[ident] = start
     kit.light("Lamp", "POINT", (2.0, -2.5, 4.0), 500.0)
     return zk.finish(path, width, height)
 
 
 def spec(size):
-    return zk.zg_task("zg_wicker", "WICKER", "stake counts (x, y) and repetitions of a geometry-nodes weave (ints)",
-                    size, PARAMS, build, preset="wicker")
+    return zk.zg_task(
+        "zg_wicker",
+        "WICKER",
+        "stake counts (x, y) and repetitions of a geometry-nodes weave (ints)",
+        size,
+        PARAMS,
+        build,
+        preset="wicker",
+    )
 
 
 TASK = spec("full")

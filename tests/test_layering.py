@@ -1,5 +1,6 @@
 """The architecture's import rules (glTF-Blender-IO style): the optimizer never imports bpy, and the
 modules the Blender add-on ships (errors, space, protocol) import neither bpy nor torch."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LIGHT_MODULES = ["optimizer_server.errors", "optimizer_server.space", "optimizer_server.protocol",
-                 "optimizer_server.transport", "optimizer_server.client", "optimizer_server.worker_loop"]
+LIGHT_MODULES = [
+    "optimizer_server.errors",
+    "optimizer_server.space",
+    "optimizer_server.protocol",
+    "optimizer_server.transport",
+    "optimizer_server.client",
+    "optimizer_server.worker_loop",
+]
 
 
 def imported_after(statement: str) -> set:

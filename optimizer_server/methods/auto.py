@@ -4,10 +4,11 @@ always can) and every parameter is continuous, derivative-free Gauss-Newton on t
 renders on every blurred texture (1,024-65,536 texels). Otherwise ZeroGrads with its "efficient"
 preset for hundreds to a few thousand parameters (it alone solves the 336-bool LED panel), and
 PRDPT (paper settings) beyond, where the surrogate cannot be fitted from the renders of a budget."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
@@ -33,31 +34,47 @@ class AutoOptions(CommonOptions):
 
     def validate(self, name: str) -> None:
         if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
-            raise ConfigError(f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got "
-                              f"{self.cmaes_up_to} and {self.zerograds_up_to}")
+            raise ConfigError(
+                f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got {self.cmaes_up_to} and {self.zerograds_up_to}"
+            )
         parse_grid(self.grid, name)
 
 
 @register
 class Auto(Method):
     name = "auto"
-    description = ("Picks what measured best: CMA-ES (n <= 100); above, Gauss-Newton on the pixels when residual "
-                   "images are passed and all parameters are continuous, else ZeroGrads efficient (n <= 2048), PRDPT")
+    description = (
+        "Picks what measured best: CMA-ES (n <= 100); above, Gauss-Newton on the pixels when residual "
+        "images are passed and all parameters are continuous, else ZeroGrads efficient (n <= 2048), PRDPT"
+    )
     Options = AutoOptions
 
     def _setup(self) -> None:
         o = self.options
         parse_grid(o.grid, self.name, self.n)  # refused here whichever method is chosen
         continuous = not np.any(self.resolution > 0)
-        self.chosen, preset = (("cmaes", None) if self.n <= o.cmaes_up_to else
-                               ("gauss_newton", None) if o.residuals and continuous else
-                               ("zerograds", "efficient") if self.n <= o.zerograds_up_to else ("prdpt", "paper"))
+        self.chosen, preset = (
+            ("cmaes", None)
+            if self.n <= o.cmaes_up_to
+            else ("gauss_newton", None)
+            if o.residuals and continuous
+            else ("zerograds", "efficient")
+            if self.n <= o.zerograds_up_to
+            else ("prdpt", "paper")
+        )
         cls = get_method_class(self.chosen)
         options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
         if self.chosen == "gauss_newton" and o.grid:
             options["grid"] = o.grid
-        self.inner = cls(n=self.n, budget=self.budget, seed=self.seed, x0=self.x0, device=self.device,
-                         resolution=self.resolution, **options)
+        self.inner = cls(
+            n=self.n,
+            budget=self.budget,
+            seed=self.seed,
+            x0=self.x0,
+            device=self.device,
+            resolution=self.resolution,
+            **options,
+        )
         self.wants_residuals = self.inner.wants_residuals  # per instance: depends on the method chosen
 
     # the inner method does the work; its public ask/tell keep its own bookkeeping in step with ours
@@ -81,8 +98,8 @@ class Auto(Method):
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals=None) -> None:
         self.inner.tell(self.inner.ask(), losses, residuals)
 
-    def _state_dict(self) -> Dict[str, Any]:
+    def _state_dict(self) -> dict[str, Any]:
         return {"chosen": self.chosen, "inner": self.inner.state_dict()}
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.inner.load_state_dict(s["inner"])

@@ -13,12 +13,13 @@ loss: the pixels' differences from the target, whose squares sum to the loss) as
 A failed ``tell`` (bad shape, non-finite loss, unknown batch) raises a project error and leaves
 every piece of state untouched, so the caller can fix the losses and tell again.
 """
+
 from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Optional
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -101,13 +102,13 @@ class Method(ABC):
         self.device = device
         self.evaluations = 0
         self.iteration = 0
-        self.best_x: Optional[np.ndarray] = None
+        self.best_x: np.ndarray | None = None
         self.best_loss = float("inf")
-        self._pending: Optional[Batch] = None
+        self._pending: Batch | None = None
         self._setup()
 
     # --- hooks -----------------------------------------------------------------------------
-    def _setup(self) -> None:
+    def _setup(self) -> None:  # noqa: B027 (optional hook: most methods need no set-up)
         """Build the algorithm's state from ``self.options``, ``self.x0``, ``self.seed``."""
 
     @abstractmethod
@@ -126,7 +127,7 @@ class Method(ABC):
         """The method's current estimate of the optimum, (n,) in the unit cube."""
 
     @property
-    def sigma(self) -> Optional[float]:
+    def sigma(self) -> float | None:
         """The current sampling spread in unit-cube units, where the method has one."""
         return None
 
@@ -134,10 +135,10 @@ class Method(ABC):
         return False
 
     @abstractmethod
-    def _state_dict(self) -> Dict[str, Any]: ...
+    def _state_dict(self) -> dict[str, Any]: ...
 
     @abstractmethod
-    def _load_state_dict(self, state: Dict[str, Any]) -> None: ...
+    def _load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -154,8 +155,10 @@ class Method(ABC):
         if self._pending is not None:
             return self._pending
         if self.done:
-            raise TellError(f"{self.name}: the budget of {self.budget} evaluations is used up "
-                            f"({self.evaluations} spent); check `done` before asking")
+            raise TellError(
+                f"{self.name}: the budget of {self.budget} evaluations is used up "
+                f"({self.evaluations} spent); check `done` before asking"
+            )
         x = np.ascontiguousarray(self._ask(), dtype=np.float64)
         seeds = render_seeds(self.seed, self.iteration, len(x), self.options.common_random_numbers)
         self._pending = Batch(x=x, seeds=seeds, iteration=self.iteration)
@@ -173,8 +176,10 @@ class Method(ABC):
             raise TellError(f"{self.name}: tell() without a pending ask(); call ask() first")
         x = points.x if isinstance(points, Batch) else np.asarray(points, dtype=np.float64)
         if x.shape != pending.x.shape or not np.array_equal(x, pending.x):
-            raise TellError(f"{self.name}: tell() got points that are not the pending batch "
-                            f"(shape {x.shape}, expected {pending.x.shape}); pass back what ask() returned")
+            raise TellError(
+                f"{self.name}: tell() got points that are not the pending batch "
+                f"(shape {x.shape}, expected {pending.x.shape}); pass back what ask() returned"
+            )
         losses = np.asarray(losses, dtype=np.float64)
         if losses.ndim == 2 and losses.shape[1] == 1:
             losses = losses[:, 0]
@@ -182,8 +187,10 @@ class Method(ABC):
             raise TellError(f"{self.name}: expected {len(x)} losses (one per point), got shape {losses.shape}")
         if not np.all(np.isfinite(losses)):
             bad = np.flatnonzero(~np.isfinite(losses)).tolist()
-            raise TellError(f"{self.name}: losses must be finite; entries {bad} are NaN or inf "
-                            "(a failed render?) - re-evaluate those points")
+            raise TellError(
+                f"{self.name}: losses must be finite; entries {bad} are NaN or inf "
+                "(a failed render?) - re-evaluate those points"
+            )
         if self.wants_residuals:
             self._tell(pending.x, losses, self._checked_residuals(residuals, len(x)))
         else:
@@ -197,30 +204,49 @@ class Method(ABC):
 
     def _checked_residuals(self, residuals, count: int) -> np.ndarray:
         if residuals is None:
-            raise TellError(f"{self.name}: this method needs each sample's residual vector (for an image loss: "
-                            "image - target per pixel and channel), not only the losses; pass "
-                            "tell(batch, losses, residuals=...) or let f return (B, P) residuals")
+            raise TellError(
+                f"{self.name}: this method needs each sample's residual vector (for an image loss: "
+                "image - target per pixel and channel), not only the losses; pass "
+                "tell(batch, losses, residuals=...) or let f return (B, P) residuals"
+            )
         residuals = np.asarray(residuals)
         if residuals.ndim != 2 or len(residuals) != count or residuals.shape[1] < 1:
-            raise TellError(f"{self.name}: expected residuals of shape ({count}, P), one vector per point, "
-                            f"got shape {residuals.shape}")
+            raise TellError(
+                f"{self.name}: expected residuals of shape ({count}, P), one vector per point, "
+                f"got shape {residuals.shape}"
+            )
         if not np.all(np.isfinite(residuals)):
             raise TellError(f"{self.name}: residuals must be finite; re-evaluate the samples with NaN or inf pixels")
         return residuals
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run bit-for-bit (see ``load_state_dict``)."""
-        pending = None if self._pending is None else {
-            "x": self._pending.x.copy(), "seeds": self._pending.seeds.copy(), "iteration": self._pending.iteration}
+        pending = (
+            None
+            if self._pending is None
+            else {
+                "x": self._pending.x.copy(),
+                "seeds": self._pending.seeds.copy(),
+                "iteration": self._pending.iteration,
+            }
+        )
         return {
-            "method": self.name, "n": self.n, "budget": self.budget, "seed": self.seed,
-            "options": dataclasses.asdict(self.options), "x0": self.x0.copy(), "resolution": self.resolution.copy(),
-            "evaluations": self.evaluations, "iteration": self.iteration,
-            "best_x": None if self.best_x is None else self.best_x.copy(), "best_loss": self.best_loss,
-            "pending": pending, "algorithm": self._state_dict(),
+            "method": self.name,
+            "n": self.n,
+            "budget": self.budget,
+            "seed": self.seed,
+            "options": dataclasses.asdict(self.options),
+            "x0": self.x0.copy(),
+            "resolution": self.resolution.copy(),
+            "evaluations": self.evaluations,
+            "iteration": self.iteration,
+            "best_x": None if self.best_x is None else self.best_x.copy(),
+            "best_loss": self.best_loss,
+            "pending": pending,
+            "algorithm": self._state_dict(),
         }
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from ``state_dict()`` (of a method built with the same name, n and options)."""
         for key, mine in (("method", self.name), ("n", self.n)):
             if state.get(key) != mine:
@@ -230,12 +256,16 @@ class Method(ABC):
             if f.default is not dataclasses.MISSING:  # keep the old behaviour, so they count as set to them
                 saved_options.setdefault(f.name, f.default)
         if saved_options != dataclasses.asdict(self.options):
-            raise StateError(f"state was saved with options {state.get('options')} but this {self.name} "
-                             f"has {dataclasses.asdict(self.options)}; build the method with the saved options")
+            raise StateError(
+                f"state was saved with options {state.get('options')} but this {self.name} "
+                f"has {dataclasses.asdict(self.options)}; build the method with the saved options"
+            )
         saved = state.get("resolution")
         if saved is not None and not np.array_equal(np.asarray(saved, dtype=np.float64), self.resolution):
-            raise StateError("state was saved for parameters of other kinds or ranges (its `resolution` differs); "
-                             "resume with the job's original parameters")
+            raise StateError(
+                "state was saved for parameters of other kinds or ranges (its `resolution` differs); "
+                "resume with the job's original parameters"
+            )
         self._load_state_dict(state["algorithm"])
         self.budget, self.seed = int(state["budget"]), int(state["seed"])
         self.x0 = np.asarray(state["x0"], dtype=np.float64)
@@ -243,18 +273,25 @@ class Method(ABC):
         self.best_loss = float(state["best_loss"])
         self.best_x = None if state["best_x"] is None else np.asarray(state["best_x"], dtype=np.float64)
         p = state["pending"]
-        self._pending = None if p is None else Batch(
-            x=np.asarray(p["x"], dtype=np.float64), seeds=np.asarray(p["seeds"], dtype=np.int64),
-            iteration=int(p["iteration"]))
+        self._pending = (
+            None
+            if p is None
+            else Batch(
+                x=np.asarray(p["x"], dtype=np.float64),
+                seeds=np.asarray(p["seeds"], dtype=np.int64),
+                iteration=int(p["iteration"]),
+            )
+        )
 
 
-def make_options(options_cls, given: Dict[str, Any], method_name: str):
+def make_options(options_cls, given: dict[str, Any], method_name: str):
     """Build an options dataclass, rejecting unknown names and wrongly typed values clearly."""
     fields = {f.name: f for f in dataclasses.fields(options_cls)}
     unknown = sorted(set(given) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown option(s) {unknown} for method {method_name!r}; "
-                          f"its options are: {', '.join(sorted(fields))}")
+        raise ConfigError(
+            f"unknown option(s) {unknown} for method {method_name!r}; its options are: {', '.join(sorted(fields))}"
+        )
     checked = {}
     for key, value in given.items():
         default = fields[key].default
@@ -267,8 +304,11 @@ def make_options(options_cls, given: Dict[str, Any], method_name: str):
                 raise ConfigError(f"{method_name}: option {key!r} must be an integer, got {value!r}")
             value = int(value)
         elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not np.isfinite(value)
+            ):
                 raise ConfigError(f"{method_name}: option {key!r} must be a finite number, got {value!r}")
             value = float(value)
         checked[key] = value

@@ -1,8 +1,9 @@
 """Classic gradient-free baselines: central finite differences and SPSA (Spall 1992)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,8 +36,10 @@ class FiniteDifferences(Method):
 
     def _setup(self) -> None:
         if self.n > self.options.max_dimension:
-            raise ConfigError(f"fd: n={self.n} exceeds max_dimension={self.options.max_dimension}: one step "
-                              f"needs {2 * self.n} renders; use zerograds, prdpt or spsa")
+            raise ConfigError(
+                f"fd: n={self.n} exceeds max_dimension={self.options.max_dimension}: one step "
+                f"needs {2 * self.n} renders; use zerograds, prdpt or spsa"
+            )
         self.theta = torch.tensor(self.x0, dtype=torch.float64)
         self.adam = VectorAdam(self.theta, lr=self.options.lr)
 
@@ -57,14 +60,14 @@ class FiniteDifferences(Method):
         return np.concatenate([theta + step, theta - step])
 
     def _tell(self, x: np.ndarray, losses: np.ndarray) -> None:
-        grad = (losses[: self.n] - losses[self.n:]) / (2 * self.options.eps)
+        grad = (losses[: self.n] - losses[self.n :]) / (2 * self.options.eps)
         self.adam.step(self.theta, torch.from_numpy(grad))
         self.theta.clamp_(0.0, 1.0)
 
-    def _state_dict(self) -> Dict[str, Any]:
+    def _state_dict(self) -> dict[str, Any]:
         return {"theta": self.theta.clone(), "adam": self.adam.state_dict()}
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.theta.copy_(torch.as_tensor(s["theta"], dtype=torch.float64))
         self.adam.load_state_dict(s["adam"])
 
@@ -79,7 +82,7 @@ class SPSAOptions(CommonOptions):
     """Step decay exponent (Spall's recommended 0.602)."""
     gamma: float = 0.101
     """Perturbation decay exponent (Spall's recommended 0.101)."""
-    stability: Optional[int] = None
+    stability: int | None = None
     """A in the step gain; default 10 % of the iterations the budget allows."""
 
     def validate(self, name: str) -> None:
@@ -125,11 +128,10 @@ class SPSA(Method):
         grad = (losses[0] - losses[1]) / (2 * self._ck) * self._delta  # 1/Δ_d == Δ_d for ±1
         self.theta = np.clip(self.theta - ak * grad, 0.0, 1.0)
 
-    def _state_dict(self) -> Dict[str, Any]:
-        return {"theta": self.theta.copy(), "rng": self.rng.bit_generator.state,
-                "delta": self._delta, "ck": self._ck}
+    def _state_dict(self) -> dict[str, Any]:
+        return {"theta": self.theta.copy(), "rng": self.rng.bit_generator.state, "delta": self._delta, "ck": self._ck}
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.theta = np.asarray(s["theta"], dtype=np.float64).copy()
         self.rng.bit_generator.state = s["rng"]
         self._delta = None if s["delta"] is None else np.asarray(s["delta"], dtype=np.float64)

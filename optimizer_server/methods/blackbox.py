@@ -7,12 +7,13 @@ fresh optimiser built with the same seed. Both libraries are deterministic given
 source, so the replay reproduces the state exactly (a test checks it) at a cost of one tell per
 recorded iteration — negligible next to a render.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class ReplayMethod(Method):
     """Base for wrapped libraries: records told batches and rebuilds by replay."""
 
     def _setup(self) -> None:
-        self._told: List[Dict[str, np.ndarray]] = []
+        self._told: list[dict[str, np.ndarray]] = []
         self._build()
 
     def _build(self) -> None:
@@ -35,32 +36,34 @@ class ReplayMethod(Method):
         self._tell_library(losses)
         self._told.append({"x": np.array(x), "losses": np.array(losses)})
 
-    def _state_dict(self) -> Dict[str, Any]:
+    def _state_dict(self) -> dict[str, Any]:
         return {"told": [dict(t) for t in self._told]}
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self._build()
         self._told = []
         for record in s["told"]:
             self._replay_ask(record["x"])
             self._tell(record["x"], np.asarray(record["losses"], dtype=np.float64))
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         if self._pending is not None:  # the library must have the pending batch asked, too
             self._replay_ask(self._pending.x)
 
     def _replay_ask(self, expected: np.ndarray) -> None:
         if not np.array_equal(self._ask(), expected):
-            raise StateError(f"{self.name}: replaying the saved history gave different points; the "
-                             "state was saved by a different library version or seed")
+            raise StateError(
+                f"{self.name}: replaying the saved history gave different points; the "
+                "state was saved by a different library version or seed"
+            )
 
 
 @dataclass
 class CMAESOptions(CommonOptions):
     sigma0: float = 0.25
     """Initial step size in unit-cube units."""
-    popsize: Optional[int] = None
+    popsize: int | None = None
     """Samples per iteration; default cma's 4 + 3 ln n."""
     max_dimension: int = 5000
     """Refuse larger problems: CMA-ES keeps an n×n covariance (memory n², time n³ per update)."""
@@ -80,17 +83,22 @@ class CMAES(ReplayMethod):
 
     def _build(self) -> None:
         if self.n > self.options.max_dimension:
-            raise ConfigError(f"cmaes: n={self.n} exceeds max_dimension={self.options.max_dimension} "
-                              f"(an n×n covariance of {self.n ** 2 * 8 / 2 ** 30:.1f} GiB); use zerograds or prdpt")
+            raise ConfigError(
+                f"cmaes: n={self.n} exceeds max_dimension={self.options.max_dimension} "
+                f"(an n×n covariance of {self.n**2 * 8 / 2**30:.1f} GiB); use zerograds or prdpt"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # cma warns that matplotlib is missing
             import cma
         rng = np.random.Generator(np.random.PCG64(self.seed))
         opts = {
-            "bounds": [0.0, 1.0], "seed": math.nan,  # nan: leave numpy's global RNG alone
+            "bounds": [0.0, 1.0],
+            "seed": math.nan,  # nan: leave numpy's global RNG alone
             "randn": lambda lam, n: rng.standard_normal((lam, n)),
-            "verbose": -9, "verb_log": 0, "verb_disp": 0,
-            "tolflatfitness": 10 ** 9,  # plateaus are the point here: keep going, cma widens σ on flat fitness
+            "verbose": -9,
+            "verb_log": 0,
+            "verb_disp": 0,
+            "tolflatfitness": 10**9,  # plateaus are the point here: keep going, cma widens σ on flat fitness
             "maxfevals": self.budget,
         }
         if self.options.popsize is not None:
@@ -146,8 +154,10 @@ class NevergradMethod(ReplayMethod):
         try:
             import nevergrad as ng
         except ImportError as exc:
-            raise ConfigError("method 'nevergrad' needs the optional package: pip install 'zerograds[baselines]' "
-                              "(or pip install nevergrad)") from exc
+            raise ConfigError(
+                "method 'nevergrad' needs the optional package: pip install 'zerograds[baselines]' "
+                "(or pip install nevergrad)"
+            ) from exc
         try:
             opt_cls = ng.optimizers.registry[self.options.optimizer]
         except KeyError:
@@ -173,7 +183,8 @@ class NevergradMethod(ReplayMethod):
             except RuntimeError as exc:  # seen: NGOpt's inner CMA (TPA) at n ≈ 1,000 with batches
                 raise MethodFailedError(
                     f"nevergrad's {self.options.optimizer} failed to propose a batch ({exc.args[0].splitlines()[0]}); "
-                    "try batch_size=1 or another optimizer= (e.g. 'TwoPointsDE')") from exc
+                    "try batch_size=1 or another optimizer= (e.g. 'TwoPointsDE')"
+                ) from exc
         return np.array([c.value for c in self._asked], dtype=np.float64)
 
     def _tell_library(self, losses: np.ndarray) -> None:

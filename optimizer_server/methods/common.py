@@ -1,7 +1,8 @@
 """Small pieces shared by the torch-based methods: an Adam for θ, generators, optimiser states."""
+
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import torch
 
@@ -25,14 +26,14 @@ class VectorAdam:
         self.t += 1
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
         denom = (self.v / bc2).sqrt_().add_(self.eps)
         theta.addcdiv_(self.m, denom, value=-(self.lr if lr is None else lr) / bc1)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"m": self.m.clone(), "v": self.v.clone(), "t": self.t}
 
-    def load_state_dict(self, s: Dict[str, Any]) -> None:
+    def load_state_dict(self, s: dict[str, Any]) -> None:
         self.m.copy_(s["m"])
         self.v.copy_(s["v"])
         self.t = int(s["t"])
@@ -62,14 +63,16 @@ def set_generator_state(g: torch.Generator, state) -> None:
     g.set_state(torch.as_tensor(state, dtype=torch.uint8).cpu())
 
 
-def torch_optimizer_state(opt: torch.optim.Optimizer) -> Dict[str, Any]:
+def torch_optimizer_state(opt: torch.optim.Optimizer) -> dict[str, Any]:
     """``opt.state_dict()`` with string keys (our state files allow only string keys)."""
     sd = opt.state_dict()
-    return {"state": {str(k): dict(v) for k, v in sd["state"].items()},
-            "param_groups": [dict(g) for g in sd["param_groups"]]}
+    return {
+        "state": {str(k): dict(v) for k, v in sd["state"].items()},
+        "param_groups": [dict(g) for g in sd["param_groups"]],
+    }
 
 
-def load_torch_optimizer_state(opt: torch.optim.Optimizer, s: Dict[str, Any]) -> None:
+def load_torch_optimizer_state(opt: torch.optim.Optimizer, s: dict[str, Any]) -> None:
     groups = []
     for g in s["param_groups"]:
         g = dict(g)
@@ -79,5 +82,13 @@ def load_torch_optimizer_state(opt: torch.optim.Optimizer, s: Dict[str, Any]) ->
     opt.load_state_dict({"state": {int(k): v for k, v in s["state"].items()}, "param_groups": groups})
 
 
-__all__ = ["VectorAdam", "make_adam", "make_generator", "generator_state", "set_generator_state",
-           "torch_optimizer_state", "load_torch_optimizer_state", "resolve_device"]
+__all__ = [
+    "VectorAdam",
+    "make_adam",
+    "make_generator",
+    "generator_state",
+    "set_generator_state",
+    "torch_optimizer_state",
+    "load_torch_optimizer_state",
+    "resolve_device",
+]

@@ -28,10 +28,11 @@ each render teaches the model much more (texture65536: see docs/efficiency.md).
 The caller must pass each sample's residual vector to ``tell`` (the server does so for image
 losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured in docs/efficiency.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -71,23 +72,27 @@ class GaussNewtonOptions(CommonOptions):
 
     def validate(self, name: str) -> None:
         if self.samples < 2:
-            raise ConfigError(f"{name}: samples must be >= 2 (the candidate and at least one probe), got {self.samples}")
+            raise ConfigError(
+                f"{name}: samples must be >= 2 (the candidate and at least one probe), got {self.samples}"
+            )
         if self.memory < 1 or not self.memory_gib > 0:
             raise ConfigError(f"{name}: need memory >= 1 and memory_gib > 0, got {self.memory} and {self.memory_gib}")
         if not self.sigma > 0 or self.discrete_sigma < 0:
             raise ConfigError(f"{name}: need sigma > 0 and discrete_sigma >= 0")
         if not 0 < self.radius_min <= self.radius <= self.radius_max:
-            raise ConfigError(f"{name}: need 0 < radius_min <= radius <= radius_max, got "
-                              f"{self.radius_min}, {self.radius}, {self.radius_max}")
+            raise ConfigError(
+                f"{name}: need 0 < radius_min <= radius <= radius_max, got "
+                f"{self.radius_min}, {self.radius}, {self.radius_max}"
+            )
         parse_grid(self.grid, name)
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
 
 
-def parse_grid(text: str, name: str = "gauss_newton", n: Optional[int] = None) -> Optional[Tuple[int, ...]]:
-    """"256x256x3" → (256, 256, 3); "" → None. Given `n`, the grid must fit in the n parameters."""
+def parse_grid(text: str, name: str = "gauss_newton", n: int | None = None) -> tuple[int, ...] | None:
+    """ "256x256x3" → (256, 256, 3); "" → None. Given `n`, the grid must fit in the n parameters."""
     if not isinstance(text, str):
-        raise ConfigError(f"{name}: grid must be a string such as \"256x256\" or \"256x256x3\", got {text!r}")
+        raise ConfigError(f'{name}: grid must be a string such as "256x256" or "256x256x3", got {text!r}')
     if not text:
         return None
     try:
@@ -95,15 +100,19 @@ def parse_grid(text: str, name: str = "gauss_newton", n: Optional[int] = None) -
     except ValueError:
         shape = ()
     if len(shape) not in (2, 3) or min(shape) < 1:
-        raise ConfigError(f"{name}: grid {text!r} is not \"HxW\" or \"HxWxC\" with positive whole numbers "
-                          "(e.g. \"256x256x3\" for an RGB texture of 256 × 256 texels)")
+        raise ConfigError(
+            f'{name}: grid {text!r} is not "HxW" or "HxWxC" with positive whole numbers '
+            '(e.g. "256x256x3" for an RGB texture of 256 × 256 texels)'
+        )
     if n is not None and int(np.prod(shape)) > n:
-        raise ConfigError(f"{name}: grid {text!r} holds {int(np.prod(shape)):,} texels but there are only "
-                          f"{n:,} parameters; the grid must describe the first H·W·C of them")
+        raise ConfigError(
+            f"{name}: grid {text!r} holds {int(np.prod(shape)):,} texels but there are only "
+            f"{n:,} parameters; the grid must describe the first H·W·C of them"
+        )
     return shape
 
 
-def smooth_noise(rng: np.random.Generator, count: int, shape: Tuple[int, ...], length: float) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, count: int, shape: tuple[int, ...], length: float) -> np.ndarray:
     """(count, H·W·C) Gaussian noise smoothed over the grid's two spatial axes (a Gaussian filter of
     σ = `length` cells, mirrored at the edges, by FFT) and scaled back to unit variance."""
     h, w = shape[:2]
@@ -138,15 +147,17 @@ _DAMPING_PATH = 17
 @register
 class GaussNewton(Method):
     name = "gauss_newton"
-    description = ("Derivative-free Gauss-Newton on the rendered images: a linear model of the pixel residuals "
-                   "from random probes, trust-region steps (needs residual images, not only losses)")
+    description = (
+        "Derivative-free Gauss-Newton on the rendered images: a linear model of the pixel residuals "
+        "from random probes, trust-region steps (needs residual images, not only losses)"
+    )
     Options = GaussNewtonOptions
     wants_residuals = True
 
     def _setup(self) -> None:
         o = self.options
         self.theta = self.x0.copy()  # the accepted point
-        self.r: Optional[np.ndarray] = None  # its residual vector (None until the first batch)
+        self.r: np.ndarray | None = None  # its residual vector (None until the first batch)
         self.candidate = self.x0.copy()  # the point the next batch renders first
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
@@ -158,7 +169,7 @@ class GaussNewton(Method):
 
     def _capacity(self, kind: str, pixels: int) -> int:
         o = self.options
-        fits = int(o.memory_gib * 2 ** 30 // (4 * (self.n + pixels)))
+        fits = int(o.memory_gib * 2**30 // (4 * (self.n + pixels)))
         if kind == "eigen":
             return max(1, min(o.memory, _EIGEN_MAX, _DIRECTIONS_PER_PARAMETER * self.n + o.samples, fits))
         return max(2 * o.samples, min(o.memory, self.n // 2, fits))
@@ -207,7 +218,7 @@ class GaussNewton(Method):
             return
         lam, beta = sub.curvatures, sub.beta
         lam = lam + 1e-12 * max(lam.max(), 1e-300)
-        limit = self.radius ** 2 * self.n  # |step|² on the trust boundary
+        limit = self.radius**2 * self.n  # |step|² on the trust boundary
 
         def step_norm2(damping: float) -> float:
             return float(np.sum((beta / (lam + damping)) ** 2))
@@ -217,8 +228,8 @@ class GaussNewton(Method):
             scale, lo, hi = max(lam.max(), 1e-300), -14.0, 14.0
             for _ in range(60):
                 mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if step_norm2(scale * 10.0 ** mid) > limit else (lo, mid)
-            damping = scale * 10.0 ** hi
+                lo, hi = (mid, hi) if step_norm2(scale * 10.0**mid) > limit else (lo, mid)
+            damping = scale * 10.0**hi
         # Clipping to the unit cube removes part of a step, and what it removes can turn a good model
         # step into a bad one (texture4096: half the texels of a long step land on a bound). So more
         # damping along the path is tried too, and the damping whose *clipped* step the model predicts
@@ -244,8 +255,10 @@ class GaussNewton(Method):
         o = self.options
         cand_r = residuals[0].astype(np.float64)
         if self.model is not None and residuals.shape[1] != self.model.pixels:
-            raise TellError(f"{self.name}: residual vectors have {residuals.shape[1]} entries, earlier ones had "
-                            f"{self.model.pixels}; the image size must stay the same during a run")
+            raise TellError(
+                f"{self.name}: residual vectors have {residuals.shape[1]} entries, earlier ones had "
+                f"{self.model.pixels}; the image size must stay the same during a run"
+            )
         if self.model is None:
             self.model = self._build_model(self.model_kind, residuals.shape[1])
         # probes around the candidate and the secant from θ to it are valid directions either way
@@ -275,17 +288,25 @@ class GaussNewton(Method):
         """(count, n) the probe offsets in the model (a view)."""
         return self.model.offsets if self.model is not None else np.zeros((0, self.n), np.float32)
 
-    def _state_dict(self) -> Dict[str, Any]:
-        return {"theta": self.theta.copy(), "r": None if self.r is None else self.r.copy(),
-                "candidate": self.candidate.copy(), "predicted": self.predicted, "radius": self.radius,
-                "on_boundary": self.on_boundary, "model_kind": self.model_kind,
-                "pixels": None if self.model is None else self.model.pixels,
-                "model": None if self.model is None else self.model.state_dict()}
+    def _state_dict(self) -> dict[str, Any]:
+        return {
+            "theta": self.theta.copy(),
+            "r": None if self.r is None else self.r.copy(),
+            "candidate": self.candidate.copy(),
+            "predicted": self.predicted,
+            "radius": self.radius,
+            "on_boundary": self.on_boundary,
+            "model_kind": self.model_kind,
+            "pixels": None if self.model is None else self.model.pixels,
+            "model": None if self.model is None else self.model.state_dict(),
+        }
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         if s.get("model_kind") != self.model_kind:
-            raise StateError(f"{self.name}: the state holds a {s.get('model_kind')!r} model, this run builds "
-                             f"{self.model_kind!r} ones; resume with the version that wrote it")
+            raise StateError(
+                f"{self.name}: the state holds a {s.get('model_kind')!r} model, this run builds "
+                f"{self.model_kind!r} ones; resume with the version that wrote it"
+            )
         self.theta = np.asarray(s["theta"], dtype=np.float64)
         self.r = None if s["r"] is None else np.asarray(s["r"], dtype=np.float64)
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)

@@ -11,19 +11,19 @@ independent sign per dimension, so κ'(τ)/p(τ) = -sign(τ)·c with c = 2/(σ�
 σ stays at σ0 for a warm-up fraction of the run, then decays linearly to σ_min (App. B.1).
 θ is stepped by Adam and clamped to the unit cube.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
 from .base import CommonOptions, Method
-from .common import (VectorAdam, generator_state, make_generator, resolve_device,
-                     set_generator_state)
+from .common import VectorAdam, generator_state, make_generator, resolve_device, set_generator_state
 from .registry import register
 
 
@@ -48,11 +48,13 @@ class PRDPTOptions(CommonOptions):
 
     def validate(self, name: str) -> None:
         if self.samples < 1 or (self.antithetic and self.samples % 2):
-            raise ConfigError(f"{name}: samples must be a positive even number with antithetic pairs, "
-                              f"got {self.samples}")
+            raise ConfigError(
+                f"{name}: samples must be a positive even number with antithetic pairs, got {self.samples}"
+            )
         if not 0 < self.sigma_min <= self.sigma:
-            raise ConfigError(f"{name}: need 0 < sigma_min <= sigma, got sigma={self.sigma}, "
-                              f"sigma_min={self.sigma_min}")
+            raise ConfigError(
+                f"{name}: need 0 < sigma_min <= sigma, got sigma={self.sigma}, sigma_min={self.sigma_min}"
+            )
         if not self.lr > 0:
             raise ConfigError(f"{name}: lr must be positive, got {self.lr}")
         if not 0 <= self.warm_fraction <= 1:
@@ -75,8 +77,16 @@ class PRDPT(Method):
     description = "PRDPT: importance-sampled antithetic perturbation gradients of the Gaussian-smoothed loss (Ch. 4)"
     Options = PRDPTOptions
     presets = {  # App. Tab. B.1 (samples = N); "paper": the recommended defaults of METHODS.md
-        "paper": dict(samples=2, sigma=0.5, lr=0.02, anneal=True, warm_fraction=0.5, sigma_min=0.01,
-                      importance_sampling=True, antithetic=True),
+        "paper": dict(
+            samples=2,
+            sigma=0.5,
+            lr=0.02,
+            anneal=True,
+            warm_fraction=0.5,
+            sigma_min=0.01,
+            importance_sampling=True,
+            antithetic=True,
+        ),
         "cup": dict(samples=2, sigma=0.25, lr=0.01),
         "shadows": dict(samples=2, sigma=0.5, lr=0.02),
         "occlusion": dict(samples=2, sigma=0.8, lr=0.02),
@@ -160,12 +170,16 @@ class PRDPT(Method):
         self.theta.clamp_(0.0, 1.0)
         self._tau = None
 
-    def _state_dict(self) -> Dict[str, Any]:
-        return {"theta": self.theta.clone(), "adam": self.adam.state_dict(), "rng": generator_state(self.gen),
-                "tau": None if self._tau is None else self._tau.clone(),
-                "sigma_used": getattr(self, "_sigma_used", None)}
+    def _state_dict(self) -> dict[str, Any]:
+        return {
+            "theta": self.theta.clone(),
+            "adam": self.adam.state_dict(),
+            "rng": generator_state(self.gen),
+            "tau": None if self._tau is None else self._tau.clone(),
+            "sigma_used": getattr(self, "_sigma_used", None),
+        }
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.theta.copy_(s["theta"])
         self.adam.load_state_dict(s["adam"])
         set_generator_state(self.gen, s["rng"])

@@ -1,12 +1,12 @@
 """The one registry of methods: the server, the add-on's menu, the CLI and the benchmarks read it."""
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Type
 
 from ..errors import ConfigError, UnknownMethodError
 
-_REGISTRY: Dict[str, Type] = {}
+_REGISTRY: dict[str, type] = {}
 
 
 def register(cls):
@@ -23,20 +23,27 @@ def get_method_class(name: str):
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownMethodError(
-            f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownMethodError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
 
 
-def create_method(name: str, n: int, budget: int, seed: int = 0, x0=None, device=None, preset=None, resolution=None,
-                  **options):
+def create_method(
+    name: str, n: int, budget: int, seed: int = 0, x0=None, device=None, preset=None, resolution=None, **options
+):
     """Build the registered method ``name`` for an ``n``-dimensional unit-cube problem.
 
     ``preset`` names one of the method's ``presets`` (the paper's per-task hyperparameters or an
     ablation); explicit ``options`` override it.
     """
     cls = get_method_class(name)
-    return cls(n=n, budget=budget, seed=seed, x0=x0, device=device, resolution=resolution,
-               **resolve_preset(cls, preset, options))
+    return cls(
+        n=n,
+        budget=budget,
+        seed=seed,
+        x0=x0,
+        device=device,
+        resolution=resolution,
+        **resolve_preset(cls, preset, options),
+    )
 
 
 def resolve_preset(cls, preset, options):
@@ -45,16 +52,17 @@ def resolve_preset(cls, preset, options):
         return dict(options)
     presets = getattr(cls, "presets", {})
     if preset not in presets:
-        raise ConfigError(f"method {cls.name!r} has no preset {preset!r}; "
-                          f"its presets: {', '.join(sorted(presets)) or 'none'}")
+        raise ConfigError(
+            f"method {cls.name!r} has no preset {preset!r}; its presets: {', '.join(sorted(presets)) or 'none'}"
+        )
     return {**presets[preset], **options}
 
 
-def available_methods() -> List[str]:
+def available_methods() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def describe_methods() -> Dict[str, dict]:
+def describe_methods() -> dict[str, dict]:
     """name → {description, options: {option: {default, doc}}} for menus, CLIs and docs."""
     out = {}
     for name in available_methods():
@@ -62,20 +70,21 @@ def describe_methods() -> Dict[str, dict]:
         docs = option_docs(cls.Options)
         out[name] = {
             "description": cls.description,
-            "options": {f.name: {"default": f.default, "doc": docs.get(f.name, "")}
-                        for f in dataclasses.fields(cls.Options)},
+            "options": {
+                f.name: {"default": f.default, "doc": docs.get(f.name, "")} for f in dataclasses.fields(cls.Options)
+            },
             "presets": sorted(getattr(cls, "presets", {})),
         }
     return out
 
 
-def option_docs(options_cls) -> Dict[str, str]:
+def option_docs(options_cls) -> dict[str, str]:
     """The docstring written under each dataclass field (read from the source, once)."""
     import ast
     import inspect
     import textwrap
 
-    docs: Dict[str, str] = {}
+    docs: dict[str, str] = {}
     for klass in reversed(options_cls.__mro__):
         if not dataclasses.is_dataclass(klass):
             continue
@@ -85,8 +94,12 @@ def option_docs(options_cls) -> Dict[str, str]:
             continue
         body = tree.body[0].body
         for stmt, nxt in zip(body, body[1:]):
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \
-                    and isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant) \
-                    and isinstance(nxt.value.value, str):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(getattr(nxt, "value", None), ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
                 docs[stmt.target.id] = " ".join(nxt.value.value.split())
     return docs

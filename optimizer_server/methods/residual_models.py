@@ -22,9 +22,10 @@ comes from ~100 Lanczos steps started at g (the Krylov space the conjugate-gradi
 probe that (nearly) repeats the span adds no row. When full, the older half of the basis is dropped:
 the rest stays orthonormal, so nothing is rebuilt.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,9 @@ _LANCZOS_STEPS = 100
 class Subspace:
     """One iteration's view of a model: z-coordinates ↔ steps, and the quadratic model in z."""
 
-    def __init__(self, to_rows: Optional[np.ndarray], g: np.ndarray, h: np.ndarray, basis: np.ndarray, curvatures: np.ndarray):
+    def __init__(
+        self, to_rows: np.ndarray | None, g: np.ndarray, h: np.ndarray, basis: np.ndarray, curvatures: np.ndarray
+    ):
         self.to_rows = to_rows  # (count, k): row coefficients c = to_rows @ z give the step Dᵀc; None: c = z
         self.g, self.h = g, h  # (k,), (k, k)
         self.basis, self.curvatures = basis, curvatures  # (k, m) orthonormal columns, (m,) ≥ 0: H ≈ B diag Bᵀ there
@@ -58,11 +61,11 @@ class _ProbeModel:
 
     @property
     def offsets(self) -> np.ndarray:
-        return self.offsets_buf[:self.count]
+        return self.offsets_buf[: self.count]
 
     @property
     def responses(self) -> np.ndarray:
-        return self.responses_buf[:self.count]
+        return self.responses_buf[: self.count]
 
 
 class EigenModel(_ProbeModel):
@@ -76,18 +79,18 @@ class EigenModel(_ProbeModel):
         self.slot = 0  # the row the next direction is written to
 
     def add(self, offsets: np.ndarray, responses: np.ndarray) -> None:
-        offsets, responses = offsets[-self.capacity:], responses[-self.capacity:]
+        offsets, responses = offsets[-self.capacity :], responses[-self.capacity :]
         rows = (self.slot + np.arange(len(offsets))) % self.capacity
         self.offsets_buf[rows] = offsets
         self.responses_buf[rows] = responses
         self.slot = int((self.slot + len(offsets)) % self.capacity)
         self.count = min(self.count + len(offsets), self.capacity)
         for gram, data in ((self.gram_offsets, self.offsets_buf), (self.gram_responses, self.responses_buf)):
-            cross = (data[rows] @ data[:self.count].T).astype(np.float64)  # (new, count), float32 products
-            gram[rows, :self.count] = cross
-            gram[:self.count, rows] = cross.T
+            cross = (data[rows] @ data[: self.count].T).astype(np.float64)  # (new, count), float32 products
+            gram[rows, : self.count] = cross
+            gram[: self.count, rows] = cross.T
 
-    def subspace(self, r32: np.ndarray) -> Optional[Subspace]:
+    def subspace(self, r32: np.ndarray) -> Subspace | None:
         """Orthonormal basis V = Dᵀ U S⁻¹ from D Dᵀ = U S² Uᵀ (tiny singular values dropped: nearly
         repeated directions); the Jacobian on it fitted by least squares, J V ≈ Yᵀ U S⁻¹."""
         c = self.count
@@ -104,12 +107,17 @@ class EigenModel(_ProbeModel):
         lam, q = np.linalg.eigh(h)
         return Subspace(to_rows, g, h, q, np.maximum(lam, 0.0))
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         c = self.count
-        return {"slot": self.slot, "offsets": self.offsets.copy(), "responses": self.responses.copy(),
-                "gram_offsets": self.gram_offsets[:c, :c].copy(), "gram_responses": self.gram_responses[:c, :c].copy()}
+        return {
+            "slot": self.slot,
+            "offsets": self.offsets.copy(),
+            "responses": self.responses.copy(),
+            "gram_offsets": self.gram_offsets[:c, :c].copy(),
+            "gram_responses": self.gram_responses[:c, :c].copy(),
+        }
 
-    def load_state_dict(self, s: Dict[str, Any]) -> None:
+    def load_state_dict(self, s: dict[str, Any]) -> None:
         c = self.count = len(s["offsets"])
         self.slot = int(s["slot"])
         self.offsets_buf[:c] = s["offsets"]
@@ -134,7 +142,7 @@ class KrylovModel(_ProbeModel):
         the same combinations to their responses. Products are float32 on well-scaled rows only:
         Gram matrices of the raw probes, inverted, lost all precision once smooth probes nearly
         repeated each other (texture65536 with a grid, ~500 directions)."""
-        offsets, responses = offsets[-self.capacity:], responses[-self.capacity:]
+        offsets, responses = offsets[-self.capacity :], responses[-self.capacity :]
         if self.count + len(offsets) > self.capacity:
             self._drop_oldest(keep=min(self.capacity // 2, self.capacity - len(offsets)))
         c = self.count
@@ -151,11 +159,11 @@ class KrylovModel(_ProbeModel):
         if a == 0:
             return
         inv = np.linalg.inv(factor).astype(np.float32)
-        self.offsets_buf[c:c + a] = inv @ d[kept]
-        self.responses_buf[c:c + a] = inv @ y[kept]
-        cross = (self.responses_buf[c:c + a] @ self.responses_buf[:c + a].T).astype(np.float64)  # (a, c + a)
-        self.h[c:c + a, :c + a] = cross
-        self.h[:c + a, c:c + a] = cross.T
+        self.offsets_buf[c : c + a] = inv @ d[kept]
+        self.responses_buf[c : c + a] = inv @ y[kept]
+        cross = (self.responses_buf[c : c + a] @ self.responses_buf[: c + a].T).astype(np.float64)  # (a, c + a)
+        self.h[c : c + a, : c + a] = cross
+        self.h[: c + a, c : c + a] = cross.T
         self.count = c + a
 
     def _drop_oldest(self, keep: int) -> None:
@@ -167,7 +175,7 @@ class KrylovModel(_ProbeModel):
         self.h[:keep, :keep] = self.h[start:c, start:c].copy()
         self.count = keep
 
-    def subspace(self, r32: np.ndarray) -> Optional[Subspace]:
+    def subspace(self, r32: np.ndarray) -> Subspace | None:
         c = self.count
         if c == 0:
             return None
@@ -176,18 +184,18 @@ class KrylovModel(_ProbeModel):
         basis, curvatures = _lanczos_spectrum(h, g, _LANCZOS_STEPS)
         return Subspace(None, g, h, basis, curvatures)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         c = self.count
         return {"basis": self.offsets.copy(), "images": self.responses.copy(), "h": self.h[:c, :c].copy()}
 
-    def load_state_dict(self, s: Dict[str, Any]) -> None:
+    def load_state_dict(self, s: dict[str, Any]) -> None:
         c = self.count = len(s["basis"])
         self.offsets_buf[:c] = s["basis"]
         self.responses_buf[:c] = s["images"]
         self.h[:c, :c] = s["h"]
 
 
-def _pivoted_cholesky(schur: np.ndarray, floor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _pivoted_cholesky(schur: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cholesky of `schur` taking the rows in order and skipping a row whose remaining diagonal is not
     above `floor` (it repeats earlier ones): (indices kept, lower-triangular factor of those)."""
     a = schur.copy()
@@ -206,7 +214,7 @@ def _pivoted_cholesky(schur: np.ndarray, floor: np.ndarray) -> Tuple[np.ndarray,
     return kept_idx, factor[np.ix_(kept_idx, kept_idx)]
 
 
-def _lanczos_spectrum(h: np.ndarray, g: np.ndarray, steps: int) -> Tuple[np.ndarray, np.ndarray]:
+def _lanczos_spectrum(h: np.ndarray, g: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """An orthonormal basis of the Krylov space {g, Hg, H²g, ...} (at most `steps` long, fully
     re-orthogonalised) rotated to H's Ritz vectors there, and their Ritz values."""
     k = len(g)
@@ -223,13 +231,13 @@ def _lanczos_spectrum(h: np.ndarray, g: np.ndarray, steps: int) -> Tuple[np.ndar
         q[:, j] = v
         w = h @ v
         alpha[j] = v @ w
-        w -= q[:, :j + 1] @ (q[:, :j + 1].T @ w)  # full re-orthogonalisation (twice is enough)
-        w -= q[:, :j + 1] @ (q[:, :j + 1].T @ w)
+        w -= q[:, : j + 1] @ (q[:, : j + 1].T @ w)  # full re-orthogonalisation (twice is enough)
+        w -= q[:, : j + 1] @ (q[:, : j + 1].T @ w)
         beta[j] = float(np.linalg.norm(w))
         if beta[j] <= 1e-12 * scale:  # the Krylov space is invariant: exact from here
             m = j + 1
             break
         v = w / beta[j]
-    t = np.diag(alpha[:m]) + np.diag(beta[:m - 1], 1) + np.diag(beta[:m - 1], -1)
+    t = np.diag(alpha[:m]) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
     ritz, y = np.linalg.eigh(t)
     return q[:, :m] @ y, np.maximum(ritz, 0.0)

@@ -3,6 +3,7 @@
 Inputs are unit-cube points, mapped to [-1, 1] inside. Weights are initialised from the method's
 own torch.Generator (PyTorch's default Linear init), so runs never touch the global RNG.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,15 @@ class MLPSurrogate(nn.Module):
     """Leaky-ReLU MLP with a linear output (the reference code's leaky-ReLU on the output is dropped:
     it caps how negative the surrogate can go for no benefit)."""
 
-    def __init__(self, n: int, hidden: int, layers: int, gen: torch.Generator, pe_frequencies: int = 0,
-                 negative_slope: float = 0.01):
+    def __init__(
+        self,
+        n: int,
+        hidden: int,
+        layers: int,
+        gen: torch.Generator,
+        pe_frequencies: int = 0,
+        negative_slope: float = 0.01,
+    ):
         super().__init__()
         self.encoding = PositionalEncoding(pe_frequencies) if pe_frequencies > 0 else None
         width_in = self.encoding.out_features(n) if self.encoding is not None else n
@@ -79,8 +87,15 @@ class QuadraticSurrogate(nn.Module):
         return torch.einsum("...i,ij,...j->...", z, sym, z)
 
 
-def build_surrogate(kind: str, n: int, gen: torch.Generator, high_dim_threshold: int, pe_frequencies: int,
-                    lean_rank: int = 16, lean_threshold: int = 1000):
+def build_surrogate(
+    kind: str,
+    n: int,
+    gen: torch.Generator,
+    high_dim_threshold: int,
+    pe_frequencies: int,
+    lean_rank: int = 16,
+    lean_threshold: int = 1000,
+):
     """``auto``: 3×64 MLP below ``high_dim_threshold`` dimensions, 8×128 with positional encoding
     below ``lean_threshold``, the lean surrogate from there on.
     ``auto_lean``: 3×64 MLP below ``high_dim_threshold``, else the lean surrogate (memory ∝ n·(rank+1))."""
@@ -109,8 +124,7 @@ class LeanSurrogate(nn.Module):
     MLP models. At n = 196,608 with rank 16 that is 3.3 M weights (13 MB; with Adam's two moments
     40 MB) where the positional-encoded 8×128 MLP needs 327 M (1.3 GB, 3.9 GB with Adam)."""
 
-    def __init__(self, n: int, gen: torch.Generator, rank: int = 16, hidden: int = 64,
-                 negative_slope: float = 0.01):
+    def __init__(self, n: int, gen: torch.Generator, rank: int = 16, hidden: int = 64, negative_slope: float = 0.01):
         super().__init__()
         self.linear = nn.Linear(n, 1)
         self.project = nn.Linear(n, rank, bias=False)

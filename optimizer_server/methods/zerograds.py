@@ -9,19 +9,28 @@ The paper's order (3 before 4) is the default; `refit_first` swaps it.
 Ablations: NoSmooth (`smooth=False`), NoLocal (`local=False`: ρ uniform in the unit cube),
 NoNN (`surrogate="quadratic"`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
 from .base import CommonOptions, Method
+from .common import (
+    VectorAdam,
+    generator_state,
+    load_torch_optimizer_state,
+    make_adam,
+    make_generator,
+    resolve_device,
+    set_generator_state,
+    torch_optimizer_state,
+)
 from .prdpt import annealed_sigma
-from .common import (VectorAdam, generator_state, load_torch_optimizer_state, make_adam, make_generator,
-                     resolve_device, set_generator_state, torch_optimizer_state)
 from .registry import register
 from .surrogates import build_surrogate
 
@@ -34,7 +43,8 @@ class ZeroGradsOptions(CommonOptions):
     samples: int = 2
     """N: renders per iteration (N/2 antithetic pairs when `antithetic`)."""
     sigma: float = 0.33
-    """σ_o: spread of the locality kernel in unit-cube units (paper: 0.33; 0.025 for high-dimensional, interlinked problems)."""
+    """σ_o: spread of the locality kernel in unit-cube units (paper: 0.33; 0.025 for high-dimensional,
+    interlinked problems)."""
     inner_ratio: float = 0.15
     """σ_i / σ_o: the inner smoothing kernel's spread relative to σ_o (thesis: 0.15)."""
     smooth: bool = True
@@ -124,8 +134,9 @@ class ZeroGradsOptions(CommonOptions):
 
     def validate(self, name: str) -> None:
         if self.samples < 1 or (self.antithetic and self.local and self.samples % 2):
-            raise ConfigError(f"{name}: samples must be a positive even number with antithetic pairs, "
-                              f"got {self.samples}")
+            raise ConfigError(
+                f"{name}: samples must be a positive even number with antithetic pairs, got {self.samples}"
+            )
         if self.surrogate not in SURROGATES:
             raise ConfigError(f"{name}: surrogate must be one of {', '.join(SURROGATES)}, got {self.surrogate!r}")
         for key in ("sigma", "lr", "surrogate_lr"):
@@ -138,7 +149,9 @@ class ZeroGradsOptions(CommonOptions):
         if self.theta_steps < 1 or self.surrogate_steps < 0:
             raise ConfigError(f"{name}: need theta_steps >= 1 and surrogate_steps >= 0")
         if self.step_control not in STEP_CONTROLS:
-            raise ConfigError(f"{name}: step_control must be one of {', '.join(STEP_CONTROLS)}, got {self.step_control!r}")
+            raise ConfigError(
+                f"{name}: step_control must be one of {', '.join(STEP_CONTROLS)}, got {self.step_control!r}"
+            )
         if not self.quality_reference > 0:
             raise ConfigError(f"{name}: quality_reference must be > 0, got {self.quality_reference}")
         if not 0 <= self.quality_memory < 1:
@@ -146,8 +159,10 @@ class ZeroGradsOptions(CommonOptions):
         if self.discrete_sigma < 0:
             raise ConfigError(f"{name}: discrete_sigma must be >= 0, got {self.discrete_sigma}")
         if self.discrete_sigma_min < 0 or 0 < self.discrete_sigma < self.discrete_sigma_min:
-            raise ConfigError(f"{name}: need 0 <= discrete_sigma_min <= discrete_sigma, got "
-                              f"{self.discrete_sigma_min} and {self.discrete_sigma}")
+            raise ConfigError(
+                f"{name}: need 0 <= discrete_sigma_min <= discrete_sigma, got "
+                f"{self.discrete_sigma_min} and {self.discrete_sigma}"
+            )
         if self.fit_budget < 0:
             raise ConfigError(f"{name}: fit_budget must be >= 0, got {self.fit_budget}")
         if self.replay < 0 or self.lean_rank < 1:
@@ -157,9 +172,24 @@ class ZeroGradsOptions(CommonOptions):
 
 
 # The thesis' algorithm and settings exactly (METHODS.md): every option this project added is off.
-PAPER = dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3, surrogate="auto", theta_steps=1, surrogate_steps=3,
-             refit_first=False, anneal=False, lr_follows_sigma=False, replay=0, standardize_losses=False,
-             local_inputs=False, step_control="adam", adapt_sigma=False, lean_threshold=10 ** 12)
+PAPER = dict(
+    sigma=0.33,
+    samples=2,
+    lr=1e-3,
+    surrogate_lr=1e-3,
+    surrogate="auto",
+    theta_steps=1,
+    surrogate_steps=3,
+    refit_first=False,
+    anneal=False,
+    lr_follows_sigma=False,
+    replay=0,
+    standardize_losses=False,
+    local_inputs=False,
+    step_control="adam",
+    adapt_sigma=False,
+    lean_threshold=10**12,
+)
 
 # The best configuration measured on benchmarks/bench_efficiency.py for n >= 100 (docs/efficiency.md):
 # refit before stepping, losses standardised, surrogate inputs (x-θ)/3σ, 4 iterations of replay (the
@@ -174,10 +204,26 @@ PAPER = dict(sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3, surrogate="auto"
 # That floor anneals with σ to 0.1 spacings: 5 seeds, quick budgets, led64 solved by 3 instead of 1,
 # led336 by 3 instead of 2; NODE-GRAPH in Blender (24 links, 400 renders) 6 of 7 seeds exact, 2 of 7
 # with the floor fixed (a bool at its bound still flipped in 24 % of the samples).
-EFFICIENT = dict(samples=20, sigma=0.05, surrogate="auto_lean", surrogate_lr=0.01, surrogate_steps=30,
-                 refit_first=True, standardize_losses=True, local_inputs=True, replay=4, replay_max_log_ratio=10.0,
-                 step_control="trust", trust_step=1.0, anneal=True, warm_fraction=0.0, sigma_min=0.002,
-                 discrete_sigma=0.7, discrete_sigma_min=0.1, fit_budget=1e8)
+EFFICIENT = dict(
+    samples=20,
+    sigma=0.05,
+    surrogate="auto_lean",
+    surrogate_lr=0.01,
+    surrogate_steps=30,
+    refit_first=True,
+    standardize_losses=True,
+    local_inputs=True,
+    replay=4,
+    replay_max_log_ratio=10.0,
+    step_control="trust",
+    trust_step=1.0,
+    anneal=True,
+    warm_fraction=0.0,
+    sigma_min=0.002,
+    discrete_sigma=0.7,
+    discrete_sigma_min=0.1,
+    fit_budget=1e8,
+)
 
 
 @register
@@ -209,8 +255,9 @@ class ZeroGrads(Method):
         self.dev = resolve_device(self.device)
         self.gen = make_generator(self.dev, self.seed)
         init_gen = make_generator(torch.device("cpu"), self.seed + 0x5EED)  # weights: CPU init, then moved
-        self.surrogate = build_surrogate(o.surrogate, self.n, init_gen, o.high_dim_threshold,
-                                         o.pe_frequencies, o.lean_rank, o.lean_threshold).to(self.dev)
+        self.surrogate = build_surrogate(
+            o.surrogate, self.n, init_gen, o.high_dim_threshold, o.pe_frequencies, o.lean_rank, o.lean_threshold
+        ).to(self.dev)
         self.surrogate_opt = make_adam(self.surrogate.parameters(), o.surrogate_lr)
         self.theta = torch.tensor(self.x0, dtype=torch.float32, device=self.dev)
         self.adam = VectorAdam(self.theta, lr=o.lr)
@@ -393,36 +440,49 @@ class ZeroGrads(Method):
         self._remember(rho, f, sigma_used)
         self._rho = None
 
-    def _state_dict(self) -> Dict[str, Any]:
+    def _state_dict(self) -> dict[str, Any]:
         return {
-            "theta": self.theta.clone(), "adam": self.adam.state_dict(), "rng": generator_state(self.gen),
+            "theta": self.theta.clone(),
+            "adam": self.adam.state_dict(),
+            "rng": generator_state(self.gen),
             "surrogate": {k: v.detach().clone() for k, v in self.surrogate.state_dict().items()},
             "surrogate_opt": torch_optimizer_state(self.surrogate_opt),
             "rho": None if self._rho is None else self._rho.clone(),
             "sigma_used": None if self._sigma_used is None else self._sigma_used.clone(),
-            "sigma_adapted": self._sigma_adapted, "last_mean": self._last_mean, "quality": self._quality,
-            "buffer": [{k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in b.items()}
-                       for b in self._buffer],
+            "sigma_adapted": self._sigma_adapted,
+            "last_mean": self._last_mean,
+            "quality": self._quality,
+            "buffer": [
+                {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in b.items()} for b in self._buffer
+            ],
         }
 
-    def _load_state_dict(self, s: Dict[str, Any]) -> None:
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.theta.copy_(s["theta"])
         self.adam.load_state_dict(s["adam"])
         set_generator_state(self.gen, s["rng"])
         self.surrogate.load_state_dict({k: torch.as_tensor(v) for k, v in s["surrogate"].items()})
         load_torch_optimizer_state(self.surrogate_opt, s["surrogate_opt"])
         self._rho = None if s["rho"] is None else torch.as_tensor(s["rho"]).to(self.dev)
-        self._sigma_used = None if s["sigma_used"] is None else \
-            torch.as_tensor(s["sigma_used"], dtype=torch.float32).to(self.dev)
+        self._sigma_used = (
+            None if s["sigma_used"] is None else torch.as_tensor(s["sigma_used"], dtype=torch.float32).to(self.dev)
+        )
         self._sigma_adapted = float(s["sigma_adapted"])
         self._last_mean = s["last_mean"]
         self._quality = float(s.get("quality", 0.0))
-        self._buffer = [{key: torch.as_tensor(b[key], dtype=torch.float32).to(self.dev)
-                         for key in ("rho", "f", "theta", "sigma")} for b in s["buffer"]]
+        self._buffer = [
+            {key: torch.as_tensor(b[key], dtype=torch.float32).to(self.dev) for key in ("rho", "f", "theta", "sigma")}
+            for b in s["buffer"]
+        ]
 
 
-def replay_log_weights(rho: torch.Tensor, theta_now: torch.Tensor, sigma_now: torch.Tensor,
-                       theta_then: torch.Tensor, sigma_then: torch.Tensor) -> torch.Tensor:
+def replay_log_weights(
+    rho: torch.Tensor,
+    theta_now: torch.Tensor,
+    sigma_now: torch.Tensor,
+    theta_then: torch.Tensor,
+    sigma_then: torch.Tensor,
+) -> torch.Tensor:
     """log λ(ρ; θ_now, σ_now) - log q(ρ; θ_then, σ_then) for axis-aligned Gaussians (σ per parameter):
     the importance weight that makes a sample drawn around θ_then count for the kernel around θ_now."""
     now = (((rho - theta_now) / sigma_now) ** 2).sum(1) / 2.0

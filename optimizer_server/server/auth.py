@@ -10,13 +10,13 @@ Key directory layout (created by ``python -m optimizer_server keys KEYS --peer N
 The ZAP handler (pyzmq's ThreadAuthenticator) accepts a peer only if its public key is in
 ``authorized/``; any other peer fails the handshake and never reaches the serve loop.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
 import shutil
-from typing import Optional
 
 import zmq
 import zmq.auth
@@ -73,14 +73,17 @@ class ServerAuth:
         secret_path = os.path.join(keys_dir, "server.key_secret")
         authorized = os.path.join(keys_dir, "authorized")
         if not os.path.isfile(secret_path):
-            raise ConfigError(f"no server key pair at {secret_path}; create one with "
-                              f"`python -m optimizer_server keys {keys_dir}`")
+            raise ConfigError(
+                f"no server key pair at {secret_path}; create one with `python -m optimizer_server keys {keys_dir}`"
+            )
         if not os.path.isdir(authorized) or not any(f.endswith(".key") for f in os.listdir(authorized)):
-            raise ConfigError(f"{authorized} holds no authorised public keys (*.key), so nobody could connect; "
-                              f"add one with `python -m optimizer_server keys {keys_dir} --peer NAME`")
+            raise ConfigError(
+                f"{authorized} holds no authorised public keys (*.key), so nobody could connect; "
+                f"add one with `python -m optimizer_server keys {keys_dir} --peer NAME`"
+            )
         self.public, self.secret = zmq.auth.load_certificate(secret_path)
         self.authorized_dir = authorized
-        self._authenticator: Optional[ThreadAuthenticator] = ThreadAuthenticator(context)
+        self._authenticator: ThreadAuthenticator | None = ThreadAuthenticator(context)
         self._authenticator.start()
         self._authenticator.configure_curve(domain="*", location=authorized)
         log.info("CurveZMQ on: %d authorised key(s) in %s", len(os.listdir(authorized)), authorized)

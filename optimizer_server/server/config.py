@@ -1,9 +1,9 @@
 """Settings of one server process (the `serve` command line maps onto these fields)."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..protocol import DEFAULT_LIMITS, Limits
 
@@ -20,7 +20,7 @@ class ServerConfig:
     A port of '*' picks a free one (see OptimizerServer.endpoint)."""
     jobs_dir: str = field(default_factory=default_jobs_dir)
     """Each job writes its files to JOBS_DIR/<job id>/."""
-    keys_dir: Optional[str] = None
+    keys_dir: str | None = None
     """CurveZMQ keys: server.key_secret and authorized/*.key (see `python -m optimizer_server keys`)."""
     require_auth: bool = False
     """Authenticate even on loopback (non-loopback binds always authenticate)."""

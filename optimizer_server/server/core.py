@@ -5,6 +5,7 @@ this one thread, so jobs and the pool need no locks. Whatever a peer sends, the 
 an ``error`` reply: handlers turn project errors into replies and unexpected exceptions into an
 ``internal_error`` reply plus a logged traceback, and the loop goes on.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import zmq
@@ -41,28 +43,34 @@ _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this oft
 class OptimizerServer:
     """Serve optimisation jobs to clients, renders to workers. See docs/protocol.md."""
 
-    def __init__(self, config: Optional[ServerConfig] = None):
+    def __init__(self, config: ServerConfig | None = None):
         self.config = config or ServerConfig()
         self.device = resolve_device(self.config.device)
-        self.jobs: "OrderedDict[str, Job]" = OrderedDict()
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.pool = WorkerPool(self.config.heartbeat_timeout_s)
-        self.endpoint: Optional[str] = None
+        self.endpoint: str | None = None
         self.counters = {"messages": 0, "rejected": 0, "ignored_results": 0, "reassigned_samples": 0}
         self._context = zmq.Context()
-        self._socket: Optional[zmq.Socket] = None
-        self._auth: Optional[ServerAuth] = None
+        self._socket: zmq.Socket | None = None
+        self._auth: ServerAuth | None = None
         self._stop = threading.Event()
         self._writer = CheckpointWriter()
-        self._outbox: List[Tuple[Job, str, Dict[str, Any]]] = []
-        self._progress_logged: Dict[str, float] = {}
+        self._outbox: list[tuple[Job, str, dict[str, Any]]] = []
+        self._progress_logged: dict[str, float] = {}
         self._seq = 0
         self._turn = 0  # round-robin offset over jobs
         self._next_timers = 0.0
         self._handlers = {
-            "submit": self._on_submit, "pause": self._on_pause, "resume": self._on_resume,
-            "cancel": self._on_cancel, "status": self._on_status,
-            "ready": self._on_ready, "heartbeat": self._on_heartbeat, "result": self._on_result,
-            "render_failed": self._on_render_failed, "bye": self._on_bye,
+            "submit": self._on_submit,
+            "pause": self._on_pause,
+            "resume": self._on_resume,
+            "cancel": self._on_cancel,
+            "status": self._on_status,
+            "ready": self._on_ready,
+            "heartbeat": self._on_heartbeat,
+            "result": self._on_result,
+            "render_failed": self._on_render_failed,
+            "bye": self._on_bye,
         }
 
     # --- life cycle -----------------------------------------------------------------------------------
@@ -74,7 +82,8 @@ class OptimizerServer:
             raise ConfigError(
                 f"{c.bind} is reachable from other machines, so the server must authenticate its peers: "
                 "pass --keys DIR with a CurveZMQ key directory (create one with "
-                "`python -m optimizer_server keys DIR --peer NAME`), or bind tcp://127.0.0.1:PORT")
+                "`python -m optimizer_server keys DIR --peer NAME`), or bind tcp://127.0.0.1:PORT"
+            )
         sock = self._context.socket(zmq.ROUTER)
         sock.linger = 0
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished peer raises instead of vanishing
@@ -90,8 +99,13 @@ class OptimizerServer:
             raise ConfigError(f"cannot bind {c.bind}: {exc} (another server running? pick another port)") from exc
         self._socket = sock
         self.endpoint = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
-        log.info("serving on %s (%s), jobs in %s, losses on %s", self.endpoint,
-                 "CurveZMQ" if authenticate else "loopback, no authentication", c.jobs_dir, self.device)
+        log.info(
+            "serving on %s (%s), jobs in %s, losses on %s",
+            self.endpoint,
+            "CurveZMQ" if authenticate else "loopback, no authentication",
+            c.jobs_dir,
+            self.device,
+        )
         return self.endpoint
 
     def resume_job(self, job_dir: str) -> Job:
@@ -178,22 +192,36 @@ class OptimizerServer:
             self._reject(identity, getattr(exc, "code", "bad_request"), str(exc), msg)
         except Exception as exc:  # a bug must not take the server (and every other job) down
             log.exception("internal error while handling %s from %r", msg.kind, identity)
-            self._reject(identity, "internal_error",
-                         f"internal server error while handling '{msg.kind}': {type(exc).__name__}: {exc}; "
-                         "the server keeps running - please report this", msg)
+            self._reject(
+                identity,
+                "internal_error",
+                f"internal server error while handling '{msg.kind}': {type(exc).__name__}: {exc}; "
+                "the server keeps running - please report this",
+                msg,
+            )
 
-    def _reject(self, identity: bytes, code: str, message: str, msg: Optional[Message] = None,
-                re: Optional[int] = None) -> None:
+    def _reject(
+        self, identity: bytes, code: str, message: str, msg: Message | None = None, re: int | None = None
+    ) -> None:
         self.counters["rejected"] += 1
         log.warning("rejected a message from %r: %s", identity, message)
         if msg is not None:
             re = msg.seq
-        self._send(identity, "error", {"code": code, "message": message[:4000]},
-                   job=None if msg is None else msg.job, re=re)
+        self._send(
+            identity, "error", {"code": code, "message": message[:4000]}, job=None if msg is None else msg.job, re=re
+        )
 
     # --- sending -----------------------------------------------------------------------------------
-    def _send(self, identity: bytes, kind: str, body: Dict[str, Any], *, job: Optional[str] = None,
-              re: Optional[int] = None, arrays=()) -> bool:
+    def _send(
+        self,
+        identity: bytes,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        job: str | None = None,
+        re: int | None = None,
+        arrays=(),
+    ) -> bool:
         """Send without blocking; False when the peer is gone or not reading (then it is dropped)."""
         self._seq += 1
         frames = protocol.encode(kind, body, job=job, seq=self._seq, re=re, arrays=arrays)
@@ -207,18 +235,31 @@ class OptimizerServer:
                 raise
         return False
 
-    def _emit(self, job: Job, kind: str, body: Dict[str, Any]) -> None:
+    def _emit(self, job: Job, kind: str, body: dict[str, Any]) -> None:
         """Queue a job's progress/done message for its followers (sent after the next dispatch)."""
         if kind == "done":
             self.pool.drop_job(job)
-            log.info("job %s %s after %d evaluations (best loss %s)%s", job.id, job.state,
-                     job.method.evaluations, body.get("best_loss"), f": {job.message}" if job.message else "")
+            log.info(
+                "job %s %s after %d evaluations (best loss %s)%s",
+                job.id,
+                job.state,
+                job.method.evaluations,
+                body.get("best_loss"),
+                f": {job.message}" if job.message else "",
+            )
         else:
             now = time.monotonic()
             quiet = now - self._progress_logged.get(job.id, 0.0) < _PROGRESS_LOG_PERIOD_S
-            log.log(logging.DEBUG if quiet else logging.INFO, "job %s: iteration %d, %d/%d renders, loss %.4g, "
-                    "best %.4g", job.id, body["iteration"], body["evaluations"], body["budget"], body["loss"],
-                    body["best_loss"])
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "job %s: iteration %d, %d/%d renders, loss %.4g, best %.4g",
+                job.id,
+                body["iteration"],
+                body["evaluations"],
+                body["budget"],
+                body["loss"],
+                body["best_loss"],
+            )
             if not quiet:
                 self._progress_logged[job.id] = now
         self._outbox.append((job, kind, body))
@@ -234,8 +275,10 @@ class OptimizerServer:
         self._make_room()
         store = JobStore(os.path.join(self.config.jobs_dir, job_id), self._writer)
         if job_id in self.jobs or store.exists():
-            raise RequestRejectedError(f"a job called {job_id!r} exists already; choose another id or leave it "
-                                       "out to get a fresh one", code="bad_request")
+            raise RequestRejectedError(
+                f"a job called {job_id!r} exists already; choose another id or leave it out to get a fresh one",
+                code="bad_request",
+            )
         body = dict(msg.body)
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
@@ -244,14 +287,19 @@ class OptimizerServer:
             target = np.array(msg.array("target"))  # copy: the frame is released after this call
         if msg.arrays_named("mask"):
             mask = np.array(msg.array("mask"))
-        job = Job.create(job_id, config, store, self.device, self._emit, self.config.max_attempts,
-                         target=target, mask=mask)
+        job = Job.create(
+            job_id, config, store, self.device, self._emit, self.config.max_attempts, target=target, mask=mask
+        )
         self.jobs[job_id] = job
         job.listeners.append(identity)
-        self._send(identity, "accepted", {"job": job_id, "job_dir": store.directory, "state": job.state},
-                   job=job_id, re=msg.seq)
-        log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n,
-                 config.budget)
+        self._send(
+            identity,
+            "accepted",
+            {"job": job_id, "job_dir": store.directory, "state": job.state},
+            job=job_id,
+            re=msg.seq,
+        )
+        log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
         job.start()
 
     def _make_room(self) -> None:
@@ -261,16 +309,19 @@ class OptimizerServer:
             if job.final:  # its files stay; only the in-memory copy goes
                 del self.jobs[job_id]
                 return
-        raise RequestRejectedError(f"the server already runs {len(self.jobs)} jobs (the limit); cancel one "
-                                   "or wait for one to finish", code="server_busy")
+        raise RequestRejectedError(
+            f"the server already runs {len(self.jobs)} jobs (the limit); cancel one or wait for one to finish",
+            code="server_busy",
+        )
 
     def _job(self, msg: Message) -> Job:
         if msg.job is None:
             raise RequestRejectedError(f"'{msg.kind}' needs the job id in the header field 'job'")
         job = self.jobs.get(msg.job)
         if job is None:
-            raise RequestRejectedError(f"no job {msg.job!r} on this server (known: {', '.join(self.jobs) or 'none'})",
-                                       code="unknown_job")
+            raise RequestRejectedError(
+                f"no job {msg.job!r} on this server (known: {', '.join(self.jobs) or 'none'})", code="unknown_job"
+            )
         return job
 
     def _on_pause(self, identity: bytes, msg: Message) -> None:
@@ -302,23 +353,36 @@ class OptimizerServer:
         if identity not in job.listeners:
             job.listeners = (job.listeners + [identity])[-_MAX_LISTENERS:]
 
-    def _reply_state(self, identity: bytes, msg: Message, jobs: List[Job]) -> None:
-        self._send(identity, "job_state", {"jobs": [j.summary() for j in jobs], "workers": self.pool.summary()},
-                   job=msg.job, re=msg.seq)
+    def _reply_state(self, identity: bytes, msg: Message, jobs: list[Job]) -> None:
+        self._send(
+            identity,
+            "job_state",
+            {"jobs": [j.summary() for j in jobs], "workers": self.pool.summary()},
+            job=msg.job,
+            re=msg.seq,
+        )
 
     # --- workers ---------------------------------------------------------------------------------------
     def _on_ready(self, identity: bytes, msg: Message) -> None:
         worker, orphaned = self.pool.register(identity, msg.body["capabilities"], time.monotonic())
         self._give_back(orphaned, f"worker {worker.name} restarted")
-        self._send(identity, "welcome", {"worker": worker.name,
-                                         "heartbeat_interval_s": self.config.heartbeat_interval_s}, re=msg.seq)
+        self._send(
+            identity,
+            "welcome",
+            {"worker": worker.name, "heartbeat_interval_s": self.config.heartbeat_interval_s},
+            re=msg.seq,
+        )
         log.info("worker %s joined (%d workers)", worker.name, len(self.pool.workers))
 
-    def _worker(self, identity: bytes, msg: Message) -> Optional[Worker]:
+    def _worker(self, identity: bytes, msg: Message) -> Worker | None:
         worker = self.pool.seen(identity, time.monotonic())
         if worker is None:  # e.g. this server restarted while the worker kept running
-            self._send(identity, "error", {"code": "not_registered",
-                                           "message": "unknown worker: send 'ready' first"}, re=msg.seq)
+            self._send(
+                identity,
+                "error",
+                {"code": "not_registered", "message": "unknown worker: send 'ready' first"},
+                re=msg.seq,
+            )
         return worker
 
     def _on_heartbeat(self, identity: bytes, msg: Message) -> None:
@@ -368,16 +432,27 @@ class OptimizerServer:
     # --- timers and dispatch ---------------------------------------------------------------------------
     def _check_timers(self, now: float) -> None:
         for worker in self.pool.expired(now):
-            log.warning("worker %s sent nothing for %.1f s: declared dead, its renders go elsewhere",
-                        worker.name, now - worker.last_seen)
-            self._give_back(self.pool.remove(worker.identity),
-                            f"worker {worker.name} stopped answering (no heartbeat for "
-                            f"{self.config.heartbeat_timeout_s:g} s)")
+            log.warning(
+                "worker %s sent nothing for %.1f s: declared dead, its renders go elsewhere",
+                worker.name,
+                now - worker.last_seen,
+            )
+            self._give_back(
+                self.pool.remove(worker.identity),
+                f"worker {worker.name} stopped answering (no heartbeat for {self.config.heartbeat_timeout_s:g} s)",
+            )
         for task in self.pool.overdue(now):
-            log.warning("task %d (%d renders) overdue on worker %r: re-sending elsewhere",
-                        task.id, len(task.indices), task.worker)
-            self._give_back([task], f"a render took longer than the render timeout "
-                                    f"({task.deadline - task.sent_at:.1f} s) on a worker that still heartbeats")
+            log.warning(
+                "task %d (%d renders) overdue on worker %r: re-sending elsewhere",
+                task.id,
+                len(task.indices),
+                task.worker,
+            )
+            self._give_back(
+                [task],
+                f"a render took longer than the render timeout "
+                f"({task.deadline - task.sent_at:.1f} s) on a worker that still heartbeats",
+            )
 
     def _dispatch(self) -> None:
         if not self.pool.workers or not self.jobs:
@@ -395,12 +470,12 @@ class OptimizerServer:
         image_bytes = max(1, int(np.prod(job.loss.shape)) * 4)
         return max(1, min(limits.max_frames - 1, (limits.max_message_bytes - limits.max_header_bytes) // image_bytes))
 
-    def _send_render(self, worker: Worker, job: Job, indices: List[int]) -> None:
+    def _send_render(self, worker: Worker, job: Job, indices: list[int]) -> None:
         batch = job.batch
         now = time.monotonic()
         per_image = job.config.render_timeout_s or self.config.render_timeout_s
         task = self.pool.add_task(job, batch, indices, worker, now, per_image * len(indices))
-        body: Dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
+        body: dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
         if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
             body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
             worker.setups[job.id] = batch.purpose
@@ -409,7 +484,7 @@ class OptimizerServer:
             self._give_back(self.pool.remove(worker.identity), f"worker {worker.name} disconnected")
 
 
-def _peek_seq(frames: Sequence[Any]) -> Optional[int]:
+def _peek_seq(frames: Sequence[Any]) -> int | None:
     """The request's seq for the error reply, when the header is readable enough to have one."""
     try:
         head = frames[0].bytes if hasattr(frames[0], "bytes") else bytes(frames[0])
@@ -420,4 +495,3 @@ def _peek_seq(frames: Sequence[Any]) -> Optional[int]:
     except Exception:  # unreadable header: the reply just carries no 're'
         pass
     return None
-

@@ -8,6 +8,7 @@ A job moves through these steps, each one a :class:`RenderBatch` the worker pool
 The job knows nothing about sockets: it hands out sample indices (``take``), takes them back
 when a worker fails (``give_back``), consumes images (``accept``) and reports through ``emit``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,9 @@ import math
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
 
-Emit = Callable[["Job", str, Dict[str, Any]], None]
+Emit = Callable[["Job", str, dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 _MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
 # after a checkpoint that took t seconds to serialise, the next one waits at least this many t
@@ -43,27 +45,27 @@ class JobConfig:
     space: Space
     method: str
     budget: int
-    target: Dict[str, Any]
-    options: Dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    settings: Dict[str, Any] = field(default_factory=dict)
-    requires: Dict[str, Any] = field(default_factory=dict)
-    start: Optional[Dict[str, Any]] = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    requires: dict[str, Any] = field(default_factory=dict)
+    start: dict[str, Any] | None = None
     name: str = ""
-    render_timeout_s: Optional[float] = None
+    render_timeout_s: float | None = None
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "JobConfig":
+    def from_dict(cls, d: dict[str, Any]) -> JobConfig:
         d = dict(d)
         d["space"] = Space.from_dict(d["space"])
         return cls(**d)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["space"] = self.space.to_dict()
         return d
 
-    def start_unit(self) -> Optional[np.ndarray]:
+    def start_unit(self) -> np.ndarray | None:
         if self.start is None:
             return None
         return self.space.to_unit(self.space.values_from_named(self.start))
@@ -77,8 +79,7 @@ class JobConfig:
 class RenderBatch:
     """The renders one step of a job waits for: the target, or one iteration's samples."""
 
-    def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray,
-                 settings: Dict[str, Any]):
+    def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray, settings: dict[str, Any]):
         self.purpose = purpose  # "target" or "samples"
         self.iteration = iteration
         self.values = np.ascontiguousarray(values, dtype=np.float64)
@@ -86,7 +87,7 @@ class RenderBatch:
         self.settings = settings
         size = len(self.values)
         self.losses = np.full(size, np.nan)
-        self.residuals: Optional[np.ndarray] = None  # (size, P), for methods that use the pixels
+        self.residuals: np.ndarray | None = None  # (size, P), for methods that use the pixels
         self.received = np.zeros(size, dtype=bool)
         self.attempts = np.zeros(size, dtype=np.int64)
         self.unassigned = deque(range(size))
@@ -116,11 +117,11 @@ class Job:
         self.max_attempts = max_attempts
         self.state = "running"
         self.message = ""
-        self.listeners: List[bytes] = []
-        self.loss: Optional[ImageLoss] = None
-        self.mask: Optional[np.ndarray] = None
-        self.batch: Optional[RenderBatch] = None
-        self.history: Dict[str, list] = {k: [] for k in _HISTORY_KEYS + ("current",)}
+        self.listeners: list[bytes] = []
+        self.loss: ImageLoss | None = None
+        self.mask: np.ndarray | None = None
+        self.batch: RenderBatch | None = None
+        self.history: dict[str, list] = {k: [] for k in _HISTORY_KEYS + ("current",)}
         self.persist_ms = 0.0
         self._dirty = False
         self._next_save = 0.0  # monotonic time before which a changed state is not checkpointed again
@@ -133,15 +134,25 @@ class Job:
         options = dict(c.options)
         if c.method == "auto":  # every job's loss is an image loss, so its residuals can always be passed
             options.setdefault("residuals", auto_residuals)
-        method = create_method(c.method, n=self.space.n, budget=c.budget, seed=c.seed, x0=c.start_unit(),
-                               device=self.device, resolution=self.space.resolution, **options)
+        method = create_method(
+            c.method,
+            n=self.space.n,
+            budget=c.budget,
+            seed=c.seed,
+            x0=c.start_unit(),
+            device=self.device,
+            resolution=self.space.resolution,
+            **options,
+        )
         if method.done:
-            raise ConfigError(f"budget {c.budget} is too small for even one iteration of {c.method!r} "
-                              f"({method.batch_size} renders); raise the budget")
+            raise ConfigError(
+                f"budget {c.budget} is too small for even one iteration of {c.method!r} "
+                f"({method.batch_size} renders); raise the budget"
+            )
         return method
 
     @classmethod
-    def create(cls, job_id, config, store, device, emit, max_attempts, target=None, mask=None) -> "Job":
+    def create(cls, job_id, config, store, device, emit, max_attempts, target=None, mask=None) -> Job:
         """A new job; raises ConfigError/ProtocolError before anything is written."""
         job = cls(job_id, config, store, device, emit, max_attempts)
         job.mask = mask
@@ -153,7 +164,7 @@ class Job:
         return job
 
     @classmethod
-    def load(cls, store: JobStore, device, emit, max_attempts) -> "Job":
+    def load(cls, store: JobStore, device, emit, max_attempts) -> Job:
         """A job from its directory, at its last checkpoint."""
         saved = store.load_job()
         try:
@@ -192,8 +203,9 @@ class Job:
                 self.state = "waiting_for_target"
             t = self.config.target
             settings = dict(self.config.settings, **t.get("settings", {}))
-            self.batch = RenderBatch("target", -1, self.config.target_values(),
-                                     np.array([t.get("seed", self.config.seed)]), settings)
+            self.batch = RenderBatch(
+                "target", -1, self.config.target_values(), np.array([t.get("seed", self.config.seed)]), settings
+            )
         elif self.state in ("running", "waiting_for_target"):  # the latter: stopped right after the target render
             self.state = "running"
             self._ask_next()
@@ -232,7 +244,7 @@ class Job:
     def has_work(self) -> bool:
         return self.batch is not None and bool(self.batch.unassigned) and not self.final
 
-    def take(self, count: int) -> List[int]:
+    def take(self, count: int) -> list[int]:
         """Up to ``count`` sample indices nobody is rendering."""
         b = self.batch
         out = [b.unassigned.popleft() for _ in range(min(count, len(b.unassigned)))]
@@ -246,24 +258,34 @@ class Job:
         exhausted = [i for i in indices if batch.attempts[i] >= self.max_attempts]
         if exhausted:
             i = exhausted[0]
-            self.fail(f"sample {i} of iteration {batch.iteration} (values {batch.values[i].tolist()}) was sent "
-                      f"to workers {batch.attempts[i]} times without a usable result; last problem: {reason}")
+            self.fail(
+                f"sample {i} of iteration {batch.iteration} (values {batch.values[i].tolist()}) was sent "
+                f"to workers {batch.attempts[i]} times without a usable result; last problem: {reason}"
+            )
             return
         batch.unassigned.extendleft(sorted(indices, reverse=True))  # retried first, in order
 
-    def check_images(self, images: Sequence[np.ndarray], count: int) -> Optional[str]:
+    def check_images(self, images: Sequence[np.ndarray], count: int) -> str | None:
         """Why a result cannot be used, or None."""
         if len(images) != count:
             return f"the result holds {len(images)} images for a batch of {count}"
         expected = self.loss.shape if self.loss is not None else None
         for img in images:
             if expected is not None and tuple(img.shape) != expected:
-                return (f"the worker rendered images of shape {tuple(img.shape)} but the target is {expected}; "
-                        "render at the target's resolution and channel count")
+                return (
+                    f"the worker rendered images of shape {tuple(img.shape)} but the target is {expected}; "
+                    "render at the target's resolution and channel count"
+                )
         return None
 
-    def accept(self, batch: RenderBatch, indices: Sequence[int], images: Sequence[np.ndarray],
-               render_s: float, wire_s: float = 0.0) -> None:
+    def accept(
+        self,
+        batch: RenderBatch,
+        indices: Sequence[int],
+        images: Sequence[np.ndarray],
+        render_s: float,
+        wire_s: float = 0.0,
+    ) -> None:
         """Use rendered images (checked with ``check_images``) of the samples ``indices``."""
         if batch is not self.batch or self.final:
             return  # a late result of a step that is over
@@ -340,24 +362,44 @@ class Job:
     def _record(self, batch: RenderBatch, tell_s: float) -> None:
         m = self.method
         wall_s = time.perf_counter() - batch.started
-        entry = {"iteration": m.iteration, "evaluations": m.evaluations, "loss": float(batch.losses.mean()),
-                 "loss_min": float(batch.losses.min()), "best_loss": float(m.best_loss),
-                 "sigma": float("nan") if m.sigma is None else float(m.sigma), "wall_s": wall_s}
+        entry = {
+            "iteration": m.iteration,
+            "evaluations": m.evaluations,
+            "loss": float(batch.losses.mean()),
+            "loss_min": float(batch.losses.min()),
+            "best_loss": float(m.best_loss),
+            "sigma": float("nan") if m.sigma is None else float(m.sigma),
+            "wall_s": wall_s,
+        }
         for key, value in entry.items():
             self.history[key].append(value)
         if self.space.n <= _MAX_HISTORY_DIMS:
             self.history["current"].append(self.space.from_unit(m.current).tolist())
         result = self.result()
-        self._emit(self, "progress", {
-            "state": self.state, "iteration": m.iteration, "evaluations": m.evaluations,
-            "budget": self.config.budget, "loss": entry["loss"], "loss_min": entry["loss_min"],
-            "best_loss": entry["best_loss"], "current": result["current"], "best": result["best"] or {},
-            "sigma": None if m.sigma is None else float(m.sigma),
-            "timings": {"iteration_s": wall_s, "render_s": batch.render_s, "loss_ms": 1e3 * batch.loss_s,
-                        "optimizer_ms": 1e3 * (batch.ask_s + tell_s),
-                        "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
-                        "persist_ms": self.persist_ms},  # of the previous checkpoint
-        })
+        self._emit(
+            self,
+            "progress",
+            {
+                "state": self.state,
+                "iteration": m.iteration,
+                "evaluations": m.evaluations,
+                "budget": self.config.budget,
+                "loss": entry["loss"],
+                "loss_min": entry["loss_min"],
+                "best_loss": entry["best_loss"],
+                "current": result["current"],
+                "best": result["best"] or {},
+                "sigma": None if m.sigma is None else float(m.sigma),
+                "timings": {
+                    "iteration_s": wall_s,
+                    "render_s": batch.render_s,
+                    "loss_ms": 1e3 * batch.loss_s,
+                    "optimizer_ms": 1e3 * (batch.ask_s + tell_s),
+                    "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
+                    "persist_ms": self.persist_ms,
+                },  # of the previous checkpoint
+            },
+        )
 
     def fail(self, message: str) -> None:
         log.error("job %s failed: %s", self.id, message)
@@ -370,19 +412,29 @@ class Job:
         self._emit(self, "done", self.result())
 
     # --- reporting and files --------------------------------------------------------------------
-    def result(self) -> Dict[str, Any]:
+    def result(self) -> dict[str, Any]:
         """The body of `done` (also the core of `progress` and of the job summaries)."""
         m = self.method
-        return {"state": self.state, "iteration": m.iteration, "evaluations": m.evaluations,
-                "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
-                "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
-                "current": self.space.named(self.space.from_unit(m.current)),
-                "message": self.message, "job_dir": self.store.directory}
+        return {
+            "state": self.state,
+            "iteration": m.iteration,
+            "evaluations": m.evaluations,
+            "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
+            "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
+            "current": self.space.named(self.space.from_unit(m.current)),
+            "message": self.message,
+            "job_dir": self.store.directory,
+        }
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         s = self.result()
-        s.update(job=self.id, name=self.config.name, method=self.config.method, budget=self.config.budget,
-                 rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()))
+        s.update(
+            job=self.id,
+            name=self.config.name,
+            method=self.config.method,
+            budget=self.config.budget,
+            rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()),
+        )
         return s
 
     def save_if_changed(self, force: bool = False) -> None:
@@ -397,7 +449,9 @@ class Job:
         t0 = time.perf_counter()
         self._dirty = False  # before writing: a failing save is retried at the next change, not in a loop
         history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
-        self.store.save_checkpoint({"state": self.state, "message": self.message,
-                                    "method": self.method.state_dict(), "history": history}, wait=wait)
+        self.store.save_checkpoint(
+            {"state": self.state, "message": self.message, "method": self.method.state_dict(), "history": history},
+            wait=wait,
+        )
         self.persist_ms = 1e3 * (time.perf_counter() - t0)
         self._next_save = time.monotonic() + _CHECKPOINT_SPACING * self.persist_ms / 1e3

@@ -8,24 +8,26 @@ Why tasks are removed rather than marked: once a task is reassigned (worker dead
 failed), its id is gone from ``tasks``, so a late or duplicate ``result`` for it finds nothing
 and is ignored — the samples are never counted twice.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Any
 
 
 @dataclass
 class Worker:
     identity: bytes
     name: str
-    capabilities: Dict[str, Any]
+    capabilities: dict[str, Any]
     max_batch: int
     last_seen: float
-    inflight: Set[int] = field(default_factory=set)
+    inflight: set[int] = field(default_factory=set)
     """Task ids sent and not answered, including abandoned ones: a worker still busy with an
     abandoned (timed-out) task gets nothing new until it answers."""
-    setups: Dict[str, str] = field(default_factory=dict)
+    setups: dict[str, str] = field(default_factory=dict)
     """job id -> which setup ('target' or 'samples') this worker holds for it."""
     images_rendered: int = 0
 
@@ -33,16 +35,16 @@ class Worker:
     def idle(self) -> bool:
         return not self.inflight
 
-    def can_render(self, requires: Dict[str, Any]) -> bool:
+    def can_render(self, requires: dict[str, Any]) -> bool:
         return all(self.capabilities.get(k) == v for k, v in requires.items())
 
 
 @dataclass
 class Task:
     id: int
-    job: Any            # server.jobs.Job
-    batch: Any          # server.jobs.RenderBatch
-    indices: List[int]
+    job: Any  # server.jobs.Job
+    batch: Any  # server.jobs.RenderBatch
+    indices: list[int]
     worker: bytes
     sent_at: float
     deadline: float
@@ -51,47 +53,59 @@ class Task:
 class WorkerPool:
     def __init__(self, heartbeat_timeout_s: float):
         self.heartbeat_timeout_s = heartbeat_timeout_s
-        self.workers: Dict[bytes, Worker] = {}
-        self.tasks: Dict[int, Task] = {}
+        self.workers: dict[bytes, Worker] = {}
+        self.tasks: dict[int, Task] = {}
         self._next_task_id = 1
 
     # --- membership ------------------------------------------------------------------------------
-    def register(self, identity: bytes, capabilities: Dict[str, Any], now: float) -> Tuple[Worker, List[Task]]:
+    def register(self, identity: bytes, capabilities: dict[str, Any], now: float) -> tuple[Worker, list[Task]]:
         """Add a worker. A worker that registers again (it restarted or reconnected) loses its
         tasks: they are returned for re-queueing."""
         orphaned = self.remove(identity) if identity in self.workers else []
         name = str(capabilities.get("name") or identity.decode(errors="replace"))
-        worker = Worker(identity=identity, name=name, capabilities=dict(capabilities),
-                        max_batch=int(capabilities.get("max_batch", 1)), last_seen=now)
+        worker = Worker(
+            identity=identity,
+            name=name,
+            capabilities=dict(capabilities),
+            max_batch=int(capabilities.get("max_batch", 1)),
+            last_seen=now,
+        )
         self.workers[identity] = worker
         return worker, orphaned
 
-    def remove(self, identity: bytes) -> List[Task]:
+    def remove(self, identity: bytes) -> list[Task]:
         """Forget a worker; return its outstanding tasks (to re-queue)."""
         worker = self.workers.pop(identity, None)
         if worker is None:
             return []
         return [self.tasks.pop(t) for t in sorted(worker.inflight) if t in self.tasks]
 
-    def seen(self, identity: bytes, now: float) -> Optional[Worker]:
+    def seen(self, identity: bytes, now: float) -> Worker | None:
         worker = self.workers.get(identity)
         if worker is not None:
             worker.last_seen = now
         return worker
 
-    def expired(self, now: float) -> List[Worker]:
+    def expired(self, now: float) -> list[Worker]:
         return [w for w in self.workers.values() if now - w.last_seen > self.heartbeat_timeout_s]
 
     # --- tasks ---------------------------------------------------------------------------------------
-    def add_task(self, job, batch, indices: List[int], worker: Worker, now: float, timeout_s: float) -> Task:
-        task = Task(id=self._next_task_id, job=job, batch=batch, indices=list(indices),
-                    worker=worker.identity, sent_at=now, deadline=now + timeout_s)
+    def add_task(self, job, batch, indices: list[int], worker: Worker, now: float, timeout_s: float) -> Task:
+        task = Task(
+            id=self._next_task_id,
+            job=job,
+            batch=batch,
+            indices=list(indices),
+            worker=worker.identity,
+            sent_at=now,
+            deadline=now + timeout_s,
+        )
         self._next_task_id += 1
         self.tasks[task.id] = task
         worker.inflight.add(task.id)
         return task
 
-    def answered(self, task_id: int, worker: Worker) -> Optional[Task]:
+    def answered(self, task_id: int, worker: Worker) -> Task | None:
         """The task a worker's result/failure answers, or None when it is late, duplicate or not
         this worker's (then the answer is ignored)."""
         worker.inflight.discard(task_id)
@@ -100,7 +114,7 @@ class WorkerPool:
             return None
         return self.tasks.pop(task_id)
 
-    def overdue(self, now: float) -> List[Task]:
+    def overdue(self, now: float) -> list[Task]:
         """Tasks past their deadline, removed (their worker stays busy until it answers)."""
         late = [t for t in self.tasks.values() if now > t.deadline]
         for t in late:
@@ -117,7 +131,7 @@ class WorkerPool:
         """Not stuck on an abandoned task."""
         return all(t in self.tasks for t in worker.inflight)
 
-    def plan(self, jobs: List[Any], message_cap: Callable[[Any], int]) -> Iterator[Tuple[Worker, Any, int]]:
+    def plan(self, jobs: list[Any], message_cap: Callable[[Any], int]) -> Iterator[tuple[Worker, Any, int]]:
         """(worker, job, chunk size) for every idle worker that has something to render.
 
         All samples of an iteration go out at once: the pending samples of a job are split evenly
@@ -125,25 +139,28 @@ class WorkerPool:
         max_batch and by ``message_cap(job)`` (how many of its images fit in one result message).
         Jobs take turns (the caller rotates ``jobs``) so one job cannot starve another.
         """
-        served: Dict[int, int] = {}  # id(job) -> workers given a share of it in this round
+        served: dict[int, int] = {}  # id(job) -> workers given a share of it in this round
         for worker in [w for w in self.workers.values() if w.idle]:
             for job in jobs:
                 if not job.has_work() or not worker.can_render(job.config.requires):
                     continue
-                able = sum(1 for w in self.workers.values()
-                           if w.can_render(job.config.requires) and self.healthy(w))
+                able = sum(1 for w in self.workers.values() if w.can_render(job.config.requires) and self.healthy(w))
                 sharers = max(1, able - served.get(id(job), 0))  # this worker and those still to come
                 chunk = math.ceil(len(job.batch.unassigned) / sharers)
                 served[id(job)] = served.get(id(job), 0) + 1
                 yield worker, job, max(1, min(worker.max_batch, message_cap(job), chunk))
                 break
 
-    def summary(self) -> Dict[str, Any]:
-        return {"count": len(self.workers), "busy": sum(1 for w in self.workers.values() if not w.idle),
-                "names": [w.name for w in self.workers.values()][:64], "tasks": len(self.tasks)}
+    def summary(self) -> dict[str, Any]:
+        return {
+            "count": len(self.workers),
+            "busy": sum(1 for w in self.workers.values() if not w.idle),
+            "names": [w.name for w in self.workers.values()][:64],
+            "tasks": len(self.tasks),
+        }
 
 
-def rotate(items: Iterable[Any], start: int) -> List[Any]:
+def rotate(items: Iterable[Any], start: int) -> list[Any]:
     items = list(items)
     if not items:
         return items

@@ -8,12 +8,13 @@ Both are ``state_io`` files: JSON tree + numpy arrays, loaded without pickle. Ch
 serialised on the serve loop (a consistent snapshot) and written by :class:`CheckpointWriter`
 on a background thread, so a slow fsync never holds up the workers.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class CheckpointWriter:
     """Writes files atomically on one background thread; only the newest bytes per path are kept."""
 
     def __init__(self):
-        self._pending: Dict[str, bytes] = {}
+        self._pending: dict[str, bytes] = {}
         self._writing = False
         self._closed = False
         self._cond = threading.Condition()
@@ -73,7 +74,7 @@ class CheckpointWriter:
 
 
 class JobStore:
-    def __init__(self, directory: str, writer: Optional[CheckpointWriter] = None):
+    def __init__(self, directory: str, writer: CheckpointWriter | None = None):
         self.directory = os.path.abspath(directory)
         self.job_path = os.path.join(self.directory, "job.npz")
         self.state_path = os.path.join(self.directory, "state.npz")
@@ -82,20 +83,22 @@ class JobStore:
     def exists(self) -> bool:
         return os.path.isfile(self.job_path)
 
-    def save_job(self, config: Dict[str, Any], target: Optional[np.ndarray], mask: Optional[np.ndarray]) -> None:
+    def save_job(self, config: dict[str, Any], target: np.ndarray | None, mask: np.ndarray | None) -> None:
         os.makedirs(self.directory, exist_ok=True)
         save_state(self.job_path, {"format": JOB_FORMAT, "config": config, "target": target, "mask": mask})
 
-    def load_job(self) -> Dict[str, Any]:
+    def load_job(self) -> dict[str, Any]:
         if not self.exists():
-            raise StateError(f"{self.directory} is not a job directory (no job.npz); pass the directory "
-                             "the server printed for the job, e.g. ~/.cache/zerograds/jobs/<job id>")
+            raise StateError(
+                f"{self.directory} is not a job directory (no job.npz); pass the directory "
+                "the server printed for the job, e.g. ~/.cache/zerograds/jobs/<job id>"
+            )
         job = load_state(self.job_path)
         if job.get("format") != JOB_FORMAT:
             raise StateError(f"{self.job_path} has format {job.get('format')!r}, expected {JOB_FORMAT!r}")
         return job
 
-    def save_checkpoint(self, checkpoint: Dict[str, Any], wait: bool = False) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], wait: bool = False) -> None:
         """Snapshot now; write now (``wait`` or no writer) or on the writer thread."""
         data = dumps_state(dict(checkpoint, format=CHECKPOINT_FORMAT))
         if self.writer is None:
@@ -105,7 +108,7 @@ class JobStore:
         if wait:
             self.writer.flush()
 
-    def load_checkpoint(self, torch_device=None) -> Optional[Dict[str, Any]]:
+    def load_checkpoint(self, torch_device=None) -> dict[str, Any] | None:
         """The last checkpoint, or None when the job never finished an iteration."""
         if not os.path.isfile(self.state_path):
             return None

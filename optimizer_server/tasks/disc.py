@@ -1,10 +1,12 @@
 """A hard-edged disc rasteriser: the smallest image task with a real plateau.
 
-The parameters are the disc centre (cx, cy) in image coordinates, bounded to [r, 1 - r] so the
-disc stays whole in view (with looser bounds every gradient method learns that a disc pushed
-half out of the image has a lower MSE — the failure the thesis reports in Sec. 5.4.8). While the disc does not overlap the target disc, moving it changes no loss: the
-MSE is the two discs' areas, whatever the position — a plateau no finite difference escapes.
+The parameters are the disc centre (cx, cy) in image coordinates, bounded to [r, 1 - r] so the disc
+stays whole in view (with looser bounds every gradient method learns that a disc pushed half out of
+the image has a lower MSE — the failure the thesis reports in Sec. 5.4.8). While the disc does not
+overlap the target disc, moving it changes no loss: the MSE is the two discs' areas, whatever the
+position — a plateau no finite difference escapes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

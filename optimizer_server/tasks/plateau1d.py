@@ -4,6 +4,7 @@ On [0, 10]: a high plateau left of 3 (where runs start), a lower false plateau o
 narrow V-shaped valley with the global minimum 0 at x = 6, and a plateau right of 7.5. The
 gradient is zero almost everywhere outside the valley.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,8 @@ def space() -> Space:
 
 def loss(values) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64).reshape(-1)
-    out = np.full_like(x, 0.8)                                    # right plateau
+    out = np.full_like(x, 0.8)  # right plateau
     out[x < 7.5] = np.minimum(0.8, 0.6 * np.abs(x[x < 7.5] - OPTIMUM) / 1.5)  # valley
-    out[x < 4.5] = 0.6                                            # false plateau
-    out[x < 3.0] = 1.0                                            # starting plateau
+    out[x < 4.5] = 0.6  # false plateau
+    out[x < 3.0] = 1.0  # starting plateau
     return out

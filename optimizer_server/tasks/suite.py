@@ -10,10 +10,11 @@ Kinds of difficulty, as rendering produces them:
 
 Everything is plain numpy, vectorised over the batch, deterministic given the seeds.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -37,10 +38,10 @@ class Problem:
     noisy: bool = False
     """True: the loss takes render seeds (``loss(x, seeds=...)``)."""
     description: str = ""
-    extra: Dict = field(default_factory=dict)
-    resolution: Optional[np.ndarray] = None
+    extra: dict = field(default_factory=dict)
+    resolution: np.ndarray | None = None
     """(n,) unit-cube spacing of discrete parameters' values (0: continuous), as ``Space.resolution``."""
-    residuals: Optional[Callable[..., np.ndarray]] = None
+    residuals: Callable[..., np.ndarray] | None = None
     """(B, n) points [, seeds] → (B, P) residual vectors (image - target, scaled so their squares sum
     to the loss), for methods that use the rendered images (``gauss_newton``); None: losses only."""
     grid: str = ""
@@ -68,8 +69,17 @@ def plateau_1d() -> Problem:
     def error(x):
         return abs(plateau1d.LO + span * float(np.clip(x[0], 0, 1)) - plateau1d.OPTIMUM)
 
-    return Problem("plateau1d", 1, loss, error, 0.1, np.array([(plateau1d.START - plateau1d.LO) / span]), 400,
-                   "|x - 6| on [0, 10]", description="1-D plateaus and a narrow valley (tasks/plateau1d.py)")
+    return Problem(
+        "plateau1d",
+        1,
+        loss,
+        error,
+        0.1,
+        np.array([(plateau1d.START - plateau1d.LO) / span]),
+        400,
+        "|x - 6| on [0, 10]",
+        description="1-D plateaus and a narrow valley (tasks/plateau1d.py)",
+    )
 
 
 # --- hard-edged discs ------------------------------------------------------------------------
@@ -103,23 +113,24 @@ class DiscScene:
         img = np.zeros((len(x), self.size, self.size, 3), dtype=np.float32)
         r2 = self.radius * self.radius
         for k in range(self.count):
-            inside = ((self.xx[None] - c[:, k, 0, None, None]) ** 2
-                      + (self.yy[None] - c[:, k, 1, None, None]) ** 2) < r2
+            inside = (
+                (self.xx[None] - c[:, k, 0, None, None]) ** 2 + (self.yy[None] - c[:, k, 1, None, None]) ** 2
+            ) < r2
             img += inside[..., None] * self.colours[k]
         return np.minimum(img, 1.0)
 
-    def noisy_render(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+    def noisy_render(self, x, seeds: np.ndarray | None = None) -> np.ndarray:
         img = self.render(x)
         if self.noise > 0:  # Monte-Carlo-like pixel noise, one noise image per render seed
             for i, s in enumerate(np.asarray(seeds if seeds is not None else np.zeros(len(x), np.int64))):
                 img[i] += self.noise * np.random.default_rng(int(s)).standard_normal(img.shape[1:]).astype(np.float32)
         return img
 
-    def loss(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+    def loss(self, x, seeds: np.ndarray | None = None) -> np.ndarray:
         diff = self.noisy_render(x, seeds) - self.target_image
         return (diff * diff).mean(axis=(1, 2, 3)).astype(np.float64)
 
-    def residuals(self, x, seeds: Optional[np.ndarray] = None) -> np.ndarray:
+    def residuals(self, x, seeds: np.ndarray | None = None) -> np.ndarray:
         return _residuals(self.noisy_render(x, seeds), self.target_image)
 
     def error(self, x) -> float:
@@ -128,13 +139,30 @@ class DiscScene:
         return float(np.linalg.norm(d, axis=1).max())
 
 
-def discs(count: int, size: int = 32, radius: float = 0.15, budget: int = 2000, noise: float = 0.0,
-          target: float = 0.02, name: Optional[str] = None) -> Problem:
+def discs(
+    count: int,
+    size: int = 32,
+    radius: float = 0.15,
+    budget: int = 2000,
+    noise: float = 0.0,
+    target: float = 0.02,
+    name: str | None = None,
+) -> Problem:
     scene = DiscScene(count, size, radius, seed=100 + count, noise=noise)
-    return Problem(name or f"discs{count}", 2 * count, scene.loss, scene.error, target,
-                   scene.start_unit.reshape(-1), budget, "max centre distance (image widths)", noisy=noise > 0,
-                   description=f"{count} hard-edged disc(s), {size}² px" + (f", pixel noise σ={noise}" if noise else ""),
-                   extra={"scene": scene}, residuals=scene.residuals)
+    return Problem(
+        name or f"discs{count}",
+        2 * count,
+        scene.loss,
+        scene.error,
+        target,
+        scene.start_unit.reshape(-1),
+        budget,
+        "max centre distance (image widths)",
+        noisy=noise > 0,
+        description=f"{count} hard-edged disc(s), {size}² px" + (f", pixel noise σ={noise}" if noise else ""),
+        extra={"scene": scene},
+        residuals=scene.residuals,
+    )
 
 
 # --- LED panel (bools) -----------------------------------------------------------------------
@@ -153,7 +181,7 @@ class LEDPanel:
         img = np.zeros((len(x), self.rows * 4 + 1, self.cols * 4 + 1), np.float32)
         for dy in range(5):  # overlapping 5×5 blobs on a 4-pixel pitch
             for dx in range(5):
-                img[:, dy:dy + self.rows * 4:4, dx:dx + self.cols * 4:4] += bits * self.blob[dy, dx]
+                img[:, dy : dy + self.rows * 4 : 4, dx : dx + self.cols * 4 : 4] += bits * self.blob[dy, dx]
         return img
 
     def loss(self, x) -> np.ndarray:
@@ -171,9 +199,20 @@ class LEDPanel:
 def led(rows: int, cols: int, budget: int, target: float) -> Problem:
     panel = LEDPanel(rows, cols, seed=rows * cols)
     n = rows * cols
-    return Problem(f"led{n}", n, panel.loss, panel.error, target, np.full(n, 0.25), budget,
-                   "fraction of LEDs wrong", description=f"{rows}×{cols} binary LED panel (bools, rounded)",
-                   extra={"panel": panel}, resolution=np.ones(n), residuals=panel.residuals)
+    return Problem(
+        f"led{n}",
+        n,
+        panel.loss,
+        panel.error,
+        target,
+        np.full(n, 0.25),
+        budget,
+        "fraction of LEDs wrong",
+        description=f"{rows}×{cols} binary LED panel (bools, rounded)",
+        extra={"panel": panel},
+        resolution=np.ones(n),
+        residuals=panel.residuals,
+    )
 
 
 # --- integer count ----------------------------------------------------------------------------
@@ -215,10 +254,20 @@ class BarCount:
 
 def bar_count(budget: int = 1000) -> Problem:
     task = BarCount()
-    return Problem("count", 2, task.loss, task.error, 0.02, BarCount.to_unit(np.array([3, 0.3])), budget,
-                   "|Δcount| + |Δwidth|", description="integer bar count + bar width (int rounded)",
-                   extra={"task": task}, resolution=np.array([1.0 / BarCount.MAX, 0.0]),
-                   residuals=task.residuals)
+    return Problem(
+        "count",
+        2,
+        task.loss,
+        task.error,
+        0.02,
+        BarCount.to_unit(np.array([3, 0.3])),
+        budget,
+        "|Δcount| + |Δwidth|",
+        description="integer bar count + bar width (int rounded)",
+        extra={"task": task},
+        resolution=np.array([1.0 / BarCount.MAX, 0.0]),
+        residuals=task.residuals,
+    )
 
 
 # --- texels seen through a blur (smooth, interlinked, high-dimensional) ------------------------
@@ -256,13 +305,23 @@ class BlurredTexture:
 def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
     tex = BlurredTexture(side, blur, seed=side)
     n = side * side
-    return Problem(f"texture{n}", n, tex.loss, tex.error, 0.05, np.full(n, 0.5), budget,
-                   "loss / loss(start) (0.05 = the paper's 95 % reduction)",
-                   description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)", extra={"texture": tex},
-                   residuals=tex.residuals, grid=f"{side}x{side}")
+    return Problem(
+        f"texture{n}",
+        n,
+        tex.loss,
+        tex.error,
+        0.05,
+        np.full(n, 0.5),
+        budget,
+        "loss / loss(start) (0.05 = the paper's 95 % reduction)",
+        description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)",
+        extra={"texture": tex},
+        residuals=tex.residuals,
+        grid=f"{side}x{side}",
+    )
 
 
-def suite() -> Dict[str, Problem]:
+def suite() -> dict[str, Problem]:
     """The benchmark's problems by name (built on demand: the big texture allocates ~100 MB)."""
     makers = {
         "plateau1d": plateau_1d,

@@ -3,6 +3,7 @@
 Every test that builds a scene starts from factory settings, so tests do not leak into each
 other. Tests that need separate Blender processes (workers) start them with subprocess.
 """
+
 import os
 import sys
 
@@ -21,6 +22,7 @@ bpy = pytest.importorskip("bpy", reason="the `bpy` module (pip install bpy) is n
 def kinds_scene():
     """The every-kind scene (64×48, 8 spp) and an open in-memory renderer."""
     import scene_kit
+
     from blender_addon import render
 
     scene = scene_kit.build_kinds_scene()

@@ -11,6 +11,7 @@ the draw code checked is the same.
 
     blender --factory-startup tiny.blend --python tests/blender/gui_check.py -- REPORT.json SHOT.png
 """
+
 import json
 import os
 import sys
@@ -20,12 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(os.path.dirname(HERE)), HERE]
 
 import bpy  # noqa: E402
+import scene_kit  # noqa: E402
 
 import blender_addon  # noqa: E402
-import scene_kit  # noqa: E402
 from blender_addon import api  # noqa: E402
 
-REPORT, SHOT = sys.argv[sys.argv.index("--") + 1:][:2]
+REPORT, SHOT = sys.argv[sys.argv.index("--") + 1 :][:2]
 record = {"panel_draws": 0, "list_rows": 0, "errors": [], "blender": bpy.app.version_string}
 
 
@@ -43,14 +44,17 @@ def recorded(call, key):
 def setup():
     blender_addon.register()
     from blender_addon import panels
+
     draw, draw_item = panels.VIEW3D_PT_zerograds.draw, panels.ZEROGRADS_UL_params.draw_item
 
     def counted_draw(self, context):  # Blender checks the argument count of draw functions
         recorded(lambda: draw(self, context), "panel_draws")
 
     def counted_draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
-        recorded(lambda: draw_item(self, context, layout, data, item, icon, active_data, active_propname, index),
-                 "list_rows")
+        recorded(
+            lambda: draw_item(self, context, layout, data, item, icon, active_data, active_propname, index), "list_rows"
+        )
+
     panels.VIEW3D_PT_zerograds.draw = counted_draw
     panels.ZEROGRADS_UL_params.draw_item = counted_draw_item
     scene = bpy.context.scene
@@ -60,9 +64,11 @@ def setup():
     broken.data_path = 'objects["Gone"].location'  # shown as an error row
     tabs_settable = hasattr(bpy.types.Region, "active_panel_category")
     if not tabs_settable:
+
         class SCENE_PT_zerograds_check(panels.VIEW3D_PT_zerograds):
             bl_idname = "SCENE_PT_zerograds_check"
             bl_space_type, bl_region_type, bl_context = "PROPERTIES", "WINDOW", "scene"
+
         bpy.utils.register_class(SCENE_PT_zerograds_check)
     for window in bpy.context.window_manager.windows:
         areas = sorted(window.screen.areas, key=lambda a: a.width * a.height)

@@ -4,10 +4,10 @@
 that changing it visibly changes a 64×48 render. ``KIND_CASES`` lists them: (label, data path,
 index, a value that differs from the scene's).
 """
+
 import bpy
 
-from scenes.kit import (add_rigid_body, camera, empty_scene, geometry_nodes_row, light,  # noqa: F401
-                        mesh_object, principled, world)
+from scenes.kit import add_rigid_body, camera, empty_scene, geometry_nodes_row, light, mesh_object, principled, world  # noqa: F401
 
 
 def build_kinds_scene(width=64, height=48, samples=8):
@@ -38,6 +38,7 @@ def build_kinds_scene(width=64, height=48, samples=8):
     world((0.05, 0.05, 0.08), 1.0)
     scene.frame_start, scene.frame_end = 1, 40
     from blender_addon import render
+
     render.configure(scene, width, height, samples)
     return scene
 
@@ -47,14 +48,18 @@ KIND_CASES = [
     ("object transform", 'objects["Ball"].location', 0, -0.6),
     ("light data", 'lights["Lamp"].energy', -1, 200.0),
     ("camera data", 'cameras["Camera"].lens', -1, 40.0),
-    ("material node input", 'materials["BallMat"].node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value',
-     1, 0.9),
+    (
+        "material node input",
+        'materials["BallMat"].node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value',
+        1,
+        0.9,
+    ),
     ("world node input", 'worlds["World"].node_tree.nodes["Background"].inputs["Strength"].default_value', -1, 8.0),
     ("geometry-nodes int input", 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]', -1, 6),
     ("modifier setting", 'objects["Box"].modifiers["Array"].count', -1, 3),
     ("custom property via driver", 'objects["Ball"]["size"]', -1, 1.6),
     ("bool", 'objects["Box"].hide_render', -1, 1),
-    ("enum", 'lights["Lamp"].type', -1, 2),   # POINT → SPOT (choice index 2)
+    ("enum", 'lights["Lamp"].type', -1, 2),  # POINT → SPOT (choice index 2)
     ("cycles setting", 'scenes["Scene"].cycles.film_exposure', -1, 2.0),
 ]
 RIGID_BODY_CASE = ("rigid-body setting", 'objects["Drop"].rigid_body.restitution', -1, 1.0)

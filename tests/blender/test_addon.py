@@ -1,13 +1,14 @@
 """The add-on in the bpy module: registration, the parameter list, .blend round trips, targets."""
+
 import numpy as np
 import pytest
-
 import scene_kit
 
 
 @pytest.fixture()
 def addon():
     import blender_addon
+
     blender_addon.register()
     yield blender_addon
     blender_addon.unregister()
@@ -18,6 +19,7 @@ def test_registers_and_unregisters_cleanly_twice():
 
     import blender_addon
     from blender_addon import operators
+
     for _ in range(2):
         blender_addon.register()
         blender_addon.register()  # a second call is harmless
@@ -37,6 +39,7 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
     import bpy
 
     from blender_addon import api
+
     scene = scene_kit.build_kinds_scene()
     api.add_param(scene, 'objects["Ball"].location', 0, lo=-2.0, hi=0.5)
     api.add_param(scene, 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]')
@@ -57,6 +60,7 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
     specs = api.param_specs(bpy.context.scene)
     assert [p["kind"] for p in specs] == ["float", "int", "enum", "float"]
     from optimizer_server.space import ParamSpec, Space
+
     space = Space([ParamSpec.from_dict(d) for d in specs])  # what the server will build from them
     assert space.specs[2].choices == ("POINT", "SUN", "SPOT", "AREA")
     assert expected[1][5] == "int" and expected[2][5] == "enum" and expected[1][3:5] == (1.0, 8.0)
@@ -64,6 +68,7 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
 
 def test_add_param_operator_from_the_button_under_the_mouse(addon):
     import bpy
+
     scene = scene_kit.build_kinds_scene()
     socket = bpy.data.materials["BallMat"].node_tree.nodes["Principled BSDF"].inputs["Roughness"]
     with bpy.context.temp_override(button_pointer=socket, button_prop=socket.bl_rna.properties["default_value"]):
@@ -79,6 +84,7 @@ def test_add_param_operator_from_the_button_under_the_mouse(addon):
 
 def test_bad_path_is_refused_and_nothing_is_added(addon):
     import bpy
+
     scene = scene_kit.build_kinds_scene()
     with pytest.raises(RuntimeError, match="no property 'locaton'; did you mean 'location'"):
         bpy.ops.zerograds.add_param(data_path='objects["Ball"].locaton', array_index=0)
@@ -90,6 +96,7 @@ def test_a_path_that_stops_resolving_is_shown_as_an_error(addon):
 
     from blender_addon import api
     from blender_addon.datapath import DataPathError
+
     scene = scene_kit.build_kinds_scene()
     item = api.add_param(scene, 'objects["Ball"].location', 2)
     assert api.param_problem(item) is None
@@ -104,6 +111,7 @@ def test_capture_target_stores_a_linear_image_and_leaves_render_settings_alone(a
     import bpy
 
     from blender_addon import targets
+
     scene = scene_kit.build_tiny_scene()
     scene.render.resolution_x, scene.render.resolution_y, scene.cycles.samples = 1920, 1080, 128
     s = scene.zerograds
@@ -123,6 +131,7 @@ def test_capture_target_stores_a_linear_image_and_leaves_render_settings_alone(a
 def test_target_size_mismatch_is_explained(addon, tmp_path):
     from blender_addon import images, targets
     from blender_addon._deps import ConfigError
+
     scene = scene_kit.build_tiny_scene()
     s = scene.zerograds
     images.write_png(str(tmp_path / "t.png"), np.ones((32, 64, 4), np.float32))
@@ -138,6 +147,7 @@ def test_target_size_mismatch_is_explained(addon, tmp_path):
 
 def test_int_bounds_typed_with_fractions_become_whole_numbers(addon):
     from blender_addon import api
+
     scene = scene_kit.build_kinds_scene()
     item = api.add_param(scene, 'objects["Box"].modifiers["Array"].count')
     item.min, item.max = 1.4, 5.7
@@ -146,6 +156,7 @@ def test_int_bounds_typed_with_fractions_become_whole_numbers(addon):
 
 def test_method_presets_fill_the_options(addon):
     import bpy
+
     s = bpy.context.scene.zerograds
     s.method = "prdpt"
     s.preset = "shadows"
@@ -159,7 +170,8 @@ def test_method_catalog_matches_the_server_registry():
     from blender_addon import catalog
 
     def essentials(methods):
-        return {name: ({o: v["default"] for o, v in m["options"].items()}, m["presets"])
-                for name, m in methods.items()}
-    assert essentials(catalog.methods()) == essentials(catalog.generate()["methods"]), \
+        return {name: ({o: v["default"] for o, v in m["options"].items()}, m["presets"]) for name, m in methods.items()}
+
+    assert essentials(catalog.methods()) == essentials(catalog.generate()["methods"]), (
         "blender_addon/methods.json is stale: run `python -m blender_addon.build --methods`"
+    )

@@ -1,11 +1,11 @@
 """Batch mode end to end: real server, real worker processes, real Cycles renders (32×32, 8 spp)."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 import scene_kit
 
 pytest.importorskip("torch", reason="the optimizer server needs torch")
@@ -42,8 +42,13 @@ def tiny_blend(tmp_path_factory):
 
 
 def write_job(folder, workers=1, **overrides):
-    text = JOB.format(path=scene_kit.TINY_PATH, lo=scene_kit.TINY_BOUNDS[0], hi=scene_kit.TINY_BOUNDS[1],
-                      target=scene_kit.TINY_TARGET, workers=workers)
+    text = JOB.format(
+        path=scene_kit.TINY_PATH,
+        lo=scene_kit.TINY_BOUNDS[0],
+        hi=scene_kit.TINY_BOUNDS[1],
+        target=scene_kit.TINY_TARGET,
+        workers=workers,
+    )
     for old, new in overrides.items():
         assert old in text, old
         text = text.replace(old, new)
@@ -71,6 +76,7 @@ def test_batch_run_recovers_the_hidden_parameter(tiny_blend, capsys):
 
 def test_optimised_blend_holds_the_result_and_the_original_render_settings(tiny_blend):
     import bpy
+
     bpy.ops.wm.open_mainfile(filepath=str(tiny_blend))
     original = (bpy.context.scene.render.resolution_x, bpy.context.scene.cycles.samples)
     out = tiny_blend.parent / "out"
@@ -80,19 +86,22 @@ def test_optimised_blend_holds_the_result_and_the_original_render_settings(tiny_
     assert (bpy.context.scene.render.resolution_x, bpy.context.scene.cycles.samples) == original
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ("samples = 8", "sampels = 8", "[render]: unknown key 'sampels'; did you mean 'samples'?"),
-    ('blend = "tiny.blend"', 'blend = "nope.blend"', "'blend' = 'nope.blend': no such file"),
-    ("min = -1.0", "min = 2.0", "needs min < max"),
-    ("values = { x = 0.3 }", "values = { y = 0.3 }", "missing ['x'], unknown ['y']"),
-    ('name = "cmaes"', 'name = "cmaez"', "unknown method 'cmaez'; did you mean 'cmaes'?"),
-    ("budget = 60", "budget = -3", "'budget' must be a positive number of renders"),
-    ("index = 0", "index = 7", "index 7 is out of range 0…2"),
-    (".location'", ".locaton'", "no property 'locaton'"),
-    ("seed = 1", "seed = 1\nlr = 0.1", "cmaes has no option 'lr'"),
-    ("count = 1", "count = 0", "[workers]: 'count' must be 1..256"),
-    ("budget = 60", "budget = 60.5", "'budget' must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("samples = 8", "sampels = 8", "[render]: unknown key 'sampels'; did you mean 'samples'?"),
+        ('blend = "tiny.blend"', 'blend = "nope.blend"', "'blend' = 'nope.blend': no such file"),
+        ("min = -1.0", "min = 2.0", "needs min < max"),
+        ("values = { x = 0.3 }", "values = { y = 0.3 }", "missing ['x'], unknown ['y']"),
+        ('name = "cmaes"', 'name = "cmaez"', "unknown method 'cmaez'; did you mean 'cmaes'?"),
+        ("budget = 60", "budget = -3", "'budget' must be a positive number of renders"),
+        ("index = 0", "index = 7", "index 7 is out of range 0…2"),
+        (".location'", ".locaton'", "no property 'locaton'"),
+        ("seed = 1", "seed = 1\nlr = 0.1", "cmaes has no option 'lr'"),
+        ("count = 1", "count = 0", "[workers]: 'count' must be 1..256"),
+        ("budget = 60", "budget = 60.5", "'budget' must be a whole number"),
+    ],
+)
 def test_bad_job_files_name_the_key_and_the_problem(tiny_blend, old, new, message):
     from optimizer_server import batch
     from optimizer_server.errors import ZeroGradsError
@@ -115,7 +124,12 @@ def test_kind_mismatch_is_explained(tiny_blend):
 def test_cli_exit_code_and_message_for_a_bad_job(tiny_blend):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     job = write_job(tiny_blend.parent, **{"samples = 8": "samples = 0"})
-    proc = subprocess.run([sys.executable, "-m", "optimizer_server", "run", str(job)],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimizer_server", "run", str(job)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "[render]: 'samples' must be positive, got 0" in proc.stderr

@@ -5,6 +5,7 @@ longer resolves) and saves tests/artifacts/addon_panel.png; asserts that the pan
 rows were drawn and that none of those draws raised. Skipped when blender or xvfb-run is missing
 (apt-get install blender xvfb).
 """
+
 import json
 import os
 import shutil
@@ -16,24 +17,47 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 
-pytestmark = pytest.mark.skipif(shutil.which("blender") is None or shutil.which("xvfb-run") is None,
-                                reason="needs a Blender executable and xvfb-run on PATH "
-                                       "(Debian: apt-get install blender xvfb)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("blender") is None or shutil.which("xvfb-run") is None,
+    reason="needs a Blender executable and xvfb-run on PATH (Debian: apt-get install blender xvfb)",
+)
 
 
 def test_panel_draws_without_error_and_is_screenshot(tmp_path):
     blend = tmp_path / "tiny.blend"
-    build = (f"import sys; sys.path[:0] = [{ROOT!r}, {HERE!r}]; import scene_kit; "
-             f"scene_kit.build_tiny_scene({str(blend)!r})")
-    subprocess.run(["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", build],
-                   check=True, capture_output=True, timeout=120)
+    build = (
+        f"import sys; sys.path[:0] = [{ROOT!r}, {HERE!r}]; import scene_kit; scene_kit.build_tiny_scene({str(blend)!r})"
+    )
+    subprocess.run(
+        ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", build],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     os.makedirs(ARTIFACTS, exist_ok=True)
     report, shot = tmp_path / "report.json", os.path.join(ARTIFACTS, "addon_panel.png")
     if os.path.exists(shot):
         os.remove(shot)
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "blender", "--factory-startup",
-                           str(blend), "--python", os.path.join(HERE, "gui_check.py"), "--", str(report), shot],
-                          capture_output=True, text=True, timeout=180, cwd=str(tmp_path))
+    proc = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            "blender",
+            "--factory-startup",
+            str(blend),
+            "--python",
+            os.path.join(HERE, "gui_check.py"),
+            "--",
+            str(report),
+            shot,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=str(tmp_path),
+    )
     assert report.exists(), f"Blender wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
     result = json.loads(report.read_text())
     assert result["errors"] == [], "\n".join(result["errors"])

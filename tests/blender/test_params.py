@@ -1,9 +1,10 @@
 """Resolving data paths against a real scene, kind detection, bounds, atomic writes."""
+
 import math
 
 import pytest
-
 import scene_kit
+
 from blender_addon import params
 from blender_addon.datapath import DataPathError
 
@@ -13,19 +14,26 @@ def scene():
     return scene_kit.build_kinds_scene()
 
 
-@pytest.mark.parametrize("path, index, kind, bounds", [
-    ('objects["Ball"].location', 0, "float", (-2.8, 0.0)),           # unbounded: value ± max(1, |v|)
-    ('objects["Ball"].rotation_euler[2]', -1, "float", (-math.pi, math.pi)),  # angles: ± 180°
-    ('lights["Lamp"].energy', -1, "float", (0.0, 1600.0)),
-    ('materials["BallMat"].node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value', -1, "float",
-     (0.0, 1.0)),
-    ('objects["Row"].modifiers["GeometryNodes"]["Socket_1"]', -1, "int", (1.0, 8.0)),  # the socket's soft limits
-    ('objects["Box"].modifiers["Array"].count', -1, "int", None),
-    ('objects["Ball"]["size"]', -1, "float", (0.0, 2.0)),
-    ('objects["Box"].hide_render', -1, "bool", (0.0, 1.0)),
-    ('lights["Lamp"].type', -1, "enum", (0.0, 3.0)),
-    ('objects["Drop"].rigid_body.restitution', -1, "float", (0.0, 1.0)),
-])
+@pytest.mark.parametrize(
+    "path, index, kind, bounds",
+    [
+        ('objects["Ball"].location', 0, "float", (-2.8, 0.0)),  # unbounded: value ± max(1, |v|)
+        ('objects["Ball"].rotation_euler[2]', -1, "float", (-math.pi, math.pi)),  # angles: ± 180°
+        ('lights["Lamp"].energy', -1, "float", (0.0, 1600.0)),
+        (
+            'materials["BallMat"].node_tree.nodes["Principled BSDF"].inputs["Roughness"].default_value',
+            -1,
+            "float",
+            (0.0, 1.0),
+        ),
+        ('objects["Row"].modifiers["GeometryNodes"]["Socket_1"]', -1, "int", (1.0, 8.0)),  # the socket's soft limits
+        ('objects["Box"].modifiers["Array"].count', -1, "int", None),
+        ('objects["Ball"]["size"]', -1, "float", (0.0, 2.0)),
+        ('objects["Box"].hide_render', -1, "bool", (0.0, 1.0)),
+        ('lights["Lamp"].type', -1, "enum", (0.0, 3.0)),
+        ('objects["Drop"].rigid_body.restitution', -1, "float", (0.0, 1.0)),
+    ],
+)
 def test_kinds_and_default_bounds(scene, path, index, kind, bounds):
     b = params.resolve(path, index)
     assert b.kind == kind
@@ -47,6 +55,7 @@ def test_enum_choices_and_rounding(scene):
 
 def bpy_light_type():
     import bpy
+
     return bpy.data.lights["Lamp"].type
 
 
@@ -57,20 +66,23 @@ def test_trailing_index_and_separate_index_agree(scene):
         params.resolve('objects["Ball"].location[2]', 1)
 
 
-@pytest.mark.parametrize("path, index, message", [
-    ('objects["Bal"].location', 0, "no item named 'Bal'; did you mean 'Ball'"),
-    ('objects["Ball"].locaton', 0, "no property 'locaton'; did you mean 'location'"),
-    ('objects["Ball"].location', -1, "is an array of 3 values; give an index 0…2"),
-    ('objects["Ball"].location', 3, "index 3 is out of range 0…2"),
-    ('objects["Ball"].name', -1, "is a string property"),
-    ('objects["Ball"].data', -1, "is a pointer property"),
-    ('objects["Ball"]["nope"]', -1, "no custom property 'nope'"),
-    ('objects["Ball"].matrix_world', 0, "4×4 matrix"),
-    ('objects["Ball"].dimensions', 0, None),  # writable float array: fine
-    ('scenes["Scene"].render.engine', -1, "dynamic enum"),
-    ('objects["Box"].modifiers[5].count', -1, "has 1 items, index 5 is out of range"),
-    ('objects["Ball"].location.x', -1, "use the path 'objects[\"Ball\"].location' with index 0"),
-])
+@pytest.mark.parametrize(
+    "path, index, message",
+    [
+        ('objects["Bal"].location', 0, "no item named 'Bal'; did you mean 'Ball'"),
+        ('objects["Ball"].locaton', 0, "no property 'locaton'; did you mean 'location'"),
+        ('objects["Ball"].location', -1, "is an array of 3 values; give an index 0…2"),
+        ('objects["Ball"].location', 3, "index 3 is out of range 0…2"),
+        ('objects["Ball"].name', -1, "is a string property"),
+        ('objects["Ball"].data', -1, "is a pointer property"),
+        ('objects["Ball"]["nope"]', -1, "no custom property 'nope'"),
+        ('objects["Ball"].matrix_world', 0, "4×4 matrix"),
+        ('objects["Ball"].dimensions', 0, None),  # writable float array: fine
+        ('scenes["Scene"].render.engine', -1, "dynamic enum"),
+        ('objects["Box"].modifiers[5].count', -1, "has 1 items, index 5 is out of range"),
+        ('objects["Ball"].location.x', -1, "use the path 'objects[\"Ball\"].location' with index 0"),
+    ],
+)
 def test_unresolvable_paths_say_why(scene, path, index, message):
     if message is None:
         params.resolve(path, index)
@@ -82,18 +94,27 @@ def test_unresolvable_paths_say_why(scene, path, index, message):
 
 def test_resolve_all_reports_every_bad_parameter(scene):
     with pytest.raises(DataPathError) as info:
-        params.resolve_all([{"name": "a", "path": 'objects["Nope"].location', "index": 0},
-                            {"name": "b", "path": 'lights["Lamp"].energy'},
-                            {"name": "c", "path": 'lights["Lamp"].energi'}])
+        params.resolve_all(
+            [
+                {"name": "a", "path": 'objects["Nope"].location', "index": 0},
+                {"name": "b", "path": 'lights["Lamp"].energy'},
+                {"name": "c", "path": 'lights["Lamp"].energi'},
+            ]
+        )
     text = str(info.value)
     assert "parameter 'a'" in text and "parameter 'c'" in text and "parameter 'b'" not in text
 
 
 def test_apply_is_all_or_nothing(scene):
     import bpy
+
     ball = bpy.data.objects["Ball"]
-    bindings = params.resolve_all([{"name": "x", "path": 'objects["Ball"].location', "index": 0},
-                                   {"name": "n", "path": 'objects["Box"].modifiers["Array"].count'}])
+    bindings = params.resolve_all(
+        [
+            {"name": "x", "path": 'objects["Ball"].location', "index": 0},
+            {"name": "n", "path": 'objects["Box"].modifiers["Array"].count'},
+        ]
+    )
     before = params.read_values(bindings)
     with pytest.raises(ValueError, match="range"):
         params.apply_values(bindings, [0.25, 1e12])  # the second write fails inside Blender
@@ -107,11 +128,16 @@ def test_apply_is_all_or_nothing(scene):
 
 
 def test_writes_round_discrete_kinds(scene):
-    bindings = params.resolve_all([{"name": "n", "path": 'objects["Box"].modifiers["Array"].count'},
-                                   {"name": "h", "path": 'objects["Box"].hide_render'},
-                                   {"name": "g", "path": 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]'}])
+    bindings = params.resolve_all(
+        [
+            {"name": "n", "path": 'objects["Box"].modifiers["Array"].count'},
+            {"name": "h", "path": 'objects["Box"].hide_render'},
+            {"name": "g", "path": 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]'},
+        ]
+    )
     params.apply_values(bindings, [2.5, 0.7, 4.49])
     import bpy
+
     box = bpy.data.objects["Box"]
     assert box.modifiers["Array"].count == 3 and box.hide_render is True
     assert bpy.data.objects["Row"].modifiers["GeometryNodes"]["Socket_1"] == 4
@@ -119,6 +145,7 @@ def test_writes_round_discrete_kinds(scene):
 
 def test_path_for_id_handles_embedded_node_trees(scene):
     import bpy
+
     assert params.path_for_id(bpy.data.objects["Ball"]) == 'objects["Ball"]'
     assert params.path_for_id(bpy.data.materials["BallMat"].node_tree) == 'materials["BallMat"].node_tree'
     assert params.path_for_id(bpy.data.worlds["World"].node_tree) == 'worlds["World"].node_tree'

@@ -1,8 +1,9 @@
 """Real Cycles renders (64×48, 8 spp): every parameter kind changes the image, persistent data included."""
+
 import numpy as np
 import pytest
-
 import scene_kit
+
 from blender_addon import params, render
 
 
@@ -12,9 +13,11 @@ def render_at(scene, renderer, frame=None, seed=3):
     return renderer.render(seed=seed)
 
 
-@pytest.mark.parametrize("label, path, index, new_value",
-                         scene_kit.KIND_CASES + [scene_kit.RIGID_BODY_CASE],
-                         ids=[c[0] for c in scene_kit.KIND_CASES + [scene_kit.RIGID_BODY_CASE]])
+@pytest.mark.parametrize(
+    "label, path, index, new_value",
+    scene_kit.KIND_CASES + [scene_kit.RIGID_BODY_CASE],
+    ids=[c[0] for c in scene_kit.KIND_CASES + [scene_kit.RIGID_BODY_CASE]],
+)
 def test_every_kind_changes_the_render_and_restores_it(kinds_scene, label, path, index, new_value):
     scene, renderer = kinds_scene
     frame = scene_kit.RIGID_BODY_FRAME if path == scene_kit.RIGID_BODY_CASE[1] else None
@@ -71,6 +74,7 @@ def test_no_camera_is_a_clear_error(kinds_scene):
 
 def test_renderer_unwraps_cycles_on_close(kinds_scene):
     import cycles
+
     scene, _ = kinds_scene
     wrapped = cycles.CyclesRender.render
     with render.Renderer(scene):
@@ -82,19 +86,26 @@ def test_worker_callback_steps_physics_to_the_job_frame_and_rounds_discrete_valu
     """The render_batch callback the workers run: one job's settings, a batch of samples."""
     from blender_addon import jobspec
     from blender_addon.worker import SceneRenderer
+
     scene, _ = kinds_scene
-    paths = [{"name": "bounce", "path": scene_kit.RIGID_BODY_CASE[1], "index": -1},
-             {"name": "copies", "path": 'objects["Box"].modifiers["Array"].count', "index": -1}]
-    settings = dict(jobspec.render_settings(64, 48, 8, paths, frame=scene_kit.RIGID_BODY_FRAME),
-                    params=[{"name": "bounce"}, {"name": "copies"}], job="j1")
+    paths = [
+        {"name": "bounce", "path": scene_kit.RIGID_BODY_CASE[1], "index": -1},
+        {"name": "copies", "path": 'objects["Box"].modifiers["Array"].count', "index": -1},
+    ]
+    settings = dict(
+        jobspec.render_settings(64, 48, 8, paths, frame=scene_kit.RIGID_BODY_FRAME),
+        params=[{"name": "bounce"}, {"name": "copies"}],
+        job="j1",
+    )
     with SceneRenderer(scene) as worker:
         values = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.4]])
         images = worker(values, settings, np.array([5, 5, 5, 5]))
         assert images.shape == (4, 48, 64, 4) and images.dtype == np.float32
-        assert np.abs(images[1] - images[0]).mean() > 1e-4   # restitution matters at frame 34
+        assert np.abs(images[1] - images[0]).mean() > 1e-4  # restitution matters at frame 34
         np.testing.assert_array_equal(images[2], images[0])  # same values, same seed: same picture
         np.testing.assert_array_equal(images[3], images[0])  # 1.4 copies rounds to 1
         assert scene.frame_current == scene_kit.RIGID_BODY_FRAME
     import bpy
+
     assert bpy.data.objects["Drop"].rigid_body.restitution == 0.0  # the job's changes were given back
     scene.frame_set(scene.frame_start)

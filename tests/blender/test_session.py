@@ -3,6 +3,7 @@
 Real server process, real worker processes, real Cycles renders (32×32, 8 spp). Timers do not
 fire in the bpy module, so the tests call the session's timer callback themselves.
 """
+
 import os
 import signal
 import subprocess
@@ -10,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 import scene_kit
 
 pytest.importorskip("torch", reason="the optimizer server needs torch")
@@ -20,6 +20,7 @@ FAST_SERVER = ["--heartbeat-timeout", "1.5", "--heartbeat-interval", "0.2"]
 @pytest.fixture()
 def addon():
     import blender_addon
+
     blender_addon.register()
     yield blender_addon
     blender_addon.unregister()
@@ -37,6 +38,7 @@ def prepare_scene(tiny_blend, budget=48):
     import bpy
 
     from blender_addon import api, targets
+
     bpy.ops.wm.open_mainfile(filepath=tiny_blend)
     scene = bpy.context.scene
     s = scene.zerograds
@@ -63,6 +65,7 @@ def test_optimize_streams_values_into_the_scene_and_keeps_the_result(addon, tiny
     import bpy
 
     from blender_addon import session as sessions
+
     scene, ball = prepare_scene(tiny_blend)
     assert bpy.ops.zerograds.optimize() == {"FINISHED"}
     session = sessions.current()
@@ -71,6 +74,7 @@ def test_optimize_streams_values_into_the_scene_and_keeps_the_result(addon, tiny
     def finished():
         seen.add(round(ball.location[0], 6))  # what the artist sees in the viewport, tick by tick
         return session.done
+
     tick_until(session, finished)
     assert session.error is None, session.error
     assert len(seen) > 3, "the scene was not updated live while optimising"
@@ -86,6 +90,7 @@ def test_pause_resume_cancel_then_revert_restores_the_start_exactly(addon, tiny_
     import bpy
 
     from blender_addon import session as sessions
+
     scene, ball = prepare_scene(tiny_blend, budget=400)
     start = ball.location[0]
     bpy.ops.zerograds.optimize()
@@ -106,6 +111,7 @@ def test_unreachable_server_is_reported_and_the_scene_is_untouched(addon, tiny_b
     import bpy
 
     from blender_addon import session as sessions
+
     scene, ball = prepare_scene(tiny_blend)
     s = scene.zerograds
     s.server_mode, s.server_address = "REMOTE", "tcp://127.0.0.1:9"  # nobody listens there
@@ -121,6 +127,7 @@ def test_unreachable_server_is_reported_and_the_scene_is_untouched(addon, tiny_b
 
 def test_a_remote_server_needs_blenders_online_access(addon, tiny_blend):
     import bpy
+
     if bpy.app.online_access:
         pytest.skip("online access is allowed in this Blender")
     scene, _ = prepare_scene(tiny_blend)
@@ -131,11 +138,13 @@ def test_a_remote_server_needs_blenders_online_access(addon, tiny_blend):
 
 def test_a_bad_path_is_refused_before_anything_starts(addon, tiny_blend):
     import bpy
+
     scene, ball = prepare_scene(tiny_blend)
     ball.name = "Sphere"
     with pytest.raises(RuntimeError, match="fix these parameters first"):
         bpy.ops.zerograds.optimize()
     from blender_addon import session as sessions
+
     assert sessions.current() is None
 
 
@@ -143,12 +152,19 @@ def run_for(tiny_blend, budget, settings_paths=None, **kw):
     """A Run (one worker) and its job, the target given as values the worker renders."""
     from blender_addon import jobspec
     from blender_addon.runner import Run
+
     paths = settings_paths or [{"name": "x", "path": scene_kit.TINY_PATH, "index": 0}]
     settings = jobspec.render_settings(32, 32, 8, paths)
     run = Run(tiny_blend, worker_count=1, server_args=FAST_SERVER, **kw)
     space = {"params": [{"name": "x", "lo": -1.0, "hi": 1.0, "kind": "float"}]}
-    return run, dict(space=space, method="cmaes", budget=budget, seed=2, settings=settings,
-                     target_values={"x": scene_kit.TINY_TARGET})
+    return run, dict(
+        space=space,
+        method="cmaes",
+        budget=budget,
+        seed=2,
+        settings=settings,
+        target_values={"x": scene_kit.TINY_TARGET},
+    )
 
 
 def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
@@ -159,7 +175,7 @@ def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
         deadline = time.monotonic() + 120
         while not run.finished:
             assert time.monotonic() < deadline
-            for kind, body in run.poll(0.1):
+            for kind, _ in run.poll(0.1):
                 if kind == "progress" and not killed:
                     os.kill(run.pool.processes[0].pid, signal.SIGKILL)  # mid-run, renders in flight
                     killed = True
@@ -179,7 +195,7 @@ def test_a_path_the_worker_cannot_resolve_fails_the_job_with_its_name(tiny_blend
             assert time.monotonic() < deadline
             run.poll(0.1)
         assert run.result["state"] == "failed"
-        assert "objects[\"Nope\"].location" in run.result["message"]
+        assert 'objects["Nope"].location' in run.result["message"]
         assert "no item named 'Nope'" in run.result["message"]
     finally:
         run.stop()
@@ -187,6 +203,7 @@ def test_a_path_the_worker_cannot_resolve_fails_the_job_with_its_name(tiny_blend
 
 def test_unreachable_server_gives_a_clear_error(tiny_blend):
     from optimizer_server.errors import ZeroGradsError
+
     run, job = run_for(tiny_blend, budget=16, address="tcp://127.0.0.1:9", client_timeout_s=1.0)
     with pytest.raises(ZeroGradsError, match="no reply to 'submit' from the server at tcp://127.0.0.1:9"):
         run.start(job.pop("space"), job.pop("method"), **job)
@@ -195,9 +212,21 @@ def test_unreachable_server_gives_a_clear_error(tiny_blend):
 
 def test_worker_command_line_errors(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, "-m", "blender_addon.worker", "--connect", "tcp://127.0.0.1:9",
-                           "--blend", str(tmp_path / "missing.blend")], cwd=root, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blender_addon.worker",
+            "--connect",
+            "tcp://127.0.0.1:9",
+            "--blend",
+            str(tmp_path / "missing.blend"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "missing.blend: no such file" in proc.stderr
 
 
@@ -205,12 +234,19 @@ def test_worker_command_line_errors(tmp_path):
 def test_worker_runs_inside_a_blender_executable(tmp_path):
     """`blender -b FILE --python-expr …` runs the same worker code as the bpy module."""
     from blender_addon import workers
+
     here = os.path.dirname(os.path.abspath(__file__))
     blend = str(tmp_path / "tiny_for_this_blender.blend")  # saved by that Blender: older ones can't read 5.x
-    build = (f"import sys; sys.path[:0] = [{os.path.dirname(os.path.dirname(here))!r}, {here!r}]; "
-             f"import scene_kit; scene_kit.build_tiny_scene({blend!r})")
-    subprocess.run(["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", build],
-                   check=True, capture_output=True, timeout=120)
+    build = (
+        f"import sys; sys.path[:0] = [{os.path.dirname(os.path.dirname(here))!r}, {here!r}]; "
+        f"import scene_kit; scene_kit.build_tiny_scene({blend!r})"
+    )
+    subprocess.run(
+        ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", build],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     run, job = run_for(blend, budget=24, worker_command=lambda a, b, t: workers.blender_command(a, b, t))
     try:
         run.start(job.pop("space"), job.pop("method"), **job)

@@ -1,4 +1,5 @@
 """Helpers shared by the core tests."""
+
 import numpy as np
 import torch
 

@@ -1,4 +1,5 @@
 """The efficiency benchmark's runner: real problems, real methods, real files (tiny budgets)."""
+
 import os
 import sys
 
@@ -12,8 +13,24 @@ def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_
     """gauss_newton runs on a problem that draws images and is reported as skipped, with the reason, on
     one that gives only losses; auto gets the residuals as in a server job."""
     out = tmp_path / "eff"
-    assert bench_efficiency.main(["--quick", "--seeds", "1", "--problems", "plateau1d", "discs2",
-                                  "--methods", "gauss_newton", "auto", "--out", str(out)]) == 0
+    assert (
+        bench_efficiency.main(
+            [
+                "--quick",
+                "--seeds",
+                "1",
+                "--problems",
+                "plateau1d",
+                "discs2",
+                "--methods",
+                "gauss_newton",
+                "auto",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "gauss_newton           skipped: needs residual images; this problem gives only losses" in printed
     summary = (out / "summary.md").read_text()
@@ -25,6 +42,7 @@ def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_
 
 def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
     from optimizer_server.tasks.suite import suite
+
     makers = suite()
     texture = makers["texture1024"]()
     run = bench_efficiency.run_one(texture, "auto", {}, seed=0, budget=40, stop_at_target=False)
@@ -37,6 +55,7 @@ def test_probe_span_bench_shows_smooth_probes_hold_more_of_a_texture(capsys):
     """benchmarks/bench_probe_span.py on a 32×32 texture: 40 smooth probes leave far less of the loss
     than 40 per-texel ones (measured 0.019 against 0.321: the reason for gauss_newton's `grid`)."""
     import bench_probe_span
+
     assert bench_probe_span.main(["--side", "32", "--probes", "40", "--smoothness", "0", "4"]) == 0
     left = {line.split()[0]: float(line.split()[-1]) for line in capsys.readouterr().out.splitlines()[1:]}
     assert 0.1 < left["white"] < 1 and left["smooth"] < 0.2 * left["white"]

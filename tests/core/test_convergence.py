@@ -1,5 +1,6 @@
 """The methods solve plateau problems no finite difference can (the papers' core claim), on
 analytic tasks with hard edges. Budgets and options are stated here; all runs are seeded."""
+
 import numpy as np
 import pytest
 
@@ -10,29 +11,44 @@ from optimizer_server.tasks.disc import DiscTask
 # ZeroGrads on the disc: the paper's algorithm with σ_o annealing and steps that shrink with σ_o
 # (options of ours, see ZeroGradsOptions); the paper's fixed σ_o and lr leave the disc jittering
 # around the target (measured: 0/5 seeds below 0.02 at 2,000 evaluations).
-ZEROGRADS_DISC = dict(sigma=0.3, lr=0.02, surrogate_lr=0.01, anneal=True, lr_follows_sigma=True,
-                      refit_first=True, samples=4, surrogate_steps=10)
+ZEROGRADS_DISC = dict(
+    sigma=0.3,
+    lr=0.02,
+    surrogate_lr=0.01,
+    anneal=True,
+    lr_follows_sigma=True,
+    refit_first=True,
+    samples=4,
+    surrogate_steps=10,
+)
 PRDPT_DISC = dict(sigma=0.2, lr=0.01, samples=8)  # the settings measured on the reference code
 
 
-@pytest.mark.parametrize("method, budget, options", [
-    ("prdpt", 400, {}),  # the paper's defaults: σ0 = 0.5, N = 2
-    ("zerograds", 1200, ZEROGRADS_DISC),
-])
+@pytest.mark.parametrize(
+    "method, budget, options",
+    [
+        ("prdpt", 400, {}),  # the paper's defaults: σ0 = 0.5, N = 2
+        ("zerograds", 1200, ZEROGRADS_DISC),
+    ],
+)
 def test_1d_plateau_toy_reaches_the_global_minimum(method, budget, options):
     space = plateau1d.space()
     assert plateau1d.loss([plateau1d.START - 0.5, plateau1d.START + 0.5]).tolist() == [1.0, 1.0]  # on a plateau
     for seed in range(5):
-        result = minimize(plateau1d.loss, space, method=method, budget=budget, seed=seed, x0=[plateau1d.START],
-                          **options)
+        result = minimize(
+            plateau1d.loss, space, method=method, budget=budget, seed=seed, x0=[plateau1d.START], **options
+        )
         assert abs(result.x[0] - plateau1d.OPTIMUM) < 0.15, f"seed {seed}: ended at {result.x[0]:.3f}"
         assert result.loss < 0.06 and result.evaluations <= budget
 
 
-@pytest.mark.parametrize("method, budget, options", [
-    ("prdpt", 1200, PRDPT_DISC),
-    ("zerograds", 2000, ZEROGRADS_DISC),
-])
+@pytest.mark.parametrize(
+    "method, budget, options",
+    [
+        ("prdpt", 1200, PRDPT_DISC),
+        ("zerograds", 2000, ZEROGRADS_DISC),
+    ],
+)
 def test_disc_position_from_a_non_overlapping_start(method, budget, options):
     task = DiscTask(size=32)
     start, target = np.array(task.start_centre), np.array(task.target_centre)

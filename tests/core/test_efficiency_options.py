@@ -1,5 +1,6 @@
 """The render-efficiency options of issue 6: replay weights, the lean surrogate, trust steps, the
 σ success rule, the paper presets, the auto method and the suite's noisy problem."""
+
 import math
 
 import numpy as np
@@ -29,8 +30,13 @@ def test_replay_weights_are_lambda_over_q(sigma_now, sigma_then):
     theta_now, theta_then = np.array([0.4, 0.5, 0.6]), np.array([0.5, 0.5, 0.5])
     expected = gaussian_log_density(rho, theta_now, sigma_now) - gaussian_log_density(rho, theta_then, sigma_then)
     as_vector = lambda s: torch.tensor(np.broadcast_to(np.asarray(s, dtype=np.float64), (3,)).copy())  # noqa: E731
-    got = replay_log_weights(torch.tensor(rho), torch.tensor(theta_now), as_vector(sigma_now),
-                             torch.tensor(theta_then), as_vector(sigma_then))
+    got = replay_log_weights(
+        torch.tensor(rho),
+        torch.tensor(theta_now),
+        as_vector(sigma_now),
+        torch.tensor(theta_then),
+        as_vector(sigma_then),
+    )
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
 
 
@@ -55,16 +61,34 @@ def test_lean_surrogate_memory_is_linear_in_n_at_texture_size():
     paper_first_layer = 13 * n * 128  # the positional-encoded 8×128 MLP's first layer alone
     assert weights * 20 < paper_first_layer
     # and it runs: one iteration of zerograds with it
-    m = create_method("zerograds", n=n, budget=100, seed=0, surrogate="lean", samples=4, refit_first=True,
-                      standardize_losses=True, step_control="trust")
+    m = create_method(
+        "zerograds",
+        n=n,
+        budget=100,
+        seed=0,
+        surrogate="lean",
+        samples=4,
+        refit_first=True,
+        standardize_losses=True,
+        step_control="trust",
+    )
     b = m.ask()
     m.tell(b, ((b.x - 0.3) ** 2).mean(1))
     assert np.isfinite(m.current).all() and not np.array_equal(m.current, np.full(n, 0.5))
 
 
 def test_trust_step_moves_sigma_times_trust_step_per_coordinate():
-    m = create_method("zerograds", n=8, budget=1000, seed=1, sigma=0.05, trust_step=0.5, step_control="trust",
-                      refit_first=True, surrogate_lr=0.01)
+    m = create_method(
+        "zerograds",
+        n=8,
+        budget=1000,
+        seed=1,
+        sigma=0.05,
+        trust_step=0.5,
+        step_control="trust",
+        refit_first=True,
+        surrogate_lr=0.01,
+    )
     before = m.current.copy()
     b = m.ask()
     m.tell(b, b.x.sum(1))
@@ -84,8 +108,9 @@ def test_standardized_trust_steps_ignore_the_loss_scale():
 
 
 def test_success_rule_widens_sigma_on_a_plateau_and_does_not_step():
-    m = create_method("zerograds", n=2, budget=1000, seed=0, sigma=0.1, adapt_sigma=True, refit_first=True,
-                      step_control="trust")
+    m = create_method(
+        "zerograds", n=2, budget=1000, seed=0, sigma=0.1, adapt_sigma=True, refit_first=True, step_control="trust"
+    )
     b = m.ask()
     m.tell(b, np.ones(len(b)))  # a flat batch
     assert m.sigma == pytest.approx(0.15) and np.array_equal(m.current, [0.5, 0.5])
@@ -147,8 +172,17 @@ def test_noisy_problem_honours_render_seeds():
 
 def test_discrete_sigma_widens_only_the_discrete_parameters():
     """Per-parameter σ: a bool is sampled across its threshold, a float keeps the scalar σ."""
-    m = create_method("zerograds", n=2, budget=10 ** 4, seed=0, preset="efficient", samples=400,
-                      resolution=[1.0, 0.0], discrete_sigma=0.7, smooth=False)
+    m = create_method(
+        "zerograds",
+        n=2,
+        budget=10**4,
+        seed=0,
+        preset="efficient",
+        samples=400,
+        resolution=[1.0, 0.0],
+        discrete_sigma=0.7,
+        smooth=False,
+    )
     spread = np.std(m.ask().x - m.current, axis=0)
     assert spread[0] == pytest.approx(0.7, rel=0.15) and spread[1] == pytest.approx(m.sigma, rel=0.15)
     with pytest.raises(ConfigError, match="resolution must be 2 values"):
@@ -160,8 +194,17 @@ def test_discrete_sigma_widens_only_the_discrete_parameters():
 def test_discrete_sigma_floor_anneals_to_discrete_sigma_min():
     """With discrete_sigma_min the bools' σ floor follows σ's annealing: 0.7 spacings at the start,
     0.1 at the last iteration; the float keeps the scalar σ throughout."""
-    m = create_method("zerograds", n=2, budget=100, seed=0, preset="efficient", samples=4,
-                      resolution=[1.0, 0.0], discrete_sigma=0.7, discrete_sigma_min=0.1)
+    m = create_method(
+        "zerograds",
+        n=2,
+        budget=100,
+        seed=0,
+        preset="efficient",
+        samples=4,
+        resolution=[1.0, 0.0],
+        discrete_sigma=0.7,
+        discrete_sigma_min=0.1,
+    )
     first = m.sigma_vector().cpu().numpy()
     assert first[0] == pytest.approx(0.7) and first[1] == pytest.approx(m.options.sigma)
     floors = []
@@ -170,8 +213,16 @@ def test_discrete_sigma_floor_anneals_to_discrete_sigma_min():
         batch = m.ask()
         m.tell(batch, np.sum((batch.x - 0.3) ** 2, axis=1))
     assert floors[-1] == pytest.approx(0.1, abs=0.01) and all(np.diff(floors) <= 1e-12)
-    fixed = create_method("zerograds", n=2, budget=100, preset="efficient", samples=4, resolution=[1.0, 0.0],
-                          discrete_sigma=0.7, discrete_sigma_min=0.0)
+    fixed = create_method(
+        "zerograds",
+        n=2,
+        budget=100,
+        preset="efficient",
+        samples=4,
+        resolution=[1.0, 0.0],
+        discrete_sigma=0.7,
+        discrete_sigma_min=0.0,
+    )
     fixed.iteration = fixed.iterations - 1
     assert float(fixed.sigma_vector()[0]) == pytest.approx(0.7)
     with pytest.raises(ConfigError, match="discrete_sigma_min <= discrete_sigma"):
@@ -186,8 +237,16 @@ def test_discrete_sigma_solves_an_led_panel_that_one_small_sigma_cannot():
     for discrete_sigma in (0.0, 0.7):
         runs = []
         for seed in range(3):
-            m = create_method("zerograds", n=panel.n, budget=600, seed=seed, x0=panel.x0, preset="efficient",
-                              discrete_sigma=discrete_sigma, resolution=panel.resolution)
+            m = create_method(
+                "zerograds",
+                n=panel.n,
+                budget=600,
+                seed=seed,
+                x0=panel.x0,
+                preset="efficient",
+                discrete_sigma=discrete_sigma,
+                resolution=panel.resolution,
+            )
             while not m.done:
                 batch = m.ask()
                 m.tell(batch, panel.loss(batch.x))

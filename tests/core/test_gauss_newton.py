@@ -1,4 +1,5 @@
 """gauss_newton: derivative-free Gauss-Newton on residual images (real numpy problems, no mocks)."""
+
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_a_blurred_texture_is_fitted_from_its_images_in_few_renders():
     for seed in range(3):
         m = create_method("gauss_newton", n=problem.n, budget=200, seed=seed, x0=problem.x0)
         errors = []
-        run(m, problem.residuals, 200, lambda m, b: errors.append(problem.error(m.current)))
+        run(m, problem.residuals, 200, lambda m, b, errors=errors: errors.append(problem.error(m.current)))
         assert min(errors) <= problem.target, f"seed {seed}: best error {min(errors):.3f}"
 
 
@@ -71,13 +72,16 @@ def test_minimize_passes_residuals_and_names_the_missing_form():
         minimize(lambda v: ((v - goal) ** 2).sum(1), space, method="gauss_newton", budget=60, samples=6)
 
 
-@pytest.mark.parametrize("n, kind, residuals, chosen", [
-    (5, "float", True, "cmaes"),
-    (200, "float", True, "gauss_newton"),
-    (200, "bool", True, "zerograds"),  # bools: the LED panel is solved by ZeroGrads, not by the pixel model
-    (200, "float", False, "zerograds"),
-    (5000, "float", False, "prdpt"),
-])
+@pytest.mark.parametrize(
+    "n, kind, residuals, chosen",
+    [
+        (5, "float", True, "cmaes"),
+        (200, "float", True, "gauss_newton"),
+        (200, "bool", True, "zerograds"),  # bools: the LED panel is solved by ZeroGrads, not by the pixel model
+        (200, "float", False, "zerograds"),
+        (5000, "float", False, "prdpt"),
+    ],
+)
 def test_auto_picks_gauss_newton_only_with_residuals_and_continuous_parameters(n, kind, residuals, chosen):
     resolution = np.ones(n) if kind == "bool" else None
     m = create_method("auto", n=n, budget=400, resolution=resolution, residuals=residuals)
@@ -106,6 +110,7 @@ def test_grid_probes_are_smooth_on_the_grid_and_the_other_parameters_are_not():
 
 def test_smooth_noise_has_unit_variance_and_the_asked_correlation_length():
     from optimizer_server.methods.gauss_newton import smooth_noise
+
     noise = smooth_noise(np.random.default_rng(0), 50, (64, 64), 4.0).reshape(50, 64, 64)
     assert np.allclose(noise.std(axis=(1, 2)), 1.0)
     # a Gaussian filter of σ = L gives neighbours at distance d the correlation exp(-d² / (4L²))
@@ -114,18 +119,23 @@ def test_smooth_noise_has_unit_variance_and_the_asked_correlation_length():
         assert measured == pytest.approx(np.exp(-d * d / 64.0), abs=0.1)
 
 
-@pytest.mark.parametrize("grid, message", [
-    ("256", "is not \"HxW\" or \"HxWxC\""),
-    ("16x0", "is not \"HxW\" or \"HxWxC\""),
-    ("ax16", "is not \"HxW\" or \"HxWxC\""),
-    ("64x64", "holds 4,096 texels but there are only 1,000 parameters"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ("256", 'is not "HxW" or "HxWxC"'),
+        ("16x0", 'is not "HxW" or "HxWxC"'),
+        ("ax16", 'is not "HxW" or "HxWxC"'),
+        ("64x64", "holds 4,096 texels but there are only 1,000 parameters"),
+    ],
+)
 def test_a_wrong_grid_is_refused_with_what_to_write(grid, message):
     from optimizer_server.errors import ConfigError
+
     for method in ("gauss_newton", "auto"):
         with pytest.raises(ConfigError, match=message):
-            create_method(method, n=1000, budget=100, grid=grid, residuals=True) if method == "auto" else \
-                create_method(method, n=1000, budget=100, grid=grid)
+            create_method(method, n=1000, budget=100, grid=grid, residuals=True) if method == "auto" else create_method(
+                method, n=1000, budget=100, grid=grid
+            )
 
 
 def test_auto_hands_the_grid_to_gauss_newton():
@@ -138,6 +148,7 @@ def test_the_krylov_model_keeps_an_orthonormal_basis_and_the_exact_responses():
     """A linear image formation J: after thousands of probes, some repeating the span, the basis is
     orthonormal, each basis row's image is J applied to it, H = UUᵀ, and repeats added no row."""
     from optimizer_server.methods.residual_models import KrylovModel
+
     rng = np.random.default_rng(1)
     n, pixels = 3000, 400
     jac = rng.standard_normal((pixels, n)).astype(np.float32) / np.sqrt(n)
@@ -151,7 +162,7 @@ def test_the_krylov_model_keeps_an_orthonormal_basis_and_the_exact_responses():
     assert model.count == 20 + 29 * 18
     assert np.abs(q @ q.T - np.eye(model.count)).max() < 1e-4
     assert np.abs(u - q @ jac.T.astype(np.float64)).max() < 1e-3 * np.abs(u).max()
-    np.testing.assert_allclose(model.h[:model.count, :model.count], u @ u.T, atol=1e-3 * np.abs(u @ u.T).max())
+    np.testing.assert_allclose(model.h[: model.count, : model.count], u @ u.T, atol=1e-3 * np.abs(u @ u.T).max())
 
 
 def test_a_texture_with_thousands_of_texels_is_fitted_with_grid_probes():
@@ -162,7 +173,7 @@ def test_a_texture_with_thousands_of_texels_is_fitted_with_grid_probes():
         m = create_method("gauss_newton", n=problem.n, budget=300, seed=seed, x0=problem.x0, grid="48x48")
         assert m.model_kind == "krylov"
         errors = []
-        run(m, problem.residuals, 300, lambda m, b: errors.append(problem.error(m.current)))
+        run(m, problem.residuals, 300, lambda m, b, errors=errors: errors.append(problem.error(m.current)))
         assert min(errors) <= problem.target, f"seed {seed}: best error {min(errors):.3f}"
 
 
@@ -170,12 +181,13 @@ def test_the_large_model_resumes_bit_for_bit_across_a_full_memory():
     """memory=60 with 20 renders per iteration: the older half is dropped every couple of iterations;
     a run saved and resumed in the middle asks exactly what the uninterrupted one does."""
     from optimizer_server.state_io import dumps_state, loads_state
+
     from .helpers import assert_trees_equal
+
     problem = texture(48, budget=400)
 
     def make():
-        return create_method("gauss_newton", n=problem.n, budget=400, seed=2, x0=problem.x0, memory=60,
-                             grid="48x48")
+        return create_method("gauss_newton", n=problem.n, budget=400, seed=2, x0=problem.x0, memory=60, grid="48x48")
 
     def steps(m, count):
         asked = []

@@ -1,4 +1,5 @@
 """Every registered method obeys the ask/tell contract (parametrised over the whole registry)."""
+
 import numpy as np
 import pytest
 
@@ -92,9 +93,12 @@ def test_bad_tells_raise_and_leave_state_unchanged(name):
         assert isinstance(info.value, ValueError) and isinstance(info.value, ZeroGradsError)
         assert_trees_equal(before, m.state_dict())
     if m.wants_residuals:  # the residual vectors are checked as carefully as the losses
-        for bad, message in ((None, "needs each sample's residual vector"), (residuals[:-1], "expected residuals"),
-                             (residuals[:, 0], "expected residuals"),
-                             (np.where(np.arange(len(good))[:, None] == 0, np.nan, residuals), "finite")):
+        for bad, message in (
+            (None, "needs each sample's residual vector"),
+            (residuals[:-1], "expected residuals"),
+            (residuals[:, 0], "expected residuals"),
+            (np.where(np.arange(len(good))[:, None] == 0, np.nan, residuals), "finite"),
+        ):
             with pytest.raises(TellError, match=message):
                 m.tell(batch, good, bad)
             assert_trees_equal(before, m.state_dict())

@@ -1,4 +1,5 @@
 """PRDPT's estimator against closed forms (thesis Eq. 4.10 with importance and antithetic sampling)."""
+
 import math
 
 import numpy as np
@@ -24,8 +25,16 @@ def smoothed_quadratic_gradient(theta):
 
 @pytest.mark.parametrize("importance_sampling", [True, False])
 def test_estimate_averaged_over_many_draws_matches_the_closed_form(importance_sampling):
-    m = create_method("prdpt", n=3, budget=10 ** 6, seed=0, x0=THETA, samples=400_000, sigma=0.3,
-                      importance_sampling=importance_sampling)
+    m = create_method(
+        "prdpt",
+        n=3,
+        budget=10**6,
+        seed=0,
+        x0=THETA,
+        samples=400_000,
+        sigma=0.3,
+        importance_sampling=importance_sampling,
+    )
     batch = m.ask()
     estimate = m.gradient_estimate(quadratic(batch.x))
     np.testing.assert_allclose(estimate, smoothed_quadratic_gradient(THETA), atol=0.01)
@@ -56,11 +65,11 @@ def test_antithetic_pairs_lower_the_variance():
 
 def test_sampled_offsets_follow_the_importance_density():
     sigma = 0.2
-    m = create_method("prdpt", n=4, budget=10 ** 6, seed=1, x0=np.full(4, 0.5), samples=40_000, sigma=sigma)
+    m = create_method("prdpt", n=4, budget=10**6, seed=1, x0=np.full(4, 0.5), samples=40_000, sigma=sigma)
     tau = (m.ask().x[:20_000] - 0.5).ravel()  # θ + τ half of the antithetic batch
     r = np.sort(np.abs(tau))
     # |τ| has the Rayleigh CDF F(r) = 1 - exp(-r²/2σ²): Kolmogorov-Smirnov at α = 0.001
-    cdf = 1.0 - np.exp(-r ** 2 / (2 * sigma ** 2))
+    cdf = 1.0 - np.exp(-(r**2) / (2 * sigma**2))
     n = len(r)
     ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
     assert ks < 1.95 / math.sqrt(n)

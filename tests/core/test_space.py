@@ -7,12 +7,14 @@ from optimizer_server import ConfigError, ParamSpec, Space, ZeroGradsError
 
 
 def mixed_space():
-    return Space([
-        ParamSpec("x", -2.0, 2.0),
-        ParamSpec("count", 1, 9, kind="int"),
-        ParamSpec("on", kind="bool"),
-        ParamSpec("mode", kind="enum", choices=["a", "b", "c"]),
-    ])
+    return Space(
+        [
+            ParamSpec("x", -2.0, 2.0),
+            ParamSpec("count", 1, 9, kind="int"),
+            ParamSpec("on", kind="bool"),
+            ParamSpec("mode", kind="enum", choices=["a", "b", "c"]),
+        ]
+    )
 
 
 def test_unit_roundtrip_for_floats_and_bounds():
@@ -48,20 +50,23 @@ def test_values_from_named_and_dict_roundtrip():
         s.values_from_named({"x": 1.0, "count": 3, "on": True, "mode": "z"})
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(name="a", lo=1.0, hi=1.0), "lo < hi"),
-    (dict(name="a", lo=2.0, hi=1.0), "lo < hi"),
-    (dict(name="a", lo=0.0, hi=math.inf), "finite"),
-    (dict(name="a", lo=math.nan, hi=1.0), "finite"),
-    (dict(name="a", lo=0.0, hi=1.0, kind="complex"), "kind"),
-    (dict(name="", lo=0.0, hi=1.0), "non-empty"),
-    (dict(name="a", lo=0.5, hi=3, kind="int"), "whole numbers"),
-    (dict(name="a", kind="enum", choices=["only"]), "at least two"),
-    (dict(name="a", kind="enum", choices=["x", "x"]), "distinct"),
-    (dict(name="a", lo=0.0, hi=1.0, choices=["x", "y"]), "only for kind 'enum'"),
-    (dict(name="a", lo="0", hi=1.0), "must be a number"),
-    (dict(name="a"), "needs both"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(name="a", lo=1.0, hi=1.0), "lo < hi"),
+        (dict(name="a", lo=2.0, hi=1.0), "lo < hi"),
+        (dict(name="a", lo=0.0, hi=math.inf), "finite"),
+        (dict(name="a", lo=math.nan, hi=1.0), "finite"),
+        (dict(name="a", lo=0.0, hi=1.0, kind="complex"), "kind"),
+        (dict(name="", lo=0.0, hi=1.0), "non-empty"),
+        (dict(name="a", lo=0.5, hi=3, kind="int"), "whole numbers"),
+        (dict(name="a", kind="enum", choices=["only"]), "at least two"),
+        (dict(name="a", kind="enum", choices=["x", "x"]), "distinct"),
+        (dict(name="a", lo=0.0, hi=1.0, choices=["x", "y"]), "only for kind 'enum'"),
+        (dict(name="a", lo="0", hi=1.0), "must be a number"),
+        (dict(name="a"), "needs both"),
+    ],
+)
 def test_bad_specs_are_rejected_clearly(kwargs, message):
     with pytest.raises(ConfigError, match=message) as info:
         ParamSpec(**kwargs)

@@ -9,8 +9,13 @@ from .helpers import assert_trees_equal
 
 
 def sample_state():
-    return {"a": 1, "b": [1.5, None, True, "s"], "arr": np.arange(6, dtype=np.float32).reshape(2, 3),
-            "t": torch.tensor([1, 2, 3], dtype=torch.uint8), "nested": {"big": 2 ** 100, "f": float("inf")}}
+    return {
+        "a": 1,
+        "b": [1.5, None, True, "s"],
+        "arr": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "t": torch.tensor([1, 2, 3], dtype=torch.uint8),
+        "nested": {"big": 2**100, "f": float("inf")},
+    }
 
 
 def test_roundtrip_through_a_file(tmp_path):
@@ -29,6 +34,7 @@ def test_unsupported_objects_and_foreign_files_are_refused(tmp_path):
         loads_state(b"garbage")
     # an .npz holding a pickled object array must not be unpickled
     import io
+
     buf = io.BytesIO()
     np.savez(buf, __tree__=np.array([{"evil": 1}], dtype=object))
     with pytest.raises(StateError):

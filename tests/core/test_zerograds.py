@@ -1,4 +1,5 @@
 """ZeroGrads' surrogate learns the local gradient of a known function."""
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,19 @@ def quadratic(x):
 def test_fitted_surrogate_reproduces_the_local_gradient(surrogate):
     theta = np.array([0.5, 0.5, 0.5])
     # lr = tiny: θ stays put while the surrogate is fitted on many batches around it
-    m = create_method("zerograds", n=3, budget=10 ** 6, seed=0, x0=theta, lr=1e-9, samples=16, sigma=0.1,
-                      surrogate=surrogate, surrogate_lr=0.01, surrogate_steps=5)
+    m = create_method(
+        "zerograds",
+        n=3,
+        budget=10**6,
+        seed=0,
+        x0=theta,
+        lr=1e-9,
+        samples=16,
+        sigma=0.1,
+        surrogate=surrogate,
+        surrogate_lr=0.01,
+        surrogate_steps=5,
+    )
     for _ in range(400):
         b = m.ask()
         m.tell(b, quadratic(b.x))
@@ -37,14 +49,13 @@ def test_auto_surrogate_grows_with_dimension():
 
 def test_ablations_change_the_sampling():
     theta = np.full(2, 0.5)
-    local = create_method("zerograds", n=2, budget=10 ** 4, x0=theta, sigma=0.05, samples=200).ask().x
-    nolocal = create_method("zerograds", n=2, budget=10 ** 4, x0=theta, sigma=0.05, samples=200,
-                            preset="nolocal").ask().x
+    local = create_method("zerograds", n=2, budget=10**4, x0=theta, sigma=0.05, samples=200).ask().x
+    nolocal = create_method("zerograds", n=2, budget=10**4, x0=theta, sigma=0.05, samples=200, preset="nolocal").ask().x
     assert np.abs(local - 0.5).max() < 0.3 and np.abs(nolocal - 0.5).max() > 0.4
     # antithetic outer offsets: without inner smoothing the pairs are exact mirrors around θ
-    nosmooth = create_method("zerograds", n=2, budget=10 ** 4, x0=theta, samples=10, preset="nosmooth").ask().x
+    nosmooth = create_method("zerograds", n=2, budget=10**4, x0=theta, samples=10, preset="nosmooth").ask().x
     np.testing.assert_allclose(nosmooth[:5] + nosmooth[5:], 1.0)
-    smooth = create_method("zerograds", n=2, budget=10 ** 4, x0=theta, samples=10).ask().x
+    smooth = create_method("zerograds", n=2, budget=10**4, x0=theta, samples=10).ask().x
     assert not np.allclose(smooth[:5] + smooth[5:], 1.0)
 
 

@@ -1,9 +1,9 @@
 """Scene tests build and render in subprocesses: bpy holds global state and the other test folders
 import it in the pytest process too."""
+
 import sys
 
 import pytest
-
 from scenes_support import ROOT, python
 
 if ROOT not in sys.path:

@@ -1,6 +1,7 @@
 """Subprocess helper of test_prdpt_scenes.py: for each job file given, open its .blend, resolve its
 parameters and render the start and the ground truth (tiny, few spp). Prints one JSON line per job:
 {"job", "start_vs_target": MSE, "noise": MSE of two target renders with different seeds}."""
+
 import json
 import os
 import sys
@@ -27,5 +28,14 @@ for path in sys.argv[1:]:
         a = renderer.render_one(start, seed=3)
         b = renderer.render_one(target, seed=3)
         c = renderer.render_one(target, seed=4)
-    print(json.dumps({"job": os.path.basename(path), "start_vs_target": float(np.mean((a - b) ** 2)),
-                      "noise": float(np.mean((b - c) ** 2)), "start": start}), flush=True)
+    print(
+        json.dumps(
+            {
+                "job": os.path.basename(path),
+                "start_vs_target": float(np.mean((a - b) ** 2)),
+                "noise": float(np.mean((b - c) ** 2)),
+                "start": start,
+            }
+        ),
+        flush=True,
+    )

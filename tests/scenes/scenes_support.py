@@ -1,4 +1,5 @@
 """Helpers of the scene tests (a unique module name: tests/blender has a conftest of its own)."""
+
 import os
 import subprocess
 import sys

@@ -1,11 +1,12 @@
 """Every task scene builds, its job file validates, and its ground truth is not its start."""
+
 import json
 import math
 import os
 
 import pytest
-
 from scenes_support import python
+
 from scenes import task as task_module
 from scenes import tasks
 
@@ -32,6 +33,7 @@ def test_sort_is_150_dimensional_and_the_registry_refuses_unknown_names():
 @pytest.mark.parametrize("name", ALL)
 def test_job_file_validates_and_holds_the_paper_settings(built_scenes, name):
     from blender_addon import jobfile
+
     task = tasks.load(name)
     assert (built_scenes / f"{name}.blend").stat().st_size > 10_000
     job = jobfile.load(str(built_scenes / f"{name}.toml"))
@@ -49,8 +51,11 @@ def test_ground_truth_renders_differ_from_the_start(built_scenes):
         path = built_scenes / f"{name}_tiny.toml"
         path.write_text(task_module.job_text(tasks.load(name), f"{name}.blend", width=32, samples=16))
         jobs.append(str(path))
-    lines = [json.loads(line) for line in python(os.path.join("tests", "scenes", "render_check.py"), *jobs).splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in python(os.path.join("tests", "scenes", "render_check.py"), *jobs).splitlines()
+        if line.startswith("{")
+    ]
     assert [line["job"] for line in lines] == [f"{n}_tiny.toml" for n in ALL]
     for name, line in zip(ALL, lines):
         assert line["start_vs_target"] > 3 * line["noise"], (name, line)
@@ -59,6 +64,7 @@ def test_ground_truth_renders_differ_from_the_start(built_scenes):
 
 def test_job_text_is_valid_toml_for_any_method():
     import tomllib
+
     task = tasks.load("caustic")
     data = tomllib.loads(task_module.job_text(task, "caustic.blend", method="cmaes", budget=40, width=32))
     assert data["method"] == {"name": "cmaes", "budget": 40, "seed": 0}
@@ -69,7 +75,9 @@ def test_job_text_is_valid_toml_for_any_method():
 def test_a_task_without_paper_figures_gets_its_own_budget_and_no_preset():
     """A task without a Tab. 4.2 row: budget and spp come from the task."""
     import dataclasses
+
     import tomllib
+
     task = dataclasses.replace(tasks.load("shadows"), name="plain", paper=None, prdpt_preset=None, renders=60, spp=8)
     data = tomllib.loads(task_module.job_text(task, "plain.blend"))
     assert data["method"] == {"name": "prdpt", "budget": 60, "seed": 0} and data["render"]["samples"] == 8

@@ -1,9 +1,9 @@
 """One task model and one registry for PRDPT's and ZeroGrads' tasks: every registered task builds
 through `make scenes`' command and its job file validates; the ZeroGrads parts of the model (link
 parameters, simulation frame, Tab. C.1 preset) reach the job file and the workers' references."""
-import tomllib
 
 import pytest
+import tomllib
 
 from scenes import task as task_module
 from scenes import tasks
@@ -24,6 +24,7 @@ def test_registry_holds_both_papers_tasks_at_both_sizes():
 @pytest.mark.parametrize("name", tasks.TASK_NAMES)
 def test_every_registered_task_builds_and_its_job_validates(built_scenes, name):
     from blender_addon import jobfile
+
     task = tasks.load(name, "ci")
     assert (built_scenes / f"{name}.blend").stat().st_size > 10_000
     job = jobfile.load(str(built_scenes / f"{name}.toml"))
@@ -35,11 +36,16 @@ def test_every_registered_task_builds_and_its_job_validates(built_scenes, name):
 
 def test_link_parameters_and_frame_reach_job_and_worker_references():
     from blender_addon import jobspec
+
     graph, gravity = tasks.load("zg_node_graph", "ci"), tasks.load("zg_gravity", "ci")
     link = graph.params[0]
     settings = jobspec.render_settings(32, 32, 4, [p.ref() for p in graph.params])
-    assert settings["paths"][0] == {"name": link.name, "path": link.path, "index": -1,
-                                    "link": dict(zip(task_module.LINK_FIELDS, link.link))}
+    assert settings["paths"][0] == {
+        "name": link.name,
+        "path": link.path,
+        "index": -1,
+        "link": dict(zip(task_module.LINK_FIELDS, link.link)),
+    }
     data = tomllib.loads(task_module.job_text(gravity, "g.blend", method="fd", budget=20))
     assert data["render"]["frame"] == 40 and data["method"] == {"name": "fd", "budget": 20, "seed": 0}
     data = tomllib.loads(task_module.job_text(graph, "n.blend"))

@@ -4,28 +4,34 @@ Servers run in a thread of the test process (fast: torch is imported once) or, w
 kills the server, as a ``python -m optimizer_server.cli_serve serve`` process. Workers run as
 threads (WorkerLoop) or as ``python -m optimizer_server.analytic_worker`` processes.
 """
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import threading
-from typing import Callable, List
+from collections.abc import Callable
 
 import pytest
+from server_kit import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S, PYTHON, REPO, RawPeer, ServerThread
 
 from optimizer_server.analytic_worker import make_worker
 from optimizer_server.server import ServerConfig
 from optimizer_server.worker_loop import WorkerLoop
-from server_kit import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S, PYTHON, REPO, RawPeer, ServerThread
 
 
 @pytest.fixture
 def start_server(tmp_path):
-    servers: List[ServerThread] = []
+    servers: list[ServerThread] = []
 
     def start(**overrides) -> ServerThread:
-        kw = dict(bind="tcp://127.0.0.1:*", jobs_dir=str(tmp_path / "jobs"), device="cpu",
-                  heartbeat_interval_s=HEARTBEAT_INTERVAL_S, heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S)
+        kw = dict(
+            bind="tcp://127.0.0.1:*",
+            jobs_dir=str(tmp_path / "jobs"),
+            device="cpu",
+            heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+            heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+        )
         kw.update(overrides)
         servers.append(ServerThread(ServerConfig(**kw)))
         return servers[-1]
@@ -40,15 +46,16 @@ def start_workers():
     """start_workers(endpoint, n, render=None, **kw) -> WorkerLoops running in threads."""
     running = []
 
-    def start(endpoint: str, n: int = 1, render: Callable = None, **kw) -> List[WorkerLoop]:
+    def start(endpoint: str, n: int = 1, render: Callable = None, **kw) -> list[WorkerLoop]:
         kw.setdefault("heartbeat_interval_s", HEARTBEAT_INTERVAL_S)
         loops = []
-        for i in range(n):
+        for _ in range(n):
             if render is None:
                 loop = make_worker(endpoint, name=kw.pop("name", None) or f"thread-worker-{len(running)}", **kw)
             else:
-                loop = WorkerLoop(endpoint, render, capabilities={"renderer": "disc"},
-                                  name=f"custom-worker-{len(running)}", **kw)
+                loop = WorkerLoop(
+                    endpoint, render, capabilities={"renderer": "disc"}, name=f"custom-worker-{len(running)}", **kw
+                )
             thread = threading.Thread(target=loop.run, daemon=True)
             thread.start()
             running.append((loop, thread))
@@ -56,20 +63,19 @@ def start_workers():
         return loops
 
     yield start
-    for loop, thread in running:
+    for loop, _ in running:
         loop.stop()
-    for loop, thread in running:
+    for _, thread in running:
         thread.join(timeout=5)
 
 
 @pytest.fixture
 def spawn():
     """spawn(args...) -> Popen of `python -m ...` in the repo; killed (and continued) at teardown."""
-    procs: List[subprocess.Popen] = []
+    procs: list[subprocess.Popen] = []
 
     def start(*args: str) -> subprocess.Popen:
-        proc = subprocess.Popen([PYTHON, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+        proc = subprocess.Popen([PYTHON, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(proc)
         return proc
 

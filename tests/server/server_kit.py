@@ -1,4 +1,5 @@
 """Helpers shared by the server tests (imported by conftest.py and the test modules)."""
+
 from __future__ import annotations
 
 import os
@@ -6,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import zmq
@@ -29,8 +30,16 @@ START = {"cx": 0.45, "cy": 0.45}  # overlaps the target disc, so every method ha
 
 def disc_job(**overrides):
     """Keyword arguments of OptimizerClient.submit for a small disc-fitting job."""
-    job = dict(space=DISC_SPACE, method="cmaes", budget=60, target_values=TARGET, start=START,
-               settings={"size": 24}, requires={"renderer": "disc"}, seed=3)
+    job = dict(
+        space=DISC_SPACE,
+        method="cmaes",
+        budget=60,
+        target_values=TARGET,
+        start=START,
+        settings={"size": 24},
+        requires={"renderer": "disc"},
+        seed=3,
+    )
     job.update(overrides)
     return job
 
@@ -49,15 +58,35 @@ class ServerThread:
 
 
 def spawn_worker(spawn, endpoint: str, *extra: str) -> subprocess.Popen:
-    return spawn("-m", "optimizer_server.analytic_worker", "--connect", endpoint,
-                 "--heartbeat", str(HEARTBEAT_INTERVAL_S), *extra)
+    return spawn(
+        "-m",
+        "optimizer_server.analytic_worker",
+        "--connect",
+        endpoint,
+        "--heartbeat",
+        str(HEARTBEAT_INTERVAL_S),
+        *extra,
+    )
 
 
 def spawn_server(spawn, jobs_dir, *extra: str, bind: str = "tcp://127.0.0.1:*"):
     """A server process (on a free loopback port by default); returns (process, endpoint)."""
-    proc = spawn("-m", "optimizer_server.cli_serve", "serve", "--bind", bind, "--jobs-dir",
-                 str(jobs_dir), "--device", "cpu", "--heartbeat-interval", str(HEARTBEAT_INTERVAL_S),
-                 "--heartbeat-timeout", str(HEARTBEAT_TIMEOUT_S), *extra)
+    proc = spawn(
+        "-m",
+        "optimizer_server.cli_serve",
+        "serve",
+        "--bind",
+        bind,
+        "--jobs-dir",
+        str(jobs_dir),
+        "--device",
+        "cpu",
+        "--heartbeat-interval",
+        str(HEARTBEAT_INTERVAL_S),
+        "--heartbeat-timeout",
+        str(HEARTBEAT_TIMEOUT_S),
+        *extra,
+    )
     proc.lines = []  # everything it prints (its log), for assertions
     for line in proc.stdout:  # wait for the ready line
         proc.lines.append(line)

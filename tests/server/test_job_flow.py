@@ -1,4 +1,5 @@
 """Jobs over the wire: submit, progress, results, pause/resume/cancel, several jobs, late workers."""
+
 from __future__ import annotations
 
 import os
@@ -6,13 +7,13 @@ import time
 
 import numpy as np
 import pytest
+from server_kit import DISC_SPACE, TARGET, disc_error, disc_job, spawn_worker, wait_until
 
 from optimizer_server.client import OptimizerClient
 from optimizer_server.errors import RequestRejectedError
 from optimizer_server.methods import available_methods
 from optimizer_server.state_io import load_state
 from optimizer_server.tasks.disc import DiscTask
-from server_kit import DISC_SPACE, TARGET, disc_error, disc_job, spawn_worker, wait_until
 
 
 def test_two_worker_processes_optimise_the_disc_over_the_wire(start_server, spawn):
@@ -132,13 +133,16 @@ def test_jobs_wait_for_a_worker_with_the_required_capability(start_server, start
         job.cancel()
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"method": "gradient-descent"}, "unknown method 'gradient-descent'; available:"),
-    ({"options": {"warp": 9}}, "unknown option(s) ['warp']"),
-    ({"space": [{"name": "cx", "lo": 1.0, "hi": 0.0}]}, "needs lo < hi"),
-    ({"target_values": {"cx": 0.5}}, "missing ['cy']"),
-    ({"budget": 1}, "budget 1 is too small"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"method": "gradient-descent"}, "unknown method 'gradient-descent'; available:"),
+        ({"options": {"warp": 9}}, "unknown option(s) ['warp']"),
+        ({"space": [{"name": "cx", "lo": 1.0, "hi": 0.0}]}, "needs lo < hi"),
+        ({"target_values": {"cx": 0.5}}, "missing ['cy']"),
+        ({"budget": 1}, "budget 1 is too small"),
+    ],
+)
 def test_bad_submissions_are_refused_with_the_reason(start_server, change, needle):
     server = start_server()
     with OptimizerClient(server.endpoint) as client:

@@ -1,5 +1,6 @@
 """Persistence: a server killed mid-job and restarted with --resume ends exactly where an
 uninterrupted run ends (same seed, deterministic renderer)."""
+
 from __future__ import annotations
 
 import os
@@ -7,11 +8,11 @@ import time
 
 import numpy as np
 import pytest
+from server_kit import disc_job, spawn_server, spawn_worker
 
 from optimizer_server.client import OptimizerClient
 from optimizer_server.errors import StateError
 from optimizer_server.state_io import load_state, save_state
-from server_kit import disc_job, spawn_server, spawn_worker
 
 ITERATIONS = 60
 JOB = disc_job(method="prdpt", budget=2 * ITERATIONS, options={"samples": 2, "sigma": 0.2, "lr": 0.02})

@@ -1,4 +1,5 @@
 """The server's parts on their own: the loss backends, chunk planning, the checkpoint writer."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,7 @@ def test_image_loss_is_the_mean_squared_error_with_or_without_a_mask(use_torch):
         residuals = image_loss.residuals(images)
         assert residuals.shape == (3, 6 * 5 * 3) and residuals.dtype == np.float32
         np.testing.assert_allclose((residuals.astype(np.float64) ** 2).sum(1), image_loss(images), rtol=1e-5)
-    assert not masked.residuals(images)[:, 2 * 5 * 3:].any()  # masked-out pixels carry nothing
+    assert not masked.residuals(images)[:, 2 * 5 * 3 :].any()  # masked-out pixels carry nothing
 
 
 def test_a_sample_loss_does_not_depend_on_its_batch():
@@ -45,11 +46,14 @@ def test_a_sample_loss_does_not_depend_on_its_batch():
     assert together.tobytes() == alone.tobytes()
 
 
-@pytest.mark.parametrize("mask, needle", [
-    (np.ones((4, 4, 1), np.float32), "must have shape (6, 5, 1)"),
-    (np.zeros((6, 5, 1), np.float32), "not all zero"),
-    (np.full((6, 5, 1), -1, np.float32), "non-negative"),
-])
+@pytest.mark.parametrize(
+    "mask, needle",
+    [
+        (np.ones((4, 4, 1), np.float32), "must have shape (6, 5, 1)"),
+        (np.zeros((6, 5, 1), np.float32), "not all zero"),
+        (np.full((6, 5, 1), -1, np.float32), "non-negative"),
+    ],
+)
 def test_bad_masks_are_refused(mask, needle):
     with pytest.raises(ConfigError) as info:
         ImageLoss(np.zeros((6, 5, 3), np.float32), torch.device("cpu"), mask)
@@ -80,8 +84,9 @@ def plan_chunks(pool, jobs, cap=64):
     return out
 
 
-@pytest.mark.parametrize("samples, workers, chunks", [(8, 4, [2, 2, 2, 2]), (8, 1, [8]), (6, 4, [2, 2, 1, 1]),
-                                                      (3, 4, [1, 1, 1])])
+@pytest.mark.parametrize(
+    "samples, workers, chunks", [(8, 4, [2, 2, 2, 2]), (8, 1, [8]), (6, 4, [2, 2, 1, 1]), (3, 4, [1, 1, 1])]
+)
 def test_an_iteration_is_spread_evenly_over_the_workers(samples, workers, chunks):
     pool = WorkerPool(heartbeat_timeout_s=1.0)
     for i in range(workers):

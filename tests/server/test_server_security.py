@@ -1,5 +1,6 @@
 """Hostile or broken input never hurts the server: clear error replies, refused strangers, and a
 job running alongside finishes as if nothing happened."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 import zmq
+from server_kit import disc_error, disc_job
 
 from optimizer_server.client import OptimizerClient
 from optimizer_server.errors import AuthenticationError, ConfigError
@@ -16,7 +18,6 @@ from optimizer_server.server import OptimizerServer, ServerConfig
 from optimizer_server.server.auth import create_peer_keys, create_server_keys, is_loopback
 from optimizer_server.transport import CurveKeys
 from optimizer_server.worker_loop import WorkerLoop
-from server_kit import disc_error, disc_job
 
 SMALL = Limits(max_frames=8, max_header_bytes=8192, max_array_bytes=64 * 1024, max_message_bytes=256 * 1024)
 
@@ -35,25 +36,76 @@ BAD_MESSAGES = [
     ("server-only kind", [header(kind="progress")], "bad_message", "'progress' is not accepted here"),
     ("oversized header", [header(body={"follow": True}) + b" " * 9000], "too_large", "the limit is 8,192"),
     ("too many frames", [header()] + [b""] * 9, "too_large", "10 frames; at most 8"),
-    ("oversized array", [header(kind="result", body={"task": 1, "render_s": 0.0},
-                                arrays=[{"name": "image", "dtype": "<f4", "shape": [512, 512, 4]}]), b""],
-     "too_large", "the limit per array is 65,536"),
-    ("short array", [header(kind="result", body={"task": 1, "render_s": 0.0},
-                            arrays=[{"name": "image", "dtype": "<f4", "shape": [4, 4, 4]}]), b"\x00" * 10],
-     "bad_message", "needs 256 bytes, the frame has 10"),
-    ("pickle dtype", [header(kind="result", body={"task": 1, "render_s": 0.0},
-                             arrays=[{"name": "image", "dtype": "|O", "shape": [1, 1, 1]}]), b"\x80\x04."],
-     "bad_message", "dtype '|O' is not one of"),
+    (
+        "oversized array",
+        [
+            header(
+                kind="result",
+                body={"task": 1, "render_s": 0.0},
+                arrays=[{"name": "image", "dtype": "<f4", "shape": [512, 512, 4]}],
+            ),
+            b"",
+        ],
+        "too_large",
+        "the limit per array is 65,536",
+    ),
+    (
+        "short array",
+        [
+            header(
+                kind="result",
+                body={"task": 1, "render_s": 0.0},
+                arrays=[{"name": "image", "dtype": "<f4", "shape": [4, 4, 4]}],
+            ),
+            b"\x00" * 10,
+        ],
+        "bad_message",
+        "needs 256 bytes, the frame has 10",
+    ),
+    (
+        "pickle dtype",
+        [
+            header(
+                kind="result",
+                body={"task": 1, "render_s": 0.0},
+                arrays=[{"name": "image", "dtype": "|O", "shape": [1, 1, 1]}],
+            ),
+            b"\x80\x04.",
+        ],
+        "bad_message",
+        "dtype '|O' is not one of",
+    ),
     ("path in job id", [header(kind="pause", job="../../etc/passwd")], "bad_message", "header 'job' must be"),
     ("unknown job", [header(kind="cancel", job="ghost")], "unknown_job", "no job 'ghost'"),
-    ("submit missing fields", [header(kind="submit", body={"method": "prdpt"})], "bad_message",
-     "'submit' is missing the field"),
-    ("submit without its image", [header(kind="submit", body={
-        "space": {"params": [{"name": "x", "lo": 0, "hi": 1}]}, "method": "prdpt", "budget": 10,
-        "target": {"kind": "image"}})], "bad_message", "needs exactly one array named 'target'"),
+    (
+        "submit missing fields",
+        [header(kind="submit", body={"method": "prdpt"})],
+        "bad_message",
+        "'submit' is missing the field",
+    ),
+    (
+        "submit without its image",
+        [
+            header(
+                kind="submit",
+                body={
+                    "space": {"params": [{"name": "x", "lo": 0, "hi": 1}]},
+                    "method": "prdpt",
+                    "budget": 10,
+                    "target": {"kind": "image"},
+                },
+            )
+        ],
+        "bad_message",
+        "needs exactly one array named 'target'",
+    ),
     ("heartbeat before ready", [header(kind="heartbeat")], "not_registered", "send 'ready' first"),
-    ("absurd capability", [header(kind="ready", body={"capabilities": {"max_batch": 10**9}})], "bad_message",
-     "'max_batch' must be an integer in 1..512"),
+    (
+        "absurd capability",
+        [header(kind="ready", body={"capabilities": {"max_batch": 10**9}})],
+        "bad_message",
+        "'max_batch' must be an integer in 1..512",
+    ),
 ]
 
 
@@ -116,8 +168,12 @@ def keys(tmp_path):
     alice, worker = (create_peer_keys(str(server_dir), name) for name in ("alice", "worker"))
     create_server_keys(str(stranger_dir))
     mallory = create_peer_keys(str(stranger_dir), "mallory")  # a valid key pair, just not authorised
-    return {"dir": str(server_dir), "alice": CurveKeys.load(server_public, alice),
-            "worker": CurveKeys.load(server_public, worker), "mallory": CurveKeys.load(server_public, mallory)}
+    return {
+        "dir": str(server_dir),
+        "alice": CurveKeys.load(server_public, alice),
+        "worker": CurveKeys.load(server_public, worker),
+        "mallory": CurveKeys.load(server_public, mallory),
+    }
 
 
 def test_curve_authentication_admits_only_authorised_keys(start_server, start_workers, keys):
@@ -128,8 +184,10 @@ def test_curve_authentication_admits_only_authorised_keys(start_server, start_wo
         events = job.progress(timeout_s=60)
         next(events)
 
-        for stranger_keys, needle in ((keys["mallory"], "not in the server's authorized/ directory"),
-                                      (None, "requires CurveZMQ authentication")):
+        for stranger_keys, needle in (
+            (keys["mallory"], "not in the server's authorized/ directory"),
+            (None, "requires CurveZMQ authentication"),
+        ):
             with OptimizerClient(server.endpoint, keys=stranger_keys, timeout_s=5) as stranger:
                 with pytest.raises(AuthenticationError, match=needle):
                     stranger.status()
@@ -183,4 +241,3 @@ def test_a_zmq_peer_with_another_socket_type_cannot_confuse_the_server(start_ser
     wrong.close()
     with OptimizerClient(server.endpoint) as client:
         assert client.status()["jobs"] == []
-

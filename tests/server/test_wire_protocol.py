@@ -1,4 +1,5 @@
 """The wire format: round trips, and every kind of malformed message refused with a clear reason."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from server_kit import PYTHON, REPO
 
 from optimizer_server import protocol
 from optimizer_server.errors import ProtocolError, ZeroGradsError
 from optimizer_server.protocol import Limits, decode, encode
-from server_kit import PYTHON, REPO
 
 
 def header_of(frames):
@@ -22,8 +23,15 @@ def raw(header, *frames):
 
 
 def render_header(**overrides):
-    h = {"v": 1, "type": "render", "job": "j1", "seq": 4, "re": None, "body": {"task": 9, "seeds": [5, 5]},
-         "arrays": [{"name": "values", "dtype": "<f8", "shape": [2, 3]}]}
+    h = {
+        "v": 1,
+        "type": "render",
+        "job": "j1",
+        "seq": 4,
+        "re": None,
+        "body": {"task": 9, "seeds": [5, 5]},
+        "arrays": [{"name": "values", "dtype": "<f8", "shape": [2, 3]}],
+    }
     h.update(overrides)
     return h
 
@@ -35,8 +43,7 @@ def test_render_and_result_round_trip_preserve_arrays_exactly():
     np.testing.assert_array_equal(msg.array("values"), values)
 
     images = np.random.default_rng(1).random((3, 4, 5, 4)).astype(np.float32)
-    frames = encode("result", {"task": 9, "render_s": 0.5}, job="j1", seq=5,
-                    arrays=[("image", img) for img in images])
+    frames = encode("result", {"task": 9, "render_s": 0.5}, job="j1", seq=5, arrays=[("image", img) for img in images])
     assert header_of(frames)["arrays"][0] == {"name": "image", "dtype": "<f4", "shape": [4, 5, 4]}
     assert bytes(frames[1]) == images[0].astype("<f4").tobytes()  # raw little-endian float32 pixels
     got = decode(frames).arrays_named("image")
@@ -50,26 +57,53 @@ def test_big_endian_and_float64_images_are_sent_as_little_endian_float32():
     np.testing.assert_array_equal(got, img.astype(np.float32))
 
 
-@pytest.mark.parametrize("header, frames, needle, code", [
-    (render_header(v=2), [np.zeros(6).tobytes()], "protocol version 2 is not supported", "unsupported_version"),
-    (render_header(type="teleport"), [np.zeros(6).tobytes()], "unknown message type 'teleport'", "bad_message"),
-    (render_header(), [], "declares 1 arrays but 0 data frames", "bad_message"),
-    (render_header(), [np.zeros(5).tobytes()], "needs 48 bytes, the frame has 40", "bad_message"),
-    (render_header(arrays=[{"name": "values", "dtype": "|O", "shape": [2, 3]}]), [b"x"], "dtype '|O'",
-     "bad_message"),
-    (render_header(arrays=[{"name": "values", "dtype": "<f8", "shape": [2**20, 2**20]}]), [b""],
-     "is 8,796,093,022,208 bytes", "too_large"),
-    (render_header(body={"task": 9, "seeds": [5], "extra": 1}), [np.zeros(6).tobytes()],
-     "unknown field(s) ['extra']", "bad_message"),
-    (render_header(body={"task": True, "seeds": [5]}), [np.zeros(6).tobytes()],
-     "field 'task' must be an integer, got true", "bad_message"),
-    (render_header(body={"task": 1, "seeds": [-1]}), [np.zeros(6).tobytes()],
-     "seeds must be a non-empty list of non-negative integers", "bad_message"),
-    (render_header(job="../../etc"), [np.zeros(6).tobytes()], "header 'job' must be 1-64 characters",
-     "bad_message"),
-    (render_header(seq="7"), [np.zeros(6).tobytes()], "header 'seq' must be an integer", "bad_message"),
-    (render_header(surprise=1), [np.zeros(6).tobytes()], "unknown header field(s) ['surprise']", "bad_message"),
-])
+@pytest.mark.parametrize(
+    "header, frames, needle, code",
+    [
+        (render_header(v=2), [np.zeros(6).tobytes()], "protocol version 2 is not supported", "unsupported_version"),
+        (render_header(type="teleport"), [np.zeros(6).tobytes()], "unknown message type 'teleport'", "bad_message"),
+        (render_header(), [], "declares 1 arrays but 0 data frames", "bad_message"),
+        (render_header(), [np.zeros(5).tobytes()], "needs 48 bytes, the frame has 40", "bad_message"),
+        (
+            render_header(arrays=[{"name": "values", "dtype": "|O", "shape": [2, 3]}]),
+            [b"x"],
+            "dtype '|O'",
+            "bad_message",
+        ),
+        (
+            render_header(arrays=[{"name": "values", "dtype": "<f8", "shape": [2**20, 2**20]}]),
+            [b""],
+            "is 8,796,093,022,208 bytes",
+            "too_large",
+        ),
+        (
+            render_header(body={"task": 9, "seeds": [5], "extra": 1}),
+            [np.zeros(6).tobytes()],
+            "unknown field(s) ['extra']",
+            "bad_message",
+        ),
+        (
+            render_header(body={"task": True, "seeds": [5]}),
+            [np.zeros(6).tobytes()],
+            "field 'task' must be an integer, got true",
+            "bad_message",
+        ),
+        (
+            render_header(body={"task": 1, "seeds": [-1]}),
+            [np.zeros(6).tobytes()],
+            "seeds must be a non-empty list of non-negative integers",
+            "bad_message",
+        ),
+        (
+            render_header(job="../../etc"),
+            [np.zeros(6).tobytes()],
+            "header 'job' must be 1-64 characters",
+            "bad_message",
+        ),
+        (render_header(seq="7"), [np.zeros(6).tobytes()], "header 'seq' must be an integer", "bad_message"),
+        (render_header(surprise=1), [np.zeros(6).tobytes()], "unknown header field(s) ['surprise']", "bad_message"),
+    ],
+)
 def test_malformed_messages_raise_protocol_errors_that_name_the_problem(header, frames, needle, code):
     with pytest.raises(ProtocolError) as info:
         decode(raw(header, *frames))
@@ -78,12 +112,15 @@ def test_malformed_messages_raise_protocol_errors_that_name_the_problem(header, 
     assert isinstance(info.value, ValueError) and isinstance(info.value, ZeroGradsError)
 
 
-@pytest.mark.parametrize("first_frame, needle", [
-    (b"\xff\xfe not utf8", "not UTF-8 JSON"),
-    (b'{"v": 1, "seq": NaN}', "not UTF-8 JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b"[" * 100000 + b"]" * 100000, "not UTF-8 JSON"),  # deep nesting must not crash the parser's caller
-])
+@pytest.mark.parametrize(
+    "first_frame, needle",
+    [
+        (b"\xff\xfe not utf8", "not UTF-8 JSON"),
+        (b'{"v": 1, "seq": NaN}', "not UTF-8 JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b"[" * 100000 + b"]" * 100000, "not UTF-8 JSON"),  # deep nesting must not crash the parser's caller
+    ],
+)
 def test_unparseable_headers_are_protocol_errors(first_frame, needle):
     with pytest.raises(ProtocolError, match=needle.replace("(", r"\(")):
         decode([first_frame])
@@ -115,18 +152,25 @@ def test_kinds_are_checked_against_the_receiving_end():
         decode(frames, accept=protocol.TO_SERVER)
 
 
-@pytest.mark.parametrize("body_change, needle", [
-    ({"budget": 0}, "budget must be 1 .. 1e9"),
-    ({"target": {"kind": "photo"}}, "target kind must be 'image'"),
-    ({"target": {"kind": "values"}}, "needs 'values'"),
-    ({"settings": {"params": []}}, "reserved key 'params'"),
-    ({"space": {"params": []}}, "at least one parameter spec"),
-    ({"method": 3}, "field 'method' must be a string"),
-    ({"render_timeout_s": -1.0}, "render_timeout_s must be in (0, 86400]"),
-])
+@pytest.mark.parametrize(
+    "body_change, needle",
+    [
+        ({"budget": 0}, "budget must be 1 .. 1e9"),
+        ({"target": {"kind": "photo"}}, "target kind must be 'image'"),
+        ({"target": {"kind": "values"}}, "needs 'values'"),
+        ({"settings": {"params": []}}, "reserved key 'params'"),
+        ({"space": {"params": []}}, "at least one parameter spec"),
+        ({"method": 3}, "field 'method' must be a string"),
+        ({"render_timeout_s": -1.0}, "render_timeout_s must be in (0, 86400]"),
+    ],
+)
 def test_submit_bodies_are_validated(body_change, needle):
-    body = {"space": {"params": [{"name": "x", "lo": 0, "hi": 1}]}, "method": "prdpt", "budget": 10,
-            "target": {"kind": "values", "values": {"x": 0.5}}}
+    body = {
+        "space": {"params": [{"name": "x", "lo": 0, "hi": 1}]},
+        "method": "prdpt",
+        "budget": 10,
+        "target": {"kind": "values", "values": {"x": 0.5}},
+    }
     body.update(body_change)
     with pytest.raises(ProtocolError) as info:
         encode("submit", body)  # the sender checks with the receiver's rules
@@ -140,8 +184,10 @@ def test_encode_refuses_nan_in_bodies():
 
 def test_shippable_modules_import_neither_torch_nor_bpy():
     """The add-on ships protocol, transport, client and worker_loop: they must load without torch/bpy."""
-    code = ("import sys; import optimizer_server.protocol, optimizer_server.transport, "
-            "optimizer_server.client, optimizer_server.worker_loop; "
-            "bad = sorted(m for m in ('torch', 'bpy') if m in sys.modules); print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import optimizer_server.protocol, optimizer_server.transport, "
+        "optimizer_server.client, optimizer_server.worker_loop; "
+        "bad = sorted(m for m in ('torch', 'bpy') if m in sys.modules); print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([PYTHON, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, f"heavy imports leaked in: {out.stdout} {out.stderr}"

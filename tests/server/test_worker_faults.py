@@ -1,4 +1,5 @@
 """Workers that die, hang, fail or lie: the job still completes, exactly, or fails with a reason."""
+
 from __future__ import annotations
 
 import os
@@ -8,11 +9,11 @@ import time
 
 import numpy as np
 import pytest
+from server_kit import HEARTBEAT_TIMEOUT_S, disc_error, disc_job, spawn_worker, wait_until
 
 from optimizer_server.client import OptimizerClient
 from optimizer_server.errors import JobFailedError
 from optimizer_server.tasks.disc import DiscTask
-from server_kit import HEARTBEAT_TIMEOUT_S, disc_error, disc_job, spawn_worker, wait_until
 
 
 def worker_named(server, name):
@@ -124,7 +125,9 @@ def test_images_of_the_wrong_size_are_not_used(start_server, start_workers):
     target = DiscTask(size=24).render(np.array([[0.7, 0.3]]))[0]
     with OptimizerClient(server.endpoint) as client:
         job = client.submit(**disc_job(target_values=None, target_image=target))
-        with pytest.raises(JobFailedError, match=r"rendered images of shape \(16, 16, 3\) but the target is \(24, 24, 3\)"):
+        with pytest.raises(
+            JobFailedError, match=r"rendered images of shape \(16, 16, 3\) but the target is \(24, 24, 3\)"
+        ):
             job.wait(timeout_s=30)
 
 

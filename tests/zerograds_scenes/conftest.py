@@ -1,4 +1,5 @@
 """ZeroGrads task scenes and link parameters: real bpy in this process (imported once), tiny renders."""
+
 import os
 import sys
 

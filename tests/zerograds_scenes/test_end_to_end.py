@@ -3,6 +3,7 @@
 WICKER at ci size (three int inputs of a geometry-nodes modifier, 32×32, 8 spp), ZeroGrads with
 the project's defaults and a small budget.
 """
+
 import json
 
 import numpy as np
@@ -30,14 +31,17 @@ def test_wicker_runs_end_to_end(tmp_path):
     # ints come back as whole numbers inside the bounds
     for p in task.params:
         assert p.lo <= saved["x"][p.name] <= p.hi
+
     def param_error(x):
         return np.mean([(p.unit(round(x[p.name])) - p.unit(p.target)) ** 2 for p in task.params])
 
     best = saved["best_sample"]
     assert all(float(v).is_integer() for v in best["x"].values())  # the workers rendered whole counts
-    print(f"\nWICKER ci, {BUDGET} renders, {result['wall_s']:.1f} s: parameter MSE start "
-          f"{param_error(saved['start']):.4f}, estimate {param_error(saved['x']):.4f}, best sample "
-          f"{param_error(best['x']):.4f} (image MSE {best['loss']:.4g} vs the estimate's {saved['loss']:.4g})")
+    print(
+        f"\nWICKER ci, {BUDGET} renders, {result['wall_s']:.1f} s: parameter MSE start "
+        f"{param_error(saved['start']):.4f}, estimate {param_error(saved['x']):.4f}, best sample "
+        f"{param_error(best['x']):.4f} (image MSE {best['loss']:.4g} vs the estimate's {saved['loss']:.4g})"
+    )
     # The renders answer the discrete inputs: some sample the workers rendered looks more like the
     # target than the start does (the estimate itself may not have moved in so few renders).
     start_loss = saved["history"][0]["loss"]

@@ -1,4 +1,5 @@
 """The "link" parameter kind: resolve without eval, apply/undo, rollback, .blend round trip, renders."""
+
 import numpy as np
 import pytest
 
@@ -23,12 +24,14 @@ def graph_scene():
 
 def tree():
     import bpy
+
     return bpy.data.materials[ng.MATERIAL].node_tree
 
 
 def linked_pairs():
-    return sorted((lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier)
-                  for lk in tree().links)
+    return sorted(
+        (lk.from_node.name, lk.from_socket.identifier, lk.to_node.name, lk.to_socket.identifier) for lk in tree().links
+    )
 
 
 def test_resolve_read_write_and_restore(graph_scene):
@@ -51,18 +54,23 @@ def test_name_and_identifier_address_the_same_socket(graph_scene):
     assert by_name.to_socket == by_id.to_socket and by_name.to_socket.identifier == "B_Color"
     assert by_name.spec_dict("l") == {"name": "l", "kind": "bool", "lo": 0.0, "hi": 1.0}
     # A material path works too: its node tree is used.
-    assert params.resolve_ref({"path": f'materials["{ng.MATERIAL}"]', "link": link("Source0", "Color", "Add00", "B")
-                               }).path == TREE
+    assert (
+        params.resolve_ref({"path": f'materials["{ng.MATERIAL}"]', "link": link("Source0", "Color", "Add00", "B")}).path
+        == TREE
+    )
 
 
-@pytest.mark.parametrize("bad, message", [
-    (link("Sourse0", "Color", "Add00", "B"), "no node named 'Sourse0'; did you mean 'Source0'"),
-    (link("Source0", "Colour", "Add00", "B"), "has no output 'Colour'; did you mean 'Color'"),
-    (link("Source0", "Color", "Add00", "Result"), "'Result' of node 'Add00' is an output"),
-    (link("Source0", "Color", "Add00", "A_Float"), "is not in use"),
-    (link("Add00", "Result", "Add00", "B"), "links a node to itself"),
-    (link("Source0", "Color", "Add00", "A"), "fed by Add"),  # Add00.A is free; Add01.A is not
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (link("Sourse0", "Color", "Add00", "B"), "no node named 'Sourse0'; did you mean 'Source0'"),
+        (link("Source0", "Colour", "Add00", "B"), "has no output 'Colour'; did you mean 'Color'"),
+        (link("Source0", "Color", "Add00", "Result"), "'Result' of node 'Add00' is an output"),
+        (link("Source0", "Color", "Add00", "A_Float"), "is not in use"),
+        (link("Add00", "Result", "Add00", "B"), "links a node to itself"),
+        (link("Source0", "Color", "Add00", "A"), "fed by Add"),  # Add00.A is free; Add01.A is not
+    ],
+)
 def test_bad_links_name_the_problem(graph_scene, bad, message):
     if message == "fed by Add":
         bad = link("Source0", "Color", "Add01", "A")
@@ -75,6 +83,7 @@ def test_bad_links_name_the_problem(graph_scene, bad, message):
 
 def test_shader_into_colour_is_refused(graph_scene):
     import bpy
+
     t = tree()
     emission = next(n for n in t.nodes if n.type == "EMISSION")
     with pytest.raises(DataPathError, match="shader output"):
@@ -97,24 +106,33 @@ def test_failed_write_rolls_back_every_parameter(graph_scene):
 def test_job_file_link_entries(tmp_path):
     blend = tmp_path / "s.blend"
     blend.write_bytes(b"")
-    base = f'blend = "s.blend"\n[target]\nvalues = {{ l = 1 }}\n[method]\nname = "zerograds"\nbudget = 4\n'
-    good = ('[[params]]\nname = "l"\npath = \'materials["M"].node_tree\'\nfrom_node = "N"\nfrom_socket = "Color"\n'
-            'to_node = "Mix"\nto_socket = "A"\n')
+    base = 'blend = "s.blend"\n[target]\nvalues = { l = 1 }\n[method]\nname = "zerograds"\nbudget = 4\n'
+    good = (
+        '[[params]]\nname = "l"\npath = \'materials["M"].node_tree\'\nfrom_node = "N"\nfrom_socket = "Color"\n'
+        'to_node = "Mix"\nto_socket = "A"\n'
+    )
     (tmp_path / "job.toml").write_text(base + good)
     job = jobfile.load(str(tmp_path / "job.toml"))
     assert job.params[0]["kind"] == "link"
     assert job.params[0]["link"] == link("N", "Color", "Mix", "A")
-    for extra, message in (('to_node = "Mix"\n', "missing to_socket"), ("min = 0\n", "leave out min"),
-                           ('kind = "bool"\n', "write kind = 'link'")):
+    for extra, message in (
+        ('to_node = "Mix"\n', "missing to_socket"),
+        ("min = 0\n", "leave out min"),
+        ('kind = "bool"\n', "write kind = 'link'"),
+    ):
         text = good.replace('to_socket = "A"\n', "") if "missing" in message else good + extra
-        (tmp_path / "bad.toml").write_text(base + text.replace('to_node = "Mix"\nto_node = "Mix"\n', 'to_node = "Mix"\n'))
+        (tmp_path / "bad.toml").write_text(
+            base + text.replace('to_node = "Mix"\nto_node = "Mix"\n', 'to_node = "Mix"\n')
+        )
         with pytest.raises(jobfile.JobFileError, match=message):
             jobfile.load(str(tmp_path / "bad.toml"))
 
 
 def test_link_parameter_survives_save_and_load(graph_scene, tmp_path):
     import bpy
+
     import blender_addon
+
     blender_addon.register()
     try:
         scene = bpy.context.scene
@@ -129,8 +147,9 @@ def test_link_parameter_survives_save_and_load(graph_scene, tmp_path):
         scene = bpy.context.scene
         (loaded,) = scene.zerograds.params
         assert loaded.kind == "link"
-        assert api.param_refs(scene) == [{"name": loaded.name, "path": TREE, "index": -1,
-                                          "link": link("Source1", "Color", "Add07", "B")}]
+        assert api.param_refs(scene) == [
+            {"name": loaded.name, "path": TREE, "index": -1, "link": link("Source1", "Color", "Add07", "B")}
+        ]
         assert api.param_problem(loaded) is None
         assert api.param_specs(scene)[0]["kind"] == "bool"
     finally:

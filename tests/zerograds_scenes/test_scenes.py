@@ -1,5 +1,6 @@
 """Every ZeroGrads task scene builds at ci size, its job file validates, its parameters resolve and
 the ground truth renders differently from the start (through the workers' renderer, 32×32, 4 spp)."""
+
 import time
 
 import numpy as np
@@ -30,6 +31,7 @@ def test_scene_builds_job_validates_and_target_differs(script, tmp_path):
     assert job.frame == task.frame
 
     import bpy
+
     bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
     bindings = params.resolve_all([p.ref() for p in task.params])
     assert [b.kind for b in bindings] == [p.kind for p in task.params]
@@ -44,13 +46,21 @@ def test_scene_builds_job_validates_and_target_differs(script, tmp_path):
 
 def test_full_sizes_have_the_papers_dimensions():
     dims = {s: tasks.load(s, "full").n for s in tasks.ZEROGRADS_TASKS}
-    assert dims == {"zg_cbox": 4, "zg_brdf": 4, "zg_mosaic": 320, "zg_wicker": 3, "zg_led": 336,
-                    "zg_node_graph": 24, "zg_gravity": 5}
+    assert dims == {
+        "zg_cbox": 4,
+        "zg_brdf": 4,
+        "zg_mosaic": 320,
+        "zg_wicker": 3,
+        "zg_led": 336,
+        "zg_node_graph": 24,
+        "zg_gravity": 5,
+    }
 
 
 def test_gravity_is_deterministic_and_reports_its_cost():
     """Equal parameters give bit-identical frames even after other samples; prints the simulation cost."""
     import bpy
+
     from blender_addon import render
 
     task = tasks.load("zg_gravity", "ci")
@@ -63,8 +73,10 @@ def test_gravity_is_deterministic_and_reports_its_cost():
         started = time.perf_counter()
         render.step_frames(scene, task.frame)
         elapsed = time.perf_counter() - started
-        poses = [tuple(scene.objects[n].matrix_world.translation) + tuple(scene.objects[n].matrix_world.to_euler())
-                 for n in ("Bottom", "Middle", "Top")]
+        poses = [
+            tuple(scene.objects[n].matrix_world.translation) + tuple(scene.objects[n].matrix_world.to_euler())
+            for n in ("Bottom", "Middle", "Top")
+        ]
         return np.array(poses), elapsed
 
     first, _ = simulate(task.values("start"))
@@ -76,8 +88,10 @@ def test_gravity_is_deterministic_and_reports_its_cost():
         np.testing.assert_array_equal(again, first)
     assert np.abs(other - first).max() > 0.05  # the parameters do change the outcome
     assert first[2][2] < 3.0, "the top cube should have fallen"
-    print(f"\nGRAVITY: {task.frame} frames of 3 rigid cubes per sample: "
-          f"{1e3 * min(costs):.1f}–{1e3 * max(costs):.1f} ms (simulation only)")
+    print(
+        f"\nGRAVITY: {task.frame} frames of 3 rigid cubes per sample: "
+        f"{1e3 * min(costs):.1f}–{1e3 * max(costs):.1f} ms (simulation only)"
+    )
     with renderer_for(task) as renderer:
         started = time.perf_counter()
         renderer.render_one(task.values("start"), seed=0)
