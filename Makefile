@@ -38,7 +38,7 @@ gui-deps: $(GUI_STAMP)
 
 # The SHADOWS demo: a sphere outside the view, found from its shadow with real Cycles renders.
 demo: $(STAMP)
-	$(PY) scenes/shadows_demo.py --run
+	$(PY) -m scenes.shadows_demo --run
 
 demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
@@ -50,25 +50,25 @@ test-core: $(STAMP)
 	$(PY) -m pytest -q tests/core tests/test_layering.py
 
 bench-core: $(STAMP)
-	$(PY) benchmarks/bench_core.py
+	$(PY) -m benchmarks.bench_core
 
 bench-efficiency: $(STAMP)
-	$(PY) benchmarks/bench_efficiency.py
+	$(PY) -m benchmarks.bench_efficiency
 
 bench-texture-size: $(STAMP)
-	$(PY) benchmarks/bench_texture_size.py
-	$(PY) benchmarks/bench_texture_size.py --method gauss_newton --iterations 100
+	$(PY) -m benchmarks.bench_texture_size
+	$(PY) -m benchmarks.bench_texture_size --method gauss_newton --iterations 100
 
 bench-server: $(STAMP)
-	$(PY) benchmarks/bench_server.py
+	$(PY) -m benchmarks.bench_server
 
 bench-render: $(STAMP)
-	$(PY) benchmarks/bench_render.py
+	$(PY) -m benchmarks.bench_render
 
 # Every task's scenes (.blend) and job files (PRDPT's and ZeroGrads', full size), built from
 # scenes/*.py into build/scenes (not committed).
 scenes: $(STAMP)
-	$(PY) -m scenes.tasks --out build/scenes
+	$(PY) -m scenes.registry --out build/scenes
 
 # Every method on every task at equal render budgets (benchmarks/scene_bench.py). Quick: 3 seeds, 32 px,
 # 16 spp (ZeroGrads' tasks at their ci size). Measured on the shared 2-core machine:
@@ -76,15 +76,15 @@ scenes: $(STAMP)
 # bench-quick-zerograds, ZeroGrads' seven beside Tab. 5.2 in docs/results-zerograds.md: about 26 min.
 # Full (make bench): 5 seeds, 64 px, the paper's spp and render budgets (SORT alone takes days on 2 cores).
 bench-quick: $(STAMP)
-	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --tasks prdpt --out out/bench-scenes/quick \
+	$(PY) -m benchmarks.scene_bench --profile quick --jobs 2 --tasks prdpt --out out/bench-scenes/quick \
 		--report docs/results.md
 
 bench-quick-zerograds: $(STAMP)
-	$(PY) benchmarks/scene_bench.py --profile quick --jobs 2 --tasks zerograds --out out/bench-scenes/quick-zerograds \
+	$(PY) -m benchmarks.scene_bench --profile quick --jobs 2 --tasks zerograds --out out/bench-scenes/quick-zerograds \
 		--report docs/results.md
 
 bench: $(STAMP)
-	$(PY) benchmarks/scene_bench.py --profile full --jobs 2
+	$(PY) -m benchmarks.scene_bench --profile full --jobs 2
 
 addon: $(STAMP)
 	$(PY) -m blender_addon.build

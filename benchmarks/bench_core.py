@@ -4,7 +4,7 @@
    error first drops below 0.02 and the final error — medians over 5 seeds at equal budgets.
 2. The optimiser's own time per iteration (ask + tell, no objective) at n = 10, 1,000 and 100,000.
 
-Prints Markdown tables. Reproduce with: make bench-core   (or .venv/bin/python benchmarks/bench_core.py)
+Prints Markdown tables. Reproduce with: make bench-core   (or .venv/bin/python -m benchmarks.bench_core)
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from optimizer_server import minimize
-from optimizer_server.errors import ConfigError, ZeroGradsError
 from optimizer_server.methods import available_methods, create_method
-from optimizer_server.tasks.disc import DiscTask
+from optimizer_server.problems.disc import DiscTask
+from optimizer_server.wire.errors import ConfigError, ZeroGradsError
 
 DISC_OPTIONS = {  # the same settings the convergence tests state
     "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         f"# bench-core  ({platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"python {platform.python_version()})"
     )
-    print("command: make bench-core  (.venv/bin/python benchmarks/bench_core.py " + " ".join(sys.argv[1:]) + ")")
+    print("command: make bench-core  (.venv/bin/python -m benchmarks.bench_core " + " ".join(sys.argv[1:]) + ")")
     if not args.skip_disc:
         disc_table(args.budget, args.seeds)
     overhead_table(args.dims)

@@ -6,7 +6,7 @@ per iteration. Writes CSV (one row per run), a Markdown table (medians over seed
 convergence plot per problem (median error against evaluations).
 
 Reproduce:   make bench-efficiency                       (full: 5 seeds, full budgets)
-             .venv/bin/python benchmarks/bench_efficiency.py --quick   (≈ 15 min on 2 cores)
+             .venv/bin/python -m benchmarks.bench_efficiency --quick   (≈ 15 min on 2 cores)
 Options:     --problems discs1 led336 ...  --methods cmaes zerograds ...  --seeds 5  --out out/efficiency
 """
 
@@ -22,9 +22,9 @@ import time
 import numpy as np
 import torch
 
-from optimizer_server.errors import ConfigError
 from optimizer_server.methods import create_method
-from optimizer_server.tasks.suite import suite
+from optimizer_server.problems.suite import suite
+from optimizer_server.wire.errors import ConfigError
 
 # label → (method, options). "paper" presets reproduce METHODS.md; the others are what we measure.
 METHODS: dict[str, tuple] = {
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     all_methods = dict(METHODS, **ABLATIONS)
     os.makedirs(args.out, exist_ok=True)
     command = (
-        "make bench-efficiency  (.venv/bin/python benchmarks/bench_efficiency.py "
+        "make bench-efficiency  (.venv/bin/python -m benchmarks.bench_efficiency "
         + " ".join(sys.argv[1:] if argv is None else argv)
         + ")"
     )

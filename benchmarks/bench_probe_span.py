@@ -1,6 +1,6 @@
 """How much of a blurred texture's loss the span of k probes can remove at best (docs/efficiency.md).
 
-    .venv/bin/python benchmarks/bench_probe_span.py --side 256 --probes 1500 3000 --smoothness 0 3
+    .venv/bin/python -m benchmarks.bench_probe_span --side 256 --probes 1500 3000 --smoothness 0 3
 
 For the efficiency suite's texture problem (side × side texels through a σ = 1.5 px blur) this draws
 k probe directions, white (smoothness 0) or smoothed on the texel grid like `gauss_newton`'s `grid`
@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from optimizer_server.methods.gauss_newton import smooth_noise
-from optimizer_server.tasks.suite import BlurredTexture
+from optimizer_server.problems.suite import BlurredTexture
 
 
 def main(argv=None) -> int:

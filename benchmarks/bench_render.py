@@ -1,6 +1,6 @@
 """Render-path benchmark (`make bench-render`): what a render costs beyond Cycles' own work.
 
-    python benchmarks/bench_render.py [--repeats 30] [--budget 240] [--out out/bench]
+    python -m benchmarks.bench_render [--repeats 30] [--budget 240] [--out out/bench]
 
 1. In process, per render at 64² and 128² (16 spp, the SHADOWS demo scene): the time spent
    inside Cycles' render() ("engine"), and everything around it: writing the parameter values,
@@ -21,15 +21,14 @@ import sys
 import tempfile
 import time
 
+import bpy
+import numpy as np
+
+from blender_addon import jobspec, params
+from blender_addon.worker import SceneRenderer
+from scenes import shadows_demo
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import bpy  # noqa: E402
-import numpy as np  # noqa: E402
-
-from blender_addon import jobspec, params  # noqa: E402
-from blender_addon.worker import SceneRenderer  # noqa: E402
-from scenes import shadows_demo  # noqa: E402
 
 PATHS = [
     {"name": "x", "path": 'objects["Occluder"].location', "index": 0},

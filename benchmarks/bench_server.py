@@ -1,7 +1,7 @@
 """Optimizer-server benchmark: wire overhead per render and scheduling efficiency with k workers.
 
-    .venv/bin/python benchmarks/bench_server.py            (or: make bench-server)
-    .venv/bin/python benchmarks/bench_server.py --quick    (fewer repetitions)
+    .venv/bin/python -m benchmarks.bench_server            (or: make bench-server)
+    .venv/bin/python -m benchmarks.bench_server --quick    (fewer repetitions)
 
 1. Round trip per render, 64² and 256² RGBA float32, loopback TCP: this script plays the server
    (a ROUTER socket) against a real analytic worker process that returns a ready-made image
@@ -28,13 +28,12 @@ import numpy as np
 import torch
 import zmq
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from optimizer_server.server import OptimizerServer, ServerConfig
+from optimizer_server.wire import protocol
+from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.space import ParamSpec, Space
 
-from optimizer_server import protocol  # noqa: E402
-from optimizer_server.client import OptimizerClient  # noqa: E402
-from optimizer_server.server import OptimizerServer, ServerConfig  # noqa: E402
-from optimizer_server.space import ParamSpec, Space  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SPACE = Space([ParamSpec("cx", 0.0, 1.0), ParamSpec("cy", 0.0, 1.0)])
 
@@ -45,7 +44,7 @@ def spawn_workers(endpoint: str, count: int, *extra: str):
             [
                 sys.executable,
                 "-m",
-                "optimizer_server.analytic_worker",
+                "optimizer_server.problems.disc_worker",
                 "--connect",
                 endpoint,
                 "--name",
@@ -119,7 +118,7 @@ class Server:
 
     def wait_for_workers(self, count: int):
         deadline = time.monotonic() + 60
-        while len(self.server.pool.workers) < count:
+        while len(self.server.roster.workers) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not register")
             time.sleep(0.05)

@@ -1,8 +1,8 @@
 """Optimiser time and memory at the paper's TEXTURE size (issue 6, point 3).
 
-    .venv/bin/python benchmarks/bench_texture_size.py [--n 196608] [--preset efficient] [--iterations 8]
+    .venv/bin/python -m benchmarks.bench_texture_size [--n 196608] [--preset efficient] [--iterations 8]
                                                       [--set surrogate_steps=5 ...]
-    .venv/bin/python benchmarks/bench_texture_size.py --method gauss_newton --iterations 100
+    .venv/bin/python -m benchmarks.bench_texture_size --method gauss_newton --iterations 100
 
 Builds the method at n parameters, feeds it a cheap quadratic (the objective is not what is timed;
 methods that use residual vectors get x - target, as from an image of n pixels), and prints the median

@@ -1,11 +1,11 @@
 """Scene benchmark (`make bench-quick`, `make bench`): every method on every task, equal render budgets.
 
-    python benchmarks/scene_bench.py --profile quick [--jobs 2] [--tasks cup,shadows | prdpt | zerograds]
+    python -m benchmarks.scene_bench --profile quick [--jobs 2] [--tasks cup,shadows | prdpt | zerograds]
                                      [--methods prdpt,fd]
                                      [--out out/bench-scenes/quick] [--report docs/results.md]
 
 Runs (task × method × seed) with real Cycles renders on PRDPT's six tasks and ZeroGrads' seven
-(``scenes/tasks.py``; the ZeroGrads tasks at the profile's size: "ci" in smoke/quick, "full" in full).
+(``scenes/registry.py``; the ZeroGrads tasks at the profile's size: "ci" in smoke/quick, "full" in full).
 Without --methods, PRDPT's tasks run METHODS, ZeroGrads' tasks ZEROGRADS_METHODS (ZeroGrads with the
 paper's settings too, its Tab. 5.2 ablations and the baselines). Two ZeroGrads rows:
 * ``zerograds``: this project's ZeroGrads, the measured-best preset "efficient" (docs/efficiency.md),
@@ -26,7 +26,7 @@ How a run is measured:
   (so it measures the parameters' effect, not the Monte-Carlo noise between two renders);
 * wall time: the whole run; optimiser overhead: the part spent inside ask() and tell().
 
-Why in-process and not ``optimizer_server.batch.run_job`` per run: a batch job starts a server and
+Why in-process and not ``blender_addon.batch.run_job`` per run: a batch job starts a server and
 Blender workers (seconds each, measured in docs/results.md); the renders here take ~10 ms, so
 start-up would dominate. Each (task, method) runs in its own subprocess (bpy holds global state;
 a crash costs one unit) that builds the scene once and renders in memory with the workers'
@@ -46,13 +46,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "benchmarks")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from scenes import registry as task_registry
+from scenes.task import DISCRETE
 
-from scenes import tasks as task_registry  # noqa: E402
-from scenes.task import DISCRETE  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 METHODS = ("zerograds", "prdpt", "fd", "spsa", "cmaes", "nevergrad")  # PRDPT's tasks (issue 5's list)
 ABLATIONS = ("nonn", "nolocal", "nosmooth")  # Tab. 5.2: no neural surrogate, no local sampling, no smoothing
@@ -222,7 +219,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     from blender_addon import jobspec
     from blender_addon.worker import SceneRenderer
     from optimizer_server import pictures
-    from optimizer_server.space import ParamSpec, Space
+    from optimizer_server.wire.space import ParamSpec, Space
 
     torch.set_num_threads(1)  # tiny tensors; the cores belong to Cycles
     task = task_registry.load(task_name, profile.size)
@@ -364,7 +361,8 @@ def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
             t, m = todo.pop(0)
             cmd = [
                 sys.executable,
-                os.path.abspath(__file__),
+                "-m",
+                "benchmarks.scene_bench",
                 "--unit",
                 f"{t}:{m}",
                 "--profile",
@@ -375,7 +373,7 @@ def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
                 str(threads),
             ]
             log = open(os.path.join(out, "logs", f"{t}__{m}.log"), "w")  # noqa: SIM115 (closed by _forward)
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
             forward = threading.Thread(target=_forward, args=(proc.stdout, log), daemon=True)
             forward.start()
             running.append(((t, m), proc, forward))
@@ -452,9 +450,9 @@ def main(argv=None) -> int:
         task_registry.load(t, profile.size)  # unknown names fail here, before anything runs
     os.makedirs(os.path.join(out, "logs"), exist_ok=True)
     runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh)
-    import scene_report
+    from benchmarks import scene_report
 
-    command = "python benchmarks/scene_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.scene_bench " + " ".join(argv if argv is not None else sys.argv[1:])
     report = scene_report.write_report(runs, out, args.report, profile_name=profile.name, command=command)
     print(f"runs: {runs}\nreport: {report}\nreproduce: {command}")
     return 0

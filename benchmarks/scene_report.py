@@ -1,6 +1,6 @@
 """The scene benchmark's report: Markdown tables beside the paper's Tab. 4.2 and Tab. 5.2, acceptance checks, plots.
 
-    python benchmarks/scene_report.py out/bench-scenes/quick/runs.csv [--report docs/results.md]
+    python -m benchmarks.scene_report out/bench-scenes/quick/runs.csv [--report docs/results.md]
 
 PRDPT's six tasks go to --report (beside Tab. 4.2); ZeroGrads' seven tasks to the file beside it with
 "-zerograds" added to its name (e.g. docs/results-zerograds.md, beside Tab. 5.2). Each is written only
@@ -23,11 +23,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import tasks as task_registry  # noqa: E402
+from scenes import registry as task_registry
 
 PLATEAU_TASKS = ("shadows", "occlusion", "cup")
 # zerograds: this project's ZeroGrads (preset "efficient" from the task's σ0); zerograds@paper: the thesis's
@@ -554,7 +550,7 @@ method given the same number of renders per task. Tasks at their "{"full" if pro
 size (fewer parameters than the paper's where noted in `scenes/zg_*.py`). Machine: {platform.machine()},
 {os.cpu_count()} cores, Python {platform.python_version()}, Cycles CPU, shared with other jobs. Reproduce with:
 
-    {command or f"python benchmarks/scene_bench.py --profile {profile_name} --jobs 2 --tasks {','.join(task_registry.ZEROGRADS_TASKS)} --out out/bench-scenes-zg"}
+    {command or f"python -m benchmarks.scene_bench --profile {profile_name} --jobs 2 --tasks {','.join(task_registry.ZEROGRADS_TASKS)} --out out/bench-scenes-zg"}
 
 The six PRDPT tasks (Tab. 4.2) are in [results.md](results.md).
 

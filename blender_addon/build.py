@@ -7,7 +7,9 @@
 The zip holds one folder ``zerograds/`` with the add-on, a ``blender_manifest.toml`` that lists
 the bundled wheels (Blender ≥ 4.2 installs it as an extension) and ``bl_info`` (older Blenders
 install it as a legacy add-on; those need pyzmq in Blender's Python, e.g. Debian's python3-zmq).
-The torch-free optimizer modules the add-on uses are vendored under ``zerograds/_vendor/``.
+The add-on ships the optimizer's ``wire`` package (what both ends of the wire share; stdlib, numpy
+and pyzmq only) whole, under ``zerograds/_vendor/optimizer_server/wire/``. What else is shipped is
+decided here alone (``shipped_files``), and the import-graph test reads it from here.
 """
 
 from __future__ import annotations
@@ -24,11 +26,9 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:  # also runnable as `python blender_addon/build.py`
-    sys.path.insert(0, ROOT)
 ADDON_ID = "zerograds"
-VENDORED = ("errors.py", "protocol.py", "transport.py", "client.py", "worker_loop.py")
-SKIP = ("build.py", "__pycache__", "wheels", "_vendor", "README.md")
+WIRE = os.path.join(ROOT, "optimizer_server", "wire")  # vendored whole
+SKIP = ("build.py", "__pycache__", "wheels", "_vendor", "README.md")  # build-time only: not in the zip
 # (pip --platform tag, Blender's platform name); Blender 4.2+ bundles CPython 3.11.
 PLATFORMS = [
     ("manylinux_2_28_x86_64", "linux-x64"),
@@ -46,15 +46,43 @@ def version() -> str:
     return f"{major}.{minor}.{patch}"
 
 
+def shipped_files() -> list[str]:
+    """The add-on's own files that go into the zip, relative to its folder (``SKIP`` stays out)."""
+    out = []
+    for folder, dirs, files in os.walk(HERE):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP)
+        out += [os.path.relpath(os.path.join(folder, f), HERE) for f in sorted(files) if f not in SKIP]
+    return [f for f in out if not f.endswith(".pyc")]
+
+
+def generate_catalog() -> dict:
+    """The method catalog (``catalog.py`` reads it inside Blender) from the live registry; needs torch."""
+    from optimizer_server.methods import describe_methods, get_method_class
+
+    out = {}
+    for name, info in describe_methods().items():
+        presets = getattr(get_method_class(name), "presets", {})
+        out[name] = {
+            "description": info["description"],
+            "options": {k: {"default": v["default"], "doc": v["doc"]} for k, v in info["options"].items()},
+            "presets": {p: dict(presets[p]) for p in sorted(presets)},
+        }
+    return {"schema": 1, "methods": out}
+
+
 def refresh_methods() -> bool:
     """Rewrite methods.json from the registry when torch is available; False when it is not."""
     import importlib.util
+    import json
 
     if importlib.util.find_spec("torch") is None:
         return False
     from blender_addon import catalog
 
-    catalog.write()
+    with open(catalog.PATH, "w", encoding="utf-8") as f:
+        json.dump(generate_catalog(), f, indent=1, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    catalog.clear_cache()
     return True
 
 
@@ -99,13 +127,13 @@ def build(out_dir: str, with_wheels: bool = True) -> str:
     refreshed = refresh_methods()
     stage = tempfile.mkdtemp(prefix="zerograds_build_")
     pkg = os.path.join(stage, ADDON_ID)
-    shutil.copytree(HERE, pkg, ignore=shutil.ignore_patterns(*SKIP, "*.pyc"))
+    for name in shipped_files():
+        os.makedirs(os.path.dirname(os.path.join(pkg, name)), exist_ok=True)
+        shutil.copy2(os.path.join(HERE, name), os.path.join(pkg, name))
     vendor = os.path.join(pkg, "_vendor", "optimizer_server")
-    os.makedirs(vendor)
-    for name in VENDORED:
-        shutil.copy2(os.path.join(ROOT, "optimizer_server", name), vendor)
-    with open(os.path.join(vendor, "__init__.py"), "w") as f:  # not the real one: it imports the space module
-        f.write('"""The torch-free parts of optimizer_server that the Blender add-on needs (vendored)."""\n')
+    shutil.copytree(WIRE, os.path.join(vendor, "wire"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with open(os.path.join(vendor, "__init__.py"), "w") as f:  # not the real one: it loads the methods (torch)
+        f.write('"""The parts of optimizer_server the Blender add-on ships: the `wire` package (vendored)."""\n')
     wheels = download_wheels(os.path.join(pkg, "wheels")) if with_wheels else []
     with open(os.path.join(pkg, "blender_manifest.toml"), "w", encoding="utf-8") as f:
         f.write(manifest(wheels))

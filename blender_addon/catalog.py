@@ -1,8 +1,8 @@
 """The optimizer's method registry as the add-on sees it, without importing torch.
 
 ``methods.json`` is written from ``optimizer_server.methods.describe_methods()`` (plus each
-method's presets) by ``python -m blender_addon.build --methods``; ``make addon`` refreshes it and
-a test fails when it no longer matches the registry.
+method's presets) by ``python -m blender_addon.build --methods`` (``build.refresh_methods``);
+``make addon`` refreshes it and a test fails when it no longer matches the registry.
 """
 
 from __future__ import annotations
@@ -29,23 +29,6 @@ def method_names() -> list[str]:
     return [n for n in order if n in names] + sorted(n for n in names if n not in order)
 
 
-def generate() -> dict[str, Any]:
-    """The catalog from the live registry (needs optimizer_server with torch)."""
-    from optimizer_server.methods import describe_methods, get_method_class
-
-    out = {}
-    for name, info in describe_methods().items():
-        presets = getattr(get_method_class(name), "presets", {})
-        out[name] = {
-            "description": info["description"],
-            "options": {k: {"default": v["default"], "doc": v["doc"]} for k, v in info["options"].items()},
-            "presets": {p: dict(presets[p]) for p in sorted(presets)},
-        }
-    return {"schema": 1, "methods": out}
-
-
-def write(path: str = PATH) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(generate(), f, indent=1, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+def clear_cache() -> None:
+    """Forget the loaded catalog (after ``build.refresh_methods`` rewrote the file)."""
     _cache.clear()

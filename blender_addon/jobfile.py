@@ -133,12 +133,24 @@ def _get(table, key, types, where, default=None, required=False, check=None, wha
     return value
 
 
-def load(path: str) -> JobFile:
-    """Read and check a job file; relative paths are resolved against its folder."""
+def _toml_reader():
+    """Python's tomllib (3.11+); on the Python 3.10 of Blender 3.x, the `tomli` package if installed."""
     try:
         import tomllib
-    except ImportError:  # Python < 3.11 (Blender 3.x): the `tomli` package has the same API
-        import tomli as tomllib
+    except ImportError:
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise JobFileError(
+                "reading job files needs Python 3.11 (Blender 4.x, or the bpy module) or the `tomli` package; "
+                "run the job with `python -m blender_addon.batch JOB.toml` from the project's environment"
+            ) from None
+    return tomllib
+
+
+def load(path: str) -> JobFile:
+    """Read and check a job file; relative paths are resolved against its folder."""
+    tomllib = _toml_reader()
     if not os.path.isfile(path):
         raise JobFileError(f"job file {path!r} does not exist")
     with open(path, "rb") as f:

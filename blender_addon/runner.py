@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import jobspec, workers
+from . import jobspec, worker_processes
 from ._deps import ZeroGradsError
 from .local_server import LocalServer
 
@@ -43,8 +43,8 @@ def default_worker_command(address: str, blend: str, threads: int) -> list[str]:
         import zmq
 
         zmq_parent = os.path.dirname(os.path.dirname(zmq.__file__))
-        return workers.blender_command(address, blend, threads, blender=binary, extra_paths=[zmq_parent])
-    return workers.module_command(address, blend, threads, python=sys.executable)
+        return worker_processes.blender_command(address, blend, threads, blender=binary, extra_paths=[zmq_parent])
+    return worker_processes.module_command(address, blend, threads, python=sys.executable)
 
 
 class Run:
@@ -74,7 +74,7 @@ class Run:
         self.server_args = list(server_args or [])  # extra `serve` options, e.g. --heartbeat-timeout
         self.worker_command = worker_command or default_worker_command  # (address, blend, threads) -> argv
         self.server: LocalServer | None = None
-        self.pool: workers.WorkerPool | None = None
+        self.workers: worker_processes.WorkerProcesses | None = None
         self.client = None
         self.job = None
         self.result: dict[str, Any] | None = None
@@ -85,7 +85,7 @@ class Run:
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self, space: dict[str, Any], method: str, **submit) -> str:
         """Start server (unless ``address`` was given), workers and the job; returns the job id."""
-        from optimizer_server.client import OptimizerClient
+        from optimizer_server.wire.client import OptimizerClient
 
         try:
             if self.address is None:
@@ -97,7 +97,7 @@ class Run:
                 )
                 self.address = self.server.start()
             command = self.worker_command(self.address, self.blend, self.threads)
-            self.pool = workers.WorkerPool(
+            self.workers = worker_processes.WorkerProcesses(
                 [command] * self.worker_count, log_dir=os.path.join(self.work_dir, "workers")
             ).start()
             self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s)
@@ -113,8 +113,8 @@ class Run:
 
     def stop(self) -> None:
         """Stop workers, client and the local server (safe to call twice)."""
-        if self.pool is not None:
-            self.pool.stop()
+        if self.workers is not None:
+            self.workers.stop()
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -128,7 +128,7 @@ class Run:
             return []
         if self.server is not None and not self.server.running():
             raise RunError("the local optimizer server stopped unexpectedly:\n" + self.server.output_tail())
-        self.pool.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
+        self.workers.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
         events = []
         for msg in self.client.poll(timeout_s):
             if msg.job != self.job.id:
@@ -161,4 +161,4 @@ class Run:
 
     @property
     def restarts(self) -> int:
-        return 0 if self.pool is None else self.pool.restarts
+        return 0 if self.workers is None else self.workers.restarts

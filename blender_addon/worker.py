@@ -2,11 +2,11 @@
 
     python -m blender_addon.worker --connect tcp://127.0.0.1:5555 --blend scene.blend
 
-or inside Blender itself (see ``workers.blender_command``)::
+or inside Blender itself (see ``worker_processes.blender_command``)::
 
     blender -b scene.blend --python-expr "import blender_addon.worker as w; w.main()" -- --connect ADDR
 
-It registers with the optimizer server (``optimizer_server.worker_loop``), and for every batch
+It registers with the optimizer server (``optimizer_server.wire.worker_loop``), and for every batch
 applies each sample's values in one go, renders with Cycles (persistent data, the per-sample
 seed) and returns linear float RGBA pixels read in memory.
 """
@@ -104,8 +104,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s worker %(process)d %(message)s")
-    from optimizer_server.transport import CurveKeys
-    from optimizer_server.worker_loop import WorkerLoop
+    from optimizer_server.wire.transport import CurveKeys
+    from optimizer_server.wire.worker_loop import WorkerLoop
 
     blend = args.blend or bpy.data.filepath
     if not blend:

@@ -5,8 +5,8 @@ light (numpy only); the methods (torch) load on first use so that the protocol a
 modules stay importable inside Blender without torch.
 """
 
-from .errors import ConfigError, ZeroGradsError  # noqa: F401
-from .space import ParamSpec, Space  # noqa: F401
+from .wire.errors import ConfigError, ZeroGradsError  # noqa: F401
+from .wire.space import ParamSpec, Space  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["ParamSpec", "Space", "minimize", "Result", "ZeroGradsError", "ConfigError"]

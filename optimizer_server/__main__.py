@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 
-from .errors import ZeroGradsError
+from .wire.errors import ZeroGradsError
+
+COMMANDS_GROUP = "zerograds.commands"
 
 
 def _cmd_methods(args) -> int:
@@ -55,20 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub) -> None:
-    """Subcommands whose modules live beside this one (server, batch runner)."""
-    try:
-        from .cli_serve import add_keys_parser, add_serve_parser
-    except ImportError:
-        pass
-    else:
-        add_serve_parser(sub)
-        add_keys_parser(sub)
-    try:
-        from .batch import add_run_parser
-    except ImportError:
-        pass
-    else:
-        add_run_parser(sub)
+    """The server's own subcommands, then those other installed packages contribute through the
+    ``zerograds.commands`` entry points (the Blender side adds ``run`` for batch jobs). Plugins keep
+    the imports one way: this package never imports the add-on, the add-on registers itself here."""
+    from .cli_serve import add_keys_parser, add_serve_parser
+
+    add_serve_parser(sub)
+    add_keys_parser(sub)
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            add_parser = entry.load()
+        except ImportError:  # a plugin whose own dependencies are missing: skip it, the rest works
+            continue
+        add_parser(sub)
 
 
 def main(argv=None) -> int:

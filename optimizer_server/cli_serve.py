@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 
-from .errors import ConfigError, ZeroGradsError
+from .wire.errors import ConfigError, ZeroGradsError
 
 READY_LINE = "ZEROGRADS_SERVER_READY"  # printed with the endpoint once the socket is bound
 

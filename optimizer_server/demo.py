@@ -13,8 +13,8 @@ import numpy as np
 
 from .driver import minimize
 from .pictures import image_strip, plot_losses
-from .progress import ProgressPrinter
-from .tasks.disc import DiscTask
+from .problems.disc import DiscTask
+from .wire.progress import ProgressPrinter
 
 RUNS = {  # method → options (ZeroGrads with the σ annealing of ours; see tests/core/test_convergence.py)
     "prdpt": dict(sigma=0.2, lr=0.01, samples=8),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ConfigError
+from .wire.errors import ConfigError
 
 
 def resolve_device(device=None):

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, TellError
 from .methods import create_method
-from .space import Space
+from .wire.errors import ConfigError, TellError
+from .wire.space import Space
 
 
 @dataclass

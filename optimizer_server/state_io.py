@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StateError
+from .wire.errors import StateError
 
 _TREE = "__tree__"
 _FORMAT = "zerograds-state/1"

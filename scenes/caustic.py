@@ -4,17 +4,12 @@ A glass ball on a floor, seen from above (orthographic); a small spherical light
 view shines through it and focuses a caustic onto the floor. The ball looks almost the same
 wherever the light is: the caustic (and the ball's shadow) carry the light's x/y.
 
-    python scenes/caustic.py [--out build/scenes]
+    python -m scenes.caustic [--out build/scenes]
 """
 
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import task  # noqa: E402
+from scenes import task
 
 RADIUS, LIGHT_Z = 0.5, 2.5
 PARAMS = task.params_from(
@@ -42,7 +37,7 @@ def build(path=None):
     return kit.finish(path)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="caustic",
     title="CAUSTIC",
     description="a light outside the view, found from a glass sphere's caustic",

@@ -4,18 +4,13 @@ At the start the handle points away from the camera and hides behind the cup: sm
 change nothing in the image (a plateau). The target has the handle to the front right. The sun
 comes from behind the camera so the handle's shadow hides behind the cup too.
 
-    python scenes/cup.py [--out build/scenes]
+    python -m scenes.cup [--out build/scenes]
 """
 
 import math
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import task  # noqa: E402
+from scenes import task
 
 # The handle points along +x at rotation 0; it is hidden for rotations of about 63°–117° (seen
 # from -y), so 1.7 rad (97°) sits on the plateau and 0.5 rad (29°) shows it on the right.
@@ -42,7 +37,7 @@ def build(path=None):
     return kit.finish(path)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="cup",
     title="CUP",
     description="a mug's z-rotation; the handle starts hidden behind the cup",

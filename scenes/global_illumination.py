@@ -5,17 +5,12 @@ box's side and the floor towards the wall), never the wall or the light: their e
 picture only through bounced light. Six parameters: light x/y, wall RGB, box rotation. (The paper
 turns the box about a horizontal axis; here about the vertical one, so it keeps standing on the floor.)
 
-    python scenes/global_illumination.py [--out build/scenes]
+    python -m scenes.global_illumination [--out build/scenes]
 """
 
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import task  # noqa: E402
+from scenes import task
 
 WALL_COLOR = 'materials["Wall"].node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value'
 PARAMS = task.params_from(
@@ -59,7 +54,7 @@ def build(path=None):
     return kit.finish(path)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="global_illumination",
     title="GLOBAL ILL.",
     description="light x/y, wall colour and box rotation, seen only through bounced light",

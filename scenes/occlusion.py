@@ -4,18 +4,13 @@ A red sphere starts hidden behind a larger blue one, on the camera's axis: movin
 changes almost nothing (only a sliver of its shadow on the floor). In the target it is in front
 of the blue sphere and covers its centre.
 
-    python scenes/occlusion.py [--out build/scenes]
+    python -m scenes.occlusion [--out build/scenes]
 """
 
 import math
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import task  # noqa: E402
+from scenes import task
 
 HEIGHT = 1.0
 PARAMS = task.params_from([("depth", 'objects["Red"].location', 1, (-2.5, 3.0), 2.0, -1.5)])
@@ -37,7 +32,7 @@ def build(path=None):
     return kit.finish(path)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="occlusion",
     title="OCCLUSION",
     description="a sphere behind an occluder, moved along the view axis",

@@ -3,17 +3,12 @@
 The scene is the SHADOWS demo's (``scenes/shadows_demo.py``): a sphere outside an orthographic
 top view, its shadow thrown into the picture by a low sun. Start and target shadows do not overlap.
 
-    python scenes/shadows.py [--out build/scenes]
+    python -m scenes.shadows [--out build/scenes]
 """
 
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import shadows_demo, task  # noqa: E402
+from scenes import shadows_demo, task
 
 PARAMS = task.params_from(
     [
@@ -37,7 +32,7 @@ def build(path=None):
     return kit.finish(path)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="shadows",
     title="SHADOWS",
     description="a sphere outside the view, found from its shadow",

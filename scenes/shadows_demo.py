@@ -6,8 +6,8 @@ shadow matches the target's. At the start the two shadows do not overlap at all,
 loss is flat around the start: exactly where renderer gradients give nothing and perturbation
 methods still work.
 
-    python scenes/shadows_demo.py                 # writes out/demo-shadows/shadows.{blend,toml}
-    python scenes/shadows_demo.py --run           # ... and runs the job headless (`make demo`)
+    python -m scenes.shadows_demo                 # writes out/demo-shadows/shadows.{blend,toml}
+    python -m scenes.shadows_demo --run           # ... and runs the job headless (`make demo`)
 """
 
 import argparse
@@ -16,8 +16,6 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 START = {"x": 4.1, "y": -1.0}  # shadow centre at (1.1, -1.0): in the view, far from the target's
 TARGET = {"x": 3.0, "y": 0.7}  # shadow centre at (0.0, 0.7)
@@ -126,7 +124,7 @@ def main(argv=None):
     if not args.run:
         print(f"run it with: python -m optimizer_server run {job}")
         return 0
-    from optimizer_server import batch
+    from blender_addon import batch
 
     return batch.main([job])
 

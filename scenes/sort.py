@@ -4,18 +4,13 @@ Seen from above (orthographic). The target puts the 25 cubes of each colour on a
 left, green middle, blue right; the start scatters them uniformly (a fixed seed), so most cubes do
 not overlap their target: a plateau in almost every dimension.
 
-    python scenes/sort.py [--out build/scenes]
+    python -m scenes.sort [--out build/scenes]
 """
 
-import os
 import random
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from scenes import task  # noqa: E402
+from scenes import task
 
 COLORS = ((0.8, 0.05, 0.05), (0.05, 0.7, 0.05), (0.05, 0.1, 0.85))
 PER_COLOR, GRID, SPACING, CUBE = 25, 5, 0.4, 0.3
@@ -73,7 +68,7 @@ def build(path=None):
     return kit.finish(path, 96, 32)
 
 
-TASK = task.Task(
+TASK = task.SceneTask(
     name="sort",
     title="SORT (150-D)",
     description="75 coloured cubes sorted into blocks by colour, x/y each",

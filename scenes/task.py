@@ -1,16 +1,16 @@
 """What a benchmark task is: a scene builder plus the data its job file and the benchmark need.
 
-A task script (``scenes/cup.py`` ...) defines ``TASK = Task(...)`` and a ``build()`` that makes
+A task script (``scenes/cup.py`` ...) defines ``TASK = SceneTask(...)`` and a ``build()`` that makes
 the scene with ``bpy`` at the *start* values. Nothing here imports ``bpy``, so the registry
-(``scenes/tasks.py``), the job-file writer and the benchmark's report read tasks without Blender.
+(``scenes/registry.py``), the job-file writer and the benchmark's report read tasks without Blender.
 Tasks with a size (the ZeroGrads tasks, ``scenes/zg_*.py``) also define ``spec(size)``: "ci" is
 tiny (tests, smoke runs), "full" the paper's dimensions; their ``TASK`` is the full size.
 
 Parameters are data paths (kind float / int / bool) or node-graph links (kind "link": the node
 tree's path and the four node/socket names; value 1 = the link exists).
 
-    python scenes/cup.py --out build/scenes                  # cup.blend + cup.toml (any task script)
-    python scenes/zg_led.py --size ci --out build/scenes     # a task with sizes
+    python -m scenes.cup --out build/scenes                  # cup.blend + cup.toml (any task script)
+    python -m scenes.zg_led --size ci --out build/scenes     # a task with sizes
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class ZeroGradsPaper:
 
 
 @dataclass(frozen=True)
-class Task:
+class SceneTask:
     name: str
     title: str
     description: str
@@ -204,7 +204,7 @@ def _param_lines(p: Param) -> list[str]:
 
 
 def job_text(
-    task: Task,
+    task: SceneTask,
     blend: str,
     method: str | None = None,
     budget: int | None = None,
@@ -270,7 +270,7 @@ def job_text(
     return "\n".join(lines)
 
 
-def write(task: Task, folder: str, **job_options) -> tuple[str, str]:
+def write(task: SceneTask, folder: str, **job_options) -> tuple[str, str]:
     """Build the scene into ``folder/<name>.blend`` and write ``folder/<name>.toml`` next to it."""
     os.makedirs(folder, exist_ok=True)
     blend = os.path.join(folder, f"{task.name}.blend")
@@ -281,7 +281,7 @@ def write(task: Task, folder: str, **job_options) -> tuple[str, str]:
     return blend, job
 
 
-def main(task: Task, argv=None, spec: Callable | None = None) -> int:
+def main(task: SceneTask, argv=None, spec: Callable | None = None) -> int:
     """The command line every task script shares: build the .blend and write the job file.
 
     ``spec``: the script's ``spec(size)`` for tasks with sizes (adds ``--size``)."""

@@ -1,13 +1,13 @@
 """What the ZeroGrads tasks (thesis Sec. 5.4.3, App. C.2) share beyond the common task model.
 
 The task model, job files, registry and command line are the shared ones (``scenes/task.py``,
-``scenes/tasks.py``); a script (``scenes/zg_wicker.py`` ...) defines ``spec(size) -> Task`` ("ci":
+``scenes/registry.py``); a script (``scenes/zg_wicker.py`` ...) defines ``spec(size) -> SceneTask`` ("ci":
 tiny, for tests; "full": the paper's dimensions) and ``TASK = spec("full")``. Here: the ZeroGrads
 defaults of such a task (:func:`zg_task`), the paper's Tab. 5.2 ranges, deterministic start/target
 patterns and the scene pieces the scripts share. Nothing imports ``bpy`` at module level.
 
-    python scenes/zg_wicker.py --size ci --out build/scenes     # zg_wicker.blend + zg_wicker.toml
-    python -m scenes.tasks --size full                          # every task, ZeroGrads' included
+    python -m scenes.zg_wicker --size ci --out build/scenes     # zg_wicker.blend + zg_wicker.toml
+    python -m scenes.registry --size full                          # every task, ZeroGrads' included
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from scenes.task import Param, Task, ZeroGradsPaper, check_params
+from scenes.task import Param, SceneTask, ZeroGradsPaper, check_params
 
 RENDERS = 400  # a run's render budget when nothing else is asked for
 SPP = 8
@@ -42,10 +42,10 @@ def zg_task(
     frame: int | None = None,
     width: int = 32,
     height: int = 32,
-) -> Task:
+) -> SceneTask:
     """A ZeroGrads task: no PRDPT figure, the paper's zerograds ``preset`` (App. Tab. C.1), its own
     render budget and image size (``width`` × ``height`` is the job file's default)."""
-    return Task(
+    return SceneTask(
         name,
         title,
         description,

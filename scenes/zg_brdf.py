@@ -3,14 +3,12 @@
 The environment is procedural (a coloured noise sky, no image files in the repository), so that
 the ball's reflections and refractions change with the IOR.
 
-    python scenes/zg_brdf.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_brdf [--size ci|full] [--out build/scenes]
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 INPUTS = 'materials["Ball"].node_tree.nodes["Principled BSDF"].inputs'

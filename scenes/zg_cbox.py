@@ -1,14 +1,12 @@
 """CORNELL-BOX (ZeroGrads Sec. 5.4.3): the ceiling light's x/y and the z-rotations of both boxes.
 
-python scenes/zg_cbox.py [--size ci|full] [--out build/scenes]
+python -m scenes.zg_cbox [--size ci|full] [--out build/scenes]
 """
 
 import math
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 PARAMS = task.check_params(

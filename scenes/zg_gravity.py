@@ -4,14 +4,12 @@ Parameters: the start x/y of the upper two cubes and the top cube's restitution 
 is judged at frame ``FRAME``: the worker steps the simulation from the first frame for every
 sample (``[render] frame``), so every render pays for the simulation.
 
-    python scenes/zg_gravity.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_gravity [--size ci|full] [--out build/scenes]
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 FRAME = 40

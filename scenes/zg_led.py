@@ -3,14 +3,12 @@
 Every element is a small emissive square; "off" hides it from the render (``hide_render``), so
 the dark backboard shows. 336 elements at full size (4 panels of 12 × 7), 12 at ci size.
 
-    python scenes/zg_led.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_led [--size ci|full] [--out build/scenes]
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 LAYOUT = {"ci": (1, 4, 3), "full": (4, 12, 7)}  # panels, columns, rows per panel

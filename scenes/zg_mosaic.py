@@ -2,15 +2,13 @@
 
 Bars (not cubes) so that a rotation in [0, π/2] is visible from the top-down orthographic camera.
 
-    python scenes/zg_mosaic.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_mosaic [--size ci|full] [--out build/scenes]
 """
 
 import math
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 GRID = {"ci": (4, 4), "full": (20, 16)}  # columns × rows: 320 in the paper

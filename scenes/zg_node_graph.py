@@ -13,14 +13,12 @@ A first version had one chain whose factors doubled every six links (a 4-bit cod
 the lowest bits then changed the image by less than its Monte-Carlo noise, and the relaxed problem
 was degenerate (any two codes with the same sum looked alike).
 
-    python scenes/zg_node_graph.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_node_graph [--size ci|full] [--out build/scenes]
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 MATERIAL = "Graph"

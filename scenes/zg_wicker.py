@@ -11,14 +11,12 @@ only where its parts sit. A first version stacked full slabs between stakes spre
 width: the slabs hid the stakes, all 81 stake counts rendered within the Monte-Carlo noise of the
 target (32 px, 16 spp), and every wrong repetition count looked equally wrong.
 
-    python scenes/zg_wicker.py [--size ci|full] [--out build/scenes]
+    python -m scenes.zg_wicker [--size ci|full] [--out build/scenes]
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scenes import task  # noqa: E402
+from scenes import task
 from scenes import zerograds_kit as zk
 
 MOD = 'objects["Wicker"].modifiers["Weave"]'

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .gauss_newton import parse_grid
 from .registry import get_method_class, register, resolve_preset

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError, StateError, TellError
+from ..wire.errors import ConfigError, StateError, TellError
 
 
 @dataclass

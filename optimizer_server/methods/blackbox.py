@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, MethodFailedError, StateError
+from ..wire.errors import ConfigError, MethodFailedError, StateError
 from .base import CommonOptions, Method
 from .registry import register
 

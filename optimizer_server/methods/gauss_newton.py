@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, StateError, TellError
+from ..wire.errors import ConfigError, StateError, TellError
 from .base import CommonOptions, Method
 from .registry import register
 from .residual_models import EigenModel, KrylovModel

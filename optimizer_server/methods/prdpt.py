@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .common import VectorAdam, generator_state, make_generator, resolve_device, set_generator_state
 from .registry import register

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import ConfigError, UnknownMethodError
+from ..wire.errors import ConfigError, UnknownMethodError
 
 _REGISTRY: dict[str, type] = {}
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .common import (
     VectorAdam,

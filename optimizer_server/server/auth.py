@@ -22,7 +22,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from ..errors import ConfigError
+from ..wire.errors import ConfigError
 
 log = logging.getLogger("zerograds.server.auth")
 

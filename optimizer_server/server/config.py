@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..protocol import DEFAULT_LIMITS, Limits
+from ..wire.protocol import DEFAULT_LIMITS, Limits
 
 
 def default_jobs_dir() -> str:

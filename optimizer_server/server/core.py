@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import zmq
 
-from .. import protocol
 from ..device import resolve_device
-from ..errors import ConfigError, ProtocolError, RequestRejectedError, UnknownMethodError
-from ..protocol import Message
-from ..space import Space
+from ..wire import protocol
+from ..wire.errors import ConfigError, ProtocolError, RequestRejectedError, UnknownMethodError
+from ..wire.protocol import Message
+from ..wire.space import Space
 from .auth import ServerAuth, is_loopback
 from .config import ServerConfig
 from .jobs import Job, JobConfig
-from .pool import Task, Worker, WorkerPool, rotate
+from .roster import RenderTask, Worker, WorkerRoster, rotate
 from .store import CheckpointWriter, JobStore
 
 log = logging.getLogger("zerograds.server")
@@ -47,7 +47,7 @@ class OptimizerServer:
         self.config = config or ServerConfig()
         self.device = resolve_device(self.config.device)
         self.jobs: OrderedDict[str, Job] = OrderedDict()
-        self.pool = WorkerPool(self.config.heartbeat_timeout_s)
+        self.roster = WorkerRoster(self.config.heartbeat_timeout_s)
         self.endpoint: str | None = None
         self.counters = {"messages": 0, "rejected": 0, "ignored_results": 0, "reassigned_samples": 0}
         self._context = zmq.Context()
@@ -238,7 +238,7 @@ class OptimizerServer:
     def _emit(self, job: Job, kind: str, body: dict[str, Any]) -> None:
         """Queue a job's progress/done message for its followers (sent after the next dispatch)."""
         if kind == "done":
-            self.pool.drop_job(job)
+            self.roster.drop_job(job)
             log.info(
                 "job %s %s after %d evaluations (best loss %s)%s",
                 job.id,
@@ -357,14 +357,14 @@ class OptimizerServer:
         self._send(
             identity,
             "job_state",
-            {"jobs": [j.summary() for j in jobs], "workers": self.pool.summary()},
+            {"jobs": [j.summary() for j in jobs], "workers": self.roster.summary()},
             job=msg.job,
             re=msg.seq,
         )
 
     # --- workers ---------------------------------------------------------------------------------------
     def _on_ready(self, identity: bytes, msg: Message) -> None:
-        worker, orphaned = self.pool.register(identity, msg.body["capabilities"], time.monotonic())
+        worker, orphaned = self.roster.register(identity, msg.body["capabilities"], time.monotonic())
         self._give_back(orphaned, f"worker {worker.name} restarted")
         self._send(
             identity,
@@ -372,10 +372,10 @@ class OptimizerServer:
             {"worker": worker.name, "heartbeat_interval_s": self.config.heartbeat_interval_s},
             re=msg.seq,
         )
-        log.info("worker %s joined (%d workers)", worker.name, len(self.pool.workers))
+        log.info("worker %s joined (%d workers)", worker.name, len(self.roster.workers))
 
     def _worker(self, identity: bytes, msg: Message) -> Worker | None:
-        worker = self.pool.seen(identity, time.monotonic())
+        worker = self.roster.seen(identity, time.monotonic())
         if worker is None:  # e.g. this server restarted while the worker kept running
             self._send(
                 identity,
@@ -393,7 +393,7 @@ class OptimizerServer:
         if worker is None:  # declared dead meanwhile: its tasks went elsewhere
             self.counters["ignored_results"] += 1
             return
-        task = self.pool.answered(msg.body["task"], worker)
+        task = self.roster.answered(msg.body["task"], worker)
         if task is None:
             self.counters["ignored_results"] += 1
             log.debug("ignored a late/duplicate result of task %s from %s", msg.body["task"], worker.name)
@@ -413,35 +413,35 @@ class OptimizerServer:
         worker = self._worker(identity, msg)
         if worker is None:
             return
-        task = self.pool.answered(msg.body["task"], worker)
+        task = self.roster.answered(msg.body["task"], worker)
         if task is not None:
             worker.setups.pop(task.job.id, None)  # resend the setup with the retry (it may be what was missing)
             self._give_back([task], f"worker {worker.name} failed: {msg.body['message']}")
 
     def _on_bye(self, identity: bytes, msg: Message) -> None:
-        worker = self.pool.workers.get(identity)
-        self._give_back(self.pool.remove(identity), "worker left")
+        worker = self.roster.workers.get(identity)
+        self._give_back(self.roster.remove(identity), "worker left")
         if worker is not None:
-            log.info("worker %s left (%d workers)", worker.name, len(self.pool.workers))
+            log.info("worker %s left (%d workers)", worker.name, len(self.roster.workers))
 
-    def _give_back(self, tasks: Sequence[Task], reason: str) -> None:
+    def _give_back(self, tasks: Sequence[RenderTask], reason: str) -> None:
         for task in tasks:
             self.counters["reassigned_samples"] += len(task.indices)
             task.job.give_back(task.batch, task.indices, reason)
 
     # --- timers and dispatch ---------------------------------------------------------------------------
     def _check_timers(self, now: float) -> None:
-        for worker in self.pool.expired(now):
+        for worker in self.roster.expired(now):
             log.warning(
                 "worker %s sent nothing for %.1f s: declared dead, its renders go elsewhere",
                 worker.name,
                 now - worker.last_seen,
             )
             self._give_back(
-                self.pool.remove(worker.identity),
+                self.roster.remove(worker.identity),
                 f"worker {worker.name} stopped answering (no heartbeat for {self.config.heartbeat_timeout_s:g} s)",
             )
-        for task in self.pool.overdue(now):
+        for task in self.roster.overdue(now):
             log.warning(
                 "task %d (%d renders) overdue on worker %r: re-sending elsewhere",
                 task.id,
@@ -455,10 +455,10 @@ class OptimizerServer:
             )
 
     def _dispatch(self) -> None:
-        if not self.pool.workers or not self.jobs:
+        if not self.roster.workers or not self.jobs:
             return
         jobs = rotate(self.jobs.values(), self._turn)
-        for worker, job, count in self.pool.plan(jobs, self._images_per_message):
+        for worker, job, count in self.roster.plan(jobs, self._images_per_message):
             self._send_render(worker, job, job.take(count))
             self._turn += 1
 
@@ -474,14 +474,14 @@ class OptimizerServer:
         batch = job.batch
         now = time.monotonic()
         per_image = job.config.render_timeout_s or self.config.render_timeout_s
-        task = self.pool.add_task(job, batch, indices, worker, now, per_image * len(indices))
+        task = self.roster.add_task(job, batch, indices, worker, now, per_image * len(indices))
         body: dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
         if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
             body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
             worker.setups[job.id] = batch.purpose
         if not self._send(worker.identity, "render", body, job=job.id, arrays=[("values", batch.values[indices])]):
             log.warning("worker %s is gone: its renders go elsewhere", worker.name)
-            self._give_back(self.pool.remove(worker.identity), f"worker {worker.name} disconnected")
+            self._give_back(self.roster.remove(worker.identity), f"worker {worker.name} disconnected")
 
 
 def _peek_seq(frames: Sequence[Any]) -> int | None:

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ProtocolError, StateError, ZeroGradsError
 from ..methods import create_method
-from ..protocol import check_job_id
-from ..space import Space
+from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
+from ..wire.protocol import check_job_id
+from ..wire.space import Space
 from .loss import ImageLoss
 from .store import JobStore
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..wire.errors import ConfigError
 
 
 class ImageLoss:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StateError
 from ..state_io import dumps_state, load_state, save_state, write_atomically
+from ..wire.errors import StateError
 
 log = logging.getLogger("zerograds.server.store")
 

@@ -59,7 +59,7 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
     assert (s.method, s.budget, s.workers) == ("prdpt", 123, 2)
     specs = api.param_specs(bpy.context.scene)
     assert [p["kind"] for p in specs] == ["float", "int", "enum", "float"]
-    from optimizer_server.space import ParamSpec, Space
+    from optimizer_server.wire.space import ParamSpec, Space
 
     space = Space([ParamSpec.from_dict(d) for d in specs])  # what the server will build from them
     assert space.specs[2].choices == ("POINT", "SUN", "SPOT", "AREA")
@@ -167,11 +167,11 @@ def test_method_presets_fill_the_options(addon):
 def test_method_catalog_matches_the_server_registry():
     """Names, option defaults and presets must match (doc wording may lag until the next build)."""
     pytest.importorskip("torch")
-    from blender_addon import catalog
+    from blender_addon import build, catalog
 
     def essentials(methods):
         return {name: ({o: v["default"] for o, v in m["options"].items()}, m["presets"]) for name, m in methods.items()}
 
-    assert essentials(catalog.methods()) == essentials(catalog.generate()["methods"]), (
+    assert essentials(catalog.methods()) == essentials(build.generate_catalog()["methods"]), (
         "blender_addon/methods.json is stale: run `python -m blender_addon.build --methods`"
     )

@@ -58,7 +58,7 @@ def write_job(folder, workers=1, **overrides):
 
 
 def test_batch_run_recovers_the_hidden_parameter(tiny_blend, capsys):
-    from optimizer_server import batch
+    from blender_addon import batch
 
     job = write_job(tiny_blend.parent)
     result = batch.run_job(str(job))
@@ -103,8 +103,8 @@ def test_optimised_blend_holds_the_result_and_the_original_render_settings(tiny_
     ],
 )
 def test_bad_job_files_name_the_key_and_the_problem(tiny_blend, old, new, message):
-    from optimizer_server import batch
-    from optimizer_server.errors import ZeroGradsError
+    from blender_addon import batch
+    from optimizer_server.wire.errors import ZeroGradsError
 
     job = write_job(tiny_blend.parent, **{old: new})
     with pytest.raises(ZeroGradsError) as info:
@@ -113,8 +113,8 @@ def test_bad_job_files_name_the_key_and_the_problem(tiny_blend, old, new, messag
 
 
 def test_kind_mismatch_is_explained(tiny_blend):
-    from optimizer_server import batch
-    from optimizer_server.errors import ZeroGradsError
+    from blender_addon import batch
+    from optimizer_server.wire.errors import ZeroGradsError
 
     job = write_job(tiny_blend.parent, **{"max = 1.0": 'max = 1.0\nkind = "int"'})
     with pytest.raises(ZeroGradsError, match="is a float property; write kind = 'float'"):

@@ -25,16 +25,16 @@ def built_zip(tmp_path_factory):
 
 
 def test_zip_layout(built_zip):
-    names = zipfile.ZipFile(built_zip).namelist()
-    for required in (
-        "zerograds/__init__.py",
-        "zerograds/blender_manifest.toml",
-        "zerograds/methods.json",
-        "zerograds/_vendor/optimizer_server/client.py",
-        "zerograds/_vendor/optimizer_server/protocol.py",
-        "zerograds/_vendor/optimizer_server/worker_loop.py",
-    ):
-        assert required in names
+    """The add-on's shipped files, the manifest, and the whole wire package vendored; nothing build-time."""
+    from blender_addon import build
+
+    names = set(zipfile.ZipFile(built_zip).namelist())
+    wire = sorted(f for f in os.listdir(build.WIRE) if f.endswith(".py"))
+    assert "client.py" in wire and "worker_loop.py" in wire and "space.py" in wire
+    required = {f"zerograds/{f}" for f in build.shipped_files()} | {"zerograds/blender_manifest.toml"}
+    required |= {f"zerograds/_vendor/optimizer_server/wire/{f}" for f in wire}
+    assert required <= names, sorted(required - names)
+    assert "zerograds/__init__.py" in names and "zerograds/methods.json" in names
     assert not any(n.endswith((".pyc", "build.py")) for n in names)
 
 
@@ -56,7 +56,7 @@ def test_unpacked_addon_works_without_the_repository(built_zip, tmp_path):
         "import sys; sys.path = [p for p in sys.path if p not in ('', %r)]; sys.path.insert(0, %r)\n"
         "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
         "import bpy, zerograds; zerograds.register(); zerograds.unregister()\n"
-        "import zerograds.runner, optimizer_server.client, optimizer_server.worker_loop\n"
+        "import zerograds.runner, optimizer_server.wire.client, optimizer_server.wire.worker_loop\n"
         "assert optimizer_server.__file__.startswith(%r), optimizer_server.__file__\n"
         "print('ok')"
     ) % (ROOT, str(tmp_path), str(tmp_path))

@@ -57,7 +57,7 @@ def test_bad_paths_name_the_problem(path, problem):
 
 
 def test_error_is_a_project_config_error():
-    from optimizer_server.errors import ConfigError, ZeroGradsError
+    from optimizer_server.wire.errors import ConfigError, ZeroGradsError
 
     with pytest.raises(ConfigError) as info:
         parse("a..b")

@@ -177,7 +177,7 @@ def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
             assert time.monotonic() < deadline
             for kind, _ in run.poll(0.1):
                 if kind == "progress" and not killed:
-                    os.kill(run.pool.processes[0].pid, signal.SIGKILL)  # mid-run, renders in flight
+                    os.kill(run.workers.processes[0].pid, signal.SIGKILL)  # mid-run, renders in flight
                     killed = True
         assert killed and run.restarts >= 1
         assert run.result["state"] == "finished" and run.result["evaluations"] >= 64 - 4  # one CMA-ES generation
@@ -202,12 +202,12 @@ def test_a_path_the_worker_cannot_resolve_fails_the_job_with_its_name(tiny_blend
 
 
 def test_unreachable_server_gives_a_clear_error(tiny_blend):
-    from optimizer_server.errors import ZeroGradsError
+    from optimizer_server.wire.errors import ZeroGradsError
 
     run, job = run_for(tiny_blend, budget=16, address="tcp://127.0.0.1:9", client_timeout_s=1.0)
     with pytest.raises(ZeroGradsError, match="no reply to 'submit' from the server at tcp://127.0.0.1:9"):
         run.start(job.pop("space"), job.pop("method"), **job)
-    assert run.pool.alive() == 0  # the workers it started are gone again
+    assert run.workers.alive() == 0  # the workers it started are gone again
 
 
 def test_worker_command_line_errors(tmp_path):
@@ -233,7 +233,7 @@ def test_worker_command_line_errors(tmp_path):
 @pytest.mark.skipif(__import__("shutil").which("blender") is None, reason="needs a Blender executable on PATH")
 def test_worker_runs_inside_a_blender_executable(tmp_path):
     """`blender -b FILE --python-expr …` runs the same worker code as the bpy module."""
-    from blender_addon import workers
+    from blender_addon import worker_processes
 
     here = os.path.dirname(os.path.abspath(__file__))
     blend = str(tmp_path / "tiny_for_this_blender.blend")  # saved by that Blender: older ones can't read 5.x
@@ -247,12 +247,12 @@ def test_worker_runs_inside_a_blender_executable(tmp_path):
         capture_output=True,
         timeout=120,
     )
-    run, job = run_for(blend, budget=24, worker_command=lambda a, b, t: workers.blender_command(a, b, t))
+    run, job = run_for(blend, budget=24, worker_command=lambda a, b, t: worker_processes.blender_command(a, b, t))
     try:
         run.start(job.pop("space"), job.pop("method"), **job)
         deadline = time.monotonic() + 90
         while not run.finished:
-            assert time.monotonic() < deadline, run.pool.log_tail(0)
+            assert time.monotonic() < deadline, run.workers.log_tail(0)
             run.poll(0.1)
         assert run.result["state"] == "finished", run.result["message"]
         assert run.result["best"]["x"] == pytest.approx(scene_kit.TINY_TARGET, abs=0.15)

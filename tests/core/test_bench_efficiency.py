@@ -1,12 +1,6 @@
 """The efficiency benchmark's runner: real problems, real methods, real files (tiny budgets)."""
 
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-
-import bench_efficiency  # noqa: E402
+from benchmarks import bench_efficiency
 
 
 def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_path, capsys):
@@ -41,7 +35,7 @@ def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_
 
 
 def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
-    from optimizer_server.tasks.suite import suite
+    from optimizer_server.problems.suite import suite
 
     makers = suite()
     texture = makers["texture1024"]()
@@ -54,7 +48,7 @@ def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
 def test_probe_span_bench_shows_smooth_probes_hold_more_of_a_texture(capsys):
     """benchmarks/bench_probe_span.py on a 32×32 texture: 40 smooth probes leave far less of the loss
     than 40 per-texel ones (measured 0.019 against 0.321: the reason for gauss_newton's `grid`)."""
-    import bench_probe_span
+    from benchmarks import bench_probe_span
 
     assert bench_probe_span.main(["--side", "32", "--probes", "40", "--smoothness", "0", "4"]) == 0
     left = {line.split()[0]: float(line.split()[-1]) for line in capsys.readouterr().out.splitlines()[1:]}

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from optimizer_server import minimize
-from optimizer_server.tasks import plateau1d
-from optimizer_server.tasks.disc import DiscTask
+from optimizer_server.problems import plateau1d
+from optimizer_server.problems.disc import DiscTask
 
 # ZeroGrads on the disc: the paper's algorithm with σ_o annealing and steps that shrink with σ_o
 # (options of ours, see ZeroGradsOptions); the paper's fixed σ_o and lr leave the disc jittering

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from optimizer_server.errors import ConfigError, StateError
 from optimizer_server.methods import create_method
 from optimizer_server.methods.surrogates import LeanSurrogate, build_surrogate
 from optimizer_server.methods.zerograds import PAPER, replay_log_weights
+from optimizer_server.problems.suite import discs, led
 from optimizer_server.state_io import dumps_state, loads_state
-from optimizer_server.tasks.suite import discs, led
+from optimizer_server.wire.errors import ConfigError, StateError
 
 from .helpers import assert_trees_equal, quadratic
 

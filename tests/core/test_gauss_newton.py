@@ -5,10 +5,10 @@ import pytest
 
 from optimizer_server import Space
 from optimizer_server.driver import minimize
-from optimizer_server.errors import TellError
 from optimizer_server.methods import create_method
-from optimizer_server.space import ParamSpec
-from optimizer_server.tasks.suite import texture
+from optimizer_server.problems.suite import texture
+from optimizer_server.wire.errors import TellError
+from optimizer_server.wire.space import ParamSpec
 
 
 def run(method, residual_fn, budget, after_tell=None):
@@ -129,7 +129,7 @@ def test_smooth_noise_has_unit_variance_and_the_asked_correlation_length():
     ],
 )
 def test_a_wrong_grid_is_refused_with_what_to_write(grid, message):
-    from optimizer_server.errors import ConfigError
+    from optimizer_server.wire.errors import ConfigError
 
     for method in ("gauss_newton", "auto"):
         with pytest.raises(ConfigError, match=message):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from optimizer_server.errors import ConfigError, StateError, TellError, UnknownMethodError, ZeroGradsError
 from optimizer_server.methods import available_methods, create_method, describe_methods
 from optimizer_server.methods.registry import register
 from optimizer_server.state_io import dumps_state, loads_state
+from optimizer_server.wire.errors import ConfigError, StateError, TellError, UnknownMethodError, ZeroGradsError
 
 from .helpers import assert_trees_equal, quadratic, quadratic_residuals, tell_quadratic
 

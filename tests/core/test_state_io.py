@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from optimizer_server.errors import StateError
 from optimizer_server.state_io import dumps_state, load_state, loads_state, save_state
+from optimizer_server.wire.errors import StateError
 
 from .helpers import assert_trees_equal
 

@@ -7,8 +7,8 @@ import os
 import pytest
 from scenes_support import python
 
+from scenes import registry as tasks
 from scenes import task as task_module
-from scenes import tasks
 
 ALL = list(tasks.PRDPT_TASKS)
 

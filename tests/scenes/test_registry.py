@@ -5,8 +5,8 @@ parameters, simulation frame, Tab. C.1 preset) reach the job file and the worker
 import pytest
 import tomllib
 
+from scenes import registry as tasks
 from scenes import task as task_module
-from scenes import tasks
 
 
 def test_registry_holds_both_papers_tasks_at_both_sizes():

@@ -3,10 +3,9 @@ the report's acceptance arithmetic on made-up runs."""
 
 import csv
 import json
-import os
 
 import pytest
-from scenes_support import ROOT, python
+from scenes_support import python
 
 pytest.importorskip("torch", reason="the optimizer needs torch")
 
@@ -14,7 +13,8 @@ pytest.importorskip("torch", reason="the optimizer needs torch")
 def test_a_task_job_runs_end_to_end_through_the_batch_runner(built_scenes):
     """OCCLUSION's own job file, shrunk to 16×16 / 4 spp / 16 renders: server + worker + Cycles."""
     pytest.importorskip("bpy")
-    from scenes import task, tasks
+    from scenes import registry as tasks
+    from scenes import task
 
     job = built_scenes / "occlusion_e2e.toml"
     job.write_text(
@@ -30,7 +30,8 @@ def test_smoke_profile_writes_csv_histories_report_and_plots(tmp_path):
     pytest.importorskip("bpy")
     out, report = tmp_path / "bench", tmp_path / "docs" / "results.md"
     printed = python(
-        "benchmarks/scene_bench.py",
+        "-m",
+        "benchmarks.scene_bench",
         "--profile",
         "smoke",
         "--tasks",
@@ -84,10 +85,8 @@ def _rows(values):
 
 
 def test_acceptance_uses_medians_the_paper_and_the_baselines():
-    import sys
 
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import scene_report
+    from benchmarks import scene_report
 
     rows = _rows(
         {
@@ -108,12 +107,9 @@ def test_zerograds_rows_ablations_and_paper_settings():
     """`zerograds`: the efficient preset from the task's own σ0 (Tab. C.1 with 4 samples and σ0 ≥ 0.1, else
     PRDPT's B.1 with σ0 capped at 0.25); an ablation changes one option of it; `zerograds@paper`: the
     thesis's settings."""
-    import sys
 
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import scene_bench
-
-    from scenes import tasks
+    from benchmarks import scene_bench
+    from scenes import registry as tasks
 
     mosaic, cup, occlusion = tasks.load("zg_mosaic", "ci"), tasks.load("cup"), tasks.load("occlusion")
     assert scene_bench.default_methods(mosaic) == scene_bench.ZEROGRADS_METHODS
@@ -142,7 +138,8 @@ def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
     pytest.importorskip("bpy")
     out, report = tmp_path / "bench", tmp_path / "results.md"
     python(
-        "benchmarks/scene_bench.py",
+        "-m",
+        "benchmarks.scene_bench",
         "--profile",
         "smoke",
         "--tasks",
@@ -181,10 +178,8 @@ def _history(points, start=0.4):
 def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
     """Median over seeds of ZeroGrads' error: 0.4 → ≤ 0.02 first at 40 renders (seeds reach it at 40,
     40 and 80); each other method's median error there ÷ ZeroGrads' median error there."""
-    import sys
 
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import scene_report
+    from benchmarks import scene_report
 
     zg = [
         _history([(20, 0.1), (40, 0.02), (80, 0.001)]),
@@ -214,10 +209,8 @@ def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
 
 
 def test_zerograds_acceptance_counts_reached_tasks_and_the_ordering():
-    import sys
 
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    import scene_report
+    from benchmarks import scene_report
 
     ahead = {m: {"error": 1.0, "ratio": 2.0} for m in scene_report.ZG_AHEAD_OF}
     rows = {f"t{i}": {"reached": i != 0, "others": dict(ahead)} for i in range(7)}

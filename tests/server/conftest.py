@@ -2,7 +2,7 @@
 
 Servers run in a thread of the test process (fast: torch is imported once) or, where a test
 kills the server, as a ``python -m optimizer_server.cli_serve serve`` process. Workers run as
-threads (WorkerLoop) or as ``python -m optimizer_server.analytic_worker`` processes.
+threads (WorkerLoop) or as ``python -m optimizer_server.problems.disc_worker`` processes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Callable
 import pytest
 from server_kit import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S, PYTHON, REPO, RawPeer, ServerThread
 
-from optimizer_server.analytic_worker import make_worker
+from optimizer_server.problems.disc_worker import make_worker
 from optimizer_server.server import ServerConfig
-from optimizer_server.worker_loop import WorkerLoop
+from optimizer_server.wire.worker_loop import WorkerLoop
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from collections.abc import Callable
 import numpy as np
 import zmq
 
-from optimizer_server import protocol
 from optimizer_server.cli_serve import READY_LINE
 from optimizer_server.server import OptimizerServer, ServerConfig
-from optimizer_server.space import ParamSpec, Space
+from optimizer_server.wire import protocol
+from optimizer_server.wire.space import ParamSpec, Space
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = sys.executable
@@ -60,7 +60,7 @@ class ServerThread:
 def spawn_worker(spawn, endpoint: str, *extra: str) -> subprocess.Popen:
     return spawn(
         "-m",
-        "optimizer_server.analytic_worker",
+        "optimizer_server.problems.disc_worker",
         "--connect",
         endpoint,
         "--heartbeat",

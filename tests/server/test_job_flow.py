@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 from server_kit import DISC_SPACE, TARGET, disc_error, disc_job, spawn_worker, wait_until
 
-from optimizer_server.client import OptimizerClient
-from optimizer_server.errors import RequestRejectedError
 from optimizer_server.methods import available_methods
+from optimizer_server.problems.disc import DiscTask
 from optimizer_server.state_io import load_state
-from optimizer_server.tasks.disc import DiscTask
+from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.errors import RequestRejectedError
 
 
 def test_two_worker_processes_optimise_the_disc_over_the_wire(start_server, spawn):
     server = start_server()
     for name in ("proc-a", "proc-b"):
         spawn_worker(spawn, server.endpoint, "--name", name)
-    wait_until(lambda: len(server.server.pool.workers) == 2, what="two workers to register")
+    wait_until(lambda: len(server.server.roster.workers) == 2, what="two workers to register")
 
     with OptimizerClient(server.endpoint) as client:
         job = client.submit(**disc_job(budget=90))
@@ -36,7 +36,7 @@ def test_two_worker_processes_optimise_the_disc_over_the_wire(start_server, spaw
     first = progress[0]
     assert set(first["current"]) == {"cx", "cy"} and first["sigma"] is not None
     assert {"iteration_s", "render_s", "optimizer_ms", "loss_ms", "persist_ms"} <= set(first["timings"])
-    rendered = {w.name: w.images_rendered for w in server.server.pool.workers.values()}
+    rendered = {w.name: w.images_rendered for w in server.server.roster.workers.values()}
     assert all(n > 0 for n in rendered.values()), f"one worker did all the work: {rendered}"
     assert sum(rendered.values()) == result["evaluations"] + 1  # + the target render
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from server_kit import disc_job, spawn_server, spawn_worker
 
-from optimizer_server.client import OptimizerClient
-from optimizer_server.errors import StateError
 from optimizer_server.state_io import load_state, save_state
+from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.errors import StateError
 
 ITERATIONS = 60
 JOB = disc_job(method="prdpt", budget=2 * ITERATIONS, options={"samples": 2, "sigma": 0.2, "lr": 0.02})

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from optimizer_server.errors import ConfigError
 from optimizer_server.server.loss import ImageLoss
-from optimizer_server.server.pool import WorkerPool
+from optimizer_server.server.roster import WorkerRoster
 from optimizer_server.server.store import CheckpointWriter
+from optimizer_server.wire.errors import ConfigError
 
 
 @pytest.mark.parametrize("use_torch", [False, True])
@@ -88,25 +88,25 @@ def plan_chunks(pool, jobs, cap=64):
     "samples, workers, chunks", [(8, 4, [2, 2, 2, 2]), (8, 1, [8]), (6, 4, [2, 2, 1, 1]), (3, 4, [1, 1, 1])]
 )
 def test_an_iteration_is_spread_evenly_over_the_workers(samples, workers, chunks):
-    pool = WorkerPool(heartbeat_timeout_s=1.0)
+    pool = WorkerRoster(heartbeat_timeout_s=1.0)
     for i in range(workers):
         pool.register(f"w{i}".encode(), {"max_batch": 64}, now=0.0)
     assert plan_chunks(pool, [FakeJob(samples)]) == chunks
 
 
 def test_chunks_respect_max_batch_message_size_and_capabilities():
-    pool = WorkerPool(heartbeat_timeout_s=1.0)
+    pool = WorkerRoster(heartbeat_timeout_s=1.0)
     pool.register(b"small", {"max_batch": 2, "renderer": "disc"}, now=0.0)
     pool.register(b"other", {"max_batch": 64, "renderer": "cycles"}, now=0.0)
     job = FakeJob(10, requires={"renderer": "disc"})
     assert plan_chunks(pool, [job]) == [2]  # only the disc worker, at most 2 at a time
-    pool2 = WorkerPool(heartbeat_timeout_s=1.0)
+    pool2 = WorkerRoster(heartbeat_timeout_s=1.0)
     pool2.register(b"big", {"max_batch": 64}, now=0.0)
     assert plan_chunks(pool2, [FakeJob(10)], cap=3) == [3]
 
 
 def test_late_and_foreign_answers_find_no_task():
-    pool = WorkerPool(heartbeat_timeout_s=1.0)
+    pool = WorkerRoster(heartbeat_timeout_s=1.0)
     a, _ = pool.register(b"a", {}, now=0.0)
     b, _ = pool.register(b"b", {}, now=0.0)
     job = FakeJob(2)

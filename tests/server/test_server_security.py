@@ -11,13 +11,13 @@ import pytest
 import zmq
 from server_kit import disc_error, disc_job
 
-from optimizer_server.client import OptimizerClient
-from optimizer_server.errors import AuthenticationError, ConfigError
-from optimizer_server.protocol import Limits
 from optimizer_server.server import OptimizerServer, ServerConfig
 from optimizer_server.server.auth import create_peer_keys, create_server_keys, is_loopback
-from optimizer_server.transport import CurveKeys
-from optimizer_server.worker_loop import WorkerLoop
+from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.errors import AuthenticationError, ConfigError
+from optimizer_server.wire.protocol import Limits
+from optimizer_server.wire.transport import CurveKeys
+from optimizer_server.wire.worker_loop import WorkerLoop
 
 SMALL = Limits(max_frames=8, max_header_bytes=8192, max_array_bytes=64 * 1024, max_message_bytes=256 * 1024)
 
@@ -203,7 +203,7 @@ def test_curve_authentication_admits_only_authorised_keys(start_server, start_wo
         finally:
             rogue.stop()
         assert failure and isinstance(failure[0], AuthenticationError)
-        assert [w.name for w in server.server.pool.workers.values()] == [authorised.name]
+        assert [w.name for w in server.server.roster.workers.values()] == [authorised.name]
 
         for _ in events:
             pass

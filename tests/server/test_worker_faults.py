@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from server_kit import HEARTBEAT_TIMEOUT_S, disc_error, disc_job, spawn_worker, wait_until
 
-from optimizer_server.client import OptimizerClient
-from optimizer_server.errors import JobFailedError
-from optimizer_server.tasks.disc import DiscTask
+from optimizer_server.problems.disc import DiscTask
+from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.errors import JobFailedError
 
 
 def worker_named(server, name):
-    for worker in list(server.server.pool.workers.values()):
+    for worker in list(server.server.roster.workers.values()):
         if worker.name == name:
             return worker
     return None
@@ -32,7 +32,7 @@ def two_workers(spawn, server, troubled, troubled_sleep_ms, healthy, healthy_sle
     """The worker the test will break, a healthy one, both registered; returns the troubled process."""
     proc = spawn_worker(spawn, server.endpoint, "--name", troubled, "--sleep-ms", str(troubled_sleep_ms))
     spawn_worker(spawn, server.endpoint, "--name", healthy, "--sleep-ms", str(healthy_sleep_ms))
-    wait_until(lambda: len(server.server.pool.workers) == 2, what="two workers")
+    wait_until(lambda: len(server.server.roster.workers) == 2, what="two workers")
     return proc
 
 
@@ -51,7 +51,7 @@ def test_a_killed_worker_loses_nothing(start_server, spawn):
     assert job.result["evaluations"] == 48  # every sample rendered once and counted once
     assert disc_error(job.result["best"]) < 0.05
     assert server.server.counters["reassigned_samples"] >= 1
-    assert [w.name for w in server.server.pool.workers.values()] == ["survivor"]
+    assert [w.name for w in server.server.roster.workers.values()] == ["survivor"]
 
 
 def test_a_frozen_worker_is_declared_dead_and_its_late_result_ignored(start_server, spawn):
@@ -88,7 +88,7 @@ def test_a_hung_render_that_still_heartbeats_is_reassigned_after_the_render_time
         return disc.render(values)
 
     start_workers(server.endpoint, 1, render=hangs_once)
-    wait_until(lambda: len(server.server.pool.workers) == 1, what="the hanging worker")
+    wait_until(lambda: len(server.server.roster.workers) == 1, what="the hanging worker")
     with OptimizerClient(server.endpoint) as client:
         job = client.submit(**disc_job(budget=30, render_timeout_s=0.3))
         wait_until(lambda: len(calls) >= 2, what="the hanging render to start")

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from scenes import registry as tasks
 from scenes import task as task_module
-from scenes import tasks
 
 pytest.importorskip("torch", reason="the optimizer server needs torch")
 
@@ -18,7 +18,7 @@ BUDGET = 96
 
 
 def test_wicker_runs_end_to_end(tmp_path):
-    from optimizer_server import batch
+    from blender_addon import batch
 
     task = tasks.load("zg_wicker", "ci")
     # preset="": the project's defaults, not the paper's Tab. C.1 preset the job file names by default

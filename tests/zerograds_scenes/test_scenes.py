@@ -8,8 +8,8 @@ import pytest
 
 from blender_addon import jobfile, jobspec, params
 from blender_addon.worker import SceneRenderer
+from scenes import registry as tasks
 from scenes import task as task_module
-from scenes import tasks
 
 
 def renderer_for(task, samples=4):

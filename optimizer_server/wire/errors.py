@@ -31,7 +31,7 @@ class StateError(ValueError, ZeroGradsError):
     """A saved state does not fit the method or problem it is loaded into."""
 
 
-# --- wire protocol and optimizer server (optimizer_server/protocol.py, server/, client.py) ------
+# --- wire protocol and optimizer server (wire/protocol.py, server/, wire/client.py) ------
 
 
 class ProtocolError(ValueError, ZeroGradsError):

@@ -1,4 +1,4 @@
-"""The render-worker pool: who is alive, what each one is rendering, how work is split.
+"""The roster of connected render workers: who is alive, what each one is rendering, how work is split.
 
 A *task* is one ``render`` message: a chunk of one job's current batch sent to one worker. The
 pool remembers, per task, which samples it carries and when it is overdue; per worker, the ids
@@ -25,7 +25,7 @@ class Worker:
     max_batch: int
     last_seen: float
     inflight: set[int] = field(default_factory=set)
-    """Task ids sent and not answered, including abandoned ones: a worker still busy with an
+    """RenderTask ids sent and not answered, including abandoned ones: a worker still busy with an
     abandoned (timed-out) task gets nothing new until it answers."""
     setups: dict[str, str] = field(default_factory=dict)
     """job id -> which setup ('target' or 'samples') this worker holds for it."""
@@ -40,7 +40,7 @@ class Worker:
 
 
 @dataclass
-class Task:
+class RenderTask:
     id: int
     job: Any  # server.jobs.Job
     batch: Any  # server.jobs.RenderBatch
@@ -50,15 +50,15 @@ class Task:
     deadline: float
 
 
-class WorkerPool:
+class WorkerRoster:
     def __init__(self, heartbeat_timeout_s: float):
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.workers: dict[bytes, Worker] = {}
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, RenderTask] = {}
         self._next_task_id = 1
 
     # --- membership ------------------------------------------------------------------------------
-    def register(self, identity: bytes, capabilities: dict[str, Any], now: float) -> tuple[Worker, list[Task]]:
+    def register(self, identity: bytes, capabilities: dict[str, Any], now: float) -> tuple[Worker, list[RenderTask]]:
         """Add a worker. A worker that registers again (it restarted or reconnected) loses its
         tasks: they are returned for re-queueing."""
         orphaned = self.remove(identity) if identity in self.workers else []
@@ -73,7 +73,7 @@ class WorkerPool:
         self.workers[identity] = worker
         return worker, orphaned
 
-    def remove(self, identity: bytes) -> list[Task]:
+    def remove(self, identity: bytes) -> list[RenderTask]:
         """Forget a worker; return its outstanding tasks (to re-queue)."""
         worker = self.workers.pop(identity, None)
         if worker is None:
@@ -90,8 +90,8 @@ class WorkerPool:
         return [w for w in self.workers.values() if now - w.last_seen > self.heartbeat_timeout_s]
 
     # --- tasks ---------------------------------------------------------------------------------------
-    def add_task(self, job, batch, indices: list[int], worker: Worker, now: float, timeout_s: float) -> Task:
-        task = Task(
+    def add_task(self, job, batch, indices: list[int], worker: Worker, now: float, timeout_s: float) -> RenderTask:
+        task = RenderTask(
             id=self._next_task_id,
             job=job,
             batch=batch,
@@ -105,7 +105,7 @@ class WorkerPool:
         worker.inflight.add(task.id)
         return task
 
-    def answered(self, task_id: int, worker: Worker) -> Task | None:
+    def answered(self, task_id: int, worker: Worker) -> RenderTask | None:
         """The task a worker's result/failure answers, or None when it is late, duplicate or not
         this worker's (then the answer is ignored)."""
         worker.inflight.discard(task_id)
@@ -114,7 +114,7 @@ class WorkerPool:
             return None
         return self.tasks.pop(task_id)
 
-    def overdue(self, now: float) -> list[Task]:
+    def overdue(self, now: float) -> list[RenderTask]:
         """Tasks past their deadline, removed (their worker stays busy until it answers)."""
         late = [t for t in self.tasks.values() if now > t.deadline]
         for t in late:

@@ -4,7 +4,7 @@ To add one, write ``scenes/<name>.py`` after ``scenes/cup.py`` (PRDPT's tasks) o
 ``scenes/zg_cbox.py`` (ZeroGrads' tasks: ``spec(size)`` and ``TASK = spec("full")``) and add its
 name here; `make scenes`, the tests and the benchmark (`benchmarks/scene_bench.py`) pick it up.
 
-    python -m scenes.tasks [--size ci|full] [--out build/scenes] [names ...]
+    python -m scenes.registry [--size ci|full] [--out build/scenes] [names ...]
 """
 
 import importlib
@@ -15,7 +15,7 @@ TASK_NAMES = PRDPT_TASKS + ZEROGRADS_TASKS
 
 
 def load(name, size=None):
-    """The ``Task`` of scene script ``scenes/<name>.py`` (imports no bpy); ``size`` ("ci" / "full")
+    """The ``SceneTask`` of scene script ``scenes/<name>.py`` (imports no bpy); ``size`` ("ci" / "full")
     picks the size of a task that has sizes, and is ignored by the others (they have one)."""
     from scenes.task import SIZES
 
@@ -52,8 +52,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    import os
     import sys
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.exit(main())

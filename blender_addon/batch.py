@@ -1,7 +1,7 @@
 """Batch mode: optimise a .blend headless from a TOML job file.
 
     python -m optimizer_server run JOB.toml          # with the `bpy` module installed
-    blender -b --python-expr "import sys; sys.path.insert(0, '.'); from optimizer_server import batch; \
+    blender -b --python-expr "import sys; sys.path.insert(0, '.'); from blender_addon import batch; \
 sys.exit(batch.main())" -- JOB.toml
 
 Writes to the job's output folder: result.json (x: name → value, the optimiser's final estimate;
@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any
 
-from .errors import ZeroGradsError
+from ._deps import ZeroGradsError
 
 
 def _say(text: str) -> None:
@@ -37,7 +37,7 @@ def _write_loss_plot(path: str, history: list[dict[str, Any]], method: str) -> N
     """A labelled matplotlib plot where matplotlib exists (the venv); inside a bare Blender the
     add-on's dependency-free line chart."""
     try:
-        from .pictures import plot_losses
+        from optimizer_server.pictures import plot_losses
     except ImportError:
         plot_losses = None
     if plot_losses is not None and history:

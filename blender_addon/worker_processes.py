@@ -1,6 +1,6 @@
 """Start, watch and replace local headless render workers (no bpy needed).
 
-``WorkerPool(commands)`` runs one process per command; ``check()`` (call it every so often)
+``WorkerProcesses(commands)`` runs one process per command; ``check()`` (call it every so often)
 restarts any that died, and gives up with :class:`WorkerCrashLoop` when a worker keeps dying
 right after it starts (bad scene, missing module), quoting the end of its log.
 """
@@ -67,7 +67,7 @@ def blender_command(
     ]
 
 
-class WorkerPool:
+class WorkerProcesses:
     """K worker processes kept alive; logs go to files under ``log_dir``."""
 
     def __init__(
@@ -96,7 +96,7 @@ class WorkerPool:
     def log_path(self, i: int) -> str:
         return os.path.join(self.log_dir, f"worker{i}.log")
 
-    def start(self) -> WorkerPool:
+    def start(self) -> WorkerProcesses:
         for i in range(len(self.commands)):
             self._spawn(i)
         return self

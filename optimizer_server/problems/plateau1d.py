@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..space import ParamSpec, Space
+from ..wire.space import ParamSpec, Space
 
 LO, HI = 0.0, 10.0
 OPTIMUM = 6.0

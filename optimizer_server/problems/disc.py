@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..space import ParamSpec, Space
+from ..wire.space import ParamSpec, Space
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A render worker for the analytic disc task (no Blender): tests, demos and benchmarks.
 
-    python -m optimizer_server.analytic_worker --connect tcp://127.0.0.1:5555
+    python -m optimizer_server.problems.disc_worker --connect tcp://127.0.0.1:5555
 
 Render settings it understands (all optional, from the job's ``settings``):
     size      image width = height in pixels (default 32)
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, ZeroGradsError
-from .tasks.disc import DiscTask
-from .transport import CurveKeys
-from .worker_loop import WorkerLoop
+from ..wire.errors import ConfigError, ZeroGradsError
+from ..wire.transport import CurveKeys
+from ..wire.worker_loop import WorkerLoop
+from .disc import DiscTask
 
 
 class DiscRenderer:
@@ -82,7 +82,7 @@ def make_worker(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m optimizer_server.analytic_worker",
+        prog="python -m optimizer_server.problems.disc_worker",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
