@@ -8,6 +8,8 @@ add-on (``bl_info``) for older Blenders.
 Importing this package is cheap and needs no bpy; ``register()`` loads the UI modules.
 """
 
+from . import _deps  # noqa: F401 (first: in the installed zip it puts the vendored optimizer_server.wire on sys.path)
+
 bl_info = {
     "name": "ZeroGrads Inverse Rendering",
     "author": "ZeroGrads for Blender contributors",

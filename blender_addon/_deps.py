@@ -3,7 +3,9 @@
 In a checkout (tests, ``python -m blender_addon.worker``) ``optimizer_server`` is importable
 from the repository root. The installable zip made by ``make addon`` carries a copy of the
 ``wire`` package under ``_vendor/`` instead; that folder is appended to ``sys.path`` (appended,
-so an installed ``optimizer_server`` always wins).
+so an installed ``optimizer_server`` always wins). The package's
+``__init__`` imports this module first, so every add-on module may import ``optimizer_server.wire``
+at its top.
 """
 
 import os

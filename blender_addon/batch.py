@@ -21,6 +21,8 @@ import sys
 import time
 from typing import Any
 
+from optimizer_server.wire.imageloss import ImageLoss
+
 from ._deps import ZeroGradsError
 
 
@@ -187,7 +189,7 @@ def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
         "job": job.path,
         "state": result["state"],
         "x": x,
-        "loss": image_mse(final, target, mask),
+        "loss": ImageLoss(target, mask).loss(final),
         "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
         "evaluations": result["evaluations"],
         "iterations": result["iteration"],
@@ -206,17 +208,6 @@ def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
         f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
     )
     return out
-
-
-def image_mse(image, target, mask=None) -> float:
-    """Mean squared error over pixels and channels (where the mask is non-zero), like the server's loss."""
-    import numpy as np
-
-    diff = (np.asarray(image, np.float64) - np.asarray(target, np.float64)) ** 2
-    if mask is None:
-        return float(diff.mean())
-    weight = (np.asarray(mask) > 0).astype(np.float64)
-    return float((diff * weight).sum() / max(1.0, weight.sum() * diff.shape[-1]))
 
 
 def _short(named: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 core.py     OptimizerServer: one ROUTER socket, one thread, a poll loop with timers
 jobs.py     Job: one optimisation (method + target + the renders of the current iteration)
 roster.py   WorkerRoster: registered workers, outstanding render tasks, chunking, timeouts
-loss.py     ImageLoss: the target on the torch device, batched MSE
 store.py    JobStore: atomic job files (config, target, checkpoint after every iteration)
 auth.py     CurveZMQ keys and the ZAP authenticator
 config.py   ServerConfig

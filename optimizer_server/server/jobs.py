@@ -24,9 +24,9 @@ import numpy as np
 
 from ..methods import create_method
 from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
+from ..wire.imageloss import ImageLoss
 from ..wire.protocol import check_job_id
 from ..wire.space import Space
-from .loss import ImageLoss
 from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
@@ -159,7 +159,7 @@ class Job:
         if config.target["kind"] == "values":
             config.target_values()  # validate the names now, not when the target render comes back
         else:
-            job.loss = ImageLoss(target, device, mask)
+            job.loss = ImageLoss(target, mask)
         store.save_job(config.to_dict(), target, mask)
         return job
 
@@ -175,7 +175,7 @@ class Job:
         job = cls(job_id, config, store, device, emit, max_attempts)
         job.mask = saved.get("mask")
         if saved.get("target") is not None:
-            job.loss = ImageLoss(saved["target"], device, job.mask)
+            job.loss = ImageLoss(saved["target"], job.mask)
         checkpoint = store.load_checkpoint(torch_device=device)
         if checkpoint is not None:
             try:
@@ -310,7 +310,7 @@ class Job:
             t0 = time.perf_counter()
             residuals = self.loss.residuals([image for image, ok in zip(images, finite) if ok])
             if batch.residuals is None:
-                batch.residuals = np.zeros((len(batch), residuals.shape[1]), dtype=np.float32)
+                batch.residuals = np.zeros((len(batch), residuals.shape[1]), dtype=np.float64)
             batch.residuals[indices[finite]] = residuals
             batch.loss_s += time.perf_counter() - t0
         batch.received[indices[finite]] = True
@@ -320,7 +320,7 @@ class Job:
     def _accept_target(self, image: np.ndarray) -> None:
         image = np.array(image)  # own the pixels: the received frame is released after this call
         try:
-            self.loss = ImageLoss(image, self.device, self.mask)
+            self.loss = ImageLoss(image, self.mask)
         except ConfigError as exc:  # deterministic (bad mask, NaN target): retrying cannot help
             self.fail(f"the rendered target is unusable: {exc}")
             return
