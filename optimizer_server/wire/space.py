@@ -21,6 +21,12 @@ from .errors import ConfigError
 KINDS = ("float", "int", "bool", "enum")
 
 
+def round_half_up(values):
+    """How discrete kinds (int, bool, enum index) round: to the nearest whole number, halves up
+    (0.5 → 1, 2.5 → 3, -0.5 → 0). Every place that rounds a parameter value uses this."""
+    return np.floor(np.asarray(values, dtype=np.float64) + 0.5)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One optimised parameter.
@@ -160,7 +166,7 @@ class Space:
         x = self._check_shape(np.asarray(x, dtype=np.float64), "x")
         values = self.lo + np.clip(x, 0.0, 1.0) * self._span
         if self._round.any():
-            values = np.where(self._round, np.floor(values + 0.5), values)
+            values = np.where(self._round, round_half_up(values), values)
         return values
 
     def to_unit(self, values) -> np.ndarray:
@@ -196,7 +202,7 @@ class Space:
             if s.kind == "float":
                 out[s.name] = float(v)
             else:
-                k = int(np.clip(np.floor(v + 0.5), s.lo, s.hi))
+                k = int(np.clip(round_half_up(v), s.lo, s.hi))
                 out[s.name] = bool(k) if s.kind == "bool" else s.choices[k] if s.kind == "enum" else k
         return out
 
