@@ -47,7 +47,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scenes import registry as task_registry
-from scenes.task import DISCRETE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -219,7 +218,7 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     from blender_addon import jobspec
     from blender_addon.worker import SceneRenderer
     from optimizer_server import pictures
-    from optimizer_server.wire.space import ParamSpec, Space
+    from optimizer_server.wire.space import Space
 
     torch.set_num_threads(1)  # tiny tensors; the cores belong to Cycles
     task = task_registry.load(task_name, profile.size)
@@ -229,18 +228,16 @@ def run_unit(task_name: str, method: str, profile: Profile, out: str, threads: i
     lo = np.array([p.lo for p in task.params])
     span = np.array([p.hi for p in task.params]) - lo
     truth, start = np.array(task.unit("target")), np.array(task.unit("start"))
-    discrete = np.array([p.kind in DISCRETE for p in task.params])
+    discrete = np.array([p.discrete for p in task.params])
     # the unit step of discrete values, as the server's jobs give it (a link is an on/off switch)
-    resolution = Space(
-        [ParamSpec(p.name, p.lo, p.hi, "bool" if p.kind == "link" else p.kind) for p in task.params]
-    ).resolution
+    resolution = Space([p.spec() for p in task.params]).resolution
 
     def snap(unit):
         """Clip to the bounds and round the discrete kinds, as the renderer applies them (in [0, 1])."""
         values = lo + np.clip(unit, 0, 1) * span
         return (np.where(discrete, np.round(values), values) - lo) / span
 
-    # The workers' own parameter references (jobspec.path_entry: data paths and node links) and
+    # The workers' own parameter references (ParamRef locators: data paths and node links) and
     # the simulation frame: what a batch job sends them.
     settings = jobspec.render_settings(width, height, spp, [p.ref() for p in task.params], frame=task.frame)
     rows = []

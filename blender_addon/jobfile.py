@@ -15,11 +15,10 @@ path = 'objects["Sphere"].location'
 index = 0                             # optional, for arrays
 min = -2.0                            # optional: the property's soft limits
 max = 2.0
-kind = "float"                        # optional: detected; an error if it disagrees
+kind = "float"                        # optional: float/int/bool/enum, detected; an error if it disagrees
 
 [[params]]                            # a link parameter (bool): does this link exist?
 name = "l3"
-kind = "link"                         # optional with the four names below
 path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
 from_node = "Noise"                   # node names (not labels); sockets by name or identifier
 from_socket = "Color"
@@ -45,6 +44,9 @@ count = 2
 [server]
 address = "tcp://host:5555"           # optional: use a running server instead of starting one
 python = "/path/to/python"            # optional: Python with torch for the local server
+
+Each [[params]] table becomes an ``optimizer_server.wire.paramref.ParamRef`` (min/max are its
+lo/hi; ``kind = "link"``, which older job files write, is still accepted for a link).
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from optimizer_server.wire.paramref import LINK_FIELDS, ParamRef
+from optimizer_server.wire.space import KINDS
+
 from ._deps import ConfigError
-from .datapath import LINK_FIELDS
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
@@ -65,7 +69,7 @@ _KNOWN = {
     "workers": {"count", "threads"},
     "server": {"address", "python"},
 }
-_KINDS = ("float", "int", "bool", "enum", "link")
+_JOB_KINDS = (*KINDS, "link")  # "link": what older job files write for a link parameter (a bool)
 
 
 class JobFileError(ConfigError):
@@ -81,7 +85,7 @@ class JobFile:
     height: int = 64
     samples: int = 16
     frame: int | None = None
-    params: list[dict[str, Any]] = field(default_factory=list)
+    params: list[ParamRef] = field(default_factory=list)
     target_values: dict[str, Any] | None = None
     target_image: str | None = None
     mask: str | None = None
@@ -172,19 +176,38 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
     default_out = os.path.splitext(name)[0] + "_output"
     output = os.path.normpath(os.path.join(base, _get(data, "output", (str,), name, default_out)))
     job = JobFile(path=os.path.abspath(path), blend=blend, output=output)
+    _parse_render(job, _get(data, "render", (dict,), name, {}))
+    job.params = _parse_params(data.get("params"), name)
+    target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
+    _parse_target(job, target, base)
+    _parse_method(job, dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N")))
+    w = _get(data, "workers", (dict,), name, {})
+    _check_keys(w, "workers", "[workers]")
+    job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
+    job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
+    server = _get(data, "server", (dict,), name, {})
+    _check_keys(server, "server", "[server]")
+    job.address = _get(server, "address", (str,), "[server]", None)
+    job.python = _get(server, "python", (str,), "[server]", "")
+    return job
 
-    render = _get(data, "render", (dict,), name, {})
+
+def _positive(value) -> bool:
+    return value > 0
+
+
+def _parse_render(job: JobFile, render: dict[str, Any]) -> None:
     _check_keys(render, "render", "[render]")
-    positive = lambda v: v > 0  # noqa: E731
-    job.width = _get(render, "width", (int,), "[render]", 64, check=positive, what="must be positive")
-    job.height = _get(render, "height", (int,), "[render]", 64, check=positive, what="must be positive")
-    job.samples = _get(render, "samples", (int,), "[render]", 16, check=positive, what="must be positive")
+    job.width = _get(render, "width", (int,), "[render]", 64, check=_positive, what="must be positive")
+    job.height = _get(render, "height", (int,), "[render]", 64, check=_positive, what="must be positive")
+    job.samples = _get(render, "samples", (int,), "[render]", 16, check=_positive, what="must be positive")
     job.frame = _get(render, "frame", (int,), "[render]", None)
 
-    params = data.get("params")
+
+def _parse_params(params: Any, name: str) -> list[ParamRef]:
     if not isinstance(params, list) or not params:
         raise _fail(name, "needs at least one [[params]] table (name, path, and optionally index/min/max/kind)")
-    names = set()
+    refs: list[ParamRef] = []
     for i, p in enumerate(params):
         where = f"[[params]] #{i + 1}"
         if not isinstance(p, dict):
@@ -192,32 +215,46 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
         _check_keys(p, "params", where)
         pname = _get(p, "name", (str,), where, required=True, check=lambda v: bool(v.strip()), what="must not be empty")
         where = f"[[params]] {pname!r}"
-        if pname in names:
+        if any(ref.name == pname for ref in refs):
             raise _fail(where, "this name is used twice; every parameter needs its own name")
-        names.add(pname)
-        entry = {
-            "name": pname,
-            "path": _get(
-                p, "path", (str,), where, required=True, what="""a data path such as 'objects["Sphere"].location'"""
-            ),
-            "index": _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more"),
-            "min": _get(p, "min", (int, float), where),
-            "max": _get(p, "max", (int, float), where),
-            "kind": _get(
-                p, "kind", (str,), where, None, check=lambda v: v in _KINDS, what=f"must be one of {', '.join(_KINDS)}"
-            ),
-        }
-        _check_link(p, entry, where)
-        if entry["min"] is not None and entry["max"] is not None and not entry["min"] < entry["max"]:
-            raise _fail(where, f"needs min < max, got min={entry['min']} max={entry['max']}")
-        job.params.append(entry)
+        refs.append(_param_ref(p, pname, where))
+    return refs
 
-    target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
+
+def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
+    """One [[params]] table → a ParamRef (a link parameter: all four names, no index or bounds)."""
+    path = _get(p, "path", (str,), where, required=True, what="""a data path such as 'objects["Sphere"].location'""")
+    index = _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more")
+    lo, hi = _get(p, "min", (int, float), where), _get(p, "max", (int, float), where)
+    kinds = ", ".join(_JOB_KINDS)
+    kind = _get(p, "kind", (str,), where, None, check=lambda v: v in _JOB_KINDS, what=f"must be one of {kinds}")
+    if lo is not None and hi is not None and not lo < hi:
+        raise _fail(where, f"needs min < max, got min={lo} max={hi}")
+    link = None
+    if kind == "link" or any(k in p for k in LINK_FIELDS):
+        missing = [k for k in LINK_FIELDS if k not in p]
+        if missing:
+            raise _fail(where, f"a link parameter needs {', '.join(LINK_FIELDS)}; missing {', '.join(missing)}")
+        if kind not in (None, "link", "bool"):
+            raise _fail(where, f"kind = {kind!r} but from_node/... make it a link (on/off); leave kind out")
+        extra = [k for k in ("index", "min", "max") if k in p]
+        if extra:
+            raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
+        link = {k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS}
+        kind = None
+    try:
+        return ParamRef(name, path, index, link, lo, hi, kind)
+    except ConfigError as exc:
+        raise _fail(where, str(exc)) from None
+
+
+def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
     _check_keys(target, "target", "[target]")
     if ("values" in target) == ("image" in target):
         raise _fail("[target]", "give exactly one of 'values' (parameter values to render) or 'image' (a file)")
     if "values" in target:
         values = _get(target, "values", (dict,), "[target]")
+        names = {ref.name for ref in job.params}
         unknown = sorted(set(values) - names)
         missing = sorted(names - set(values))
         if unknown or missing:
@@ -231,45 +268,22 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
         target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0, what="must be 0 or more"
     )
 
-    method = dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N"))
+
+def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
     job.method = _get(method, "name", (str,), "[method]", required=True, what="a method such as 'prdpt'")
     job.budget = _get(
-        method, "budget", (int,), "[method]", required=True, check=positive, what="must be a positive number of renders"
+        method,
+        "budget",
+        (int,),
+        "[method]",
+        required=True,
+        check=_positive,
+        what="must be a positive number of renders",
     )
     job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
     job.preset = _get(method, "preset", (str,), "[method]", None)
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
-
-    w = _get(data, "workers", (dict,), name, {})
-    _check_keys(w, "workers", "[workers]")
-    job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
-    job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
-    server = _get(data, "server", (dict,), name, {})
-    _check_keys(server, "server", "[server]")
-    job.address = _get(server, "address", (str,), "[server]", None)
-    job.python = _get(server, "python", (str,), "[server]", "")
-    return job
-
-
-def _check_link(p: dict[str, Any], entry: dict[str, Any], where: str) -> None:
-    """A link parameter has all four names and no index/bounds (it is a switch); others have none."""
-    given = [k for k in LINK_FIELDS if k in p]
-    if not given and entry["kind"] != "link":
-        entry["link"] = None
-        return
-    missing = [k for k in LINK_FIELDS if k not in p]
-    if missing:
-        raise _fail(where, f"a link parameter needs {', '.join(LINK_FIELDS)}; missing {', '.join(missing)}")
-    if entry["kind"] not in (None, "link"):
-        raise _fail(where, f"kind = {entry['kind']!r} but from_node/... make it a link; write kind = 'link'")
-    extra = [k for k in ("index", "min", "max") if k in p]
-    if extra:
-        raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
-    entry["kind"] = "link"
-    entry["link"] = {
-        k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS
-    }
 
 
 def _existing(base: str, relative: str, where: str) -> str:

@@ -3,7 +3,7 @@
 import bpy
 from bpy.props import BoolProperty, IntProperty, StringProperty
 
-from . import api, params
+from . import api, lookup
 from ._deps import ZeroGradsError
 
 
@@ -32,14 +32,14 @@ def _button_path(context):
         if owner is not None and getattr(owner, "id_data", None) is not None:
             relative = path if owner == owner.id_data else _relative_path(owner, path)
             sep = "" if relative.startswith("[") else "."
-            return params.path_for_id(owner.id_data) + sep + relative, index
+            return lookup.path_for_id(owner.id_data) + sep + relative, index
     pointer = getattr(context, "button_pointer", None)
     prop = getattr(context, "button_prop", None)
     if pointer is None or prop is None or getattr(pointer, "id_data", None) is None:
         return None, "no property under the mouse; right-click a property field"
     relative = _relative_path(pointer, prop.identifier)
     sep = "" if relative.startswith("[") else "."
-    return params.path_for_id(pointer.id_data) + sep + relative, index
+    return lookup.path_for_id(pointer.id_data) + sep + relative, index
 
 
 class ZEROGRADS_OT_add_param(bpy.types.Operator):
@@ -81,7 +81,7 @@ class ZEROGRADS_OT_add_param(bpy.types.Operator):
 def _active_material_tree_path(context) -> str:
     obj = getattr(context, "object", None)
     mat = getattr(obj, "active_material", None) if obj is not None else None
-    return params.path_for_id(mat.node_tree) if mat is not None and mat.node_tree is not None else ""
+    return lookup.path_for_id(mat.node_tree) if mat is not None and mat.node_tree is not None else ""
 
 
 class ZEROGRADS_OT_add_link_param(bpy.types.Operator):

@@ -11,15 +11,18 @@ from bpy.props import (
     StringProperty,
 )
 
+from optimizer_server.wire.paramref import LINK_FIELDS, ParamRef
+from optimizer_server.wire.space import KINDS
+
 from . import catalog
 
-KIND_ITEMS = [
-    ("float", "Float", "Continuous value"),
-    ("int", "Int", "Whole number (rounded when applied)"),
-    ("bool", "Bool", "On/off (rounded when applied)"),
-    ("enum", "Enum", "One of the property's choices"),
-    ("link", "Link", "Whether a link between two node sockets exists (on/off)"),
-]
+_KIND_HELP = {
+    "float": "Continuous value",
+    "int": "Whole number (rounded when applied)",
+    "bool": "On/off (rounded when applied); also a link between two node sockets",
+    "enum": "One of the property's choices",
+}
+KIND_ITEMS = [(k, k.title(), _KIND_HELP.get(k, k)) for k in KINDS]
 
 
 class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
@@ -32,18 +35,31 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
     max: FloatProperty(name="Max", default=1.0, description="Highest value the optimiser may try")
     kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="float", description="Detected from the property")
     enabled: BoolProperty(name="Enabled", default=True, description="Optimise this parameter (off: leave it as it is)")
-    # Link parameters (kind "link"): data_path is the node tree; these name the two sockets.
+    # Link parameters (a bool: does the link exist): data_path is the node tree; these name the two sockets.
+    is_link: BoolProperty(name="Link", default=False, description="Whether a link between two node sockets exists")
     from_node: StringProperty(name="From Node", description="Name of the node the link starts at")
     from_socket: StringProperty(name="From Socket", description="Its output, by name or identifier")
     to_node: StringProperty(name="To Node", description="Name of the node the link ends at")
     to_socket: StringProperty(name="To Socket", description="Its input, by name or identifier (e.g. A_Color)")
 
-    def ref(self) -> dict:
-        """The parameter reference workers and the resolver take: {name, path, index} or {..., link}."""
-        ref = {"name": self.name, "path": self.data_path, "index": self.array_index}
-        if self.kind == "link":
-            ref["link"] = {k: getattr(self, k) for k in ("from_node", "from_socket", "to_node", "to_socket")}
-        return ref
+    def ref(self) -> ParamRef:
+        """This entry as the project's parameter reference (``ConfigError`` when it is not valid)."""
+        if self.is_link:
+            link = {k: getattr(self, k) for k in LINK_FIELDS}
+            return ParamRef(self.name, self.data_path, link=link)
+        ranged = self.kind in ("float", "int")  # bool and enum ranges are implied by the kind
+        lo, hi = (self.min, self.max) if ranged else (None, None)
+        return ParamRef(self.name, self.data_path, self.array_index, lo=lo, hi=hi, kind=self.kind)
+
+    def set_ref(self, ref: ParamRef, kind: str, bounds: tuple[float, float]) -> None:
+        """Fill this entry from a reference, its detected kind and its default bounds."""
+        self.name, self.data_path, self.array_index, self.kind = ref.name, ref.path, ref.index, kind
+        self.is_link = ref.link is not None
+        if ref.link is not None:
+            for key, value in ref.link.to_dict().items():
+                setattr(self, key, value)
+        self.min = bounds[0] if ref.lo is None else ref.lo
+        self.max = bounds[1] if ref.hi is None else ref.hi
 
 
 def _option_kind(default) -> str:

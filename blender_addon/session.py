@@ -16,7 +16,10 @@ from typing import Any
 
 import bpy
 
-from . import api, images, jobspec, params, targets
+from optimizer_server.wire.progress import EtaClock, format_progress
+from optimizer_server.wire.transport import is_loopback
+
+from . import api, images, params, prepare, targets
 from ._deps import ZeroGradsError
 from .runner import Run
 
@@ -41,31 +44,15 @@ def server_python(context) -> str:
     return getattr(addon.preferences, "server_python", "") if addon else ""
 
 
-def _is_loopback(address: str) -> bool:
-    """tcp://127.0.0.1:5555, tcp://localhost:*, ipc://... stay on this computer."""
-    if not address.startswith("tcp://"):
-        return True
-    host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def named_to_units(bindings: list[params.Binding], names: list[str], named: dict[str, Any]) -> list[float]:
-    out = []
-    for name, b in zip(names, bindings):
-        v = named[name]
-        out.append(float(b.choices.index(v)) if b.kind == "enum" else float(v))
-    return out
-
-
 class OptimizeSession:
-    def __init__(self, scene, refs, specs, start_raw, run: Run, submit: dict[str, Any]):
+    def __init__(self, scene, job: prepare.PreparedJob, run: Run, submit: dict[str, Any]):
         self.scene_name = scene.name
-        self.refs = refs
-        self.names = [r["name"] for r in refs]
-        self.specs = specs
-        self.start_raw = start_raw  # exact starting values, for Revert
+        self.job = job
+        self.refs = job.refs
+        self.start_raw = params.snapshot(job.bindings)  # exact starting values, for Revert
         self.run = run
         self.budget = submit["budget"]
+        self.clock = EtaClock(self.budget)  # counts from the first progress, pauses excluded
         self.losses: list[float] = []
         self.iteration = self.evaluations = 0
         self.best_loss: float | None = None
@@ -74,7 +61,6 @@ class OptimizeSession:
         self.paused = False
         self.done = False
         self.error: str | None = None
-        self.started = time.monotonic()
         self._submit = submit
         self._starter = threading.Thread(target=self._start_run, daemon=True)
         self._start_error: BaseException | None = None
@@ -91,39 +77,23 @@ class OptimizeSession:
         s = scene.zerograds
         if (
             s.server_mode == "REMOTE"
-            and not _is_loopback(s.server_address)
+            and not is_loopback(s.server_address)
             and not getattr(bpy.app, "online_access", True)
         ):
             raise ZeroGradsError(
                 "Blender's online access is off (Preferences > System > Network); allow it to "
                 "connect to a remote optimizer server, or use a local server"
             )
-        specs = api.param_specs(scene)  # every path resolves, bounds are sane
-        refs = api.param_refs(scene)
-        bindings = params.resolve_all(refs)
+        frame = s.physics_frame if s.use_physics_frame else None
+        job = prepare.prepare(api.param_refs(scene), s.width, s.height, s.samples, frame)  # every path resolves
         target, mask = targets.load_target(scene)
         work_dir = tempfile.mkdtemp(prefix="zerograds_")
         blend = os.path.join(work_dir, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
-        frame = s.physics_frame if s.use_physics_frame else None
         options = {o.name: o.value() for o in s.options if o.override}
         options["common_random_numbers"] = s.seed_policy == "SHARED"
-        if s.preset != "NONE":
-            options["preset"] = s.preset
-        start_units = params.read_values(bindings)
-        start_named = {r["name"]: b.to_raw(v) for r, b, v in zip(refs, bindings, start_units)}
-        submit = dict(
-            space={"params": specs},
-            method=s.method,
-            budget=s.budget,
-            seed=s.seed,
-            target_image=target,
-            mask=mask,
-            options=options,
-            start=start_named,
-            name=scene.name,
-            settings=jobspec.render_settings(s.width, s.height, s.samples, refs, frame=frame),
-        )
+        preset = s.preset if s.preset != "NONE" else None
+        submit = job.submit_args(s.method, s.budget, s.seed, options, preset, target, mask, scene.name)
         run = Run(
             blend,
             worker_count=s.workers,
@@ -131,16 +101,15 @@ class OptimizeSession:
             server_python=server_python(context),
             address=s.server_address if s.server_mode == "REMOTE" else None,
         )
-        session = cls(scene, refs, specs, params.snapshot(bindings), run, submit)
+        session = cls(scene, job, run, submit)
         _current = session
         session._starter.start()
         bpy.app.timers.register(session.tick, first_interval=TICK_S)
         return session
 
     def _start_run(self) -> None:
-        submit = dict(self._submit)
         try:
-            self.run.start(submit.pop("space"), submit.pop("method"), **submit)
+            self.run.start(**self._submit)
         except BaseException as exc:  # reported on the main thread by tick()
             self._start_error = exc
 
@@ -153,12 +122,6 @@ class OptimizeSession:
     def fraction(self) -> float:
         return min(1.0, self.evaluations / max(1, self.budget))
 
-    def eta_s(self) -> float | None:
-        if not self.evaluations:
-            return None
-        elapsed = time.monotonic() - self.started
-        return elapsed / self.fraction * (1 - self.fraction)
-
     def status_text(self) -> str:
         if self.error:
             return self.error.split("\n")[0]
@@ -167,11 +130,8 @@ class OptimizeSession:
             return f"{state}: {self.evaluations} renders, best loss {self.best_loss or 0:.4g} — keep or revert"
         if self.starting:
             return "starting server and workers…"
-        eta = self.eta_s()
-        eta_text = f"  ETA {eta:.0f} s" if eta is not None else ""
-        loss = f"  loss {self.losses[-1]:.4g}" if self.losses else ""
-        paused = "paused  " if self.paused else ""
-        return f"{paused}iter {self.iteration}  renders {self.evaluations}/{self.budget}{loss}{eta_text}"
+        entry = self.latest or {"evaluations": 0, "iteration": 0}
+        return format_progress(entry, self.budget, self.clock.eta_s(), paused=self.paused, compact=True)
 
     def tick(self) -> float | None:
         """Timer callback: returns the delay to the next call, None to stop."""
@@ -188,6 +148,7 @@ class OptimizeSession:
                     self.losses.append(body["loss"])
                     self.iteration, self.evaluations = body["iteration"], body["evaluations"]
                     self.best_loss = body["best_loss"]
+                    self.clock.update(self.evaluations)
                 elif kind == "done":
                     self.result = body
             if self.result is not None:
@@ -203,7 +164,7 @@ class OptimizeSession:
     def _show(self, named: dict[str, Any]) -> None:
         """Write one set of values into the scene (all or nothing) and refresh the viewport."""
         bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
-        params.apply_values(bindings, named_to_units(bindings, self.names, named), update=True)
+        params.apply_values(bindings, self.job.units(named), update=True)
         if time.monotonic() - self._last_curve > 1.0:
             self._update_curve_image()
 
@@ -260,10 +221,12 @@ class OptimizeSession:
     def pause(self) -> None:
         self.run.pause()
         self.paused = True
+        self.clock.pause()
 
     def resume(self) -> None:
         self.run.resume()
         self.paused = False
+        self.clock.resume()
 
     def cancel(self) -> None:
         if self.run.client is not None and not self.run.finished:

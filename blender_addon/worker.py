@@ -56,8 +56,7 @@ class SceneRenderer:
         self.close()
 
     def setup(self, settings: dict[str, Any], param_names: list[str], job: str | None = None) -> None:
-        jobspec.check_settings(settings)
-        refs = jobspec.ordered_paths(settings, param_names)
+        refs = jobspec.ordered_refs(settings, param_names)  # checks the settings first
         self._leave_job()
         self._bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
         self._saved = params.snapshot(self._bindings)

@@ -28,7 +28,7 @@ INPUTS = (
 )
 PARAMS = task.check_params(
     [
-        task.Param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target, kind="int")
+        task.param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target, kind="int")
         for name, ident, lo, hi, start, target in INPUTS
     ]
 )
@@ -40,6 +40,7 @@ RING_PITCH = 0.2  # between neighbouring rings (the tenth sits at the stakes' to
 
 
 def weave_tree(stake_material, ring_material):
+    # One node graph built top to bottom (62 lines): splitting it would scatter the wiring.
     import bpy
 
     tree = bpy.data.node_groups.new("Weave", "GeometryNodeTree")

@@ -9,6 +9,7 @@ public key, ``NAME.key_secret`` both keys. Loading them parses text; nothing is 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,25 @@ from .errors import AuthenticationError, ConfigError
 from .protocol import DEFAULT_LIMITS, Limits
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def is_loopback(address: str) -> bool:
+    """True for addresses only this machine can reach (tcp on 127.x/::1/localhost, ipc, inproc).
+
+    The server decides by it whether to authenticate; the Blender add-on whether it needs
+    Blender's online access to reach a server."""
+    scheme, _, rest = address.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp" or not rest:
+        raise ConfigError(f"address {address!r} must look like tcp://127.0.0.1:5555 (or ipc://PATH)")
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # '*', an interface or host name: reachable from outside
+        return False
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,10 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
     assert [(p.name, p.data_path, p.array_index, p.min, p.max, p.kind, p.enabled) for p in s.params] == expected
     assert (s.method, s.budget, s.workers) == ("prdpt", 123, 2)
     specs = api.param_specs(bpy.context.scene)
-    assert [p["kind"] for p in specs] == ["float", "int", "enum", "float"]
+    assert [p.kind for p in specs] == ["float", "int", "enum", "float"]
     from optimizer_server.wire.space import ParamSpec, Space
 
-    space = Space([ParamSpec.from_dict(d) for d in specs])  # what the server will build from them
+    space = Space([ParamSpec.from_dict(d.to_dict()) for d in specs])  # what the server will build from them
     assert space.specs[2].choices == ("POINT", "SUN", "SPOT", "AREA")
     assert expected[1][5] == "int" and expected[2][5] == "enum" and expected[1][3:5] == (1.0, 8.0)
 
@@ -151,7 +151,7 @@ def test_int_bounds_typed_with_fractions_become_whole_numbers(addon):
     scene = scene_kit.build_kinds_scene()
     item = api.add_param(scene, 'objects["Box"].modifiers["Array"].count')
     item.min, item.max = 1.4, 5.7
-    assert api.param_specs(scene)[0] == {"name": item.name, "kind": "int", "lo": 2.0, "hi": 5.0}
+    assert api.param_specs(scene)[0].to_dict() == {"name": item.name, "kind": "int", "lo": 2.0, "hi": 5.0}
 
 
 def test_method_presets_fill_the_options(addon):

@@ -152,8 +152,9 @@ def run_for(tiny_blend, budget, settings_paths=None, **kw):
     """A Run (one worker) and its job, the target given as values the worker renders."""
     from blender_addon import jobspec
     from blender_addon.runner import Run
+    from optimizer_server.wire.paramref import ParamRef
 
-    paths = settings_paths or [{"name": "x", "path": scene_kit.TINY_PATH, "index": 0}]
+    paths = settings_paths or [ParamRef("x", scene_kit.TINY_PATH, 0)]
     settings = jobspec.render_settings(32, 32, 8, paths)
     run = Run(tiny_blend, worker_count=1, server_args=FAST_SERVER, **kw)
     space = {"params": [{"name": "x", "lo": -1.0, "hi": 1.0, "kind": "float"}]}
@@ -186,7 +187,9 @@ def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
 
 
 def test_a_path_the_worker_cannot_resolve_fails_the_job_with_its_name(tiny_blend):
-    paths = [{"name": "x", "path": 'objects["Nope"].location', "index": 0}]
+    from optimizer_server.wire.paramref import ParamRef
+
+    paths = [ParamRef("x", 'objects["Nope"].location', 0)]
     run, job = run_for(tiny_blend, budget=16, settings_paths=paths)
     try:
         run.start(job.pop("space"), job.pop("method"), **job)
