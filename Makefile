@@ -20,21 +20,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# For the GUI test and the worker-inside-Blender test: Debian's Blender (3.4), a virtual screen,
-# ImageMagick for the screenshot, and pyzmq for Blender's own Python. Installed when missing and
-# we may (root with apt); otherwise those two tests skip and say why.
-GUI_STAMP := $(VENV)/.gui-deps
-$(GUI_STAMP):
-	@if command -v blender >/dev/null && command -v xvfb-run >/dev/null && command -v import >/dev/null; then \
+# For the GUI tests and the worker-inside-Blender test: Debian's Blender (3.4) and what its Python
+# lacks (numpy, pyzmq), a virtual screen, xdotool for input events and ImageMagick for screenshots.
+# Checked on every run (dpkg is quick) and installed when missing and we may (root with apt);
+# otherwise those tests skip and say why.
+GUI_PACKAGES := blender xvfb xauth imagemagick xdotool python3-numpy python3-zmq
+gui-deps:
+	@if dpkg -s $(GUI_PACKAGES) >/dev/null 2>&1; then \
 		echo "gui deps: present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			blender xvfb xauth imagemagick python3-zmq >/dev/null) \
+			$(GUI_PACKAGES) >/dev/null) \
 		|| echo "gui deps: apt-get failed; the GUI tests will be skipped"; \
 	else echo "gui deps: not root or no apt-get; the GUI tests will be skipped"; fi
-	@mkdir -p $(VENV) && touch $(GUI_STAMP)
-
-gui-deps: $(GUI_STAMP)
 
 # The SHADOWS demo: a sphere outside the view, found from its shadow with real Cycles renders.
 demo: $(STAMP)
@@ -43,7 +41,7 @@ demo: $(STAMP)
 demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
 
-test: $(STAMP) $(GUI_STAMP)
+test: $(STAMP) gui-deps
 	$(PY) -m pytest -q
 
 test-core: $(STAMP)

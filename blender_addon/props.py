@@ -1,5 +1,7 @@
 """The optimisation setup stored in the .blend: ``Scene.zerograds`` (saved with the file)."""
 
+import os
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -170,6 +172,8 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
         description="Hyperparameters of the paper's runs for a similar task",
     )
     options: CollectionProperty(type=ZEROGRADS_PG_option)
+    show_advanced: BoolProperty(name="Advanced", default=False, description="Show the seed and the method's options")
+    show_render_more: BoolProperty(name="More", default=False, description="Noise seed, physics, workers, server")
     budget: IntProperty(name="Budget", default=400, min=1, description="Renders the optimisation may use in total")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the optimiser's random numbers")
 
@@ -214,12 +218,28 @@ class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
     server_python: StringProperty(
         name="Server Python",
         subtype="FILE_PATH",
-        description="A Python with torch and optimizer_server, used to start a local optimizer server "
-        "(empty: $ZEROGRADS_PYTHON, else python3 on PATH)",
+        description="Advanced, optional: a Python with torch to run the optimizer server instead of the one the "
+        "add-on sets up for you (empty: $ZEROGRADS_PYTHON, else the managed environment)",
     )
+    keep_run_folders: BoolProperty(
+        name="Keep Run Folders",
+        default=False,
+        description="Keep each run's folder (scene copy, server and worker logs) in the temporary directory",
+    )
+    show_advanced: BoolProperty(name="Advanced", default=False)
 
     def draw(self, context):
-        self.layout.prop(self, "server_python")
+        from . import local_server, setup_env
+
+        layout = self.layout
+        python = local_server.managed_python()
+        layout.label(text=f"Optimizer environment: {python or 'not set up yet (the Optimize panel offers it)'}")
+        if local_server.managed_env_dir:
+            layout.label(text=f"Folder: {os.environ.get(setup_env.ENV_VAR) or local_server.managed_env_dir}")
+        layout.prop(self, "keep_run_folders")
+        layout.prop(self, "show_advanced", icon="TRIANGLE_DOWN" if self.show_advanced else "TRIANGLE_RIGHT")
+        if self.show_advanced:
+            layout.prop(self, "server_python")
 
 
 classes = (ZEROGRADS_PG_param, ZEROGRADS_PG_option, ZEROGRADS_PG_settings, ZEROGRADS_AP_preferences)

@@ -79,6 +79,7 @@ class Run:
         self.job = None
         self.result: dict[str, Any] | None = None
         self.finished = False
+        self.cancel_requested = False  # set from another thread while start() runs: stop as soon as we can
         self.started_at = 0.0
         self._last_heard = 0.0
 
@@ -95,16 +96,21 @@ class Run:
                     log_path=os.path.join(self.work_dir, "server.log"),
                     extra_args=self.server_args,
                 )
-                self.address = self.server.start()
+                self.address = self.server.launch()
+            # Workers load Blender and the scene while the server imports torch: both take seconds.
             command = self.worker_command(self.address, self.blend, self.threads)
             self.workers = worker_processes.WorkerProcesses(
                 [command] * self.worker_count, log_dir=os.path.join(self.work_dir, "workers")
             ).start()
+            if self.server is not None:
+                self.server.wait_ready(cancelled=lambda: self.cancel_requested)
             self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s)
             requires = dict(submit.pop("requires", {}) or {})
             requires.setdefault("scene", jobspec.scene_id(self.blend))
             requires.setdefault("renderer", jobspec.RENDERER)
             self.job = self.client.submit(space, method, requires=requires, **submit)
+            if self.cancel_requested:
+                self.job.cancel()
         except Exception:
             self.stop()
             raise
@@ -157,7 +163,10 @@ class Run:
         self.job.resume()
 
     def cancel(self) -> None:
-        self.job.cancel()
+        """Cancel the job; while start() still runs, as soon as the job exists (or before)."""
+        self.cancel_requested = True
+        if self.job is not None:
+            self.job.cancel()
 
     @property
     def restarts(self) -> int:

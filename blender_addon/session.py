@@ -1,14 +1,25 @@
 """The running optimisation inside Blender: start, stream values into the scene, finish.
 
-A ``bpy.app.timers`` callback (``tick``) drains the server's messages every 0.1 s and writes
-the latest parameter values into the scene in one go, so the artist watches it converge while
-the UI stays responsive. Starting the server and workers happens on a helper thread (it takes a
-few seconds); nothing there touches bpy data.
+A ``bpy.app.timers`` callback (``tick``) drains the server's messages every 0.1 s and writes the
+newest values into the scene in one go, so the artist watches it converge while the UI stays
+responsive. Starting the server and workers happens on a helper thread (it takes seconds);
+nothing there touches bpy data.
+
+What the artist can count on:
+* Cancel and Pause act on the first click, also while the server is still starting.
+* A run that never got going (no server, a start error) offers no Keep/Revert: nothing of the
+  scene was touched; the panel shows the real error, and Dismiss.
+* Keep applies the best rendered sample (or the optimiser's estimate, when asked) as one undo
+  step: the start values are put back into the undo history at Keep time, whatever the artist
+  did in the meantime, so one Ctrl+Z brings them back.
+* The run's folder is removed when the session ends (unless the preference keeps it), and
+  folders of sessions whose Blender died are swept at the next start.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -19,11 +30,13 @@ import bpy
 from optimizer_server.wire.progress import EtaClock, format_progress
 from optimizer_server.wire.transport import is_loopback
 
-from . import api, images, params, prepare, targets
+from . import api, local_server, lossview, params, prepare, targets, worker_processes
 from ._deps import ZeroGradsError
 from .runner import Run
 
 TICK_S = 0.1
+CANCEL_GRACE_S = 8.0  # a cancel the server does not confirm in this time ends the run here
+RUN_PREFIX = "zerograds_"
 _current: OptimizeSession | None = None
 
 
@@ -39,29 +52,62 @@ def report(level: str, message: str) -> None:
         print(f"ZeroGrads {level}: {message}")
 
 
-def server_python(context) -> str:
+def preferences(context):
     addon = context.preferences.addons.get(__package__) if context.preferences else None
-    return getattr(addon.preferences, "server_python", "") if addon else ""
+    return addon.preferences if addon else None
+
+
+def _undo_push(message: str) -> None:
+    try:
+        bpy.ops.ed.undo_push(message=message)
+    except RuntimeError:
+        pass  # no undo stack (background mode): nothing to record into
+
+
+def sweep_stale_run_folders() -> None:
+    """Remove run folders of Blender processes that are gone (a crash leaves them behind)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        parts = name.split("_")
+        if not name.startswith(RUN_PREFIX) or len(parts) < 3 or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 class OptimizeSession:
-    def __init__(self, scene, job: prepare.PreparedJob, run: Run, submit: dict[str, Any]):
+    def __init__(self, scene, job: prepare.PreparedJob, run: Run, submit: dict[str, Any], keep_folder: bool):
         self.scene_name = scene.name
         self.job = job
         self.refs = job.refs
-        self.start_raw = params.snapshot(job.bindings)  # exact starting values, for Revert
+        self.start_raw = params.snapshot(job.bindings)  # exact starting values, for Revert and Keep's undo step
         self.run = run
         self.budget = submit["budget"]
         self.clock = EtaClock(self.budget)  # counts from the first progress, pauses excluded
+        self.keep_folder = keep_folder
         self.losses: list[float] = []
         self.iteration = self.evaluations = 0
         self.best_loss: float | None = None
         self.latest: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
-        self.paused = False
-        self.done = False
+        self.paused = self.cancelling = self.done = False
+        self.touched_scene = False  # values of ours were written: only then is there anything to keep or revert
         self.error: str | None = None
+        self.needs_setup = False
         self._submit = submit
+        self._fresh = False
+        self._cancel_sent_at: float | None = None
         self._starter = threading.Thread(target=self._start_run, daemon=True)
         self._start_error: BaseException | None = None
         self._last_curve = 0.0
@@ -73,21 +119,21 @@ class OptimizeSession:
         global _current
         if _current is not None and not _current.done:
             raise ZeroGradsError("an optimisation is already running; cancel it first")
-        scene = context.scene
-        s = scene.zerograds
-        if (
-            s.server_mode == "REMOTE"
-            and not is_loopback(s.server_address)
-            and not getattr(bpy.app, "online_access", True)
-        ):
+        scene, s, prefs = context.scene, context.scene.zerograds, preferences(context)
+        remote = s.server_mode == "REMOTE"
+        if remote and not is_loopback(s.server_address) and not getattr(bpy.app, "online_access", True):
             raise ZeroGradsError(
                 "Blender's online access is off (Preferences > System > Network); allow it to "
                 "connect to a remote optimizer server, or use a local server"
             )
+        python = getattr(prefs, "server_python", "") if prefs else ""
+        if not remote:
+            local_server.server_python(python)  # ServerSetupNeeded now, before anything is saved
         frame = s.physics_frame if s.use_physics_frame else None
         job = prepare.prepare(api.param_refs(scene), s.width, s.height, s.samples, frame)  # every path resolves
         target, mask = targets.load_target(scene)
-        work_dir = tempfile.mkdtemp(prefix="zerograds_")
+        sweep_stale_run_folders()
+        work_dir = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}_")
         blend = os.path.join(work_dir, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
         options = {o.name: o.value() for o in s.options if o.override}
@@ -98,10 +144,11 @@ class OptimizeSession:
             blend,
             worker_count=s.workers,
             work_dir=work_dir,
-            server_python=server_python(context),
-            address=s.server_address if s.server_mode == "REMOTE" else None,
+            server_python=python,
+            address=s.server_address if remote else None,
+            threads_per_worker=worker_processes.default_threads(s.workers),
         )
-        session = cls(scene, job, run, submit)
+        session = cls(scene, job, run, submit, keep_folder=bool(getattr(prefs, "keep_run_folders", False)))
         _current = session
         session._starter.start()
         bpy.app.timers.register(session.tick, first_interval=TICK_S)
@@ -113,7 +160,7 @@ class OptimizeSession:
         except BaseException as exc:  # reported on the main thread by tick()
             self._start_error = exc
 
-    # --- streaming ----------------------------------------------------------------------------------
+    # --- what the panel shows -------------------------------------------------------------------------
     @property
     def starting(self) -> bool:
         return self._starter.is_alive()
@@ -122,17 +169,26 @@ class OptimizeSession:
     def fraction(self) -> float:
         return min(1.0, self.evaluations / max(1, self.budget))
 
+    @property
+    def has_result(self) -> bool:
+        """Finished (or cancelled) after values were shown: Keep and Revert make sense."""
+        return self.done and self.error is None and self.touched_scene and self.result is not None
+
     def status_text(self) -> str:
         if self.error:
             return self.error.split("\n")[0]
         if self.done:
             state = (self.result or {}).get("state", "finished")
-            return f"{state}: {self.evaluations} renders, best loss {self.best_loss or 0:.4g} — keep or revert"
-        if self.starting:
-            return "starting server and workers…"
-        entry = self.latest or {"evaluations": 0, "iteration": 0}
-        return format_progress(entry, self.budget, self.clock.eta_s(), paused=self.paused, compact=True)
+            if not self.touched_scene:
+                return f"{state} before the first render"
+            return f"{state}: {self.evaluations} renders, best render loss {self.best_loss or 0:.3g}"
+        if self.cancelling:
+            return "cancelling…"
+        if self.starting or self.latest is None:
+            return "starting the optimizer and render workers…"
+        return format_progress(self.latest, self.budget, self.clock.eta_s(), paused=self.paused, compact=True)
 
+    # --- streaming ----------------------------------------------------------------------------------
     def tick(self) -> float | None:
         """Timer callback: returns the delay to the next call, None to stop."""
         if _current is not self or self.done:
@@ -140,43 +196,53 @@ class OptimizeSession:
         if self.starting:
             return TICK_S
         try:
+            if self._start_error is not None and self.cancelling:
+                return self._cancelled_before_start()
             if self._start_error is not None:
                 raise self._start_error
-            for kind, body in self.run.poll():
-                if kind == "progress":
-                    self.latest = body
-                    self.losses.append(body["loss"])
-                    self.iteration, self.evaluations = body["iteration"], body["evaluations"]
-                    self.best_loss = body["best_loss"]
-                    self.clock.update(self.evaluations)
-                elif kind == "done":
-                    self.result = body
+            self._drain()
             if self.result is not None:
                 self._finish()
-            elif self.latest is not None:
+            elif self._fresh and not self.cancelling:
                 self._show(self.latest["current"])
+            self._fresh = False
         except Exception as exc:  # anything: the scene goes back to where it was
+            self.needs_setup = isinstance(exc, local_server.ServerSetupNeeded)
             self.fail(str(exc) if isinstance(exc, ZeroGradsError) else f"{type(exc).__name__}: {exc}")
             return None
         self._redraw()
         return None if self.done else TICK_S
 
+    def _drain(self) -> None:
+        for kind, body in self.run.poll():
+            if kind == "progress":
+                self.latest, self._fresh = body, True
+                self.losses.append(body["loss"])
+                self.iteration, self.evaluations = body["iteration"], body["evaluations"]
+                self.best_loss = body["best_loss"]
+                self.clock.update(self.evaluations)
+            elif kind == "done":
+                self.result = body
+        if self.run.cancel_requested and self.result is None:
+            self._cancel_sent_at = self._cancel_sent_at or time.monotonic()
+            if self.run.job is None or time.monotonic() - self._cancel_sent_at > CANCEL_GRACE_S:
+                self.result = dict(self.latest or {}, state="cancelled")  # ends here; the server may be stuck
+
+    def _cancelled_before_start(self) -> None:
+        self.done = True
+        self.run.stop()
+        report("INFO", "ZeroGrads: cancelled before the first render; the scene is as it was")
+        self.close()
+        self._redraw()
+
     def _show(self, named: dict[str, Any]) -> None:
         """Write one set of values into the scene (all or nothing) and refresh the viewport."""
         bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
         params.apply_values(bindings, self.job.units(named), update=True)
+        self.touched_scene = True
         if time.monotonic() - self._last_curve > 1.0:
-            self._update_curve_image()
-
-    def _update_curve_image(self) -> None:
-        self._last_curve = time.monotonic()
-        if len(self.losses) < 2:
-            return
-        pixels = images.plot_curve(self.losses, 320, 160).astype("float32") / 255.0
-        name = "ZeroGrads Loss"
-        image = bpy.data.images.get(name) or bpy.data.images.new(name, 320, 160, alpha=True)
-        image.pixels.foreach_set(pixels[::-1].ravel())
-        image.update()
+            self._last_curve = time.monotonic()
+            lossview.update(self.losses, self.run.work_dir)
 
     def _finish(self) -> None:
         self.done = True
@@ -186,28 +252,34 @@ class OptimizeSession:
         if state == "failed":
             self.fail(f"the optimisation failed: {self.result.get('message')}")
             return
-        if self.result.get("current"):  # the optimiser's estimate, as in batch mode
-            self._show(self.result["current"])
-            self.best_loss = self.result.get("best_loss")
-        self._update_curve_image()
-        report(
-            "INFO",
-            f"ZeroGrads {state}: best loss {self.best_loss or 0:.4g} after {self.evaluations} renders; "
-            "Keep or Revert in the Optimize panel",
-        )
+        if state == "cancelled" and not self.touched_scene:
+            self._cancelled_before_start()
+            return
+        self.best_loss = self.result.get("best_loss", self.best_loss)
+        shown = self.result.get("best") or self.result.get("current")
+        if shown and (self.touched_scene or state != "cancelled"):
+            self._show(shown)  # what Keep gives: the best render
+        lossview.update(self.losses, self.run.work_dir)
+        if self.touched_scene:
+            report("INFO", f"ZeroGrads {state}: best render loss {self.best_loss or 0:.4g}; Keep or Revert")
+        self._redraw()
 
     def fail(self, message: str) -> None:
         self.done = True
         self.error = message
         self.run.stop()
-        self._restore_start()
-        report("ERROR", f"ZeroGrads: {message}")
+        if self.touched_scene:
+            self._restore_start()
+        report("ERROR", f"ZeroGrads: {message.splitlines()[0]}")
+        self._redraw()
 
-    def _restore_start(self) -> None:
+    def _restore_start(self) -> list:
         try:
-            params.restore(params.resolve_all(self.refs), self.start_raw)
+            bindings = params.resolve_all(self.refs)
         except ZeroGradsError:
-            pass  # a path no longer resolves: nothing of ours can be written there anyway
+            return []  # a path no longer resolves: nothing of ours can be written there anyway
+        params.restore(bindings, self.start_raw)
+        return bindings
 
     @staticmethod
     def _redraw() -> None:
@@ -219,29 +291,51 @@ class OptimizeSession:
 
     # --- controls -----------------------------------------------------------------------------------
     def pause(self) -> None:
-        self.run.pause()
-        self.paused = True
+        self.paused = True  # shown at once; the server stops after the renders in flight
         self.clock.pause()
+        if self.run.job is not None:
+            self.run.pause()
 
     def resume(self) -> None:
-        self.run.resume()
         self.paused = False
         self.clock.resume()
+        if self.run.job is not None:
+            self.run.resume()
 
     def cancel(self) -> None:
-        if self.run.client is not None and not self.run.finished:
-            self.run.cancel()  # the server answers with `done` (cancelled): tick() finishes up
+        """Stop now: no new values are shown; the run ends when the server confirms (or soon anyway)."""
+        if self.done:
+            return
+        self.cancelling = True
+        self.run.cancel()  # while starting: the start stops at the next step and cancels the job
 
-    def close(self, keep: bool) -> None:
-        """End the session: keep the values shown now, or go back to the starting values."""
+    def keep(self, which: str = "BEST") -> None:
+        """Keep the best render's values (``BEST``) or the optimiser's estimate (``ESTIMATE``).
+
+        The start values go back into the scene and into the undo history first, so that the
+        Keep operator's own undo step is exactly one Ctrl+Z away from them."""
+        result = self.result or {}
+        chosen = result.get("best") if which == "BEST" else None
+        chosen = chosen or result.get("current")
+        bindings = self._restore_start()
+        _undo_push("ZeroGrads: values before Optimize")
+        if chosen and bindings:
+            params.apply_values(bindings, self.job.units(chosen), update=True)
+        self.close()
+
+    def revert(self) -> None:
+        if self.touched_scene:
+            self._restore_start()
+        self.close()
+
+    def close(self) -> None:
+        """End the session (stopping a run that still goes) and remove its folder."""
         global _current
         if not self.done:
             self.run.stop()
             self.done = True
-        if not keep:
-            self._restore_start()
-        elif self.result and not self.error and self.result.get("current"):
-            self._show(self.result["current"])
+        if not self.keep_folder:
+            shutil.rmtree(self.run.work_dir, ignore_errors=True)
         if _current is self:
             _current = None
 
@@ -250,6 +344,5 @@ def on_load_pre(*_args) -> None:
     """A file is being opened: stop any run; its scene is going away."""
     global _current
     if _current is not None:
-        _current.run.stop()
-        _current.done = True
-        _current = None
+        _current.close()
+    _current = None

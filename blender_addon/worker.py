@@ -95,6 +95,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-key", help="server's public CurveZMQ key file")
     parser.add_argument("--key", help="this worker's NAME.key_secret file")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--lifeline", action="store_true", help="exit when standard input closes (the process that started us died)"
+    )
     if argv is None:  # inside `blender ... -- ARGS`, our arguments follow the "--"
         argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
     return parser.parse_args(argv)
@@ -125,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     loop = WorkerLoop(args.connect, renderer, capabilities=capabilities, keys=keys, name=args.name)
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    if args.lifeline:
+        from optimizer_server.wire.lifeline import exit_when_stdin_closes
+
+        exit_when_stdin_closes(on_close=loop.stop)
     log.info("rendering %s for %s", blend, args.connect)
     try:
         loop.run()
