@@ -30,7 +30,8 @@ def update(losses: list[float], folder: str) -> None:
     collection = _collection()
     old = _previews["key"]
     key = f"loss{_previews['serial']}"
-    collection.load(key, path, "IMAGE", force_reload=True)
+    preview = collection.load(key, path, "IMAGE", force_reload=True)
+    preview.image_size  # noqa: B018 (reading it loads the PNG now, so the panel never draws an empty icon)
     _previews["key"] = key
     if old is not None and old in collection:
         del collection[old]

@@ -1,8 +1,10 @@
-"""3D View sidebar, tab "Optimize": parameters, target, method, render settings, run.
+"""3D View sidebar, tab "Optimize": the run (Optimize, progress, Keep) on top, then the
+parameters, the target, the method and the render settings as sub-panels.
 
 Written for the default sidebar width (about 230 px at 100 % scale): one value per row with its
 label on the left (``use_property_split``), short button labels, long texts wrapped to the
-region's width, and what most artists never touch (method options, workers, server) folded away.
+region's width, and what most artists never touch (method options, render settings, workers,
+server) folded away.
 """
 
 import textwrap
@@ -25,8 +27,8 @@ def _wrap(layout, text: str, context, icon: str = "NONE", alert: bool = False, m
 def _progress(layout, fraction: float, text: str) -> None:
     if hasattr(layout, "progress"):  # Blender 4.0+
         layout.progress(factor=fraction, type="BAR", text=text)
-    else:
-        layout.label(text=f"{100 * fraction:.0f} %  {text}")
+    else:  # Blender 3.x: the text alone (it says how many renders are done)
+        layout.label(text=text)
 
 
 def _split(layout):
@@ -37,121 +39,33 @@ def _split(layout):
 
 
 class ZEROGRADS_UL_params(bpy.types.UIList):
-    """name | data path[index] (or the problem) | kind; unresolvable paths shown as errors."""
+    """enabled | name; a parameter whose path no longer resolves is shown as an error."""
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
         problem = api.param_problem(item)
         row = layout.row(align=True)
         row.prop(item, "enabled", text="")
-        split = row.split(factor=0.45)
-        split.active = item.enabled
-        split.alert = problem is not None
-        split.label(text=item.name, icon="ERROR" if problem else "DOT")
-        if item.is_link:
-            where = f"{item.from_node}.{item.from_socket} → {item.to_node}.{item.to_socket}"
-        else:
-            where = item.data_path + (f"[{item.array_index}]" if item.array_index >= 0 else "")
-        prefix = f"{item.data_path!r}: "  # the row shows the path already; say only what is wrong
-        split.label(text=(problem[len(prefix) :] if problem.startswith(prefix) else problem) if problem else where)
+        sub = row.row()
+        sub.active = item.enabled
+        sub.alert = problem is not None
+        sub.label(text=item.name, icon="ERROR" if problem else ("NODETREE" if item.is_link else "DOT"))
 
 
-class VIEW3D_PT_zerograds(bpy.types.Panel):
-    bl_label = "ZeroGrads Optimization"
-    bl_idname = "VIEW3D_PT_zerograds"
+class _Panel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Optimize"
 
+
+class VIEW3D_PT_zerograds(_Panel, bpy.types.Panel):
+    """The run first (Optimize, progress, Keep), so it never scrolls out of view; the set-up below."""
+
+    bl_label = "ZeroGrads"
+    bl_idname = "VIEW3D_PT_zerograds"
+
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.zerograds
         run = session.current()
-        self._draw_params(layout, s, context)
-        col = layout.column()
-        col.enabled = run is None or run.done
-        self._draw_target(col, s)
-        self._draw_method(col, s)
-        self._draw_render(col, s)
-        self._draw_run(layout, run, context)
-
-    @staticmethod
-    def _draw_params(layout, s, context):
-        layout.label(text="Parameters", icon="PROPERTIES")
-        row = layout.row()
-        row.template_list("ZEROGRADS_UL_params", "", s, "params", s, "params_index", rows=3)
-        col = row.column(align=True)
-        col.operator("zerograds.add_param", icon="ADD", text="").data_path = ""
-        col.operator("zerograds.remove_param", icon="REMOVE", text="")
-        col.operator("zerograds.add_link_param", icon="NODETREE", text="")
-        if not len(s.params):
-            _wrap(layout, "Right-click a property › Add to Optimization", context, icon="INFO")
-        if 0 <= s.params_index < len(s.params):
-            _draw_param_details(layout.box(), s.params[s.params_index], context)
-
-    @staticmethod
-    def _draw_target(layout, s):
-        box = layout.box()
-        box.label(text="Target", icon="IMAGE_DATA")
-        box.row().prop(s, "target_source", expand=True)
-        if s.target_source == "FILE":
-            box.prop(s, "target_file", text="")
-        else:
-            row = box.row()
-            row.operator("zerograds.capture_target", icon="RENDER_STILL", text="Capture")
-            if s.target_image is not None:
-                row.label(text=f"{s.target_image.size[0]}×{s.target_image.size[1]}")
-        box.prop(s, "mask_file", text="Mask")
-
-    @staticmethod
-    def _draw_method(layout, s):
-        box = layout.box()
-        box.label(text="Method", icon="DRIVER")
-        box.prop(s, "method", text="")
-        col = _split(box)
-        col.prop(s, "preset", text="Settings")
-        col.prop(s, "budget", text="Renders")
-        row = box.row()
-        row.prop(s, "show_advanced", icon="TRIANGLE_DOWN" if s.show_advanced else "TRIANGLE_RIGHT", emboss=False)
-        if not s.show_advanced:
-            return
-        col = _split(box)
-        col.prop(s, "seed")
-        if not len(s.options):
-            box.operator("zerograds.reset_options", text="Show Options", icon="PREFERENCES")
-        for option in s.options:
-            row = box.row(align=True)
-            row.prop(option, "override", text="")
-            sub = row.row(align=True)
-            sub.active = option.override
-            key = {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(option.kind, "float_value")
-            sub.prop(option, key, text=option.name)
-
-    @staticmethod
-    def _draw_render(layout, s):
-        box = layout.box()
-        box.label(text="Renders while optimizing", icon="SCENE")
-        col = _split(box)
-        col.prop(s, "width", text="Width")
-        col.prop(s, "height", text="Height")
-        col.prop(s, "samples", text="Samples")
-        row = box.row()
-        row.prop(s, "show_render_more", icon="TRIANGLE_DOWN" if s.show_render_more else "TRIANGLE_RIGHT", emboss=False)
-        if not s.show_render_more:
-            return
-        col = _split(box)
-        col.prop(s, "seed_policy", text="Noise")
-        col.prop(s, "use_physics_frame", text="Simulate")
-        sub = col.column()
-        sub.enabled = s.use_physics_frame
-        sub.prop(s, "physics_frame", text="To Frame")
-        col.prop(s, "workers")
-        box.row().prop(s, "server_mode", expand=True)
-        if s.server_mode == "REMOTE":
-            box.prop(s, "server_address", text="")
-
-    @staticmethod
-    def _draw_run(layout, run, context):
-        box = layout.box()
+        box = self.layout.box()
         if run_ops.setup_wanted() and (run is None or run.done):
             _draw_setup(box, context)
         elif run is None:
@@ -160,13 +74,17 @@ class VIEW3D_PT_zerograds(bpy.types.Panel):
             row.operator("zerograds.optimize", icon="PLAY")
         elif not run.done:
             _progress(box, run.fraction, run.status_text())
+            if run.losses and not run.cancelling:
+                box.label(text=f"loss {run.losses[-1]:.3g} · best {run.best_loss or 0:.3g}")
             row = box.row(align=True)
             row.operator(
                 "zerograds.resume" if run.paused else "zerograds.pause", icon="PLAY" if run.paused else "PAUSE"
             )
             row.operator("zerograds.cancel", icon="CANCEL")
         elif run.has_result:
-            box.label(text=run.status_text(), icon="CHECKMARK")
+            col = box.column(align=True)
+            col.label(text=run.status_text(), icon="CHECKMARK")
+            col.label(text=f"best render loss {run.best_loss or 0:.3g}", icon="BLANK1")
             row = box.row()
             row.scale_y = 1.3
             row.operator("zerograds.keep", text="Keep Best Render", icon="CHECKMARK").which = "BEST"
@@ -179,27 +97,136 @@ class VIEW3D_PT_zerograds(bpy.types.Panel):
             if run.needs_setup:
                 row.operator("zerograds.setup", icon="IMPORT")
             row.operator("zerograds.dismiss", icon="X")
-        if run is not None and lossview.icon_id():
-            _draw_curve(box, run)
 
 
-def _draw_param_details(box, item, context):
+class VIEW3D_PT_zerograds_loss(_Panel, bpy.types.Panel):
+    """The loss curve while a run is shown (an icon drawn from a small PNG; full size on request)."""
+
+    bl_label = "Loss"
+    bl_parent_id = "VIEW3D_PT_zerograds"
+
+    @classmethod
+    def poll(cls, context):
+        return session.current() is not None and lossview.icon_id() != 0
+
+    def draw(self, context):
+        run = session.current()
+        layout = self.layout
+        layout.template_icon(icon_value=lossview.icon_id(), scale=8.0)
+        row = layout.row(align=True)
+        if run.losses:
+            row.label(text=f"{run.losses[0]:.2g} → {run.losses[-1]:.2g}")
+        row.operator("zerograds.show_loss", text="", icon="FULLSCREEN_ENTER")
+
+
+class _SetupPanel(_Panel):
+    bl_parent_id = "VIEW3D_PT_zerograds"
+
+    def draw(self, context):
+        run = session.current()
+        self.layout.enabled = run is None or run.done
+        self.draw_settings(self.layout, context.scene.zerograds, context)
+
+
+class VIEW3D_PT_zerograds_params(_SetupPanel, bpy.types.Panel):
+    bl_label = "Parameters"
+
+    def draw_settings(self, layout, s, context):
+        layout.enabled = True  # the list can be looked at while running
+        row = layout.row()
+        row.template_list("ZEROGRADS_UL_params", "", s, "params", s, "params_index", rows=3)
+        col = row.column(align=True)
+        col.operator("zerograds.add_param", icon="ADD", text="").data_path = ""
+        col.operator("zerograds.remove_param", icon="REMOVE", text="")
+        col.operator("zerograds.add_link_param", icon="NODETREE", text="")
+        if not len(s.params):
+            _wrap(layout, "Right-click a property › Add to Optimization", context, icon="INFO")
+        elif 0 <= s.params_index < len(s.params):
+            _draw_param_details(layout, s.params[s.params_index], context)
+
+
+class VIEW3D_PT_zerograds_target(_SetupPanel, bpy.types.Panel):
+    bl_label = "Target"
+
+    def draw_settings(self, layout, s, context):
+        layout.row().prop(s, "target_source", expand=True)
+        if s.target_source == "FILE":
+            layout.prop(s, "target_file", text="")
+        else:
+            row = layout.row()
+            row.operator("zerograds.capture_target", icon="RENDER_STILL", text="Capture")
+            if s.target_image is not None:
+                row.label(text=f"{s.target_image.size[0]}×{s.target_image.size[1]}")
+        _split(layout).prop(s, "mask_file", text="Mask")
+
+
+class VIEW3D_PT_zerograds_method(_SetupPanel, bpy.types.Panel):
+    bl_label = "Method"
+
+    def draw_settings(self, layout, s, context):
+        layout.prop(s, "method", text="")
+        col = _split(layout)
+        col.prop(s, "preset", text="Settings")
+        col.prop(s, "budget", text="Renders")
+        layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
+        if not s.show_advanced:
+            return
+        _split(layout).prop(s, "seed")
+        if not len(s.options):
+            layout.operator("zerograds.reset_options", text="Show Options", icon="PREFERENCES")
+        for option in s.options:
+            row = layout.row(align=True)
+            row.prop(option, "override", text="")
+            sub = row.row(align=True)
+            sub.active = option.override
+            key = {"bool": "bool_value", "int": "int_value", "str": "str_value"}.get(option.kind, "float_value")
+            sub.prop(option, key, text=option.name)
+
+
+class VIEW3D_PT_zerograds_render(_SetupPanel, bpy.types.Panel):
+    bl_label = "Render Settings"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw_settings(self, layout, s, context):
+        col = _split(layout)
+        col.prop(s, "width", text="Width")
+        col.prop(s, "height", text="Height")
+        col.prop(s, "samples", text="Samples")
+        col.prop(s, "seed_policy", text="Noise")
+        col.prop(s, "use_physics_frame", text="Simulate")
+        sub = col.column()
+        sub.enabled = s.use_physics_frame
+        sub.prop(s, "physics_frame", text="To Frame")
+        col.prop(s, "workers")
+        col.prop(s, "worker_threads", text="Threads")
+        layout.row().prop(s, "server_mode", expand=True)
+        if s.server_mode == "REMOTE":
+            layout.prop(s, "server_address", text="")
+
+
+def _draw_param_details(layout, item, context):
     problem = api.param_problem(item)
     if problem:
-        _wrap(box, problem, context, icon="ERROR", alert=True, max_lines=6)
-    col = _split(box)
+        _wrap(layout, problem, context, icon="ERROR", alert=True, max_lines=6)
+    col = _split(layout)
+    if not item.is_link:  # a link is on/off: no range
+        sub = col.column(align=True)
+        sub.enabled = item.kind in ("float", "int")
+        sub.prop(item, "min")
+        sub.prop(item, "max")
+    s = context.scene.zerograds
+    layout.prop(s, "show_param_details", icon="TRIA_DOWN" if s.show_param_details else "TRIA_RIGHT", emboss=False)
+    if not s.show_param_details:
+        return
+    col = _split(layout)
     col.prop(item, "name")
     col.prop(item, "data_path", text="Node Tree" if item.is_link else "Path")
-    if item.is_link:  # on/off: no index, no range
+    if item.is_link:
         for key in ("from_node", "from_socket", "to_node", "to_socket"):
             col.prop(item, key)
-        return
-    col.prop(item, "array_index")
-    col.prop(item, "kind")
-    sub = col.column(align=True)
-    sub.enabled = item.kind in ("float", "int")
-    sub.prop(item, "min")
-    sub.prop(item, "max")
+    else:
+        col.prop(item, "array_index")
+        col.prop(item, "kind")
 
 
 def _draw_setup(box, context):
@@ -224,13 +251,12 @@ def _draw_setup(box, context):
     box.operator("zerograds.dismiss", icon="X")
 
 
-def _draw_curve(box, run):
-    col = box.column(align=True)
-    col.template_icon(icon_value=lossview.icon_id(), scale=9.0)
-    row = col.row(align=True)
-    if run.losses:
-        row.label(text=f"loss {run.losses[0]:.3g} → {run.losses[-1]:.3g}")
-    row.operator("zerograds.show_loss", text="", icon="FULLSCREEN_ENTER")
-
-
-classes = (ZEROGRADS_UL_params, VIEW3D_PT_zerograds)
+classes = (
+    ZEROGRADS_UL_params,
+    VIEW3D_PT_zerograds,
+    VIEW3D_PT_zerograds_loss,
+    VIEW3D_PT_zerograds_params,
+    VIEW3D_PT_zerograds_target,
+    VIEW3D_PT_zerograds_method,
+    VIEW3D_PT_zerograds_render,
+)

@@ -173,7 +173,7 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
     )
     options: CollectionProperty(type=ZEROGRADS_PG_option)
     show_advanced: BoolProperty(name="Advanced", default=False, description="Show the seed and the method's options")
-    show_render_more: BoolProperty(name="More", default=False, description="Noise seed, physics, workers, server")
+    show_param_details: BoolProperty(name="Details", default=False, description="Name, data path, index, kind")
     budget: IntProperty(name="Budget", default=400, min=1, description="Renders the optimisation may use in total")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the optimiser's random numbers")
 
@@ -200,6 +200,13 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
     )
     physics_frame: IntProperty(name="Frame", default=1, min=0)
     workers: IntProperty(name="Workers", default=1, min=1, max=64, description="Headless render processes")
+    worker_threads: IntProperty(
+        name="Threads",
+        default=0,
+        min=0,
+        max=1024,
+        description="Cycles threads per worker; 0: every core but one, which stays with Blender's UI",
+    )
 
     server_mode: EnumProperty(
         name="Server",
@@ -237,7 +244,7 @@ class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
         if local_server.managed_env_dir:
             layout.label(text=f"Folder: {os.environ.get(setup_env.ENV_VAR) or local_server.managed_env_dir}")
         layout.prop(self, "keep_run_folders")
-        layout.prop(self, "show_advanced", icon="TRIANGLE_DOWN" if self.show_advanced else "TRIANGLE_RIGHT")
+        layout.prop(self, "show_advanced", icon="TRIA_DOWN" if self.show_advanced else "TRIA_RIGHT")
         if self.show_advanced:
             layout.prop(self, "server_python")
 

@@ -49,6 +49,13 @@ class ZEROGRADS_OT_setup(bpy.types.Operator):
         return job is None or job.done
 
     def execute(self, context):
+        if not getattr(bpy.app, "online_access", True):
+            self.report(
+                {"ERROR"},
+                "ZeroGrads: the set-up downloads PyTorch, and Blender's online access is off "
+                "(Preferences > System > Network): allow it, then press Set Up again",
+            )
+            return {"CANCELLED"}
         folder = local_server.managed_env_dir
         if not folder:
             self.report({"ERROR"}, "ZeroGrads: no folder for the optimizer's environment (add-on not registered?)")
@@ -156,7 +163,7 @@ class ZEROGRADS_OT_keep(_FinishedOperator):
 
     bl_idname = "zerograds.keep"
     bl_label = "Keep"
-    bl_options = {"REGISTER", "UNDO"}
+    # No UNDO flag: the session writes the two undo steps itself (start values, then the result)
 
     which: EnumProperty(
         items=[

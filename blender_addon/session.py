@@ -58,10 +58,11 @@ def preferences(context):
 
 
 def _undo_push(message: str) -> None:
-    try:
+    if bpy.app.background:
+        return  # no undo history to record into
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window):
         bpy.ops.ed.undo_push(message=message)
-    except RuntimeError:
-        pass  # no undo stack (background mode): nothing to record into
 
 
 def sweep_stale_run_folders() -> None:
@@ -106,6 +107,9 @@ class OptimizeSession:
         self.error: str | None = None
         self.needs_setup = False
         self._submit = submit
+        self._keeping = False
+        self._shown_status = ""
+        self._server_paused = False
         self._fresh = False
         self._cancel_sent_at: float | None = None
         self._starter = threading.Thread(target=self._start_run, daemon=True)
@@ -146,7 +150,7 @@ class OptimizeSession:
             work_dir=work_dir,
             server_python=python,
             address=s.server_address if remote else None,
-            threads_per_worker=worker_processes.default_threads(s.workers),
+            threads_per_worker=s.worker_threads or worker_processes.default_threads(s.workers),
         )
         session = cls(scene, job, run, submit, keep_folder=bool(getattr(prefs, "keep_run_folders", False)))
         _current = session
@@ -181,7 +185,7 @@ class OptimizeSession:
             state = (self.result or {}).get("state", "finished")
             if not self.touched_scene:
                 return f"{state} before the first render"
-            return f"{state}: {self.evaluations} renders, best render loss {self.best_loss or 0:.3g}"
+            return f"{state.capitalize()}: {self.evaluations} renders"
         if self.cancelling:
             return "cancelling…"
         if self.starting or self.latest is None:
@@ -200,6 +204,7 @@ class OptimizeSession:
                 return self._cancelled_before_start()
             if self._start_error is not None:
                 raise self._start_error
+            self._sync_pause()  # a Pause clicked while the server was starting
             self._drain()
             if self.result is not None:
                 self._finish()
@@ -210,7 +215,9 @@ class OptimizeSession:
             self.needs_setup = isinstance(exc, local_server.ServerSetupNeeded)
             self.fail(str(exc) if isinstance(exc, ZeroGradsError) else f"{type(exc).__name__}: {exc}")
             return None
-        self._redraw()
+        if self.status_text() != self._shown_status:  # redraw the sidebar only when its text changed
+            self._shown_status = self.status_text()
+            self._redraw()
         return None if self.done else TICK_S
 
     def _drain(self) -> None:
@@ -240,6 +247,7 @@ class OptimizeSession:
         bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
         params.apply_values(bindings, self.job.units(named), update=True)
         self.touched_scene = True
+        self._redraw(viewport=True)  # ID properties send no redraw of their own
         if time.monotonic() - self._last_curve > 1.0:
             self._last_curve = time.monotonic()
             lossview.update(self.losses, self.run.work_dir)
@@ -282,25 +290,37 @@ class OptimizeSession:
         return bindings
 
     @staticmethod
-    def _redraw() -> None:
+    def _redraw(viewport: bool = False) -> None:
+        """Redraw the sidebar (the progress text) and, after new values, the viewports. Only what
+        changed: a viewport redraw every tick would take the CPU the renders and the artist need."""
         wm = bpy.context.window_manager
         for window in getattr(wm, "windows", []):
             for area in window.screen.areas:
-                if area.type in ("VIEW_3D", "IMAGE_EDITOR", "PROPERTIES"):
-                    area.tag_redraw()
+                if area.type != "VIEW_3D":
+                    continue
+                for region in area.regions:
+                    if region.type == "UI" or (viewport and region.type == "WINDOW"):
+                        region.tag_redraw()
 
     # --- controls -----------------------------------------------------------------------------------
     def pause(self) -> None:
-        self.paused = True  # shown at once; the server stops after the renders in flight
+        """Shown at once; the server stops after the renders in flight (told as soon as it is up)."""
+        self.paused = True
         self.clock.pause()
-        if self.run.job is not None:
-            self.run.pause()
+        self._sync_pause()
 
     def resume(self) -> None:
         self.paused = False
         self.clock.resume()
-        if self.run.job is not None:
-            self.run.resume()
+        self._sync_pause()
+
+    def _sync_pause(self) -> None:
+        if self.run.job is not None and self._server_paused != self.paused:
+            if self.paused:
+                self.run.pause()
+            else:
+                self.run.resume()
+            self._server_paused = self.paused
 
     def cancel(self) -> None:
         """Stop now: no new values are shown; the run ends when the server confirms (or soon anyway)."""
@@ -312,16 +332,29 @@ class OptimizeSession:
     def keep(self, which: str = "BEST") -> None:
         """Keep the best render's values (``BEST``) or the optimiser's estimate (``ESTIMATE``).
 
-        The start values go back into the scene and into the undo history first, so that the
-        Keep operator's own undo step is exactly one Ctrl+Z away from them."""
+        Two undo steps are pushed here, outside any operator (Blender ignores pushes nested in a
+        running operator): the start values, put back first, then the kept values. Whatever the
+        artist did during the run, one Ctrl+Z brings the start values back."""
+        if self._keeping:
+            return
+        self._keeping = True
         result = self.result or {}
-        chosen = result.get("best") if which == "BEST" else None
-        chosen = chosen or result.get("current")
-        bindings = self._restore_start()
-        _undo_push("ZeroGrads: values before Optimize")
-        if chosen and bindings:
-            params.apply_values(bindings, self.job.units(chosen), update=True)
-        self.close()
+        chosen = (result.get("best") if which == "BEST" else None) or result.get("current")
+        if bpy.app.background:  # no undo history to write into (and no timers): now
+            self._keep_now(chosen)
+        else:
+            bpy.app.timers.register(lambda: self._keep_now(chosen), first_interval=0.01)
+
+    def _keep_now(self, chosen: dict[str, Any] | None) -> None:
+        try:
+            bindings = self._restore_start()
+            _undo_push("ZeroGrads: values before Optimize")
+            if chosen and bindings:
+                params.apply_values(bindings, self.job.units(chosen), update=True)
+            _undo_push("ZeroGrads: Keep Result")
+        finally:
+            self.close()
+            self._redraw()
 
     def revert(self) -> None:
         if self.touched_scene:

@@ -23,11 +23,16 @@ from optimizer_server.wire.lifeline import LIFELINE_FLAG
 from ._deps import ZeroGradsError
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-WORKER_NICE = 10  # below Blender's UI (0) on POSIX; Windows: BELOW_NORMAL_PRIORITY_CLASS
+# Below Blender's UI (0) on POSIX; Windows: BELOW_NORMAL_PRIORITY_CLASS. ZEROGRADS_WORKER_NICE=0
+# gives the workers Blender's own priority (as before; benchmarks/bench_gui.py compares the two).
+WORKER_NICE = int(os.environ.get("ZEROGRADS_WORKER_NICE", "10"))
 
 
 def default_threads(workers: int, cores: int | None = None) -> int:
-    """Cycles threads per worker: every core but one, which is left to Blender's UI and the server."""
+    """Cycles threads per worker: every core but one, which is left to Blender's UI and the server
+    ($ZEROGRADS_WORKER_THREADS, when set, instead)."""
+    if os.environ.get("ZEROGRADS_WORKER_THREADS", "").isdigit():
+        return max(1, int(os.environ["ZEROGRADS_WORKER_THREADS"]))
     cores = cores or os.cpu_count() or 1
     return max(1, (cores - 1) // max(1, workers))
 
@@ -119,7 +124,7 @@ class WorkerProcesses:
     def _spawn(self, i: int) -> None:
         # Both streams: Blender prints Python errors (a missing module...) on stdout, next to its
         # few lines of per-render chatter.
-        flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+        flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0) if WORKER_NICE > 0 else 0
         with open(self.log_path(i), "ab") as log:
             process = subprocess.Popen(
                 self.commands[i],
@@ -130,7 +135,7 @@ class WorkerProcesses:
                 stdin=subprocess.PIPE,  # the lifeline: never written to, closed when we die
                 creationflags=flags,
             )
-        if hasattr(os, "setpriority"):
+        if hasattr(os, "setpriority") and WORKER_NICE > 0:
             try:
                 os.setpriority(os.PRIO_PROCESS, process.pid, WORKER_NICE)
             except OSError:

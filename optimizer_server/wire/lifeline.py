@@ -30,7 +30,10 @@ def exit_when_stdin_closes(on_close: Callable[[], None] | None = None, grace_s: 
 
     def watch() -> None:
         try:
-            while sys.stdin.buffer.read(4096):
+            fd = sys.stdin.fileno()
+            # os.read, not sys.stdin: a thread blocked inside the buffered reader holds its lock,
+            # and Python aborts at exit when another thread owns that lock.
+            while os.read(fd, 4096):
                 pass  # the parent never writes; anything read is ignored
         except (OSError, ValueError, AttributeError):
             pass  # stdin closed or not a pipe: treat like end of file

@@ -88,13 +88,13 @@ def format_progress(
 ) -> str:
     """One line: [label] iteration, renders done/budget, loss, best, σ, elapsed, ETA, values.
 
-    ``compact`` is the panel's short form (iteration, renders, loss, ETA) for a narrow sidebar.
+    ``compact`` is the panel's short form (renders, time left) for a narrow sidebar.
     """
     done = int(entry.get("evaluations", 0))
     eta = format_seconds(eta_s) if eta_s is not None else "?"
-    if compact:
-        head = "paused · " if paused else ""
-        return f"{head}{done}/{budget} renders · loss {_number(entry.get('loss'))} · ETA {eta}"
+    if compact:  # renders and time left, ETA in 5-second steps (a panel redraws when its text changes)
+        eta = format_seconds(5 * round(eta_s / 5)) if eta_s is not None else "?"
+        return f"{'paused · ' if paused else ''}{done}/{budget} renders · {eta} left"
     parts = [f"[{label}]"] if label else []
     if paused:
         parts.append("paused")

@@ -1,8 +1,12 @@
 """The add-on in the bpy module: registration, the parameter list, .blend round trips, targets."""
 
+import os
+
 import numpy as np
 import pytest
 import scene_kit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture()
@@ -175,3 +179,23 @@ def test_method_catalog_matches_the_server_registry():
     assert essentials(catalog.methods()) == essentials(build.generate_catalog()["methods"]), (
         "blender_addon/methods.json is stale: run `python -m blender_addon.build --methods`"
     )
+
+
+def test_every_icon_the_ui_names_exists_in_this_blender():
+    """A misspelt icon raises inside a panel's draw (the panel then shows nothing): check every icon
+    name written in the add-on against this Blender's list (the GUI test checks Blender 3.4's)."""
+    import ast
+
+    import bpy
+
+    folder = os.path.join(ROOT, "blender_addon")
+    valid = {item.identifier for item in bpy.types.UILayout.bl_rna.functions["prop"].parameters["icon"].enum_items}
+    used = set()
+    for name in os.listdir(folder):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(folder, name), encoding="utf-8").read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "icon":
+                    used |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and c.value}
+    assert {"PLAY", "TRIA_DOWN", "CHECKMARK"} <= used
+    assert used <= valid, sorted(used - valid)

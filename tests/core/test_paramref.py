@@ -104,9 +104,8 @@ def test_one_progress_format_for_terminal_and_panel():
     assert line == (
         "[prdpt]  iter     3  renders     48/400  loss 0.01235  best 0.001  σ 0.05  elapsed 0:12  ETA 1:15  x=0.5, n=3"
     )
-    assert (
-        format_progress(entry, 400, None, paused=True, compact=True) == "paused · 48/400 renders · loss 0.01235 · ETA ?"
-    )
+    assert format_progress(entry, 400, None, paused=True, compact=True) == "paused · 48/400 renders · ? left"
+    assert format_progress(entry, 400, 62.4, compact=True) == "48/400 renders · 1:00 left"
 
 
 def test_one_loopback_check():

@@ -1,4 +1,4 @@
-"""Observer loaded into the Blender a GUI test drives (``--python gui_probe.py -- STATE.json``).
+"""Observer loaded into the Blender a GUI test drives (``--python probe.py -- STATE.json``).
 
 It drives nothing: a timer writes what a test needs to see into STATE.json every 0.15 s — the
 windows, areas and regions (in X screen pixels, top-left origin), the clipboard, which add-ons are
@@ -47,8 +47,13 @@ def _areas(window):
         }
         if area.type == "PROPERTIES":
             entry["context"] = space.context
+        if area.type == "FILE_BROWSER" and space.params is not None:
+            directory = space.params.directory
+            entry["directory"] = directory.decode() if isinstance(directory, bytes) else directory
+            entry["filename"] = space.params.filename
         if area.type == "VIEW_3D":
             entry["sidebar"] = space.show_region_ui
+            entry["perspective"] = space.region_3d.view_perspective
         out.append(entry)
     return out
 
@@ -76,6 +81,24 @@ def _value(v):
     return v if isinstance(v, (str, bool)) else float(v)
 
 
+_draws = {"count": 0, "wrapped": None}
+
+
+def _count_panel_draws():
+    """Count draws of the add-on's main panel (so a test knows the Optimize tab is showing)."""
+    panel = getattr(bpy.types, "VIEW3D_PT_zerograds", None)
+    if panel is None or getattr(panel.draw, "_counted", False):
+        return
+    original = panel.draw
+
+    def draw(self, context):
+        _draws["count"] += 1
+        return original(self, context)
+
+    draw._counted = True
+    panel.draw = draw
+
+
 def _addon_state():
     scene = bpy.context.scene
     state = {"params": [], "session": None}
@@ -84,6 +107,9 @@ def _addon_state():
         state["params"] = [{"name": p.name, "path": p.data_path, "index": p.array_index} for p in settings.params]
         state["target"] = settings.target_image.name if settings.target_image else None
         state["method"] = settings.method
+        state["budget"] = settings.budget
+    run_ops = [m for n, m in sys.modules.items() if n.endswith(".run_ops") and hasattr(m, "setup_wanted")]
+    state["setup_wanted"] = bool(run_ops and run_ops[0].setup_wanted())
     session = None
     for name, module in list(sys.modules.items()):
         if name.endswith(".session") and hasattr(module, "current") and hasattr(module, "OptimizeSession"):
@@ -126,10 +152,12 @@ def snapshot():
         "clipboard": wm.clipboard,
         "addons": sorted(bpy.context.preferences.addons.keys()),
         "prefs_section": bpy.context.preferences.active_section,
+        "addon_search": getattr(wm, "addon_search", ""),
         "active_object": bpy.context.view_layer.objects.active.name if bpy.context.view_layer.objects.active else None,
         "values": _watched(),
         "addon": _addon_state(),
         "undo": _undo_history(),
+        "panel_draws": _draws["count"],
     }
     tmp = STATE + ".tmp"
     with open(tmp, "w") as f:
@@ -139,11 +167,13 @@ def snapshot():
 
 def tick():
     try:
+        _count_panel_draws()
         snapshot()
     except Exception:
         with open(STATE + ".errors", "a") as f:
             f.write(traceback.format_exc())
-    return 0.15
+    return INTERVAL_S
 
 
+INTERVAL_S = float(os.environ.get("ZG_PROBE_INTERVAL", "0.15"))  # benchmarks/bench_gui.py: 0.05
 bpy.app.timers.register(tick, first_interval=0.5, persistent=True)

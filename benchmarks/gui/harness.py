@@ -10,7 +10,7 @@ whatever Blender started (server, workers) goes too, and nothing is left running
 or a timeout. Blender runs with a fresh user configuration under the test's folder
 (``BLENDER_USER_CONFIG`` / ``BLENDER_USER_SCRIPTS``): only what the test installs is there.
 
-``gui_probe.py`` (loaded with ``--python``) writes what Blender shows into a state file; the test
+``probe.py`` (loaded with ``--python``) writes what Blender shows into a state file; the test
 reads it to find areas and to check results, and drives Blender only with input events.
 """
 
@@ -27,6 +27,7 @@ from collections.abc import Callable
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
+PROBE = os.path.join(HERE, "probe.py")
 SCREEN = (1280, 800)
 
 
@@ -67,6 +68,59 @@ def kill_group(proc: subprocess.Popen | None, grace_s: float = 3.0) -> None:
         pass
 
 
+class VirtualScreen:
+    """Xvfb on a free display, in its own process group; ``stop`` (or leaving the block) ends it."""
+
+    def __init__(self):
+        self.display = ""
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> VirtualScreen:
+        n = _free_display()
+        self.display = f":{n}"
+        self.process = subprocess.Popen(
+            ["Xvfb", self.display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("Xvfb did not start")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        kill_group(self.process)
+        self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_in_window(args: list[str], timeout_s: float, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``blender ARGS`` with a window on a fresh virtual screen; on a timeout or any failure
+    Blender's whole process group and the screen are stopped (nothing is left running)."""
+    with VirtualScreen() as screen:
+        env = dict(os.environ, DISPLAY=screen.display)
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd, start_new_session=True
+        )
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            out = (proc.stdout.read() if proc.stdout else "") + f"\n[stopped after {timeout_s:g} s]"
+        finally:
+            kill_group(proc)
+        return subprocess.CompletedProcess(args, proc.returncode, out, "")
+
+
 class BlenderGUI:
     def __init__(self, folder, blend: str | None = None, blender: str = "blender", extra_args=(), env=None):
         self.folder = str(folder)
@@ -76,26 +130,14 @@ class BlenderGUI:
         self.state_path = os.path.join(self.folder, "gui_state.json")
         self.log_path = os.path.join(self.folder, "blender.log")
         self.env_extra = dict(env or {})
-        self.xvfb: subprocess.Popen | None = None
+        self.screen: VirtualScreen | None = None
         self.proc: subprocess.Popen | None = None
         self.display = ""
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self, timeout_s: float = 90.0) -> BlenderGUI:
-        n = _free_display()
-        self.display = f":{n}"
-        self.xvfb = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 20
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            if time.monotonic() > deadline or self.xvfb.poll() is not None:
-                self.stop()
-                raise RuntimeError("Xvfb did not start")
-            time.sleep(0.1)
+        self.screen = VirtualScreen().start()
+        self.display = self.screen.display
         env = dict(os.environ)
         for key in ("PYTHONPATH", "ZEROGRADS_PYTHON"):
             env.pop(key, None)  # a fresh artist's Blender: nothing pointed at this checkout
@@ -108,7 +150,7 @@ class BlenderGUI:
         env.update(self.env_extra)
         cmd = [self.blender, "--factory-startup", "--window-geometry", "0", "0", str(SCREEN[0]), str(SCREEN[1])]
         cmd += self.extra_args + ([self.blend] if self.blend else [])
-        cmd += ["--python", os.path.join(HERE, "gui_probe.py"), "--", self.state_path]
+        cmd += ["--python", PROBE, "--", self.state_path]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder, start_new_session=True
@@ -118,8 +160,9 @@ class BlenderGUI:
 
     def stop(self) -> None:
         kill_group(self.proc)
-        kill_group(self.xvfb)
-        self.proc = self.xvfb = None
+        if self.screen is not None:
+            self.screen.stop()
+        self.proc = self.screen = None
 
     def __enter__(self):
         return self.start()
@@ -202,6 +245,19 @@ class BlenderGUI:
 
     def window_ids(self, name: str) -> list[str]:
         return self._xdo("search", "--name", name).split()
+
+    def focus(self, title: str) -> None:
+        """Give the keyboard to the window whose title contains ``title`` ("Blender File View",
+        "Blender Preferences", "[" for the main one), as a window manager does when it is clicked:
+        Xvfb has none, and Blender moves the X focus to each window it opens."""
+        names = self._xdo("search", "--name", ".", "getwindowname", "%@").splitlines()
+        ids = self._xdo("search", "--name", ".").split()
+        for window_id, name in zip(ids, names):
+            if title in name:
+                self._xdo("windowfocus", window_id)
+                time.sleep(0.2)
+                return
+        raise AssertionError(f"no window titled like {title!r}; windows: {names}")
 
     def screenshot(self, path: str) -> str:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
