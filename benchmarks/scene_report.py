@@ -109,6 +109,31 @@ def _e(x: float) -> str:
     return f"{x:.2e}"
 
 
+AUTO_WITHIN = 2.0  # issue 14: auto's parameter MSE within 2× the best row's on every task
+
+
+def auto_text(summary: dict, rows: list[dict]) -> str:
+    """Issue 14's checks of the default: auto's median parameter MSE against the best row's on every
+    task, and the seeds on which it solved each task (parameter MSE within 10× the best row's median)."""
+    tasks = sorted({t for t, m in summary if m == "auto"})
+    if not tasks:
+        return ""
+    lines, close = [], 0
+    for t in tasks:
+        best_label, best = min(((m, v["param_mse"]) for (tt, m), v in summary.items() if tt == t), key=lambda mv: mv[1])
+        mine = summary[(t, "auto")]["param_mse"]
+        ok = mine <= AUTO_WITHIN * best + 1e-12
+        close += ok
+        seeds = [float(r["param_mse"]) for r in rows if r["task"] == t and r["method"] == "auto"]
+        solved = sum(v <= 10 * best + 1e-9 for v in seeds)
+        lines.append(
+            f"  - {t}: auto {_e(mine)}, best `{best_label}` {_e(best)}: **{'within' if ok else 'NOT within'}** "
+            f"{AUTO_WITHIN:g}× (seeds near the best: {solved}/{len(seeds)})"
+        )
+    head = f"- `auto` (the default) within {AUTO_WITHIN:g}× of the best row's parameter MSE on {close} of {len(tasks)} tasks:"
+    return "\n".join([head] + lines)
+
+
 def table(summary: dict, methods: list[str]) -> str:
     lines = [
         "| task | method | renders | image MSE | param. MSE (median, min–max) | ÷ paper | wall s | optimiser s |",
@@ -299,7 +324,7 @@ def write_report(
 
 
 def _write_prdpt_report(rows: list[dict], out: str, report: str, profile_name: str, command: str) -> str:
-    order = ("zerograds:efficient", "zerograds:paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+    order = ("auto", "zerograds:efficient", "zerograds:paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
     found = {r["method"] for r in rows}
     methods = [m for m in order if m in found] + sorted(found - set(order))  # variants last
     summary = summarise(rows)
@@ -340,6 +365,7 @@ How it is measured (see `benchmarks/scene_bench.py`):
 ## Acceptance (computed from the table)
 
 {acceptance_text(acc)}
+{auto_text(summary, rows)}
 
 ## Convergence (median over seeds)
 

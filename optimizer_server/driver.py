@@ -13,6 +13,7 @@ from .evaluation import Evaluation, Loop, Step
 from .methods import Capabilities, create_method
 from .wire.errors import ConfigError, TellError
 from .wire.space import Space
+from .wire.verdict import Verdict, match_threshold
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Result:
     x_named: dict[str, Any] = field(default_factory=dict)
     method: str = ""
     seed: int = 0
+    verdict: Verdict | None = None
+    """Whether the run found the target: ``loss`` (or the best sample) within the noise floor."""
 
 
 def minimize(
@@ -45,6 +48,7 @@ def minimize(
     callback: Callable[[dict[str, Any]], Any] | None = None,
     device=None,
     residuals: bool = False,
+    noise_floor: float = 0.0,
     **options,
 ) -> Result:
     """Minimise ``f`` over ``space`` with ``method`` (a method or configuration name, e.g.
@@ -57,6 +61,11 @@ def minimize(
     also gets the per-sample render seeds. ``x0`` is the start in parameter units (default: the centre
     of the box). One evaluation of the budget is kept to score the final point. ``callback(info)`` runs
     after every iteration with that iteration's history entry; returning True stops the run.
+
+    ``noise_floor`` is the loss a perfect answer shows (for a rendered image: the loss between two
+    renders of the target with different seeds; 0 for a noise-free objective). The run stops early
+    only when a sample's loss is within it (``wire.verdict``), and ``Result.verdict`` says whether
+    the target was found.
     """
     if not isinstance(space, Space):
         raise ConfigError(f"space must be an optimizer_server.Space, got {type(space).__name__}")
@@ -76,7 +85,9 @@ def minimize(
     )
     evaluate = _objective(f, residuals)
     history: list[dict[str, Any]] = []
-    steps = Loop(opt, space).run(evaluate, _recorder(space, history, callback))
+    matched = match_threshold(noise_floor)
+    record = _recorder(space, history, callback)
+    steps = Loop(opt, space).run(evaluate, lambda step: record(step) or step.best_loss <= matched)
     x_unit = opt.current
     final_seed = np.array([steps[-1].seeds[0] if steps else seed], dtype=np.int64)
     x = space.from_unit(x_unit)
@@ -91,6 +102,7 @@ def minimize(
         x_named=space.named(x),
         method=method,
         seed=seed,
+        verdict=Verdict.judge(final_loss, noise_floor, opt.best_loss),
     )
 
 

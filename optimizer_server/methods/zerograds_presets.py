@@ -43,6 +43,7 @@ EFFICIENT = dict(
     discrete_sigma=0.7,
     discrete_sigma_min=0.1,
     fit_budget=1e8,
+    flat_widen=2.0,
 )
 
 
