@@ -43,6 +43,7 @@ from .registry import register
 _GLOBAL, _LOCAL, _PAIR, _SWAP, _COMBO, _INCUMBENT, _DESIGN = range(7)
 ACTIVE, STUCK, INERT = 0, 1, 2
 _MAX_BLOCK = 4  # arrays larger than this search element by element (a texture, an LED panel)
+_RECHECK = 8  # a noise-free renderer's incumbent is still re-rendered every this many iterations
 
 
 @dataclass
@@ -99,6 +100,9 @@ class Blockwise(Method):
         self.step = np.zeros(self.n)  # the last successful local move (its block's part is repeated next)
         self.proposals: dict[int, np.ndarray] = {}  # block → its Gauss-Newton step's values, next iteration
         self.wants_residuals = self.capabilities.residuals  # used when the caller has the images
+        self.incumbent_loss = float("inf")
+        self.incumbent_residual: np.ndarray | None = None
+        self.noise_free = False  # set when the incumbent, re-rendered with another seed, lost nothing
         self.radius = np.full(count, self.options.radius)
         self.state = np.full(count, ACTIVE)
         self.drawn = np.zeros(count, dtype=np.int64)  # points each block's Sobol stream has given
@@ -136,10 +140,14 @@ class Blockwise(Method):
         """One iteration of the block search: (points, owning block or -1, kind) arrays."""
         o = self.options
         rng = np.random.default_rng([self.seed, self.iteration, 0xB10C])
-        points, owners, kinds = [self.incumbent], [-1], [_INCUMBENT]
+        points, owners, kinds = [], [], []
 
         def add(point, owner, kind):
             points.append(point), owners.append(owner), kinds.append(kind)
+
+        # the incumbent again, for paired comparisons; a noise-free renderer needs that only now and then
+        if not self.noise_free or self.iteration % _RECHECK == 0:
+            add(self.incumbent, -1, _INCUMBENT)
 
         if self.combo is not None:
             add(self.combo, -1, _COMBO)
@@ -223,23 +231,30 @@ class Blockwise(Method):
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray | None = None) -> None:
         left = self.budget - self.evaluations - len(x)  # after this batch
         if self.local is not None:
-            self._tell_local(x, losses, left)
+            self._tell_local(x, losses, residuals, left)
         else:
             points, owners, kinds = self._plan
             self.incumbent_before = self.incumbent.copy()
             if kinds[0] == _DESIGN:
-                self.incumbent = points[int(np.argmin(losses))].copy()
+                best = int(np.argmin(losses))
+                self.incumbent, self.incumbent_loss = points[best].copy(), float(losses[best])
+                self.incumbent_residual = None if residuals is None else residuals[best].copy()
             else:
-                self._tell_round(points, owners, kinds, losses)
-                if residuals is not None:
-                    self._fit_models(points, owners, kinds, residuals)
+                self._tell_round(points, owners, kinds, losses, residuals)
             if self.quiet >= self.options.patience:
                 self._start_local(left)
         self._plan = self._fit(self._round(), left) if self.local is None else None
 
-    def _tell_round(self, points, owners, kinds, losses) -> None:
+    def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
         o = self.options
-        base = losses[0]
+        if kinds[0] == _INCUMBENT:  # re-rendered with a new seed: the same loss means a noise-free renderer
+            self.noise_free = bool(losses[0] == self.incumbent_loss)
+            self.incumbent_loss = float(losses[0])
+            if residuals is not None:
+                self.incumbent_residual = residuals[0].copy()
+        base = self.incumbent_loss
+        if residuals is not None:
+            self._fit_models(points, owners, kinds, residuals)
         tol = o.flat_tolerance * max(abs(base), 1e-300)
         improved = {}
         for j in np.unique(owners[owners >= 0]):
@@ -252,11 +267,15 @@ class Blockwise(Method):
             else:
                 self.state[j] = INERT if np.all(np.abs(losses[mine] - base) <= tol) else STUCK
                 self.radius[j] = self.radius[j] * 0.5 if self.radius[j] * 0.5 >= o.radius_min else o.radius
-        winner = 1 + int(np.argmin(losses[1:])) if len(losses) > 1 else 0
+        candidates = np.flatnonzero(kinds != _INCUMBENT)
+        winner = candidates[int(np.argmin(losses[candidates]))] if len(candidates) else None
         self.combo = None
-        if winner and losses[winner] < base - tol:
+        if winner is not None and losses[winner] < base - tol:
             self.step = np.where(kinds[winner] == _LOCAL, points[winner] - self.incumbent, 0.0)
             self.incumbent, self.quiet = points[winner].copy(), 0
+            self.incumbent_loss = float(losses[winner])
+            if residuals is not None:
+                self.incumbent_residual = residuals[winner].copy()
             others = [i for j, i in improved.items() if i != winner] if owners[winner] >= 0 else []
             if others:  # every block's own improvement at once, tried next iteration
                 self.combo = self.incumbent.copy()
@@ -271,7 +290,7 @@ class Blockwise(Method):
         image fitted to the block's local samples (paired with the incumbent's render), and its
         Gauss-Newton step, tried next iteration. A colour is linear in the image: one step lands on it."""
         self.proposals = {}
-        r0 = residuals[0].astype(np.float64)
+        r0 = self.incumbent_residual.astype(np.float64)
         for j in np.unique(owners[(owners >= 0) & (kinds == _LOCAL)]):
             mine = np.flatnonzero((owners == j) & (kinds == _LOCAL))
             block = self.blocks[j]
@@ -307,15 +326,16 @@ class Blockwise(Method):
             self.space, budget=a["budget"], seed=a["seed"], x0=self.incumbent, sigma0=a["sigma0"], popsize=a["popsize"]
         )
 
-    def _tell_local(self, x, losses, left: int) -> None:
+    def _tell_local(self, x, losses, residuals, left: int) -> None:
         base = losses[0]
         tol = self.options.flat_tolerance * max(abs(base), 1e-300)
         self.local.tell(self.local.ask(), losses[1:])
         best = 1 + int(np.argmin(losses[1:]))
-        if losses[best] < base - tol:
-            self.incumbent, self.local_since = np.clip(x[best], 0.0, 1.0), 0
-        else:
-            self.local_since += 1
+        keep = best if losses[best] < base - tol else 0
+        self.incumbent, self.incumbent_loss = np.clip(x[keep], 0.0, 1.0), float(losses[keep])
+        if residuals is not None:
+            self.incumbent_residual = residuals[keep].copy()
+        self.local_since = 0 if keep else self.local_since + 1
         stalled = self.local_since > 10 + 20 * self.n / self.local.batch_size
         if stalled or self.local._converged() or self.local.batch_size + 1 > left:
             self.local = None  # back to the block search, looking everywhere again
@@ -349,6 +369,9 @@ class Blockwise(Method):
         return {
             "incumbent": self.incumbent.copy(),
             "step": self.step.copy(),
+            "incumbent_loss": self.incumbent_loss,
+            "incumbent_residual": self.incumbent_residual,
+            "noise_free": self.noise_free,
             "proposals": {str(j): v.copy() for j, v in self.proposals.items()},
             "radius": self.radius.copy(),
             "state": self.state.copy(),
@@ -364,6 +387,9 @@ class Blockwise(Method):
     def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.incumbent = np.asarray(s["incumbent"], dtype=np.float64)
         self.step = np.asarray(s["step"], dtype=np.float64)
+        self.incumbent_loss, self.noise_free = float(s["incumbent_loss"]), bool(s["noise_free"])
+        r = s["incumbent_residual"]
+        self.incumbent_residual = None if r is None else np.asarray(r)
         self.proposals = {int(j): np.asarray(v, dtype=np.float64) for j, v in s["proposals"].items()}
         self.radius = np.asarray(s["radius"], dtype=np.float64)
         self.state = np.asarray(s["state"], dtype=np.int64)
