@@ -31,11 +31,10 @@ values = { x = 0.5 }                  # render these values as the target, or
 # mask = "mask.png"                   # optional
 # seed = 7                            # noise seed of the target render
 
-[method]
-name = "prdpt"
+[method]                              # optional: auto, 400 renders
+name = "prdpt:shadows"                # a configuration (`python -m optimizer_server methods`); default "auto"
 budget = 400                          # renders
 seed = 0
-preset = "shadows"                    # optional: the paper's settings
 lr = 0.02                             # any other key is a method option
 
 [workers]
@@ -180,7 +179,7 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
     job.params = _parse_params(data.get("params"), name)
     target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
     _parse_target(job, target, base)
-    _parse_method(job, dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N")))
+    _parse_method(job, dict(_get(data, "method", (dict,), name, {})))
     w = _get(data, "workers", (dict,), name, {})
     _check_keys(w, "workers", "[workers]")
     job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
@@ -270,18 +269,18 @@ def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
 
 
 def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
-    job.method = _get(method, "name", (str,), "[method]", required=True, what="a method such as 'prdpt'")
-    job.budget = _get(
-        method,
-        "budget",
-        (int,),
-        "[method]",
-        required=True,
-        check=_positive,
-        what="must be a positive number of renders",
-    )
+    """[method] (optional: auto, 400 renders); name is a method or a configuration
+    ("zerograds:efficient" = method zerograds, preset efficient)."""
+    job.method = _get(method, "name", (str,), "[method]", job.method, check=bool, what="must not be empty")
+    renders = "must be a positive number of renders"
+    job.budget = _get(method, "budget", (int,), "[method]", job.budget, check=_positive, what=renders)
     job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
     job.preset = _get(method, "preset", (str,), "[method]", None)
+    if ":" in job.method:
+        job.method, named_preset = job.method.split(":", 1)
+        if job.preset not in (None, named_preset):
+            raise _fail("[method] preset", f"name {job.method}:{named_preset!r} already names a preset; drop one")
+        job.preset = named_preset
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
 

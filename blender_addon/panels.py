@@ -164,14 +164,15 @@ class VIEW3D_PT_zerograds_method(_SetupPanel, bpy.types.Panel):
     bl_label = "Method"
 
     def draw_settings(self, layout, s, context):
-        layout.prop(s, "method", text="")
-        col = _split(layout)
-        col.prop(s, "preset", text="Settings")
-        col.prop(s, "budget", text="Renders")
+        layout.prop(s, "configuration", text="")
+        _split(layout).prop(s, "budget", text="Renders")
         layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
         if not s.show_advanced:
             return
-        _split(layout).prop(s, "seed")
+        col = _split(layout)
+        col.prop(s, "method")
+        col.prop(s, "preset")
+        col.prop(s, "seed")
         if not len(s.options):
             layout.operator("zerograds.reset_options", text="Show Options", icon="PREFERENCES")
         for option in s.options:

@@ -129,6 +129,38 @@ def reset_options(settings) -> None:
         item.set_value(info["default"])
 
 
+_LABELS = {"auto": "Auto (best measured)", "cmaes": "CMA-ES", "prdpt": "PRDPT", "zerograds": "ZeroGrads"}
+
+
+def configuration_label(name: str) -> str:
+    """ "zerograds:efficient" → "ZeroGrads (efficient)": short enough for the sidebar."""
+    method, _, preset = name.partition(":")
+    label = _LABELS.get(method, method.replace("_", "-").title() if method != "gauss_newton" else "Gauss-Newton")
+    return f"{label} ({preset.replace('_', ' ')})" if preset else label
+
+
+def _configuration_items(self, context):
+    if "configurations" not in _enum_cache:
+        configs = catalog.configurations()
+        _enum_cache["configurations"] = [
+            (name, configuration_label(name), configs[name]["description"])
+            for name in catalog.featured()
+            if name in configs
+        ] + [("CUSTOM", "Other…", "Any method and preset (under Advanced)")]
+    return _enum_cache["configurations"]
+
+
+def _on_configuration(self, context):
+    """A named configuration sets the method and its preset (the Advanced part shows them)."""
+    if self.configuration == "CUSTOM":
+        self.show_advanced = True
+        return
+    config = catalog.configurations()[self.configuration]
+    if self.method != config["method"]:
+        self.method = config["method"]  # resets the preset and options (_on_method)
+    self.preset = config["preset"] or "NONE"
+
+
 def _on_method(self, context):
     self.preset = "NONE"
     reset_options(self)
@@ -164,6 +196,12 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
         description="Optional: only pixels where the mask is non-zero count in the loss",
     )
 
+    configuration: EnumProperty(
+        name="Configuration",
+        items=_configuration_items,
+        update=_on_configuration,
+        description="A named configuration of a method (its settings measured or from the papers)",
+    )
     method: EnumProperty(name="Method", items=_method_items, update=_on_method)
     preset: EnumProperty(
         name="Preset",

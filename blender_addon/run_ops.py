@@ -38,7 +38,7 @@ class ZEROGRADS_OT_optimize(bpy.types.Operator):
 
 class ZEROGRADS_OT_setup(bpy.types.Operator):
     """Build a Python with PyTorch for the optimizer from Blender's own Python (once; downloads about
-    230 MB), then optimise"""
+    270 MB), then optimise"""
 
     bl_idname = "zerograds.setup"
     bl_label = "Set Up and Optimize"

@@ -26,12 +26,12 @@ import time
 ENV_VAR = "ZEROGRADS_ENV_DIR"
 MARKER = "zerograds-env.json"
 # The server's dependencies (pyproject.toml's, without the plotting ones; a test keeps them in step).
-REQUIREMENTS = ["torch==2.13.0", "numpy", "pyzmq>=25", "cma>=3.3"]
+REQUIREMENTS = ["torch==2.13.0", "numpy", "pyzmq>=25", "cma>=3.3", "scipy>=1.10"]
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # CPU wheels: ~190 MB instead of ~2.5 GB with CUDA
-# Measured on Linux x86-64 (torch 2.13.0+cpu and its dependencies; 2.5 min on 2 cores with the
+# Measured on Linux x86-64 (torch 2.13.0+cpu, scipy and their dependencies; 2.5 min on 2 cores with the
 # wheels at hand): what the panel tells the artist.
-DOWNLOAD_MB = 230
-DISK_MB = 1000
+DOWNLOAD_MB = 270
+DISK_MB = 1100
 _IMPORT_NAMES = {"pyzmq": "zmq"}  # distribution name → module name, where they differ
 _current: SetupJob | None = None
 
@@ -51,8 +51,9 @@ def env_python(folder: str) -> str:
     return os.path.join(folder, "bin", "python")
 
 
-def ready(folder: str | None) -> str | None:
-    """The environment's Python when a set-up finished there (checked), else None."""
+def ready(folder: str | None, requirements: list[str] | None = None) -> str | None:
+    """The environment's Python when a set-up of today's ``REQUIREMENTS`` finished there (checked),
+    else None (an environment from an older add-on is brought up to date by the next set-up)."""
     if not folder:
         return None
     try:
@@ -61,7 +62,9 @@ def ready(folder: str | None) -> str | None:
     except (OSError, ValueError):
         return None
     python = env_python(folder)
-    return python if marker.get("ok") and os.path.isfile(python) else None
+    wanted = sorted(REQUIREMENTS if requirements is None else requirements)
+    current = marker.get("ok") and sorted(marker.get("requirements", wanted)) == wanted
+    return python if current and os.path.isfile(python) else None
 
 
 def check_code(requirements: list[str]) -> str:

@@ -28,7 +28,8 @@ from ..wire.protocol import Message
 from ..wire.space import Space
 from .auth import ServerAuth, is_loopback
 from .config import ServerConfig
-from .jobs import Job, JobConfig
+from .jobparts import JobConfig
+from .jobs import Job
 from .roster import RenderTask, Worker, WorkerRoster, rotate
 from .store import CheckpointWriter, JobStore
 

@@ -2,8 +2,14 @@
 
 A job moves through these steps, each one a :class:`RenderBatch` the worker pool fills::
 
-    [target render, when the target is given as parameter values]
+    [the target rendered twice with two noise seeds, when it is given as parameter values]
     ask -> samples rendered (any worker, any order) -> losses -> tell -> checkpoint -> ask ...
+    the answer rendered (twice for an image target) -> the verdict -> done
+
+The budget counts the method's renders; the target's and the verdict's come on top (two or three).
+
+It stops before its budget is spent only when a sample already renders like the target within the
+noise between the target's two renders (``wire.verdict``); every finished job carries a verdict.
 
 The job knows nothing about sockets: it hands out sample indices (``take``), takes them back
 when a worker fails (``give_back``), consumes images (``accept``) and reports through ``emit``.
@@ -15,95 +21,30 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..methods import create_method
+from ..evaluation import Evaluation, Loop, Pending, Step
+from ..methods import Capabilities, create_method
+from ..methods.base import render_seeds
 from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
 from ..wire.imageloss import ImageLoss
 from ..wire.protocol import check_job_id
-from ..wire.space import Space
+from ..wire.verdict import Verdict, match_threshold
+from .jobparts import JobConfig, RenderBatch
 from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
+# every job's loss is an image loss, so each render's residual image can always reach the method
+IMAGE_LOSS = Capabilities(residuals=True)
 
 Emit = Callable[["Job", str, dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 _MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
 # after a checkpoint that took t seconds to serialise, the next one waits at least this many t
 _CHECKPOINT_SPACING = 9.0
-
-
-@dataclass
-class JobConfig:
-    """What a client submitted, validated (the fields of the `submit` message)."""
-
-    space: Space
-    method: str
-    budget: int
-    target: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
-    requires: dict[str, Any] = field(default_factory=dict)
-    start: dict[str, Any] | None = None
-    name: str = ""
-    render_timeout_s: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> JobConfig:
-        d = dict(d)
-        d["space"] = Space.from_dict(d["space"])
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["space"] = self.space.to_dict()
-        return d
-
-    def start_unit(self) -> np.ndarray | None:
-        if self.start is None:
-            return None
-        return self.space.to_unit(self.space.values_from_named(self.start))
-
-    def target_values(self) -> np.ndarray:
-        """(1, n) target parameter values, clipped and rounded like every other render."""
-        values = self.space.values_from_named(self.target["values"])
-        return self.space.from_unit(self.space.to_unit(values))[None]
-
-
-class RenderBatch:
-    """The renders one step of a job waits for: the target, or one iteration's samples."""
-
-    def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray, settings: dict[str, Any]):
-        self.purpose = purpose  # "target" or "samples"
-        self.iteration = iteration
-        self.values = np.ascontiguousarray(values, dtype=np.float64)
-        self.seeds = np.asarray(seeds, dtype=np.int64)
-        self.settings = settings
-        size = len(self.values)
-        self.losses = np.full(size, np.nan)
-        self.residuals: np.ndarray | None = None  # (size, P), for methods that use the pixels
-        self.received = np.zeros(size, dtype=bool)
-        self.attempts = np.zeros(size, dtype=np.int64)
-        self.unassigned = deque(range(size))
-        self.started = time.perf_counter()
-        self.ask_s = 0.0
-        self.render_s = 0.0
-        self.loss_s = 0.0
-        self.wire_s = 0.0  # summed over render messages: round trip minus the worker's render time
-        self.messages = 0
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.received.all())
 
 
 class Job:
@@ -125,24 +66,24 @@ class Job:
         self.persist_ms = 0.0
         self._dirty = False
         self._next_save = 0.0  # monotonic time before which a changed state is not checkpointed again
-        self._asked = None  # the method's Batch behind self.batch
+        self._pending: Pending | None = None  # the loop's ask behind self.batch
+        self.noise_floor: float | None = None  # the loss between two renders of the target
+        self.verdict: Verdict | None = None
         self.method = self._build_method()
+        self.loop = Loop(self.method, self.space)
 
     # --- construction ----------------------------------------------------------------------------
-    def _build_method(self, auto_residuals: bool = True):
+    def _build_method(self):
         c = self.config
-        options = dict(c.options)
-        if c.method == "auto":  # every job's loss is an image loss, so its residuals can always be passed
-            options.setdefault("residuals", auto_residuals)
         method = create_method(
             c.method,
-            n=self.space.n,
+            self.space,
             budget=c.budget,
             seed=c.seed,
             x0=c.start_unit(),
             device=self.device,
-            resolution=self.space.resolution,
-            **options,
+            capabilities=IMAGE_LOSS,
+            **c.options,
         )
         if method.done:
             raise ConfigError(
@@ -179,16 +120,15 @@ class Job:
         checkpoint = store.load_checkpoint(torch_device=device)
         if checkpoint is not None:
             try:
-                saved_options = checkpoint["method"].get("options") or {}
-                if config.method == "auto" and "residuals" not in saved_options:
-                    # saved before `auto` could take residual images: continue it as the method it was
-                    job.method = job._build_method(auto_residuals=False)
                 job.method.load_state_dict(checkpoint["method"])
             except (KeyError, TypeError) as exc:
                 raise StateError(f"{store.state_path} does not hold a method state: {exc}") from exc
             job.history = {k: list(np.asarray(v).tolist()) for k, v in checkpoint["history"].items()}
             job.state = checkpoint["state"]
             job.message = checkpoint.get("message", "")
+            floor, verdict = checkpoint.get("noise_floor"), checkpoint.get("verdict")
+            job.noise_floor = None if floor is None else float(floor)
+            job.verdict = None if verdict is None else Verdict.from_dict(verdict)
         if job.state == "failed":  # resuming is the retry: start again from the last good state
             job.state, job.message = "running", ""
         return job
@@ -203,12 +143,17 @@ class Job:
                 self.state = "waiting_for_target"
             t = self.config.target
             settings = dict(self.config.settings, **t.get("settings", {}))
+            seed = t.get("seed", self.config.seed)  # the second render is only for the noise floor
             self.batch = RenderBatch(
-                "target", -1, self.config.target_values(), np.array([t.get("seed", self.config.seed)]), settings
+                "target",
+                -1,
+                np.repeat(self.config.target_values(), 2, axis=0),
+                np.array([seed, (seed + 1) & 0x7FFFFFFF]),
+                settings,
             )
         elif self.state in ("running", "waiting_for_target"):  # the latter: stopped right after the target render
             self.state = "running"
-            self._ask_next()
+            self._next_step()
 
     def pause(self) -> None:
         """No new iteration starts; the renders of the current one still complete."""
@@ -227,7 +172,7 @@ class Job:
             else:
                 self.state = "waiting_for_target"
         elif self.batch is None:
-            self._ask_next()
+            self._next_step()
 
     def cancel(self) -> None:
         if self.final:
@@ -292,8 +237,12 @@ class Job:
         batch.render_s += render_s
         batch.wire_s += wire_s
         batch.messages += 1
-        if batch.purpose == "target":
-            self._accept_target(images[0])
+        if batch.purpose in ("target", "final"):
+            for i, image in zip(indices, images):
+                batch.images[i] = np.array(image)  # own the pixels: the received frame is released later
+                batch.received[i] = True
+            if batch.complete:
+                (self._accept_target if batch.purpose == "target" else self._judge)(batch.images)
             return
         t0 = time.perf_counter()
         losses = self.loss(images)
@@ -317,84 +266,101 @@ class Job:
         if batch.complete:
             self._finish_iteration()
 
-    def _accept_target(self, image: np.ndarray) -> None:
-        image = np.array(image)  # own the pixels: the received frame is released after this call
+    def _accept_target(self, images: list[np.ndarray]) -> None:
+        image = images[0]
         try:
             self.loss = ImageLoss(image, self.mask)
         except ConfigError as exc:  # deterministic (bad mask, NaN target): retrying cannot help
             self.fail(f"the rendered target is unusable: {exc}")
             return
+        self.noise_floor = self.loss.loss(images[1])
         self.store.save_job(self.config.to_dict(), image, self.mask)
         self.batch = None
         if self.state == "waiting_for_target":
             self.state = "running"
+            self._next_step()
+
+    def _next_step(self) -> None:
+        """The next iteration, or the verdict's renders when the budget is spent or a sample matched."""
+        matched = self.noise_floor is not None and self.method.best_loss <= match_threshold(self.noise_floor)
+        if not (self.method.done or matched):
             self._ask_next()
+            return
+        answer = self.space.from_unit(self.method.best_x if matched else self.method.current)[None]
+        seed = render_seeds(self.config.seed, self.method.iteration + 1, 1, True)[0]
+        count = 1 if self.noise_floor is not None else 2
+        seeds = np.array([seed, (seed + 1) & 0x7FFFFFFF][:count])
+        self.batch = RenderBatch(
+            "final", self.method.iteration, np.repeat(answer, count, axis=0), seeds, self.config.settings
+        )
+        self._dirty = True
+
+    def _judge(self, images: list[np.ndarray]) -> None:
+        """The answer's renders are in: the verdict, then done."""
+        if self.noise_floor is None:  # an image target: the noise between two renders of the answer
+            self.noise_floor = ImageLoss(images[0], self.mask).loss(images[1])
+        self.verdict = Verdict.judge(self.loss.loss(images[0]), self.noise_floor, self.method.best_loss)
+        self.state, self.message = "finished", self.verdict.text()
+        self.batch = None
+        self._finish()
 
     # --- iterations ------------------------------------------------------------------------------
     def _ask_next(self) -> None:
-        t0 = time.perf_counter()
-        asked = self.method.ask()
-        self._asked = asked
-        values = self.space.from_unit(asked.x)
-        self.batch = RenderBatch("samples", asked.iteration, values, asked.seeds, self.config.settings)
-        self.batch.ask_s = time.perf_counter() - t0
+        pending = self._pending = self.loop.ask()
+        self.batch = RenderBatch(
+            "samples", pending.batch.iteration, pending.values, pending.seeds, self.config.settings
+        )
         self._dirty = True  # the checkpoint holds the pending batch, so a resume re-renders exactly it
 
     def _finish_iteration(self) -> None:
         batch = self.batch
-        t0 = time.perf_counter()
         try:
-            self.method.tell(self._asked, batch.losses, batch.residuals)
+            step = self.loop.tell(self._pending, Evaluation(batch.losses, batch.residuals), batch.render_s)
         except ZeroGradsError as exc:  # the method refused; its state is unchanged
             self.fail(f"the method rejected the losses of iteration {batch.iteration}: {exc}")
             return
-        tell_s = time.perf_counter() - t0
-        self._record(batch, tell_s)
+        self._record(batch, step)
         self.batch = None
-        if self.method.done:
-            self.state, self.message = "finished", "budget used up or converged"
-            self._finish()
-        elif self.state == "running":
-            self._ask_next()
+        if self.state == "running":
+            self._next_step()
         else:
             self._dirty = True  # paused: keep the told state
 
-    def _record(self, batch: RenderBatch, tell_s: float) -> None:
-        m = self.method
+    def _record(self, batch: RenderBatch, step: Step) -> None:
         wall_s = time.perf_counter() - batch.started
         entry = {
-            "iteration": m.iteration,
-            "evaluations": m.evaluations,
-            "loss": float(batch.losses.mean()),
-            "loss_min": float(batch.losses.min()),
-            "best_loss": float(m.best_loss),
-            "sigma": float("nan") if m.sigma is None else float(m.sigma),
+            "iteration": step.iteration,
+            "evaluations": step.evaluations,
+            "loss": step.loss,
+            "loss_min": step.loss_min,
+            "best_loss": step.best_loss,
+            "sigma": float("nan") if step.sigma is None else step.sigma,
             "wall_s": wall_s,
         }
         for key, value in entry.items():
             self.history[key].append(value)
         if self.space.n <= _MAX_HISTORY_DIMS:
-            self.history["current"].append(self.space.from_unit(m.current).tolist())
+            self.history["current"].append(self.space.from_unit(step.current).tolist())
         result = self.result()
         self._emit(
             self,
             "progress",
             {
                 "state": self.state,
-                "iteration": m.iteration,
-                "evaluations": m.evaluations,
+                "iteration": step.iteration,
+                "evaluations": step.evaluations,
                 "budget": self.config.budget,
                 "loss": entry["loss"],
                 "loss_min": entry["loss_min"],
                 "best_loss": entry["best_loss"],
                 "current": result["current"],
                 "best": result["best"] or {},
-                "sigma": None if m.sigma is None else float(m.sigma),
+                "sigma": step.sigma,
                 "timings": {
                     "iteration_s": wall_s,
                     "render_s": batch.render_s,
                     "loss_ms": 1e3 * batch.loss_s,
-                    "optimizer_ms": 1e3 * (batch.ask_s + tell_s),
+                    "optimizer_ms": 1e3 * step.optimizer_s,
                     "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
                     "persist_ms": self.persist_ms,
                 },  # of the previous checkpoint
@@ -424,6 +390,8 @@ class Job:
             "current": self.space.named(self.space.from_unit(m.current)),
             "message": self.message,
             "job_dir": self.store.directory,
+            "noise_floor": self.noise_floor,
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -450,7 +418,14 @@ class Job:
         self._dirty = False  # before writing: a failing save is retried at the next change, not in a loop
         history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
         self.store.save_checkpoint(
-            {"state": self.state, "message": self.message, "method": self.method.state_dict(), "history": history},
+            {
+                "state": self.state,
+                "message": self.message,
+                "method": self.method.state_dict(),
+                "history": history,
+                "noise_floor": self.noise_floor,
+                "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            },
             wait=wait,
         )
         self.persist_ms = 1e3 * (time.perf_counter() - t0)

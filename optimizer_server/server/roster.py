@@ -43,7 +43,7 @@ class Worker:
 class RenderTask:
     id: int
     job: Any  # server.jobs.Job
-    batch: Any  # server.jobs.RenderBatch
+    batch: Any  # server.jobparts.RenderBatch
     indices: list[int]
     worker: bytes
     sent_at: float

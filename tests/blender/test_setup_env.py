@@ -33,8 +33,8 @@ def test_setup_builds_a_checked_environment_and_reports_progress(tmp_path):
         fractions.add(round(job.fraction, 2))
     assert job.error is None, job.error
     assert job.fraction == 1.0 and "ready" in job.text and len(fractions) >= 2
-    python = setup_env.ready(folder)
-    assert python == setup_env.env_python(folder)
+    python = setup_env.ready(folder, ["cma>=3.3"])
+    assert python == setup_env.env_python(folder) and setup_env.ready(folder) is None  # not the server's set
     assert subprocess.run([python, "-c", "import cma"], timeout=60).returncode == 0
 
 
@@ -81,5 +81,7 @@ def test_the_managed_environment_is_preferred_once_ready(tmp_path, monkeypatch):
     monkeypatch.delenv("ZEROGRADS_PYTHON", raising=False)
     monkeypatch.setenv(setup_env.ENV_VAR, str(folder))
     assert local_server.managed_python() is None  # no marker: a half-built folder is not used
+    (folder / setup_env.MARKER).write_text('{"ok": true, "requirements": ["numpy"]}')
+    assert local_server.managed_python() is None  # built for other requirements: set up again
     (folder / setup_env.MARKER).write_text('{"ok": true}')
     assert local_server.server_python("") == str(folder / "bin" / "python")
