@@ -67,10 +67,7 @@ def minimize(
     only when a sample's loss is within it (``wire.verdict``), and ``Result.verdict`` says whether
     the target was found.
     """
-    if not isinstance(space, Space):
-        raise ConfigError(f"space must be an optimizer_server.Space, got {type(space).__name__}")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
-        raise ConfigError(f"budget must be an integer >= 2 (evaluations of f), got {budget!r}")
+    _check_call(space, budget)
     x0_unit = None if x0 is None else space.to_unit(np.asarray(x0, dtype=np.float64))
     capabilities = Capabilities(residuals=bool(residuals))
     opt = create_method(
@@ -104,6 +101,13 @@ def minimize(
         seed=seed,
         verdict=Verdict.judge(final_loss, noise_floor, opt.best_loss),
     )
+
+
+def _check_call(space, budget) -> None:
+    if not isinstance(space, Space):
+        raise ConfigError(f"space must be an optimizer_server.Space, got {type(space).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
+        raise ConfigError(f"budget must be an integer >= 2 (evaluations of f), got {budget!r}")
 
 
 def _recorder(space: Space, history: list, callback) -> Callable[[Step], bool]:
