@@ -50,7 +50,7 @@ def minimize(
     residuals: bool = False,
     noise_floor: float = 0.0,
     **options,
-) -> Result:
+) -> Result:  # (over 60 lines for its docstring: the contract of f)
     """Minimise ``f`` over ``space`` with ``method`` (a method or configuration name, e.g.
     ``"zerograds:efficient"``) using at most ``budget`` evaluations of ``f``.
 

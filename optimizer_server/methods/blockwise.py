@@ -6,11 +6,11 @@ larger arrays count element by element). Rendering scenes makes blocks act almos
 object's position changes the pixels where it is, a colour where it is lit. So one iteration renders,
 in one batch:
 
-* the incumbent (re-rendered with the batch's seed, so every comparison in the batch is paired);
-* for each block, samples over its *whole range* (a Sobol stream per block: the global moves that cross
-  plateaus and ridges) and samples in a box of radius ρ_b around the incumbent's value (local moves);
-  a block whose samples changed nothing (inert: an unlit floor's colour) gets one global sample, one
-  whose samples changed the loss without improving it (stuck behind a ridge) mostly global ones;
+* the incumbent (re-rendered with the batch's seed: every comparison in the batch is paired);
+* per block, samples over its *whole range* (a Sobol stream per block: global moves across plateaus and
+  ridges) and in a box of radius ρ_b around the incumbent's value (local moves, with the block's last
+  step repeated and, given the residual images, its Gauss-Newton step); an inert block (no effect, e.g.
+  an unlit floor's colour) gets one global sample, a stuck one (behind a ridge) mostly global ones;
 * joint moves of two random blocks, and swaps of like blocks (two objects each on the other's target);
 * the incumbent with every block's improvement of the last batch combined.
 
