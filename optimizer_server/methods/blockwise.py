@@ -243,7 +243,8 @@ class Blockwise(Method):
                 self._tell_round(points, owners, kinds, losses, residuals)
             if self.quiet >= self.options.patience:
                 self._start_local(left)
-        self._plan = self._fit(self._round(), left) if self.local is None else None
+        # the plan cut to the renders left: the last iteration spends exactly the budget
+        self._plan = tuple(a[: max(1, left)] for a in self._round()) if self.local is None else None
 
     def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
         o = self.options
@@ -334,10 +335,6 @@ class Blockwise(Method):
             self.quiet = 0
             self.radius[:] = self.options.radius
             self.state[:] = ACTIVE
-
-    def _fit(self, plan, left: int):
-        """The plan cut to the renders left (the last iteration spends exactly the budget)."""
-        return tuple(a[: max(1, left)] for a in plan)
 
     # --- the estimate and the state -------------------------------------------------------------------
     @property
