@@ -21,7 +21,7 @@ class Result:
     """The outcome of :func:`minimize`. Values are in parameter units (discrete kinds rounded)."""
 
     x: np.ndarray
-    """The method's final estimate."""
+    """The answer: the method's final estimate, or the sample that matched the target."""
     loss: float
     """``f(x)``, evaluated once at the end (counted in ``evaluations``)."""
     evaluations: int
@@ -85,7 +85,8 @@ def minimize(
     matched = match_threshold(noise_floor)
     record = _recorder(space, history, callback)
     steps = Loop(opt, space).run(evaluate, lambda step: record(step) or step.best_loss <= matched)
-    x_unit = opt.current
+    # the answer: the sample that matched, else the method's estimate
+    x_unit = opt.best_x if opt.best_loss <= matched else opt.current
     final_seed = np.array([steps[-1].seeds[0] if steps else seed], dtype=np.int64)
     x = space.from_unit(x_unit)
     final_loss = float(evaluate(x[None], final_seed, False).losses[0])
