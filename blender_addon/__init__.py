@@ -27,9 +27,9 @@ _state = {"registered": False, "menu": None}
 
 
 def _classes():
-    from . import operators, panels, props, run_ops
+    from . import array_ops, operators, panels, props, run_ops
 
-    return props.classes + operators.classes + run_ops.classes + panels.classes
+    return props.classes + operators.classes + array_ops.classes + run_ops.classes + panels.classes
 
 
 def _button_menu():
@@ -50,6 +50,20 @@ def _button_menu():
         bpy.utils.register_class(WM_MT_button_context)
         menu = WM_MT_button_context
     return menu
+
+
+def _menus(add: bool) -> None:
+    """The right-click entries on an Image Texture node and on a mesh object (array parameters)."""
+    import bpy
+
+    from . import array_ops
+
+    for menu_name, draw in array_ops.MENUS:
+        menu = getattr(bpy.types, menu_name, None)
+        if menu is not None:
+            menu.remove(draw)
+            if add:
+                menu.append(draw)
 
 
 def _user_folder() -> str:
@@ -79,6 +93,7 @@ def register():
     menu.remove(operators.draw_button_menu)
     menu.append(operators.draw_button_menu)
     _state["menu"] = menu
+    _menus(add=True)
     if session.on_load_pre not in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.append(session.on_load_pre)
     _state["registered"] = True
@@ -99,6 +114,7 @@ def unregister():
     if _state["menu"] is not None:
         _state["menu"].remove(operators.draw_button_menu)
         _state["menu"] = None
+    _menus(add=False)
     props.unregister_properties()
     for cls in reversed(_classes()):
         if getattr(cls, "is_registered", True):

@@ -78,6 +78,42 @@ def add_link_param(
     return _add(scene, ParamRef(name, binding.path, link=link), binding)
 
 
+def add_array_param(
+    scene,
+    path: str,
+    kind: str,
+    channels: str = "",
+    mode: str = "",
+    group: str = "",
+    name: str | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+):
+    """Add an array parameter: an image's pixels (``kind="image"``, ``path`` such as 'images["Albedo"]')
+    or a mesh object's vertices (``kind="mesh"``, 'objects["Ball"]'). One row in the list ("Albedo:
+    64×64×3 texels"). Raises DataPathError naming the problem (a packed-less file image, a mesh whose
+    modifiers change its vertex count ...); nothing is added then. The same block again returns its row."""
+    array = {"kind": kind, "channels": channels} if kind == "image" else {"kind": kind, "mode": mode, "group": group}
+    default_name = path.split('"')[1] if '"' in path else path
+    ref = ParamRef(name or default_name, path, lo=lo, hi=hi, array=array)
+    binding = params.resolve_ref(ref)
+    for item in scene.zerograds.params:
+        if item.is_array and item.data_path == binding.path:
+            return item
+    item = _add(scene, ref.replace(path=binding.path), binding)
+    item.block_text = block_text(binding)
+    return item
+
+
+def block_text(binding) -> str:
+    """``64×64×3 texels`` / ``2,562 vertices``: how a row names its block."""
+    from optimizer_server.wire.layout import describe_shape
+
+    if binding.shape and len(binding.shape) == 3:
+        return describe_shape(binding.shape, "texels")
+    return describe_shape(binding.shape[:1], "vertices") + (" × 3" if len(binding.shape) == 2 else "")
+
+
 def array_length(data_path: str) -> int:
     """How many elements the property at ``data_path`` has (0 for a single value)."""
     try:
@@ -97,7 +133,7 @@ def array_length(data_path: str) -> int:
 
 def param_problem(item) -> str | None:
     """Why a list entry cannot be optimised right now (None when it is fine). Cheap: for drawing."""
-    if not item.is_link and item.kind in ("float", "int") and not item.min < item.max:
+    if not item.is_link and (item.kind in ("float", "int") or item.is_array) and not item.min < item.max:
         return f"min ({item.min:g}) must be below max ({item.max:g})"
     try:
         ref = item.ref()
@@ -106,6 +142,8 @@ def param_problem(item) -> str | None:
         return str(exc).split("\n")[0]
     if binding.kind != item.kind:
         return f"the property is now a {binding.kind}, the list says {item.kind}; remove and add it again"
+    if item.is_array and block_text(binding) != item.block_text:
+        return f"the block is now {block_text(binding)}, the list says {item.block_text}; remove and add it again"
     return None
 
 

@@ -6,8 +6,9 @@ sys.exit(batch.main())" -- JOB.toml
 
 Writes to the job's output folder: result.json (x: name → value, the optimiser's final estimate;
 loss: image MSE of its render against the target; evaluations; history), initial.png, target.png,
-final.png, loss.png and optimised.blend. The job-file format is documented in
-``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer itself runs in
+final.png, loss.png and optimised.blend. An array parameter's values go to ``x_<name>.npy`` (and an
+image's to ``x_<name>.png`` too); result.json names the file, the shape and the range. The job-file
+format is documented in ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer itself runs in
 a separate server process started with a Python that has torch ([server] python, else
 $ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set one of the first two.
 """
@@ -64,7 +65,7 @@ def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
     os.makedirs(job.output, exist_ok=True)
     say(f"zerograds: job {job.path}\n  scene  {job.blend}\n  output {job.output}")
     bpy.ops.wm.open_mainfile(filepath=job.blend, load_ui=False)
-    prepared = prepare.prepare(job.params, job.width, job.height, job.samples, frame=job.frame)
+    prepared = prepare.prepare(job.params, job.width, job.height, job.samples, frame=job.frame, cameras=job.cameras)
     target, mask = _reference_pictures(job, prepared)
     started = time.monotonic()
     run, history = _optimise(job, prepared, target, mask, say)
@@ -80,13 +81,13 @@ def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
         "schema": 1,
         "job": job.path,
         "state": result["state"],
-        "x": x,
+        "x": _plain(x, job.output, "x_"),
         "loss": ImageLoss(target, mask).loss(final),
-        "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
+        "best_sample": {"x": _plain(result.get("best"), job.output, "best_"), "loss": result.get("best_loss")},
         "evaluations": result["evaluations"],
         "iterations": result["iteration"],
-        "start": prepared.start_named(),
-        "target": job.target_values,
+        "start": _plain(prepared.start_named(), job.output, "start_"),
+        "target": _plain(job.target_values, job.output, "target_"),
         "method": job.method,
         "worker_restarts": run.restarts,
         "wall_s": round(time.monotonic() - started, 3),
@@ -99,6 +100,31 @@ def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
         f"x = {short_values(x, limit=len(x))}\n  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
         f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
     )
+    return out
+
+
+def _plain(named: dict[str, Any] | None, folder: str | None = None, prefix: str = "") -> dict[str, Any] | None:
+    """Values for JSON: an array block as its shape and range, its values in ``folder/<prefix><name>.npy``
+    (and an image-shaped one as a PNG beside it) when a folder is given."""
+    if named is None:
+        return None
+    import numpy as np
+
+    out = {}
+    for name, value in named.items():
+        if isinstance(value, np.ndarray) and value.size > 1:
+            entry = {"shape": list(value.shape), "min": float(value.min()), "max": float(value.max())}
+            entry["mean"] = float(value.mean())
+            if folder is not None:
+                safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+                np.save(os.path.join(folder, f"{prefix}{safe}.npy"), value, allow_pickle=False)
+                entry["file"] = f"{prefix}{safe}.npy"
+                if value.ndim == 3 and value.shape[2] in (1, 3, 4):
+                    from blender_addon import images
+
+                    images.write_png(os.path.join(folder, f"{prefix}{safe}.png"), value)
+            value = entry
+        out[name] = value
     return out
 
 
@@ -118,10 +144,11 @@ def _reference_pictures(job, prepared):
             target = renderer.render_one(prepared.units(job.target_values), seed=job.target_seed)
         else:
             target = images.load_image(job.target_image)
-            if target.shape[:2] != (job.height, job.width):
+            width = job.width * len(job.cameras or [None])  # several cameras: their views side by side
+            if target.shape[:2] != (job.height, width):
                 raise jobfile.JobFileError(
-                    f"[target] image is {target.shape[1]}×{target.shape[0]} but [render] is {job.width}×{job.height}; "
-                    "make them match"
+                    f"[target] image is {target.shape[1]}×{target.shape[0]} but [render] makes {width}×{job.height}"
+                    f"{' (the cameras side by side)' if job.cameras else ''}; make them match"
                 )
         images.write_png(os.path.join(job.output, "target.png"), target)
         mask = images.load_image(job.mask)[:, :, :1] if job.mask else None
@@ -166,7 +193,7 @@ def _optimise(job, prepared, target, mask, say):
             for kind, body in run.poll(timeout_s=0.2):
                 if kind == "progress":
                     history.append({k: body[k] for k in ("iteration", "evaluations", "loss", "best_loss")})
-                    history[-1]["x"] = body["current"]
+                    history[-1]["x"] = _plain(body["current"])
                     clock.update(body["evaluations"])
                     say("  " + format_progress(body, job.budget, clock.eta_s(), values=body["current"]))
     finally:
@@ -188,6 +215,7 @@ def _final_picture(job, prepared, x):
         renderer.setup(prepared.settings, prepared.names, job="final")
         final = renderer.render_one(units, seed=0)
     params.apply_values(prepared.bindings, units)  # the renderer gave back the start values
+    params.keep(prepared.bindings)  # images: packed, so the .blend holds the result
     images.write_png(os.path.join(job.output, "final.png"), final)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
     return final

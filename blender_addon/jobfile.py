@@ -8,6 +8,7 @@ width = 64
 height = 64
 samples = 16
 frame = 40                            # optional: simulate physics up to this frame
+cameras = ["Front", "Side"]           # optional: render each camera's view; one loss over all of them
 
 [[params]]
 name = "x"
@@ -16,6 +17,21 @@ index = 0                             # optional, for arrays
 min = -2.0                            # optional: the property's soft limits
 max = 2.0
 kind = "float"                        # optional: float/int/bool/enum, detected; an error if it disagrees
+
+[[params]]                            # an array parameter: an image's pixels (one block of H×W×C values)
+name = "albedo"
+path = 'images["Albedo"]'             # a generated or packed 32-bit float RGBA image
+array = "image"
+channels = "RGB"                      # optional: which channels (default RGB)
+min = 0.0                             # optional: bounds of every value of the block (default 0..1)
+max = 1.0
+
+[[params]]                            # an array parameter: a mesh object's vertices
+name = "shape"
+path = 'objects["Ball"]'
+array = "mesh"
+mode = "normal"                       # one offset per vertex along its normal; "xyz": three per vertex
+group = "Top"                         # optional: only this vertex group's vertices
 
 [[params]]                            # a link parameter (bool): does this link exist?
 name = "l3"
@@ -26,7 +42,8 @@ to_node = "Mix"
 to_socket = "A"                       # "A_Color" when several enabled inputs share the name
 
 [target]
-values = { x = 0.5 }                  # render these values as the target, or
+values = { x = 0.5 }                  # render these values as the target (an array block: a .npy
+                                      # file of its shape, relative to this file), or
 # image = "target.exr"                # compare with an image (relative to this file)
 # mask = "mask.png"                   # optional
 # seed = 7                            # noise seed of the target render
@@ -45,7 +62,8 @@ address = "tcp://host:5555"           # optional: use a running server instead o
 python = "/path/to/python"            # optional: Python with torch for the local server
 
 Each [[params]] table becomes an ``optimizer_server.wire.paramref.ParamRef`` (min/max are its
-lo/hi; ``kind = "link"``, which older job files write, is still accepted for a link).
+lo/hi, one number each, also for an array; ``kind = "link"``, which older job files write, is still
+accepted for a link).
 """
 
 from __future__ import annotations
@@ -55,15 +73,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer_server.wire.paramref import LINK_FIELDS, ParamRef
+from optimizer_server.wire.paramref import ARRAY_FIELDS, LINK_FIELDS, ParamRef
 from optimizer_server.wire.space import KINDS
 
 from ._deps import ConfigError
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
-    "render": {"width", "height", "samples", "frame"},
-    "params": {"name", "path", "index", "min", "max", "kind", *LINK_FIELDS},
+    "render": {"width", "height", "samples", "frame", "cameras"},
+    "params": {"name", "path", "index", "min", "max", "kind", "array", "channels", "mode", "group", *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
     "workers": {"count", "threads"},
     "server": {"address", "python"},
@@ -84,6 +102,7 @@ class JobFile:
     height: int = 64
     samples: int = 16
     frame: int | None = None
+    cameras: list[str] | None = None
     params: list[ParamRef] = field(default_factory=list)
     target_values: dict[str, Any] | None = None
     target_image: str | None = None
@@ -201,6 +220,10 @@ def _parse_render(job: JobFile, render: dict[str, Any]) -> None:
     job.height = _get(render, "height", (int,), "[render]", 64, check=_positive, what="must be positive")
     job.samples = _get(render, "samples", (int,), "[render]", 16, check=_positive, what="must be positive")
     job.frame = _get(render, "frame", (int,), "[render]", None)
+    cameras = _get(render, "cameras", (list,), "[render]", None)
+    if cameras is not None and (not cameras or not all(isinstance(c, str) and c for c in cameras)):
+        raise _fail("[render]", f"'cameras' must be a list of camera object names, got {cameras!r}")
+    job.cameras = cameras
 
 
 def _parse_params(params: Any, name: str) -> list[ParamRef]:
@@ -224,6 +247,12 @@ def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
     """One [[params]] table → a ParamRef (a link parameter: all four names, no index or bounds)."""
     path = _get(p, "path", (str,), where, required=True, what="""a data path such as 'objects["Sphere"].location'""")
     index = _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more")
+    for bound in ("min", "max"):
+        if isinstance(p.get(bound), (list, dict)):
+            raise _fail(
+                where,
+                f"{bound!r} must be one number (it bounds every value of an array block alike), got {p[bound]!r}",
+            )
     lo, hi = _get(p, "min", (int, float), where), _get(p, "max", (int, float), where)
     kinds = ", ".join(_JOB_KINDS)
     kind = _get(p, "kind", (str,), where, None, check=lambda v: v in _JOB_KINDS, what=f"must be one of {kinds}")
@@ -241,10 +270,24 @@ def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
             raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
         link = {k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS}
         kind = None
+    array = _array_of(p, where)
     try:
-        return ParamRef(name, path, index, link, lo, hi, kind)
+        return ParamRef(name, path, index, link, lo, hi, kind, array)
     except ConfigError as exc:
         raise _fail(where, str(exc)) from None
+
+
+def _array_of(p: dict[str, Any], where: str) -> dict[str, str] | None:
+    """array = "image" / "mesh" with its channels, mode and group (None for a scalar parameter)."""
+    extra = [k for k in ARRAY_FIELDS[1:] if k in p]
+    if "array" not in p:
+        if extra:
+            raise _fail(where, f'{", ".join(extra)} belong to an array parameter; add array = "image" or "mesh"')
+        return None
+    array = {"kind": _get(p, "array", (str,), where)}
+    for key in extra:
+        array[key] = _get(p, key, (str,), where)
+    return array
 
 
 def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
@@ -258,7 +301,10 @@ def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
         missing = sorted(names - set(values))
         if unknown or missing:
             raise _fail("[target] values", f"must name every parameter once: missing {missing}, unknown {unknown}")
-        job.target_values = dict(values)
+        blocks = {ref.name for ref in job.params if ref.array is not None}
+        job.target_values = {
+            k: _array_file(base, v, k) if k in blocks and isinstance(v, str) else v for k, v in values.items()
+        }
     else:
         job.target_image = _existing(base, _get(target, "image", (str,), "[target]"), "[target] image")
     if "mask" in target:
@@ -283,6 +329,18 @@ def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
         job.preset = named_preset
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
+
+
+def _array_file(base: str, relative: str, name: str):
+    """An array block's target values from a .npy file (numbers only: never unpickled)."""
+    import numpy as np
+
+    where = f"[target] values.{name}"
+    path = _existing(base, relative, where)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise _fail(where, f"{relative!r} is not a .npy file of numbers: {exc}") from None
 
 
 def _existing(base: str, relative: str, where: str) -> str:

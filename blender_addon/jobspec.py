@@ -5,6 +5,7 @@ parameter specs (``"params"``) and the job id. For Blender workers those setting
 
     {"width": 64, "height": 64, "samples": 16,       # Cycles, per render
      "frame": null,                                   # or a frame to simulate up to (physics)
+     "cameras": ["Front", "Side"],                    # optional: one view per camera object, side by side
      "paths": [{"name": "x", "path": 'objects["Ball"].location', "index": 0},
                {"name": "l3", "path": 'materials["Mat"].node_tree', "index": -1,   # a link parameter
                 "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}},
@@ -12,7 +13,8 @@ parameter specs (``"params"``) and the job id. For Blender workers those setting
 
 where every ``paths`` entry is a ``ParamRef``'s wire form (only where the parameter is: its
 ``locator()``), and the job ``requires`` ``{"scene": scene_id(blend)}`` so that only workers that
-loaded that very .blend file take it.
+loaded that very .blend file take it. With ``cameras`` a sample's image is its views side by side
+(width × number of cameras), so one loss compares every view.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ def scene_id(blend_path: str) -> str:
 
 
 def render_settings(
-    width: int, height: int, samples: int, refs: Sequence[ParamRef], frame: int | None = None
+    width: int,
+    height: int,
+    samples: int,
+    refs: Sequence[ParamRef],
+    frame: int | None = None,
+    cameras: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Build (and check) the settings dict of a Blender job."""
     settings = {
@@ -48,6 +55,8 @@ def render_settings(
         "frame": None if frame is None else int(frame),
         "paths": [ref.locator().to_dict() for ref in refs],
     }
+    if cameras:
+        settings["cameras"] = list(cameras)
     check_settings(settings)
     return settings
 
@@ -61,6 +70,14 @@ def check_settings(settings: dict[str, Any]) -> list[ParamRef]:
     frame = settings.get("frame")
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int)):
         raise ConfigError(f"render setting 'frame' must be a frame number or null, got {frame!r}")
+    cameras = settings.get("cameras")
+    if cameras is not None and (
+        not isinstance(cameras, list)
+        or not cameras
+        or not all(isinstance(c, str) and c for c in cameras)
+        or len(set(cameras)) != len(cameras)
+    ):
+        raise ConfigError(f"render setting 'cameras' must be a list of distinct camera object names, got {cameras!r}")
     paths = settings.get("paths")
     if not isinstance(paths, list) or not paths:
         raise ConfigError("render settings need 'paths': [{name, path, index}, ...] with one entry per parameter")

@@ -48,6 +48,10 @@ class ZEROGRADS_UL_params(bpy.types.UIList):
         sub = row.row()
         sub.active = item.enabled
         sub.alert = problem is not None
+        if item.is_array:  # one row per block: "Albedo: 64×64×3 texels"
+            icon = "IMAGE_DATA" if item.array_kind == "IMAGE" else "MESH_DATA"
+            sub.label(text=f"{item.name}: {item.block_text}", icon="ERROR" if problem else icon)
+            return
         sub.label(text=item.name, icon="ERROR" if problem else ("NODETREE" if item.is_link else "DOT"))
 
 
@@ -140,7 +144,12 @@ class VIEW3D_PT_zerograds_params(_SetupPanel, bpy.types.Panel):
         col.operator("zerograds.remove_param", icon="REMOVE", text="")
         col.operator("zerograds.add_link_param", icon="NODETREE", text="")
         if not len(s.params):
-            _wrap(layout, "Right-click a property › Add to Optimization", context, icon="INFO")
+            _wrap(
+                layout,
+                "Right-click a property (or an Image Texture node, or a mesh object) › Add to Optimization",
+                context,
+                icon="INFO",
+            )
         elif 0 <= s.params_index < len(s.params):
             _draw_param_details(layout, s.params[s.params_index], context)
 
@@ -212,7 +221,7 @@ def _draw_param_details(layout, item, context):
     col = _split(layout)
     if not item.is_link:  # a link is on/off: no range
         sub = col.column(align=True)
-        sub.enabled = item.kind in ("float", "int")
+        sub.enabled = item.kind in ("float", "int") or item.is_array
         sub.prop(item, "min")
         sub.prop(item, "max")
     s = context.scene.zerograds
@@ -225,6 +234,13 @@ def _draw_param_details(layout, item, context):
     if item.is_link:
         for key in ("from_node", "from_socket", "to_node", "to_socket"):
             col.prop(item, key)
+    elif item.is_array:
+        col.label(text=item.block_text)
+        if item.array_kind == "IMAGE":
+            col.prop(item, "channels")
+        else:
+            col.prop(item, "mesh_mode")
+            col.prop(item, "vertex_group")
     else:
         col.prop(item, "array_index")
         col.prop(item, "kind")

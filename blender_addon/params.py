@@ -9,9 +9,13 @@ through :func:`resolve_ref`: a data path to a :class:`Binding`, a link (``blende
 a link between two named sockets exist) to a ``LinkBinding`` with the same interface. Kinds,
 bounds and rounding are the optimiser's ``ParamSpec``'s (``optimizer_server.wire.space``).
 
-``apply_values(bindings, values)`` writes one sample in parameter units (discrete kinds rounded,
-enums by choice index), tags what Cycles' persistent data would otherwise ignore, and restores
-every value if any write fails, so the scene is never half-applied.
+An array reference (``ref.array``: an image's pixels, a mesh's vertices) resolves to one of
+``blender_addon.arrays``' bindings, which hold a whole block of values.
+
+``apply_values(bindings, values)`` writes one sample in parameter units (a flat vector: one entry per
+scalar, a block's worth per array; discrete kinds rounded, enums by choice index), tags what Cycles'
+persistent data would otherwise ignore, and restores every value if any write fails, so the scene is
+never half-applied.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import math
 from collections.abc import Sequence
 
 import bpy
+import numpy as np
 
 from optimizer_server.wire.paramref import ParamRef
 from optimizer_server.wire.space import ParamSpec, round_half_up
 
-from . import datapath, links, lookup
+from . import arrays, datapath, links, lookup
 from .datapath import DataPathError
 
 _RNA_KIND = {"FLOAT": "float", "INT": "int", "BOOLEAN": "bool", "ENUM": "enum"}
@@ -250,38 +255,76 @@ def tag(bindings: Sequence[Binding]) -> None:
             b.tag_id.update_tag()
 
 
-def apply_values(bindings: Sequence[Binding], values: Sequence[float], update: bool = False) -> None:
-    """Write one sample (parameter units) to all bindings at once; all or nothing.
+def size_of(binding) -> int:
+    """How many values a binding takes in a sample: 1, or an array block's size."""
+    return getattr(binding, "size", 1) if getattr(binding, "is_array", False) else 1
 
-    ``update=True`` also evaluates the view layer's depsgraph once (needed to see the result
-    in the viewport or before stepping frames; a render evaluates its own depsgraph anyway).
+
+def split(bindings: Sequence, values) -> list:
+    """A flat sample → one float per scalar binding, one flat array per array binding."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    sizes = [size_of(b) for b in bindings]
+    if values.size != sum(sizes):
+        raise DataPathError(f"got {values.size} values for {len(bindings)} parameters holding {sum(sizes)}")
+    parts, offset = [], 0
+    for b, size in zip(bindings, sizes):
+        chunk = values[offset : offset + size]
+        parts.append(chunk if getattr(b, "is_array", False) else float(chunk[0]))
+        offset += size
+    return parts
+
+
+def apply_values(bindings: Sequence[Binding], values, update: bool = False) -> None:
+    """Write one sample (parameter units, flat) to all bindings at once; all or nothing.
+
+    Scalars are written first (a write Blender refuses restores them); array blocks, checked before
+    anything is written, last. ``update=True`` also evaluates the view layer's depsgraph once (needed
+    to see the result in the viewport or before stepping frames; a render evaluates its own anyway).
     """
-    values = [float(v) for v in values]
-    if len(values) != len(bindings):
-        raise DataPathError(f"got {len(values)} values for {len(bindings)} parameters")
-    bad = [b.path for b, v in zip(bindings, values) if not math.isfinite(v)]
+    parts = split(bindings, values)
+    bad = [b.path for b, v in zip(bindings, parts) if not np.all(np.isfinite(v))]
     if bad:
         raise DataPathError(f"non-finite values for {bad}; nothing was changed")
-    saved = snapshot(bindings)
+    scalars = [(b, v) for b, v in zip(bindings, parts) if not getattr(b, "is_array", False)]
+    blocks = [(b, b.check(v)) for b, v in zip(bindings, parts) if getattr(b, "is_array", False)]
+    saved = snapshot([b for b, _ in scalars])
     try:
-        for b, v in zip(bindings, values):
+        for b, v in scalars:
             b.write(v)
     except Exception:
-        restore(bindings, saved)
+        restore([b for b, _ in scalars], saved)
         raise
+    for b, v in blocks:
+        b.write(v)
     tag(bindings)
     if update:
         bpy.context.view_layer.update()
 
 
+def keep(bindings: Sequence) -> None:
+    """Make written array values part of the .blend when it is saved (an image's pixels are packed)."""
+    for b in bindings:
+        if hasattr(b, "keep"):
+            b.keep()
+
+
 def read_values(bindings: Sequence[Binding]) -> list[float]:
-    return [b.read() for b in bindings]
+    """The current values, flat: one per scalar, a block's worth per array."""
+    out: list[float] = []
+    for b in bindings:
+        if getattr(b, "is_array", False):
+            out.extend(b.read().tolist())
+        else:
+            out.append(b.read())
+    return out
 
 
 def spec_for(ref: ParamRef, binding) -> ParamSpec:
     """The optimiser's spec of a resolved parameter: the ref's name and range (default: the
     binding's :meth:`~Binding.default_bounds`), the property's kind (an error if the ref expects
     another kind). Works for both kinds of binding (a link is a bool)."""
+    if getattr(binding, "is_array", False):
+        return binding.spec(ref)
     if ref.value_kind is not None and ref.value_kind != binding.kind:
         raise DataPathError(
             f"parameter {ref.name!r}: kind = {ref.value_kind!r}, but {ref.describe()} is a {binding.kind} "
@@ -302,6 +345,8 @@ def resolve_ref(ref: ParamRef):
     """A parameter reference → its live binding (a :class:`Binding`, or a link's ``LinkBinding``)."""
     if ref.link is not None:  # the path names a node tree (or a material/world that has one)
         return links.resolve_link(ref.path, ref.link, lookup.resolve_struct(ref.path))
+    if ref.array is not None:  # an image's pixels or a mesh's vertices
+        return arrays.resolve_array(ref)
     return resolve(ref.path, ref.index)
 
 
@@ -315,7 +360,19 @@ def resolve_all(refs: Sequence[ParamRef]) -> list[Binding]:
             problems.append(f"parameter {ref.name!r}: {e}")
     if problems:
         raise DataPathError("\n".join(problems))
-    shared = links.check_shared_inputs(bindings)
+    shared = links.check_shared_inputs(bindings) + _shared_blocks(refs, bindings)
     if shared:
         raise DataPathError("\n".join(shared))
     return bindings
+
+
+def _shared_blocks(refs: Sequence[ParamRef], bindings: Sequence) -> list[str]:
+    """Two array parameters on one image or mesh would overwrite each other's values."""
+    seen: dict[str, str] = {}
+    problems = []
+    for ref, b in zip(refs, bindings):
+        if getattr(b, "is_array", False):
+            if b.path in seen:
+                problems.append(f"parameters {seen[b.path]!r} and {ref.name!r} both change {b.path}; keep one")
+            seen.setdefault(b.path, ref.name)
+    return problems

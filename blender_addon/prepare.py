@@ -39,8 +39,19 @@ class PreparedJob:
         return [ref.name for ref in self.refs]
 
     def start_named(self) -> dict[str, Any]:
-        """The start values as Blender holds them (int, bool, enum choice, float), by name."""
-        return {ref.name: b.to_raw(v) for ref, b, v in zip(self.refs, self.bindings, self.start_units)}
+        """The start values as Blender holds them (int, bool, enum choice, float; an array block as an
+        array of its shape), by name."""
+        parts = params.split(self.bindings, self.start_units)
+        return {ref.name: b.to_raw(v) for ref, b, v in zip(self.refs, self.bindings, parts)}
+
+    def rebind(self) -> list:
+        """The references resolved again (the artist may have renamed things meanwhile); mesh blocks keep
+        counting their offsets from the shape the job started from."""
+        bindings = params.resolve_all(self.refs)
+        for new, old in zip(bindings, self.bindings):
+            if hasattr(new, "adopt_rest") and type(new) is type(old):
+                new.adopt_rest(old)
+        return bindings
 
     def units(self, named: dict[str, Any]) -> list[float]:
         """{name: value} (as the server or a job file writes it) → parameter units."""
@@ -75,11 +86,19 @@ class PreparedJob:
         )
 
 
-def prepare(refs: Sequence[ParamRef], width: int, height: int, samples: int, frame: int | None = None) -> PreparedJob:
+def prepare(
+    refs: Sequence[ParamRef],
+    width: int,
+    height: int,
+    samples: int,
+    frame: int | None = None,
+    cameras: Sequence[str] | None = None,
+) -> PreparedJob:
     """Resolve every reference in the open scene (one error naming every bad one), build the space
-    and the workers' render settings, and read the start values. Nothing in the scene changes."""
+    and the workers' render settings, and read the start values. Nothing in the scene changes.
+    ``cameras``: render from each of these camera objects and compare all views in one loss."""
     refs = list(refs)
     bindings = params.resolve_all(refs)
     space = Space([params.spec_for(ref, b) for ref, b in zip(refs, bindings)])
-    settings = jobspec.render_settings(width, height, samples, refs, frame=frame)
+    settings = jobspec.render_settings(width, height, samples, refs, frame=frame, cameras=cameras)
     return PreparedJob(refs, bindings, space, settings, params.read_values(bindings))

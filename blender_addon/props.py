@@ -43,12 +43,42 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
     from_socket: StringProperty(name="From Socket", description="Its output, by name or identifier")
     to_node: StringProperty(name="To Node", description="Name of the node the link ends at")
     to_socket: StringProperty(name="To Socket", description="Its input, by name or identifier (e.g. A_Color)")
+    # Array parameters (one block of many values): data_path is the image or the mesh object.
+    array_kind: EnumProperty(
+        name="Block",
+        items=[
+            ("NONE", "Value", "One value of a property"),
+            ("IMAGE", "Image", "The pixels of an image (chosen channels)"),
+            ("MESH", "Mesh", "The vertices of a mesh object"),
+        ],
+        default="NONE",
+    )
+    channels: StringProperty(name="Channels", default="RGB", description="Which of the image's channels, e.g. RGB")
+    mesh_mode: EnumProperty(
+        name="Mode",
+        items=[
+            ("normal", "Along Normals", "One offset per vertex along its normal"),
+            ("xyz", "X, Y, Z", "Three offsets per vertex"),
+        ],
+        default="normal",
+    )
+    vertex_group: StringProperty(name="Vertex Group", description="Only this group's vertices (empty: all)")
+    block_text: StringProperty(name="Size", description="How many values the block holds, e.g. 64×64×3 texels")
+
+    @property
+    def is_array(self) -> bool:
+        return self.array_kind != "NONE"
 
     def ref(self) -> ParamRef:
         """This entry as the project's parameter reference (``ConfigError`` when it is not valid)."""
         if self.is_link:
             link = {k: getattr(self, k) for k in LINK_FIELDS}
             return ParamRef(self.name, self.data_path, link=link)
+        if self.is_array:
+            array = {"kind": "image", "channels": self.channels}
+            if self.array_kind == "MESH":
+                array = {"kind": "mesh", "mode": self.mesh_mode, "group": self.vertex_group}
+            return ParamRef(self.name, self.data_path, lo=self.min, hi=self.max, array=array)
         ranged = self.kind in ("float", "int")  # bool and enum ranges are implied by the kind
         lo, hi = (self.min, self.max) if ranged else (None, None)
         return ParamRef(self.name, self.data_path, self.array_index, lo=lo, hi=hi, kind=self.kind)
@@ -60,6 +90,11 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
         if ref.link is not None:
             for key, value in ref.link.to_dict().items():
                 setattr(self, key, value)
+        self.array_kind = ref.array.kind.upper() if ref.array is not None else "NONE"
+        if ref.array is not None and ref.array.kind == "image":
+            self.channels = ref.array.channels or "RGB"
+        elif ref.array is not None:
+            self.mesh_mode, self.vertex_group = ref.array.mode, ref.array.group
         self.min = bounds[0] if ref.lo is None else ref.lo
         self.max = bounds[1] if ref.hi is None else ref.hi
 

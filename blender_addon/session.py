@@ -27,6 +27,7 @@ from typing import Any
 
 import bpy
 
+from optimizer_server.wire import layout
 from optimizer_server.wire.progress import EtaClock, format_progress
 from optimizer_server.wire.transport import is_loopback
 
@@ -244,13 +245,20 @@ class OptimizeSession:
 
     def _show(self, named: dict[str, Any]) -> None:
         """Write one set of values into the scene (all or nothing) and refresh the viewport."""
-        bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
+        bindings = self.job.rebind()  # re-resolved: the artist may have renamed things
         params.apply_values(bindings, self.job.units(named), update=True)
         self.touched_scene = True
         self._redraw(viewport=True)  # ID properties send no redraw of their own
         if time.monotonic() - self._last_curve > 1.0:
             self._last_curve = time.monotonic()
             lossview.update(self.losses, self.run.work_dir)
+
+    def _usable(self, named: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Values that can be written: a job summary (when the server's `done` was missed) names big
+        array blocks only briefly; then the last progress message's values are shown instead."""
+        if named and any(layout.is_brief(v) for v in named.values()):
+            return (self.latest or {}).get("current")
+        return named
 
     def _finish(self) -> None:
         self.done = True
@@ -264,7 +272,7 @@ class OptimizeSession:
             self._cancelled_before_start()
             return
         self.best_loss = self.result.get("best_loss", self.best_loss)
-        shown = self.result.get("best") or self.result.get("current")
+        shown = self._usable(self.result.get("best") or self.result.get("current"))
         if shown and (self.touched_scene or state != "cancelled"):
             self._show(shown)  # what Keep gives: the best render
         lossview.update(self.losses, self.run.work_dir)
@@ -283,7 +291,7 @@ class OptimizeSession:
 
     def _restore_start(self) -> list:
         try:
-            bindings = params.resolve_all(self.refs)
+            bindings = self.job.rebind()
         except ZeroGradsError:
             return []  # a path no longer resolves: nothing of ours can be written there anyway
         params.restore(bindings, self.start_raw)
@@ -339,7 +347,7 @@ class OptimizeSession:
             return
         self._keeping = True
         result = self.result or {}
-        chosen = (result.get("best") if which == "BEST" else None) or result.get("current")
+        chosen = self._usable((result.get("best") if which == "BEST" else None) or result.get("current"))
         if bpy.app.background:  # no undo history to write into (and no timers): now
             self._keep_now(chosen)
         else:
@@ -351,6 +359,7 @@ class OptimizeSession:
             _undo_push("ZeroGrads: values before Optimize")
             if chosen and bindings:
                 params.apply_values(bindings, self.job.units(chosen), update=True)
+                params.keep(bindings)  # an image's new pixels packed: saving the .blend keeps them
             _undo_push("ZeroGrads: Keep Result")
         finally:
             self.close()

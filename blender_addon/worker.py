@@ -8,7 +8,8 @@ or inside Blender itself (see ``worker_processes.blender_command``)::
 
 It registers with the optimizer server (``optimizer_server.wire.worker_loop``), and for every batch
 applies each sample's values in one go, renders with Cycles (persistent data, the per-sample
-seed) and returns linear float RGBA pixels read in memory.
+seed) and returns linear float RGBA pixels read in memory: with several cameras (the job's
+``cameras``) the views side by side in one image.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class SceneRenderer:
         self._bindings: list[params.Binding] = []
         self._saved: list = []
         self._frame: int | None = None
+        self._size = 0
+        self._cameras: list = []  # [("", the scene's own camera), (name, camera) ...] for multi-view jobs
 
     def close(self) -> None:
         """Give back the values the current job changed and unwrap Cycles."""
@@ -58,8 +61,13 @@ class SceneRenderer:
     def setup(self, settings: dict[str, Any], param_names: list[str], job: str | None = None) -> None:
         refs = jobspec.ordered_refs(settings, param_names)  # checks the settings first
         self._leave_job()
-        self._bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
-        self._saved = params.snapshot(self._bindings)
+        bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
+        self._cameras = _cameras(self.scene, settings.get("cameras"))
+        self._bindings, self._saved = bindings, params.snapshot(bindings)
+        for b in bindings:
+            if getattr(b, "is_array", False):
+                b.prepare_for_render()  # images: writes Cycles' persistent data sees
+        self._size = sum(params.size_of(b) for b in bindings)
         render.configure(self.scene, settings["width"], settings["height"], settings["samples"], threads=self.threads)
         self._frame = settings.get("frame")
         self._job = job
@@ -67,23 +75,49 @@ class SceneRenderer:
     def _leave_job(self) -> None:
         if self._bindings:
             params.restore(self._bindings, self._saved)
-        self._bindings, self._saved, self._job = [], [], None
+            for b in self._bindings:
+                if getattr(b, "is_array", False):
+                    b.release()
+        if self._cameras:
+            self.scene.camera = self._cameras[0][1]
+        self._bindings, self._saved, self._job, self._cameras = [], [], None, []
 
     def render_one(self, values, seed: int) -> np.ndarray:
         params.apply_values(self._bindings, values)
         if self._frame is not None:
             render.step_frames(self.scene, self._frame)
-        return self.renderer.render(seed=int(seed))
+        if not self._cameras:
+            return self.renderer.render(seed=int(seed))
+        views = []
+        for _, camera in self._cameras[1:]:
+            self.scene.camera = camera
+            views.append(self.renderer.render(seed=int(seed)))
+        self.scene.camera = self._cameras[0][1]
+        return np.concatenate(views, axis=1)  # side by side: one loss over every view
 
     def __call__(self, values: np.ndarray, settings: dict[str, Any], seeds: np.ndarray) -> np.ndarray:
         job = settings.get("job")
         if job != self._job or not self._bindings:
             names = [p["name"] for p in settings.get("params", [])]
             self.setup(settings, names, job)
-        if values.shape[1] != len(self._bindings):
-            raise ValueError(f"got {values.shape[1]} values per sample for {len(self._bindings)} parameters")
+        if values.shape[1] != self._size:
+            raise ValueError(f"got {values.shape[1]} values per sample for parameters holding {self._size}")
         images = [self.render_one(row, seed) for row, seed in zip(values, seeds)]
         return np.stack(images)
+
+
+def _cameras(scene, names) -> list:
+    """The scene's camera first (given back after each sample), then each named camera object."""
+    if not names:
+        return []
+    found = []
+    for name in names:
+        obj = bpy.data.objects.get(name)
+        if obj is None or obj.type != "CAMERA":
+            cams = [o.name for o in bpy.data.objects if o.type == "CAMERA"]
+            raise params.DataPathError(f"render setting 'cameras': no camera object {name!r}; cameras: {cams}")
+        found.append((name, obj))
+    return [("", scene.camera)] + found
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

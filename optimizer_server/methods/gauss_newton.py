@@ -24,7 +24,9 @@ thousands a texture needs) is in ``residual_models.py``.
 Where the space holds an image's texels (an array parameter of shape (H, W) or (H, W, C),
 ``Space.grids``), the probes are smooth on that grid: an image through a camera resolves smooth
 texel changes far better than per-texel noise, so each render teaches the model much more
-(texture65536: see docs/efficiency.md).
+(texture65536: see docs/efficiency.md). Where it holds a mesh's vertices (``Space.graphs``), the probes
+are noise smoothed along the mesh's edges (Laplacian smoothing), for the same reason: a render sees a
+smooth bulge, not one vertex pushed alone (docs/results-highdim.md).
 
 The caller must pass each sample's residual vector to ``tell`` (capability ``residuals``: the server
 and the scene harness for image losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured
@@ -64,6 +66,8 @@ class GaussNewtonOptions(CommonOptions):
     independent noise per texel."""
     grid_smoothness: float = 4.0
     """Correlation length of the smooth probes, in texels (the σ of a Gaussian filter)."""
+    graph_smoothness: float = 4.0
+    """Correlation length of the smooth probes on a mesh, in edges (2·length² Laplacian smoothing steps)."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
@@ -72,7 +76,7 @@ class GaussNewtonOptions(CommonOptions):
     """The radius never grows beyond this."""
 
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "sampling": ("samples", "sigma", "discrete_sigma", "smooth_probes", "grid_smoothness"),
+        "sampling": ("samples", "sigma", "discrete_sigma", "smooth_probes", "grid_smoothness", "graph_smoothness"),
         "surrogate": ("memory", "memory_gib"),
         "step": ("radius", "radius_min", "radius_max"),
     }
@@ -94,6 +98,8 @@ class GaussNewtonOptions(CommonOptions):
             )
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
+        if not self.graph_smoothness >= 0:
+            raise ConfigError(f"{name}: graph_smoothness must be >= 0 edges, got {self.graph_smoothness}")
 
 
 def smooth_noise(rng: np.random.Generator, count: int, shape: tuple[int, ...], length: float) -> np.ndarray:
@@ -113,6 +119,32 @@ def smooth_noise(rng: np.random.Generator, count: int, shape: tuple[int, ...], l
         filtered = np.fft.irfft(np.fft.rfft(padded, axis=axis) * gain, n=padded.shape[axis], axis=axis)
         noise = np.take(filtered, np.arange(pad, pad + size), axis=axis)
     noise = noise.reshape(count, -1)
+    return noise / np.maximum(noise.std(axis=1, keepdims=True), 1e-12)
+
+
+def graph_walk(graph):
+    """The sparse step "each vertex moves halfway to its neighbours' mean" as V×V ``0.5·D⁻¹A`` (the
+    other half is the vertex itself), from a ``layout.Graph``'s edges."""
+    from scipy import sparse
+
+    a, b = graph.edges[:, 0], graph.edges[:, 1]
+    v = graph.vertices
+    adjacency = sparse.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(v, v)).tocsr()
+    adjacency.data[:] = 1.0  # an edge listed twice counts once
+    degree = np.maximum(np.asarray(adjacency.sum(axis=1)).ravel(), 1.0)
+    return sparse.diags(0.5 / degree) @ adjacency
+
+
+def graph_noise(rng: np.random.Generator, count: int, graph, length: float, walk=None) -> np.ndarray:
+    """(count, V·C) Gaussian noise smoothed along a mesh's edges: 2·`length`² lazy Laplacian steps
+    (``graph_walk``; the spread grows by about one edge per two steps), each channel on its own, scaled
+    back to unit variance."""
+    walk = graph_walk(graph) if walk is None else walk
+    v, c = graph.vertices, graph.channels
+    noise = rng.standard_normal((v, count * c))
+    for _ in range(int(np.ceil(2.0 * length**2))):
+        noise = 0.5 * noise + walk @ noise
+    noise = noise.reshape(v, count, c).transpose(1, 0, 2).reshape(count, v * c)
     return noise / np.maximum(noise.std(axis=1, keepdims=True), 1e-12)
 
 
@@ -139,7 +171,8 @@ class GaussNewton(Method):
     wants_residuals = True
     presets = {"white_probes": {"smooth_probes": False}}
     preset_notes = {
-        "white_probes": "independent noise per texel even on image parameters (the comparison for smooth probes)"
+        "white_probes": "independent noise per texel or vertex even on image and mesh parameters (the comparison "
+        "for smooth probes)"
     }
 
     def _setup(self) -> None:
@@ -151,6 +184,8 @@ class GaussNewton(Method):
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
         self.grids = self.space.grids if o.smooth_probes else []
+        self.graphs = self.space.graphs if o.smooth_probes and o.graph_smoothness > 0 else []
+        self.walks = [graph_walk(g) for g in self.graphs]
         self.model_kind = "krylov" if self.n >= _KRYLOV_FROM else "eigen"
         self.model = None  # built at the first tell, when the residuals' size is known
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)
@@ -186,6 +221,10 @@ class GaussNewton(Method):
         for grid in self.grids:
             eps[:, grid.offset : grid.offset + grid.size] = smooth_noise(
                 rng, count, grid.shape, self.options.grid_smoothness
+            )
+        for graph, walk in zip(self.graphs, self.walks):
+            eps[:, graph.offset : graph.offset + graph.size] = graph_noise(
+                rng, count, graph, self.options.graph_smoothness, walk
             )
         eps *= self.probe_sigma
         c = self.candidate

@@ -38,6 +38,7 @@ log = logging.getLogger("zerograds.server")
 _TIMER_PERIOD_S = 0.05
 _MAX_LISTENERS = 16
 _DRAIN_BATCH = 500  # messages handled before timers and dispatch get a turn
+_FLOAT32_VALUES_ABOVE = 1024  # parameters; larger samples go to the workers as float32 (protocol.py)
 _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this often (every iteration with -v)
 
 
@@ -56,7 +57,7 @@ class OptimizerServer:
         self._auth: ServerAuth | None = None
         self._stop = threading.Event()
         self._writer = CheckpointWriter()
-        self._outbox: list[tuple[Job, str, dict[str, Any]]] = []
+        self._outbox: list[tuple[Job, str, dict[str, Any], list]] = []
         self._progress_logged: dict[str, float] = {}
         self._seq = 0
         self._turn = 0  # round-robin offset over jobs
@@ -236,7 +237,7 @@ class OptimizerServer:
                 raise
         return False
 
-    def _emit(self, job: Job, kind: str, body: dict[str, Any]) -> None:
+    def _emit(self, job: Job, kind: str, body: dict[str, Any], arrays=()) -> None:
         """Queue a job's progress/done message for its followers (sent after the next dispatch)."""
         if kind == "done":
             self.roster.drop_job(job)
@@ -263,12 +264,12 @@ class OptimizerServer:
             )
             if not quiet:
                 self._progress_logged[job.id] = now
-        self._outbox.append((job, kind, body))
+        self._outbox.append((job, kind, body, list(arrays)))
 
     def _flush_outbox(self) -> None:
         outbox, self._outbox = self._outbox, []
-        for job, kind, body in outbox:
-            job.listeners = [peer for peer in job.listeners if self._send(peer, kind, body, job=job.id)]
+        for job, kind, body, arrays in outbox:
+            job.listeners = [peer for peer in job.listeners if self._send(peer, kind, body, job=job.id, arrays=arrays)]
 
     # --- client requests -----------------------------------------------------------------------------
     def _on_submit(self, identity: bytes, msg: Message) -> None:
@@ -283,6 +284,8 @@ class OptimizerServer:
         body = dict(msg.body)
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
+        if msg.arrays_named("start"):  # the start as a whole vector (big array blocks)
+            config.start_vector = config.checked_start_vector(msg.array("start"))
         target = mask = None
         if config.target["kind"] == "image":
             target = np.array(msg.array("target"))  # copy: the frame is released after this call
@@ -348,7 +351,7 @@ class OptimizerServer:
             job = jobs[0]
             self._follow(job, identity)
             if job.final:  # a client re-attaching after the end still learns the result
-                self._send(identity, "done", job.result(), job=job.id)
+                self._send(identity, "done", job.result(), job=job.id, arrays=job.vector_frames("done"))
 
     def _follow(self, job: Job, identity: bytes) -> None:
         if identity not in job.listeners:
@@ -480,7 +483,10 @@ class OptimizerServer:
         if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
             body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
             worker.setups[job.id] = batch.purpose
-        if not self._send(worker.identity, "render", body, job=job.id, arrays=[("values", batch.values[indices])]):
+        values = batch.values[indices]
+        if job.space.n > _FLOAT32_VALUES_ABOVE:  # what a scene holds is float32 anyway: half the bytes
+            values = values.astype(np.float32)
+        if not self._send(worker.identity, "render", body, job=job.id, arrays=[("values", values)]):
             log.warning("worker %s is gone: its renders go elsewhere", worker.name)
             self._give_back(self.roster.remove(worker.identity), f"worker {worker.name} disconnected")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..wire.errors import ConfigError
 from ..wire.space import Space
 
 
@@ -28,6 +29,8 @@ class JobConfig:
     start: dict[str, Any] | None = None
     name: str = ""
     render_timeout_s: float | None = None
+    start_vector: np.ndarray | None = None
+    """The start as one vector in parameter units (sent as a frame when blocks are big); wins over ``start``."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:
@@ -35,12 +38,22 @@ class JobConfig:
         d["space"] = Space.from_dict(d["space"])
         return cls(**d)
 
+    def checked_start_vector(self, vector) -> np.ndarray:
+        vector = np.array(vector, dtype=np.float64).reshape(-1)
+        if vector.size != self.space.n or not np.all(np.isfinite(vector)):
+            raise ConfigError(
+                f"the start vector must hold {self.space.n} finite values (one per parameter value), got {vector.size}"
+            )
+        return vector
+
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["space"] = self.space.to_dict()
         return d
 
     def start_unit(self) -> np.ndarray | None:
+        if self.start_vector is not None:
+            return self.space.to_unit(self.start_vector)
         if self.start is None:
             return None
         return self.space.to_unit(self.space.values_from_named(self.start))

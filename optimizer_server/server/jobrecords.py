@@ -59,18 +59,31 @@ class JobRecords:
                     "persist_ms": self.persist_ms,
                 },  # of the previous checkpoint
             },
+            self.vector_frames("progress"),
         )
 
+    def vector_frames(self, kind: str) -> list[tuple[str, np.ndarray]]:
+        """The whole current (and, for `done`, best) parameter vector as float32 frames, when the space
+        has blocks the JSON names only briefly (``Space.named_brief``): a sample's worth, no more."""
+        if not self.space.has_big_blocks:
+            return []
+        m = self.method
+        frames = [("current", self.space.from_unit(m.current).astype(np.float32))]
+        if kind == "done" and m.best_x is not None:
+            frames.append(("best", self.space.from_unit(m.best_x).astype(np.float32)))
+        return frames
+
     def result(self) -> dict[str, Any]:
-        """The body of `done` (also the core of `progress` and of the job summaries)."""
+        """The body of `done` (also the core of `progress` and of the job summaries); big array blocks
+        named briefly (their values travel as ``vector_frames``)."""
         m = self.method
         return {
             "state": self.state,
             "iteration": m.iteration,
             "evaluations": m.evaluations,
             "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
-            "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
-            "current": self.space.named(self.space.from_unit(m.current)),
+            "best": None if m.best_x is None else self.space.named_brief(self.space.from_unit(m.best_x)),
+            "current": self.space.named_brief(self.space.from_unit(m.current)),
             "message": self.message,
             "job_dir": self.store.directory,
             "noise_floor": self.noise_floor,

@@ -21,7 +21,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -40,7 +39,7 @@ log = logging.getLogger("zerograds.server.jobs")
 # every job's loss is an image loss, so each render's residual image can always reach the method
 IMAGE_LOSS = Capabilities(residuals=True)
 
-Emit = Callable[["Job", str, dict[str, Any]], None]
+Emit = Callable[..., None]  # emit(job, kind, body, arrays=()): a progress or done message for the job's followers
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 
 
@@ -134,7 +133,7 @@ class Job(JobRecords):
     def start(self) -> None:
         """Begin (or continue after loading) by queueing the next renders."""
         if self.state in ("finished", "cancelled"):
-            self._emit(self, "done", self.result())
+            self._emit(self, "done", self.result(), self.vector_frames("done"))
         elif self.loss is None:
             if self.state != "paused":
                 self.state = "waiting_for_target"
@@ -331,4 +330,4 @@ class Job(JobRecords):
 
     def _finish(self) -> None:
         self.save(wait=True)  # on disk before anyone hears `done`
-        self._emit(self, "done", self.result())
+        self._emit(self, "done", self.result(), self.vector_frames("done"))

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import zmq
 
-from . import protocol
+from . import layout, protocol
 from .errors import ConfigError, JobFailedError, ProtocolError, RequestRejectedError, ServerUnavailableError
 from .protocol import Message
+from .space import Space
 from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
@@ -82,16 +83,16 @@ class OptimizerClient:
             "requires": dict(requires or {}),
             "name": name,
         }
+        arrays = []
         if start is not None:
-            body["start"] = dict(start)
+            _start_into(body, arrays, space, start)
         if render_timeout_s is not None:
             body["render_timeout_s"] = float(render_timeout_s)
-        arrays = []
         if target_image is not None:
             body["target"] = {"kind": "image"}
             arrays.append(("target", _image(target_image, "target_image")))
         else:
-            body["target"] = {"kind": "values", "values": dict(target_values)}
+            body["target"] = {"kind": "values", "values": _json_values(target_values, "target_values")}
             if target_seed is not None:
                 body["target"]["seed"] = int(target_seed)
             if target_settings is not None:
@@ -205,9 +206,13 @@ class OptimizerClient:
             self._watcher.check()
             return None
         try:
-            return protocol.decode(recv_frames(self._socket), accept=protocol.SERVER_TO_CLIENT)
+            msg = protocol.decode(recv_frames(self._socket), accept=protocol.SERVER_TO_CLIENT)
         except ProtocolError as exc:  # a newer/broken server: say so instead of hanging
             raise ProtocolError(f"unreadable message from the server: {exc}", code=exc.code) from None
+        for key in ("current", "best"):  # big array blocks: named briefly, their values in a frame
+            if msg.arrays_named(key) and isinstance(msg.body.get(key), dict):
+                msg.body[key] = layout.expand(msg.body[key], msg.array(key))
+        return msg
 
     def _file(self, msg: Message) -> None:
         """Keep job events for whoever iterates over that job; drop stale replies."""
@@ -281,3 +286,28 @@ def _image(image: Any, what: str) -> np.ndarray:
     if a.ndim != 3:
         raise ConfigError(f"{what} must be an (H, W, C) or (H, W) image, got shape {a.shape}")
     return a
+
+
+def _json_values(named: dict[str, Any], what: str) -> dict[str, Any]:
+    """{name: value} for the JSON header: arrays as nested lists, refused when too big to spell out."""
+    out = {}
+    for name, value in named.items():
+        if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and len(value) > 0):
+            array = np.asarray(value)
+            if array.size > layout.BRIEF_ABOVE:
+                raise ConfigError(
+                    f"{what}[{name!r}] holds {array.size:,} values, too many for the message header; render the "
+                    "target yourself and send it as target_image"
+                )
+            value = array.tolist()
+        out[name] = value
+    return out
+
+
+def _start_into(body: dict[str, Any], arrays: list, space: Any, start: dict[str, Any]) -> None:
+    """The start point: by name in the body, or, when the space has big array blocks, as one vector frame."""
+    space_obj = space if isinstance(space, Space) else Space.from_dict(_space_dict(space))
+    if not space_obj.has_big_blocks:
+        body["start"] = _json_values(start, "start")
+        return
+    arrays.append(("start", space_obj.values_from_named(start)))

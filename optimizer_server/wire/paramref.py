@@ -15,6 +15,12 @@ Wire form (``to_dict``/``from_dict``)::
     {"name": "x", "path": 'objects["Ball"].location', "index": 0, "lo": -1.0, "hi": 1.0}
     {"name": "l3", "path": 'materials["Mat"].node_tree',
      "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}}
+    {"name": "albedo", "path": 'images["Albedo"]', "array": {"kind": "image", "channels": "RGB"}, "lo": 0, "hi": 1}
+    {"name": "shape", "path": 'objects["Ball"]', "array": {"kind": "mesh", "mode": "normal", "group": "Top"}}
+
+An ``array`` (an :class:`ArrayRef`) makes the parameter one block of many values: the pixels of an Image
+datablock (all of them, chosen channels) or the vertices of a mesh object (offsets along the rest
+normals, or x, y, z offsets; optionally one vertex group's). Its bounds hold for every value of the block.
 
 Only the standard library and this package are imported: the Blender add-on vendors it.
 """
@@ -30,7 +36,83 @@ from .errors import ConfigError
 from .space import KINDS, ParamSpec
 
 LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
-_REF_KEYS = ("name", "path", "index", "link", "lo", "hi", "kind")
+_REF_KEYS = ("name", "path", "index", "link", "lo", "hi", "kind", "array")
+ARRAY_KINDS = ("image", "mesh")
+MESH_MODES = ("normal", "xyz")
+ARRAY_FIELDS = ("kind", "channels", "mode", "group")
+
+
+@dataclass(frozen=True)
+class ArrayRef:
+    """What block of values an array parameter is.
+
+    ``kind="image"``: an Image datablock's pixels, ``channels`` of them ("RGB": the colour of an albedo
+    map; default: RGB of an RGBA image, else every channel). ``kind="mesh"``: a mesh object's vertices,
+    ``mode`` "normal" (one offset per vertex along its rest normal, the default) or "xyz" (three offsets
+    per vertex from its rest position, object space), only ``group``'s vertices when given.
+    """
+
+    kind: str
+    channels: str = ""
+    mode: str = ""
+    group: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ARRAY_KINDS:
+            raise ConfigError(f"an array parameter's kind is one of {', '.join(ARRAY_KINDS)}, got {self.kind!r}")
+        for key in ("channels", "mode", "group"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"an array parameter's {key} must be a string, got {getattr(self, key)!r}")
+        if self.kind == "image":
+            self._check_image()
+        else:
+            self._check_mesh()
+
+    def _check_image(self) -> None:
+        if self.mode or self.group:
+            raise ConfigError("an image parameter has channels, not a mode or a vertex group")
+        channels = self.channels.upper()
+        if channels and (set(channels) - set("RGBA") or len(set(channels)) != len(channels)):
+            raise ConfigError(f"image channels are distinct letters of RGBA, e.g. 'RGB'; got {self.channels!r}")
+        if channels and channels != "".join(c for c in "RGBA" if c in channels):
+            ordered = "".join(sorted(channels, key="RGBA".index))
+            raise ConfigError(f"image channels go in the order R, G, B, A; write {ordered!r}")
+        object.__setattr__(self, "channels", channels)
+
+    def _check_mesh(self) -> None:
+        if self.channels:
+            raise ConfigError("a mesh parameter has a mode and optionally a vertex group, not channels")
+        mode = self.mode or "normal"
+        if mode not in MESH_MODES:
+            raise ConfigError(
+                f"a mesh parameter's mode is 'normal' (one offset per vertex along its normal) or 'xyz' (three "
+                f"offsets per vertex), got {self.mode!r}"
+            )
+        object.__setattr__(self, "mode", mode)
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in ARRAY_FIELDS if getattr(self, k)}
+
+    @classmethod
+    def from_any(cls, array: Any, where: str = "array") -> ArrayRef:
+        if isinstance(array, ArrayRef):
+            return array
+        if isinstance(array, str):
+            array = {"kind": array}
+        if not isinstance(array, Mapping):
+            raise ConfigError(f"{where}: an array is {{kind, channels?, mode?, group?}}, got {array!r}"[:300])
+        unknown = sorted(set(array) - set(ARRAY_FIELDS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown array keys {unknown}; allowed: {', '.join(ARRAY_FIELDS)}")
+        try:
+            return cls(**{k: array[k] for k in ARRAY_FIELDS if k in array})
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    def __str__(self) -> str:
+        if self.kind == "image":
+            return f"image pixels ({self.channels or 'default channels'})"
+        return f"mesh vertices ({self.mode}{', group ' + self.group if self.group else ''})"
 
 
 @dataclass(frozen=True)
@@ -100,6 +182,7 @@ class ParamRef:
     lo: float | None = None
     hi: float | None = None
     kind: str | None = None
+    array: ArrayRef | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
@@ -119,6 +202,17 @@ class ParamRef:
         if self.link is not None:
             object.__setattr__(self, "link", LinkRef.from_any(self.link, where))
             self._check_link(where)
+        if self.array is not None:
+            object.__setattr__(self, "array", ArrayRef.from_any(self.array, where))
+            self._check_array(where)
+
+    def _check_array(self, where: str) -> None:
+        if self.link is not None:
+            raise ConfigError(f"{where}: a parameter is a link or an array, not both")
+        if self.kind not in (None, "float"):
+            raise ConfigError(f"{where}: an array parameter holds float values, not {self.kind!r}")
+        if self.index != -1:
+            raise ConfigError(f"{where}: an array parameter is the whole block; leave the index out")
 
     def _check_link(self, where: str) -> None:
         if self.kind not in (None, "bool"):
@@ -136,18 +230,25 @@ class ParamRef:
 
     def spec(self, choices: Sequence[Any] | None = None) -> ParamSpec:
         """The optimiser's spec when the ref says everything itself (kind default float, both bounds)."""
+        if self.array is not None:
+            raise ConfigError(
+                f"parameter {self.name!r}: an array parameter's shape comes from the scene; resolve it in Blender "
+                "(blender_addon.params.spec_for)"
+            )
         kind = self.value_kind or "float"
         lo, hi = (None, None) if kind in ("bool", "enum") else (self.lo, self.hi)
         return ParamSpec(self.name, lo, hi, kind=kind, choices=choices)
 
     def locator(self) -> ParamRef:
-        """Only where the parameter is (name, path, index, link): what a render worker needs."""
-        return ParamRef(self.name, self.path, self.index, self.link)
+        """Only where the parameter is (name, path, index, link, array): what a render worker needs."""
+        return ParamRef(self.name, self.path, self.index, self.link, array=self.array)
 
     def describe(self) -> str:
         """Where it is, for people: ``objects["Ball"].location[0]`` or ``TREE: N.Color -> Mix.A``."""
         if self.link is not None:
             return f"{self.path}: {self.link}"
+        if self.array is not None:
+            return f"{self.path}: {self.array}"
         return self.path + (f"[{self.index}]" if self.index >= 0 else "")
 
     # --- wire form ----------------------------------------------------------------------------------
@@ -155,6 +256,8 @@ class ParamRef:
         d: dict[str, Any] = {"name": self.name, "path": self.path, "index": self.index}
         if self.link is not None:
             d["link"] = self.link.to_dict()
+        if self.array is not None:
+            d["array"] = self.array.to_dict()
         for key in ("lo", "hi", "kind"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
@@ -175,7 +278,7 @@ class ParamRef:
                 raise ConfigError(f"{where}: kind 'link' needs the link's four names {', '.join(LINK_FIELDS)}")
             kind = None
         index = d.get("index", -1)
-        return cls(d.get("name"), d.get("path"), index, d.get("link"), d.get("lo"), d.get("hi"), kind)
+        return cls(d.get("name"), d.get("path"), index, d.get("link"), d.get("lo"), d.get("hi"), kind, d.get("array"))
 
     def replace(self, **changes) -> ParamRef:
         return replace(self, **changes)

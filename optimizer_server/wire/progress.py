@@ -69,9 +69,19 @@ def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) and math.isfinite(value) else "?"
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    shape = value.get("shape") if isinstance(value, dict) else getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:  # an array block (or its brief): its shape and range
+        lo, hi = (value["min"], value["max"]) if isinstance(value, dict) else (value.min(), value.max())
+        return f"[{'×'.join(str(d) for d in shape)} in {float(lo):.3g}..{float(hi):.3g}]"
+    return str(value)
+
+
 def short_values(named: dict[str, Any], limit: int = 6) -> str:
-    """``x=0.5, n=3, …``: a few parameter values for a progress line."""
-    items = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(named.items())[:limit]]
+    """``x=0.5, n=3, albedo=[64×64×3 in 0.1..0.9], …``: a few parameter values for a progress line."""
+    items = [f"{k}={_short(v)}" for k, v in list(named.items())[:limit]]
     return ", ".join(items) + (", …" if len(named) > limit else "")
 
 

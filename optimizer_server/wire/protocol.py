@@ -125,8 +125,10 @@ def encode(
     descriptors, frames = [], []
     for name, array in arrays:
         a = np.asarray(array)
-        if name in _ARRAY_DTYPE:  # images are always float32, parameter values float64
-            a = np.ascontiguousarray(a, dtype=_ARRAY_DTYPE[name])
+        if name in _ARRAY_DTYPE and a.dtype.str not in _ARRAY_DTYPE[name]:  # images float32, values float64
+            a = np.ascontiguousarray(a, dtype=_ARRAY_DTYPE[name][0])
+        elif name in _ARRAY_DTYPE:
+            a = np.ascontiguousarray(a)
         elif a.dtype.kind == "f" and a.dtype.itemsize == 4:
             a = np.ascontiguousarray(a, dtype="<f4")
         elif a.dtype.kind == "f":
@@ -285,8 +287,9 @@ def _check_arrays_declared(kind: str, descriptors: list[Any], limits: Limits) ->
                 f"arrays[{i}] ({name}): dtype {dtype!r} is not one of {', '.join(_DTYPES)} "
                 "(images are little-endian float32, '<f4')"
             )
-        if name in _ARRAY_DTYPE and dtype != _ARRAY_DTYPE[name]:
-            raise ProtocolError(f"array {name!r} must have dtype {_ARRAY_DTYPE[name]!r}, got {dtype!r}")
+        if name in _ARRAY_DTYPE and dtype not in _ARRAY_DTYPE[name]:
+            wanted = " or ".join(repr(d) for d in _ARRAY_DTYPE[name])
+            raise ProtocolError(f"array {name!r} must have dtype {wanted}, got {dtype!r}")
         if (
             not isinstance(shape, list)
             or not 1 <= len(shape) <= limits.max_array_ndim
@@ -307,15 +310,31 @@ def _check_arrays_declared(kind: str, descriptors: list[Any], limits: Limits) ->
             raise ProtocolError(f"array {name!r} must be an image of shape [H, W, C], got {shape}")
         if name == "values" and len(shape) != 2:
             raise ProtocolError(f"array 'values' must have shape [batch, parameters], got {shape}")
+        if name in _VECTORS and len(shape) != 1:
+            raise ProtocolError(f"array {name!r} must be one parameter vector of shape [n], got {shape}")
 
 
-# Which arrays each message kind may carry.
+# Which arrays each message kind may carry. "start", "current" and "best" are whole parameter vectors,
+# sent when a space holds blocks too big to spell out in JSON (``layout.brief``).
 _ARRAYS = {
-    "submit": ("target", "mask"),
+    "submit": ("target", "mask", "start"),
     "render": ("values",),
     "result": ("image",),
+    "progress": ("current",),
+    "done": ("current", "best"),
 }
-_ARRAY_DTYPE = {"values": "<f8", "image": "<f4", "target": "<f4", "mask": "<f4"}
+_VECTORS = ("start", "current", "best")
+# The first dtype is the default. Parameter values may travel as float32 when there are many of them:
+# every value a Blender scene holds (pixels, coordinates, float properties) is a float32 anyway.
+_ARRAY_DTYPE = {
+    "values": ("<f8", "<f4"),
+    "image": ("<f4",),
+    "target": ("<f4",),
+    "mask": ("<f4",),
+    "start": ("<f8",),
+    "current": ("<f4", "<f8"),
+    "best": ("<f4", "<f8"),
+}
 
 
 # --- body validation ---------------------------------------------------------------------------

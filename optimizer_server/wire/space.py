@@ -4,9 +4,10 @@ Optimisers only ever see the normalised continuous vector ``x`` (``x = (θ - lo)
 Discrete kinds (int, bool, enum) are *relaxed* there and rounded only when values are handed
 to the objective (a renderer), exactly as the papers do for the LED / WICKER / NODE-GRAPH tasks.
 
-A parameter is one value or an array block of many (``shape``): a vector, or an image's texels
-(H, W) / (H, W, C). A block's layout reaches the methods as data (``Space.grids``), so that their
-probes can follow it (smooth textures on an image grid).
+A parameter is one value or an array block of many (``shape``): a vector, an image's texels
+(H, W) / (H, W, C), or a mesh's vertices ((V,) or (V, 3) with ``edges``). A block's layout reaches the
+methods as data (``Space.grids``, ``Space.graphs``; ``layout.py``), so that their probes can follow it
+(smooth textures on an image grid, smooth displacements along a mesh).
 
 Only numpy is imported here: the Blender add-on and the wire protocol use this module.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .layout import BRIEF_ABOVE, Graph, Grid, brief, check_edges
 
 KINDS = ("float", "int", "bool", "enum")
 MAX_DIMS = 3  # (H, W, C): an image's texels, channels last
@@ -39,7 +41,8 @@ class ParamSpec:
     ``lo``/``hi`` are in the parameter's own units. ``bool`` defaults to ``[0, 1]``; ``enum``
     takes ``choices`` and works on the choice index ``[0, len(choices) - 1]``. ``shape`` makes it a
     block of ``prod(shape)`` values of the same kind and bounds: ``(k,)`` a vector, ``(H, W)`` or
-    ``(H, W, C)`` an image's texels (row-major, channels last).
+    ``(H, W, C)`` an image's texels (row-major, channels last). ``edges`` makes the block a mesh's
+    vertices, shape ``(V,)`` or ``(V, 3)``: vertex index pairs (a flat tuple a0, b0, a1, b1, …).
     """
 
     name: str
@@ -48,9 +51,14 @@ class ParamSpec:
     kind: str = "float"
     choices: Sequence[Any] | None = field(default=None)
     shape: tuple[int, ...] = ()
+    edges: tuple[int, ...] | None = None
 
     def __post_init__(self):
         self._check_shape()
+        if self.edges is not None:
+            if self.kind != "float":
+                raise ConfigError(f"parameter {self.name!r}: a mesh block holds float values, not {self.kind!r}")
+            object.__setattr__(self, "edges", check_edges(self.name, self.edges, self.shape))
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"parameter name must be a non-empty string, got {self.name!r}")
         if self.kind not in KINDS:
@@ -126,17 +134,19 @@ class ParamSpec:
             d["choices"] = list(self.choices)
         if self.shape:
             d["shape"] = list(self.shape)
+        if self.edges is not None:
+            d["edges"] = list(self.edges)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
         if not isinstance(d, dict):
             raise ConfigError(f"a parameter spec must be a mapping, got {type(d).__name__}")
-        unknown = set(d) - {"name", "lo", "hi", "kind", "choices", "shape"}
+        unknown = set(d) - {"name", "lo", "hi", "kind", "choices", "shape", "edges"}
         if unknown:
             raise ConfigError(
                 f"parameter spec {d.get('name')!r}: unknown keys {sorted(unknown)}; "
-                "allowed: name, lo, hi, kind, choices, shape"
+                "allowed: name, lo, hi, kind, choices, shape, edges"
             )
         if "name" not in d:
             raise ConfigError("a parameter spec needs a `name`")
@@ -154,21 +164,8 @@ class ParamSpec:
             kind=kind,
             choices=d.get("choices"),
             shape=tuple(shape) if isinstance(shape, list) else shape,
+            edges=d.get("edges"),
         )
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Where an image-shaped block sits in the flat vector: ``x[offset : offset + H·W·C]`` holds its
-    texels row-major, channels last."""
-
-    name: str
-    offset: int
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
 
 
 class Space:
@@ -199,9 +196,15 @@ class Space:
         # int, bool and enum index all round to the nearest whole number
         self._round = np.repeat([s.discrete for s in specs], sizes)
         self.grids: list[Grid] = [
-            Grid(s.name, off, s.shape) for s, off in zip(specs, self.offsets) if len(s.shape) >= 2
+            Grid(s.name, off, s.shape) for s, off in zip(specs, self.offsets) if len(s.shape) >= 2 and s.edges is None
         ]
         """The image-shaped blocks (2 or 3 dimensions), in order."""
+        self.graphs: list[Graph] = [
+            Graph(s.name, off, s.shape, np.asarray(s.edges, dtype=np.int64).reshape(-1, 2))
+            for s, off in zip(specs, self.offsets)
+            if s.edges is not None
+        ]
+        """The mesh blocks (vertices joined by edges), in order."""
 
     @classmethod
     def unit(cls, n: int) -> Space:
@@ -287,6 +290,23 @@ class Space:
                 blocks += [np.array([i]) for i in range(offset, offset + spec.size)]
                 sorts += [None] * spec.size
         return blocks, sorts
+
+    def named_brief(self, values) -> dict[str, Any]:
+        """As :meth:`named`, but array blocks of more than ``layout.BRIEF_ABOVE`` values are summarised
+        (shape, offset, min, max, mean): what progress messages and results carry in JSON, beside the
+        full vector as a frame (``layout.expand`` puts the values back)."""
+        values = self._check_shape(np.asarray(values, dtype=np.float64), "values")
+        return {
+            s.name: brief(values[o : o + s.size], s.shape, o)
+            if s.size > BRIEF_ABOVE
+            else _python_value(s, values[o : o + s.size])
+            for s, o in zip(self.specs, self.offsets)
+        }
+
+    @property
+    def has_big_blocks(self) -> bool:
+        """Whether some block is too big to spell out in JSON (see :meth:`named_brief`)."""
+        return any(s.size > BRIEF_ABOVE for s in self.specs)
 
     def centre(self) -> np.ndarray:
         return np.full(self.n, 0.5)

@@ -120,7 +120,7 @@ class WorkerLoop:
         self._busy = True
         try:
             settings = self._settings_for(msg)
-            values = msg.array("values")
+            values = np.asarray(msg.array("values"), dtype=np.float64)  # float32 when there are many
             seeds = np.asarray(msg.body["seeds"], dtype=np.int64)
             if len(seeds) != len(values):
                 raise ProtocolError(f"render task {task}: {len(values)} parameter rows but {len(seeds)} seeds")
