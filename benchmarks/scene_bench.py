@@ -66,6 +66,11 @@ ZEROGRADS_METHODS = (
     "spsa",
     "cmaes",
 )
+# The array tasks (TEXTURE, MESH, CAUSTIC heightfield; issue 16): auto, Gauss-Newton with white probes (what
+# the smooth probes on the image grid and the mesh graph are measured against), and the others at equal
+# renders; CMA-ES only where its n×n covariance fits (it refuses above 5,000 parameters).
+HIGHDIM_METHODS = ("auto", "gauss_newton:white_probes", "zerograds:efficient", "prdpt", "cmaes")
+CMAES_MAX_N = 5000
 FIELDS = (
     "task",
     "method",
@@ -75,11 +80,13 @@ FIELDS = (
     "image_mse",
     "param_mse",
     "start_param_mse",
+    "start_image_mse",
     "wall_s",
     "overhead_s",
     "width",
     "height",
     "spp",
+    "peak_rss_mib",
 )
 
 
@@ -110,6 +117,8 @@ PROFILES = {
 
 def default_methods(task) -> tuple:
     """The method labels a task runs when --methods is not given."""
+    if task.name in task_registry.HIGHDIM_TASKS:
+        return tuple(m for m in HIGHDIM_METHODS if m != "cmaes" or task.n <= CMAES_MAX_N)
     return ZEROGRADS_METHODS if task.zerograds else METHODS
 
 
@@ -129,14 +138,15 @@ def run_unit(task_name: str, label: str, profile: Profile, out: str, threads: in
     task.build()
     width, height = task.resolution(profile.long_side)
     spp, budget = profile.spp(task), profile.budget(task)
-    space = task_space(task)
-    # The workers' own parameter references (ParamRef locators: data paths and node links) and
-    # the simulation frame: what a batch job sends them.
-    settings = jobspec.render_settings(width, height, spp, [p.ref() for p in task.params], frame=task.frame)
+    # The workers' own parameter references (ParamRef locators: data paths, node links, array blocks),
+    # the simulation frame and the cameras: what a batch job sends them.
+    refs = [p.ref() for p in task.params]
+    settings = jobspec.render_settings(width, height, spp, refs, frame=task.frame, cameras=task.cameras or None)
     rows = []
     os.makedirs(os.path.join(out, "histories"), exist_ok=True)
     with SceneRenderer(threads=threads) as renderer:
         renderer.setup(settings, [p.name for p in task.params])
+        space = task_space(task, renderer.bindings if any(p.array for p in task.params) else None)
         scene = SceneRuns(task, space, renderer.render_one)
         pictures.image_strip(
             os.path.join(out, "scenes", f"{task.name}.png"),
@@ -145,10 +155,12 @@ def run_unit(task_name: str, label: str, profile: Profile, out: str, threads: in
         )
         for seed in profile.seeds:
             row, history = scene.run(label, seed, budget)
-            row.update(width=width, height=height, spp=spp)
+            row.update(width=width * max(1, len(task.cameras)), height=height, spp=spp, peak_rss_mib=_peak_rss_mib())
             rows.append(row)
             with open(os.path.join(out, "histories", f"{task.name}__{label}__s{seed}.json"), "w") as f:
                 json.dump({"task": task.name, "method": label, "seed": seed, "history": history}, f)
+            if seed == profile.seeds[0]:
+                _save_result_pictures(out, task, label, scene)
             print(
                 f"  {task.name:20s} {label:10s} seed {seed}: param MSE {row['param_mse']:.3g} "
                 f"(start {row['start_param_mse']:.3g}), image MSE {row['image_mse']:.3g}, "
@@ -157,6 +169,42 @@ def run_unit(task_name: str, label: str, profile: Profile, out: str, threads: in
             )
     _write_csv(os.path.join(out, "units", f"{task.name}__{label}.csv"), rows)
     return rows
+
+
+def _peak_rss_mib() -> int:
+    """This unit process's peak resident memory so far (Linux reports KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+
+
+def _save_result_pictures(out: str, task, label: str, scene) -> None:
+    """The first seed's answer beside the start and the target (results/<task>__<label>.png); an image
+    block's fitted texels too (``...__texture.png``), and every block's values (``.npy``)."""
+    import numpy as np
+
+    from optimizer_server import pictures
+
+    folder = os.path.join(out, "results")
+    os.makedirs(folder, exist_ok=True)
+    answer = scene.render_unit(scene.last_current, TARGET_SEED)
+    start = scene.render_unit(scene.start, TARGET_SEED)
+    pictures.image_strip(
+        os.path.join(folder, f"{task.name}__{label}.png"), [start, answer, scene.target], ["start", label, "target"]
+    )
+    values = scene.space.from_unit(scene.last_current)
+    for spec, offset in zip(scene.space.specs, scene.space.offsets):
+        if spec.size > 1:
+            block = values[offset : offset + spec.size].reshape(spec.shape)
+            np.save(os.path.join(folder, f"{task.name}__{label}__{spec.name}.npy"), block, allow_pickle=False)
+            if len(spec.shape) == 3 and spec.edges is None:
+                truth = next(p.target for p in task.params if p.name == spec.name)
+                pictures.image_strip(
+                    os.path.join(folder, f"{task.name}__{label}__texture.png"),
+                    [np.asarray(p.start) for p in task.params if p.name == spec.name] + [block, truth],
+                    ["start texture", label, "hidden texture"],
+                    scale=2,
+                )
 
 
 def check_row(task, label: str) -> None:
@@ -188,7 +236,18 @@ def _units(task_names, methods, profile):
     return sorted(units, key=lambda u: -cost[u[0]])
 
 
-def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
+def _overridden(profile: Profile, seeds: str | None, budget: int | None) -> Profile:
+    """The profile with --seeds / --budget in place of its own (passed on to the unit processes)."""
+    from dataclasses import replace
+
+    if seeds:
+        profile = replace(profile, seeds=tuple(int(s) for s in seeds.split(",")))
+    if budget:
+        profile = replace(profile, budget=lambda t, b=budget: b)
+    return profile
+
+
+def run_all(task_names, methods, profile, out, jobs=1, fresh=False, extra=()) -> str:
     """Run every unit not yet done (its CSV exists: resume after an interruption), then merge."""
     todo = [
         u
@@ -218,6 +277,7 @@ def run_all(task_names, methods, profile, out, jobs=1, fresh=False) -> str:
                 out,
                 "--threads",
                 str(threads),
+                *extra,
             ]
             log = open(os.path.join(out, "logs", f"{t}__{m}.log"), "w")  # noqa: SIM115 (closed by _forward)
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
@@ -268,7 +328,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tasks",
         default=",".join(task_registry.TASK_NAMES),
-        help="comma-separated task names, or the groups 'prdpt' / 'zerograds'",
+        help="comma-separated task names, or the groups 'prdpt' / 'zerograds' / 'highdim'",
     )
     parser.add_argument(
         "--methods",
@@ -281,16 +341,22 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="default: out/bench-scenes/<profile>")
     parser.add_argument("--report", default=None, help="also write the Markdown report here (e.g. docs/results.md)")
     parser.add_argument("--fresh", action="store_true", help="re-run units whose results already exist")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds instead of the profile's (e.g. 0)")
+    parser.add_argument("--budget", type=int, default=None, help="renders per run instead of the profile's")
     parser.add_argument("--unit", help=argparse.SUPPRESS)  # TASK:METHOD, run by run_all in a subprocess
     parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    profile = PROFILES[args.profile]
+    profile = _overridden(PROFILES[args.profile], args.seeds, args.budget)
     out = os.path.abspath(args.out or os.path.join(ROOT, "out", "bench-scenes", profile.name))
     if args.unit:
         task_name, method = args.unit.split(":", 1)
         run_unit(task_name, method, profile, out, threads=args.threads)
         return 0
-    groups = {"prdpt": task_registry.PRDPT_TASKS, "zerograds": task_registry.ZEROGRADS_TASKS}
+    groups = {
+        "prdpt": task_registry.PRDPT_TASKS,
+        "zerograds": task_registry.ZEROGRADS_TASKS,
+        "highdim": task_registry.HIGHDIM_TASKS,
+    }
     task_names = [name for t in args.tasks.split(",") if t for name in groups.get(t, (t,))]
     methods = [m for m in args.methods.split(",") if m] if args.methods else None
     for t in task_names:
@@ -298,7 +364,8 @@ def main(argv=None) -> int:
         for label in methods or default_methods(task):
             check_row(task, label)
     os.makedirs(os.path.join(out, "logs"), exist_ok=True)
-    runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh)
+    extra = [*(["--seeds", args.seeds] if args.seeds else []), *(["--budget", str(args.budget)] if args.budget else [])]
+    runs = run_all(task_names, methods, profile, out, jobs=max(1, args.jobs), fresh=args.fresh, extra=extra)
     from benchmarks import scene_report
 
     command = "python -m benchmarks.scene_bench " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -220,7 +220,7 @@ def write_report(
     all_rows = read_runs(runs_csv)
     report = report or os.path.join(out, "results.md")
     written = []
-    rows = [r for r in all_rows if r["task"] not in task_registry.ZEROGRADS_TASKS]
+    rows = [r for r in all_rows if r["task"] in task_registry.PRDPT_TASKS]
     if rows:
         written.append(_write_prdpt_report(rows, out, report, profile_name, command))
     zg_rows = [r for r in all_rows if r["task"] in task_registry.ZEROGRADS_TASKS]
@@ -228,6 +228,11 @@ def write_report(
         from benchmarks.scene_report_zerograds import write_zerograds_report
 
         written.append(write_zerograds_report(zg_rows, out, zerograds_report_path(report), profile_name, command))
+    hd_rows = [r for r in all_rows if r["task"] in task_registry.HIGHDIM_TASKS]
+    if hd_rows:
+        from benchmarks.scene_report_highdim import highdim_report_path, write_highdim_report
+
+        written.append(write_highdim_report(hd_rows, out, highdim_report_path(report), profile_name, command))
     return ", ".join(written)
 
 

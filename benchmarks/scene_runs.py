@@ -14,11 +14,16 @@ from scenes.configs import row_configuration
 TARGET_SEED = 1_000_003  # the batch runner's default target seed
 
 
-def task_space(task):
-    """The task's parameters as the server's jobs see them (a link is an on/off switch: a bool)."""
+def task_space(task, bindings=None):
+    """The task's parameters as the server's jobs see them (a link is an on/off switch: a bool; an array
+    block's shape and edges come from the scene, so those tasks pass the renderer's ``bindings``)."""
     from optimizer_server.wire.space import Space
 
-    return Space([p.spec() for p in task.params])
+    if bindings is None:
+        return Space([p.spec() for p in task.params])
+    from blender_addon import params
+
+    return Space([params.spec_for(p.ref(), b) for p, b in zip(task.params, bindings)])
 
 
 class SceneRuns:
@@ -33,6 +38,7 @@ class SceneRuns:
         self.truth, self.start = np.array(task.unit("target")), np.array(task.unit("start"))
         self.target = self.render_unit(self.truth, TARGET_SEED)
         self.loss = ImageLoss(self.target)
+        self.start_image_mse = self.loss.loss(self.render_unit(self.start, TARGET_SEED))
 
     def render_unit(self, unit, seed: int):
         """A unit-cube point rendered as the renderer applies it (clipped, discrete kinds rounded)."""
@@ -91,6 +97,7 @@ class SceneRuns:
                 )
 
         Loop(method, self.space).run(self.evaluate, record)
+        self.last_current = method.current
         row = {
             "task": self.task.name,
             "method": label,
@@ -100,6 +107,7 @@ class SceneRuns:
             "image_mse": self.loss.loss(self.render_unit(method.current, TARGET_SEED)),
             "param_mse": self.param_mse(method.current),
             "start_param_mse": self.param_mse(self.start),
+            "start_image_mse": self.start_image_mse,
             "wall_s": round(time.perf_counter() - started, 3),
             "overhead_s": round(sum(overhead), 3),
         }

@@ -124,6 +124,8 @@ class ImageBinding(ArrayBinding):
             self._proxy.alpha_mode = _TOGGLE.get(self._proxy.alpha_mode, "STRAIGHT")
         self.target.pixels.foreach_set(buf)
         self.target.update()
+        if self._proxy is not None:
+            self._proxy.update_tag()  # Blender tags nothing for a generated image's alpha mode
 
     def _texels(self, buf: np.ndarray) -> np.ndarray:
         """The (H, W, 4) view of a pixel buffer, rows top-down (Blender stores them bottom-up)."""

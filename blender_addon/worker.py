@@ -47,6 +47,11 @@ class SceneRenderer:
         self._size = 0
         self._cameras: list = []  # [("", the scene's own camera), (name, camera) ...] for multi-view jobs
 
+    @property
+    def bindings(self) -> list:
+        """The current job's live bindings (in the order of its parameters)."""
+        return list(self._bindings)
+
     def close(self) -> None:
         """Give back the values the current job changed and unwrap Cycles."""
         self._leave_job()

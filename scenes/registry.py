@@ -1,7 +1,8 @@
 """The benchmark's task registry: a task is a scene script in scenes/ that defines ``TASK``.
 
 To add one, write ``scenes/<name>.py`` after ``scenes/cup.py`` (PRDPT's tasks) or
-``scenes/zg_cbox.py`` (ZeroGrads' tasks: ``spec(size)`` and ``TASK = spec("full")``) and add its
+``scenes/zg_cbox.py`` (ZeroGrads' tasks: ``spec(size)`` and ``TASK = spec("full")``; the array tasks
+``scenes/hd_*.py`` likewise, with ``scenes/highdim_kit.py``) and add its
 name here; `make scenes`, the tests and the benchmark (`benchmarks/scene_bench.py`) pick it up.
 
     python -m scenes.registry [--size ci|full] [--out build/scenes] [names ...]
@@ -11,7 +12,8 @@ import importlib
 
 PRDPT_TASKS = ("cup", "shadows", "occlusion", "global_illumination", "sort", "caustic")
 ZEROGRADS_TASKS = ("zg_cbox", "zg_brdf", "zg_mosaic", "zg_wicker", "zg_led", "zg_node_graph", "zg_gravity")
-TASK_NAMES = PRDPT_TASKS + ZEROGRADS_TASKS
+HIGHDIM_TASKS = ("hd_texture", "hd_mesh", "hd_caustic")  # array parameters: texels, vertices (Fig. 5.8-5.11)
+TASK_NAMES = PRDPT_TASKS + ZEROGRADS_TASKS + HIGHDIM_TASKS
 
 
 def load(name, size=None):

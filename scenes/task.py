@@ -7,8 +7,9 @@ Tasks with a size (the ZeroGrads tasks, ``scenes/zg_*.py``) also define ``spec(s
 tiny (tests, smoke runs), "full" the paper's dimensions; their ``TASK`` is the full size.
 
 Parameters (``Param``) are the project's parameter references (``ParamRef``: a data path, or a node
-tree's path plus a link between two named sockets, value 1 = the link exists) with bounds, a kind
-(float / int / bool; a link is a bool) and the start and target values.
+tree's path plus a link between two named sockets, value 1 = the link exists, or an array block: an
+image's pixels, a mesh's vertices) with bounds, a kind (float / int / bool; a link is a bool) and the
+start and target values (arrays for an array block; its job file's target is a .npy file).
 
     python -m scenes.cup --out build/scenes                  # cup.blend + cup.toml (any task script)
     python -m scenes.zg_led --size ci --out build/scenes     # a task with sizes
@@ -21,6 +22,9 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from optimizer_server.wire.paramref import ParamRef
 from optimizer_server.wire.space import round_half_up
@@ -34,9 +38,9 @@ class Param(ParamRef):
     with both bounds, a kind (default float), and the values a task starts from and aims at."""
 
     kind: str = "float"
-    start: float
-    """The value the scene is built with (the optimiser's starting point)."""
-    target: float
+    start: Any
+    """The value the scene is built with (the optimiser's starting point); an array for an array block."""
+    target: Any
     """The ground truth the target image is rendered with."""
 
     def __post_init__(self):
@@ -49,12 +53,12 @@ class Param(ParamRef):
         """Rounded when applied (int, bool, a link): the optimiser's ParamSpec decides."""
         return self.spec().discrete
 
-    def unit(self, value: float) -> float:
-        return (value - self.lo) / (self.hi - self.lo)
+    def unit(self, value):
+        return (np.asarray(value, dtype=np.float64) - self.lo) / (self.hi - self.lo)
 
     def ref(self) -> ParamRef:
         """The plain parameter reference the add-on takes (``jobspec.render_settings``, ``params.resolve_ref``)."""
-        return ParamRef(self.name, self.path, self.index, self.link, self.lo, self.hi, self.value_kind)
+        return ParamRef(self.name, self.path, self.index, self.link, self.lo, self.hi, self.value_kind, self.array)
 
 
 @dataclass(frozen=True)
@@ -115,10 +119,15 @@ class SceneTask:
     """"ci" or "full" for tasks with sizes (``spec(size)``); "full" for the others."""
     long_side: int = 64
     """The job file's default image size (long side, pixels)."""
+    cameras: tuple[str, ...] = ()
+    """Camera objects whose views, side by side, make one image (multi-view targets); () the scene's camera."""
+    method: str | None = None
+    """What the job file runs by default when neither paper has the task (e.g. "auto")."""
 
     @property
     def n(self) -> int:
-        return len(self.params)
+        """How many values the task optimises (an array block counts all of its values)."""
+        return sum(int(np.size(p.start)) for p in self.params)
 
     @property
     def budget(self) -> int:
@@ -131,8 +140,8 @@ class SceneTask:
 
     @property
     def default_method(self) -> str:
-        """What the job file runs by default: the method whose paper has the task."""
-        return "zerograds" if self.zerograds else "prdpt"
+        """What the job file runs by default: the task's own choice, else the method whose paper has it."""
+        return self.method or ("zerograds" if self.zerograds else "prdpt")
 
     def preset_for(self, method: str) -> str | None:
         """The paper preset of ``method`` for this task (App. Tab. B.1 / C.1), if any."""
@@ -143,10 +152,11 @@ class SceneTask:
         return self.paper.spp if self.paper else self.spp
 
     def values(self, which: str) -> list[float]:
-        return [getattr(p, which) for p in self.params]
+        """Every parameter's start or target value, flat (array blocks row-major)."""
+        return np.concatenate([np.ravel(np.asarray(getattr(p, which), dtype=np.float64)) for p in self.params]).tolist()
 
     def unit(self, which: str) -> list[float]:
-        return [p.unit(getattr(p, which)) for p in self.params]
+        return np.concatenate([np.ravel(p.unit(getattr(p, which))) for p in self.params]).tolist()
 
     def resolution(self, long_side: int) -> tuple[int, int]:
         w, h = self.aspect
@@ -161,9 +171,9 @@ def check_params(params: Sequence[Param]) -> tuple[Param, ...]:
         raise ValueError("parameter names must be unique")
     for p in params:
         for what, v in (("start", p.start), ("target", p.target)):
-            if not p.lo <= v <= p.hi:
-                raise ValueError(f"{p.name}: {what} {v} outside [{p.lo}, {p.hi}]")
-    if all(p.start == p.target for p in params):
+            if not np.all((p.lo <= np.asarray(v)) & (np.asarray(v) <= p.hi)):
+                raise ValueError(f"{p.name}: {what} {_short(v)} outside [{p.lo}, {p.hi}]")
+    if all(np.array_equal(p.start, p.target) for p in params):
         raise ValueError("start equals target: nothing to optimise")
     return tuple(params)
 
@@ -194,12 +204,26 @@ def _num(p: Param, v: float) -> str:
     return str(int(round_half_up(v))) if p.discrete else repr(float(v))
 
 
+def _short(value) -> str:
+    """A value for a comment: a number, or an array's shape and range."""
+    a = np.asarray(value)
+    return f"{float(a):g}" if a.ndim == 0 else f"[{'×'.join(map(str, a.shape))} in {a.min():.3g}..{a.max():.3g}]"
+
+
+def target_file(task: SceneTask, p: Param) -> str:
+    """Where an array block's target values go beside the job file (a .npy file)."""
+    return f"{task.name}_{p.name}_target.npy"
+
+
 def _param_lines(p: Param) -> list[str]:
     """One [[params]] table: float rows with no kind key, int/bool named, links by their sockets."""
     lines = ["[[params]]", f"name = {_toml_str(p.name)}"]
     if p.kind != "float" and p.link is None:
         lines.append(f"kind = {_toml_str(p.kind)}")
     lines.append(f"path = {_toml_str(p.path)}")
+    if p.array is not None:
+        lines += [f"array = {_toml_str(p.array.kind)}"]
+        lines += [f"{k} = {_toml_str(v)}" for k, v in p.array.to_dict().items() if k != "kind"]
     if p.link is not None:
         return lines + [f"{k} = {_toml_str(v)}" for k, v in p.link.to_dict().items()] + [""]
     if p.index >= 0:
@@ -214,8 +238,8 @@ def _header_lines(task: SceneTask) -> list[str]:
     lines = [
         f"# {task.title} ({task.n} parameters): {task.description}",
         "# start values (saved in the .blend): "
-        + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8])
-        + (" ..." if task.n > 8 else ""),
+        + ", ".join(f"{p.name} = {_short(p.start)}" for p in task.params[:8])
+        + (" ..." if len(task.params) > 8 else ""),
     ]
     if task.paper:
         lines.append(
@@ -267,10 +291,15 @@ def job_text(
     ]
     if task.frame is not None:
         lines.append(f"frame = {task.frame}   # the worker steps the simulation up to here")
+    if task.cameras:
+        lines.append(f"cameras = {json.dumps(list(task.cameras))}   # one loss over every view, side by side")
     lines.append("")
     for p in task.params:
         lines += _param_lines(p)
-    values = ", ".join(f"{json.dumps(p.name)} = {_num(p, p.target)}" for p in task.params)
+    values = ", ".join(
+        f"{json.dumps(p.name)} = " + (_toml_str(target_file(task, p)) if p.array else _num(p, p.target))
+        for p in task.params
+    )
     lines += ["[target]", f"values = {{ {values} }}", "", "[method]", f"name = {_toml_str(method)}"]
     if preset:
         lines.append(f"preset = {_toml_str(preset)}   # the paper's settings for this task")
@@ -289,6 +318,9 @@ def write(task: SceneTask, folder: str, **job_options) -> tuple[str, str]:
     job = os.path.join(folder, f"{task.name}.toml")
     with open(job, "w", encoding="utf-8") as f:
         f.write(job_text(task, os.path.basename(blend), **job_options))
+    for p in task.params:
+        if p.array is not None:  # the job file names these files as the block's target values
+            np.save(os.path.join(folder, target_file(task, p)), np.asarray(p.target), allow_pickle=False)
     return blend, job
 
 

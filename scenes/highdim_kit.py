@@ -1,0 +1,186 @@
+"""What the high-dimensional tasks (TEXTURE, MESH, CAUSTIC heightfield; ZeroGrads Fig. 5.8-5.11) share.
+
+Their parameters are array blocks (an image's pixels, a mesh's vertices), so their start and target
+values are arrays, made here with numpy alone: the registry and the job files read the tasks without
+Blender. The meshes are built from the same numpy vertices (``icosphere``, ``grid``), so a target
+defined on those vertices is defined on the scene's. ``bpy`` is imported inside the builders only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from scenes.task import Param, SceneTask, check_params
+
+SPP = 16
+
+
+def hd_task(
+    name: str,
+    title: str,
+    description: str,
+    size: str,
+    params: Sequence[Param],
+    build: Callable,
+    renders: int,
+    long_side: int,
+    cameras: Sequence[str] = (),
+    quick_renders: int | None = None,
+) -> SceneTask:
+    """A task neither paper's benchmark code has in Blender: `auto` by default, its own budget and size."""
+    return SceneTask(
+        name,
+        title,
+        description,
+        check_params(params),
+        build,
+        renders=renders,
+        quick_renders=quick_renders,
+        spp=SPP,
+        long_side=long_side,
+        min_long_side=long_side,
+        cameras=tuple(cameras),
+        size=size,
+        method="auto",
+    )
+
+
+# --- numpy geometry -----------------------------------------------------------------------------------------
+def icosphere(subdivisions: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Unit-sphere vertices (10·4^s + 2 of them) and triangles, in a fixed order."""
+    t = (1.0 + 5**0.5) / 2.0
+    verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t)]
+    verts += [(0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
+    faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2)]
+    faces += [(10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5)]
+    faces += [(2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1)]
+    points = [np.array(v, dtype=np.float64) / np.linalg.norm(v) for v in verts]
+    for _ in range(subdivisions):
+        middle: dict[tuple[int, int], int] = {}
+        split = []
+        for a, b, c in faces:
+            ab, bc, ca = (_midpoint(points, middle, i, j) for i, j in ((a, b), (b, c), (c, a)))
+            split += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
+        faces = split
+    return np.array(points), faces
+
+
+def _midpoint(points: list, middle: dict, a: int, b: int) -> int:
+    """The index of the unit vector halfway between points a and b (made once per edge)."""
+    key = (min(a, b), max(a, b))
+    if key not in middle:
+        m = points[a] + points[b]
+        points.append(m / np.linalg.norm(m))
+        middle[key] = len(points) - 1
+    return middle[key]
+
+
+def grid(side: int, size: float) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A flat side×side grid of vertices (z = 0) spanning ``size``, row by row, and its quads."""
+    ticks = np.linspace(-size / 2, size / 2, side)
+    xs, ys = np.meshgrid(ticks, ticks)
+    verts = np.stack([xs.ravel(), ys.ravel(), np.zeros(side * side)], axis=1)
+    quads = [
+        (r * side + c, r * side + c + 1, (r + 1) * side + c + 1, (r + 1) * side + c)
+        for r in range(side - 1)
+        for c in range(side - 1)
+    ]
+    return verts, quads
+
+
+def sphere_bumps(points: np.ndarray, seed: int, count: int = 6, amplitude: float = 0.2) -> np.ndarray:
+    """Smooth offsets on the unit sphere: a few Gaussian bumps and dents of 0.35-0.6 rad, deterministic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(count, 3))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    heights = amplitude * rng.uniform(0.5, 1.0, count) * rng.choice([-1.0, 1.0], count)
+    widths = rng.uniform(0.35, 0.6, count)
+    angle = np.arccos(np.clip(points @ centres.T, -1.0, 1.0))  # (V, count)
+    return np.sum(heights * np.exp(-0.5 * (angle / widths) ** 2), axis=1)
+
+
+def plane_bumps(points: np.ndarray, seed: int, count: int = 4, amplitude: float = 0.15) -> np.ndarray:
+    """Smooth heights over a plane spanning about [-1, 1]²: Gaussian lenses (and a dent), deterministic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-0.55, 0.55, size=(count, 2))
+    heights = amplitude * rng.uniform(0.6, 1.0, count) * np.where(np.arange(count) == count - 1, -0.7, 1.0)
+    widths = rng.uniform(0.2, 0.32, count)
+    d2 = np.sum((points[:, None, :2] - centres[None]) ** 2, axis=2)
+    return np.sum(heights * np.exp(-0.5 * d2 / widths**2), axis=1)
+
+
+def painting(height: int, width: int, seed: int) -> np.ndarray:
+    """A (H, W, 3) picture in [0.05, 0.95], rows top-down: coloured blobs, a ring and a soft gradient."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
+    image = np.stack([0.25 + 0.35 * x, 0.3 + 0.3 * y, 0.55 - 0.25 * x], axis=2)
+    for _ in range(7):
+        cy, cx = rng.uniform(0.1, 0.9, 2)
+        radius = rng.uniform(0.06, 0.16)
+        blob = np.exp(-0.5 * ((x - cx) ** 2 + (y - cy) ** 2) / radius**2)
+        image += blob[:, :, None] * (rng.uniform(0.0, 1.0, 3) - image.mean(axis=(0, 1)))
+    ring = np.exp(-0.5 * ((np.hypot(x - 0.5, y - 0.5) - 0.3) / 0.03) ** 2)
+    image = image * (1 - 0.6 * ring[:, :, None]) + 0.6 * ring[:, :, None] * np.array([0.95, 0.85, 0.2])
+    return np.clip(image, 0.05, 0.95)
+
+
+# --- Blender builders (bpy inside) ---------------------------------------------------------------------------
+def mesh_from(name: str, verts: np.ndarray, faces, material=None, smooth: bool = True, location=(0.0, 0.0, 0.0)):
+    """A mesh object from numpy vertices and faces (vertex order kept), with UVs from x, y for flat ones."""
+    import bpy
+
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([tuple(v) for v in verts.tolist()], [], [tuple(f) for f in faces])
+    for poly in mesh.polygons:
+        poly.use_smooth = smooth
+    if material is not None:
+        mesh.materials.append(material)
+    obj = bpy.data.objects.new(name, mesh)
+    obj.location = location
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def textured_quad(name: str, size: float, material):
+    """A square of ``size`` with UVs 0..1 (u along x, v along y), for a texture seen whole."""
+    import bpy
+
+    h = size / 2
+    obj = mesh_from(name, np.array([(-h, -h, 0), (h, -h, 0), (h, h, 0), (-h, h, 0)]), [(0, 1, 2, 3)], material)
+    uv = obj.data.uv_layers.new(name="UVMap")
+    uv.data.foreach_set("uv", [0, 0, 1, 0, 1, 1, 0, 1])
+    bpy.context.view_layer.update()
+    return obj
+
+
+def float_image(name: str, texels: np.ndarray):
+    """A packed 32-bit float RGBA image holding (H, W, 3) texels (rows top-down), saved with the .blend."""
+    import bpy
+
+    h, w, _ = texels.shape
+    image = bpy.data.images.new(name, w, h, alpha=True, float_buffer=True)
+    rgba = np.ones((h, w, 4), dtype=np.float32)
+    rgba[:, :, :3] = texels
+    image.pixels.foreach_set(rgba[::-1].reshape(-1))  # Blender stores rows bottom-up
+    image.update()
+    image.pack()
+    return image
+
+
+def texture_material(name: str, image):
+    """A diffuse material whose base colour is ``image`` (through an Image Texture node named "Albedo")."""
+    import bpy
+
+    mat = bpy.data.materials.new(name)
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.name = tex.label = "Albedo"
+    tex.image = image
+    bsdf = nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = 1.0
+    mat.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
