@@ -68,10 +68,6 @@ class GaussNewtonOptions(CommonOptions):
     """Correlation length of the smooth probes, in texels (the σ of a Gaussian filter)."""
     graph_smoothness: float = 4.0
     """Correlation length of the smooth probes on a mesh, in edges (2·length² Laplacian smoothing steps)."""
-    paired: bool = False
-    """Render the accepted point again in every batch, with the candidate's noise seed (in place of one
-    probe), so a step is accepted or refused on the images' difference, not on the render noise
-    between two seeds. For noisy renders (preset "noisy"; `auto` in server jobs and Blender scenes)."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
@@ -82,7 +78,7 @@ class GaussNewtonOptions(CommonOptions):
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
         "sampling": ("samples", "sigma", "discrete_sigma", "smooth_probes", "grid_smoothness", "graph_smoothness"),
         "surrogate": ("memory", "memory_gib"),
-        "step": ("paired", "radius", "radius_min", "radius_max"),
+        "step": ("radius", "radius_min", "radius_max"),
     }
     BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma")
 
@@ -173,12 +169,10 @@ class GaussNewton(Method):
     )
     Options = GaussNewtonOptions
     wants_residuals = True
-    presets = {"white_probes": {"smooth_probes": False}, "noisy": {"paired": True}}
+    presets = {"white_probes": {"smooth_probes": False}}
     preset_notes = {
         "white_probes": "independent noise per texel or vertex even on image and mesh parameters (the comparison "
-        "for smooth probes)",
-        "noisy": "for Monte-Carlo renders: each step is judged against a render of the accepted point with the "
-        "same noise seed",
+        "for smooth probes)"
     }
 
     def _setup(self) -> None:
@@ -238,15 +232,8 @@ class GaussNewton(Method):
         eps = np.where(outside, -eps, eps)
         return np.clip(c + eps, 0.0, 1.0) - c
 
-    def _pairs_theta(self) -> bool:
-        """Whether this batch renders the accepted point again beside the candidate (option `paired`)."""
-        return self.options.paired and self.r is not None and bool(np.any(self.candidate != self.theta))
-
     def _ask(self) -> np.ndarray:
-        probes = self.candidate + self._probe_offsets(self.iteration)
-        if self._pairs_theta():  # θ with the candidate's noise seed, in place of the last probe
-            return np.vstack([self.candidate[None], self.theta[None], probes[:-1]])
-        return np.vstack([self.candidate[None], probes])
+        return np.vstack([self.candidate[None], self.candidate + self._probe_offsets(self.iteration)])
 
     # --- the step ----------------------------------------------------------------------------------
     def _propose(self) -> None:
@@ -302,19 +289,16 @@ class GaussNewton(Method):
             )
         if self.model is None:
             self.model = self._build_model(self.model_kind, residuals.shape[1])
-        paired = self._pairs_theta()
-        theta_r = residuals[1].astype(np.float64) if paired else self.r
-        probes = slice(2 if paired else 1, None)
         # probes around the candidate and the secant from θ to it are valid directions either way
-        offsets = x[probes] - x[0]
-        responses = residuals[probes] - residuals[0]
+        offsets = x[1:] - x[0]
+        responses = residuals[1:] - residuals[0]
         if self.r is not None and np.any(self.candidate != self.theta):
             offsets = np.vstack([offsets, (self.candidate - self.theta)[None]])
-            responses = np.vstack([responses, (cand_r - theta_r)[None]])
+            responses = np.vstack([responses, (cand_r - self.r)[None]])
         if self.r is None:
             accept = True
         else:
-            actual = float(theta_r @ theta_r - cand_r @ cand_r)
+            actual = float(self.r @ self.r - cand_r @ cand_r)
             ratio = actual / self.predicted if self.predicted > 0 else -1.0
             accept = actual > 0
             if ratio < _SHRINK_BELOW:
@@ -323,8 +307,6 @@ class GaussNewton(Method):
                 self.radius = min(o.radius_max, self.radius * _GROW)
         if accept:
             self.theta, self.r = self.candidate.copy(), cand_r
-        elif paired:
-            self.r = theta_r  # θ's newest render
         self.model.add(offsets.astype(np.float32), responses.astype(np.float32))
         self._propose()
 
