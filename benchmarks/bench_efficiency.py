@@ -62,7 +62,10 @@ APPLIES = {
     "zg −crn": (lambda problem: problem.noisy, "its loss has no render noise"),
     "zg −discrete_sigma": (lambda problem: problem.discrete, "it has no discrete parameters"),
     "zg −discrete_sigma_min": (lambda problem: problem.discrete, "it has no discrete parameters"),
-    "gauss_newton:white_probes": (lambda problem: bool(problem.space.grids), "no image parameters: as gauss_newton"),
+    "gauss_newton:white_probes": (
+        lambda problem: bool(problem.space.grids or problem.space.graphs),
+        "no image or mesh parameters: as gauss_newton",
+    ),
     **{
         label: (lambda problem: bool(problem.space.grids), "no image parameters: as gauss_newton")
         for label in ("gn memory 800", "gn smoothness 2", "gn smoothness 8")

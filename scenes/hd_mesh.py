@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from optimizer_server.problems.sphere import icosphere
 from scenes import highdim_kit as hk
 from scenes import task
 
@@ -36,7 +37,7 @@ BOUND = 0.3  # offsets in sphere radii
 
 
 def spec(size):
-    points, faces = hk.icosphere(SUBDIVISIONS[size])
+    points, faces = icosphere(SUBDIVISIONS[size])
     target = np.clip(hk.sphere_bumps(points, seed=11, amplitude=0.2), -BOUND, BOUND)
     shape = task.Param(
         name="shape",

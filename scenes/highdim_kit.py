@@ -2,7 +2,8 @@
 
 Their parameters are array blocks (an image's pixels, a mesh's vertices), so their start and target
 values are arrays, made here with numpy alone: the registry and the job files read the tasks without
-Blender. The meshes are built from the same numpy vertices (``icosphere``, ``grid``), so a target
+Blender. The meshes are built from the same numpy vertices (``icosphere`` from
+``optimizer_server/problems/sphere.py``, ``grid``), so a target
 defined on those vertices is defined on the scene's. ``bpy`` is imported inside the builders only.
 """
 
@@ -48,35 +49,6 @@ def hd_task(
 
 
 # --- numpy geometry -----------------------------------------------------------------------------------------
-def icosphere(subdivisions: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Unit-sphere vertices (10·4^s + 2 of them) and triangles, in a fixed order."""
-    t = (1.0 + 5**0.5) / 2.0
-    verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t)]
-    verts += [(0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
-    faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2)]
-    faces += [(10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5)]
-    faces += [(2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1)]
-    points = [np.array(v, dtype=np.float64) / np.linalg.norm(v) for v in verts]
-    for _ in range(subdivisions):
-        middle: dict[tuple[int, int], int] = {}
-        split = []
-        for a, b, c in faces:
-            ab, bc, ca = (_midpoint(points, middle, i, j) for i, j in ((a, b), (b, c), (c, a)))
-            split += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
-        faces = split
-    return np.array(points), faces
-
-
-def _midpoint(points: list, middle: dict, a: int, b: int) -> int:
-    """The index of the unit vector halfway between points a and b (made once per edge)."""
-    key = (min(a, b), max(a, b))
-    if key not in middle:
-        m = points[a] + points[b]
-        points.append(m / np.linalg.norm(m))
-        middle[key] = len(points) - 1
-    return middle[key]
-
-
 def grid(side: int, size: float) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """A flat side×side grid of vertices (z = 0) spanning ``size``, row by row, and its quads."""
     ticks = np.linspace(-size / 2, size / 2, side)

@@ -332,6 +332,27 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
     )
 
 
+def mesh(subdivisions: int, budget: int, steps: int = 8) -> Problem:
+    """An icosphere's vertex offsets seen smoothed over neighbours (``sphere.BlurredMesh``): the mesh
+    analogue of the blurred texture, for Gauss-Newton's probes along the mesh's edges."""
+    from .sphere import BlurredMesh
+
+    m = BlurredMesh(subdivisions, steps, seed=subdivisions)
+    return Problem(
+        f"mesh{m.vertices}",
+        m.space(),
+        m.loss,
+        m.error,
+        0.05,
+        np.full(m.vertices, 0.5),
+        budget,
+        "loss / loss(start) (0.05 = the paper's 95 % reduction)",
+        description=f"{m.vertices:,} vertex offsets of a sphere, each seen averaged over its neighbours",
+        extra={"mesh": m},
+        residuals=m.residuals,
+    )
+
+
 def suite() -> dict[str, Problem]:
     """The benchmark's problems by name (built on demand: the big texture allocates ~100 MB)."""
     makers = {
@@ -347,8 +368,10 @@ def suite() -> dict[str, Problem]:
         "texture4096": lambda: texture(64, budget=6000),  # these two place auto's ZeroGrads/PRDPT threshold
         "texture16384": lambda: texture(128, budget=6000),
         "texture65536": lambda: texture(256, budget=6000),
+        "mesh642": lambda: mesh(3, budget=3000),
+        "mesh2562": lambda: mesh(4, budget=6000),
     }
     return makers
 
 
-__all__ = ["Problem", "suite", "discs", "led", "bar_count", "texture", "plateau_1d"]
+__all__ = ["Problem", "suite", "discs", "led", "bar_count", "texture", "mesh", "plateau_1d"]

@@ -156,6 +156,43 @@ def test_auto_hands_the_image_layout_to_gauss_newton_and_a_block_reaches_it_at_i
     assert np.corrcoef(texels[:, :, :-1].ravel(), texels[:, :, 1:].ravel())[0, 1] > 0.9
 
 
+# --- probes along a mesh ------------------------------------------------------------------------
+def test_mesh_probes_are_smooth_along_the_edges_and_a_grid_like_shape_is_not_taken_for_an_image():
+    """A (V, 3) mesh block is not an image grid: its probes follow the edges, each of x, y, z on its own."""
+    from optimizer_server.problems.sphere import edges_of, icosphere
+
+    points, faces = icosphere(3)
+    edges = edges_of(faces)
+    space = Space([ParamSpec("shape", -0.1, 0.1, shape=(len(points), 3), edges=edges.reshape(-1))])
+    assert space.grids == [] and [g.name for g in space.graphs] == ["shape"]
+    m = gauss_newton(space, budget=400, seed=0, samples=40, sigma=0.05)
+    offsets = (m.ask().x[1:] - 0.5).reshape(39, len(points), 3)
+    a, b = edges[:, 0], edges[:, 1]
+    along_edges = np.corrcoef(offsets[:, a].ravel(), offsets[:, b].ravel())[0, 1]
+    assert along_edges > 0.9 and abs(np.corrcoef(offsets[..., 0].ravel(), offsets[..., 1].ravel())[0, 1]) < 0.2
+    assert np.std(offsets) == pytest.approx(0.05, rel=0.05)
+    white = gauss_newton(space, budget=400, seed=0, samples=40, sigma=0.05, smooth_probes=False)
+    white_offsets = (white.ask().x[1:] - 0.5).reshape(39, len(points), 3)
+    assert abs(np.corrcoef(white_offsets[:, a].ravel(), white_offsets[:, b].ravel())[0, 1]) < 0.1
+
+
+def test_a_blurred_mesh_is_fitted_in_fewer_renders_with_probes_along_its_edges():
+    """The mesh analogue of the blurred texture (vertex offsets seen averaged over neighbours):
+    probes smoothed along the edges get further than white ones with the same renders."""
+    from optimizer_server.problems.suite import mesh
+
+    problem = mesh(3, budget=400)
+    errors = {}
+    for smooth in (True, False):
+        m = gauss_newton(problem.space, budget=400, seed=1, x0=problem.x0, smooth_probes=smooth)
+        while not m.done:
+            batch = m.ask()
+            values = problem.space.from_unit(batch.x)
+            m.tell(batch, problem.loss(values), problem.residuals(values))
+        errors[smooth] = problem.error(m.current)
+    assert errors[True] < 0.5 * errors[False], errors
+
+
 # --- the large model (n >= 2,000) ---------------------------------------------------------------
 def test_the_krylov_model_keeps_an_orthonormal_basis_and_the_exact_responses():
     """A linear image formation J: after thousands of probes, some repeating the span, the basis is

@@ -113,3 +113,44 @@ def test_one_loopback_check():
     assert not is_loopback("tcp://192.0.2.7:5555") and not is_loopback("tcp://*:5555")
     with pytest.raises(ConfigError, match="must look like tcp://127.0.0.1:5555"):
         is_loopback("http://127.0.0.1")
+
+
+# --- array parameters ------------------------------------------------------------------------------------
+def test_array_refs_round_trip_and_a_worker_gets_the_block():
+    image = ParamRef("albedo", 'images["Albedo"]', lo=0.0, hi=1.0, array={"kind": "image", "channels": "rgb"})
+    mesh = ParamRef("shape", 'objects["Ball"]', array="mesh")
+    assert image.array.channels == "RGB" and mesh.array.mode == "normal" and mesh.array.group == ""
+    assert image.to_dict() == {
+        "name": "albedo",
+        "path": 'images["Albedo"]',
+        "index": -1,
+        "array": {"kind": "image", "channels": "RGB"},
+        "lo": 0.0,
+        "hi": 1.0,
+    }
+    for ref in (image, mesh):
+        assert ParamRef.from_dict(ref.to_dict()) == ref
+        assert ref.locator().array == ref.array and ref.locator().lo is None
+    assert "mesh vertices (normal)" in mesh.describe()
+    with pytest.raises(ConfigError, match="shape comes from the scene"):
+        image.spec()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(array={"kind": "volume"}), "one of image, mesh"),
+        (dict(array={"kind": "image", "mode": "xyz"}), "channels, not a mode"),
+        (dict(array={"kind": "image", "channels": "RGBX"}), "distinct letters of RGBA"),
+        (dict(array={"kind": "image", "channels": "BGR"}), "write 'RGB'"),
+        (dict(array={"kind": "mesh", "channels": "RGB"}), "not channels"),
+        (dict(array={"kind": "mesh", "mode": "radial"}), "'normal'"),
+        (dict(array={"kind": "mesh", "size": 3}), "unknown array keys"),
+        (dict(array="mesh", index=2), "leave the index out"),
+        (dict(array="mesh", kind="int"), "float values"),
+        (dict(array="mesh", link=("A", "B", "C", "D")), "a link or an array"),
+    ],
+)
+def test_bad_array_refs_are_refused_naming_the_fix(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ParamRef("p", 'objects["Ball"]', **kwargs)

@@ -87,3 +87,54 @@ def test_bad_spaces_are_rejected_clearly():
 def test_resolution_is_the_unit_spacing_of_discrete_values():
     """What samplers use to keep a discrete parameter's spread above one value step."""
     np.testing.assert_allclose(mixed_space().resolution, [0.0, 1 / 8, 1.0, 1 / 2])
+
+
+# --- array blocks: a mesh's vertices, brief summaries of big blocks ------------------------------------
+def test_a_mesh_block_carries_its_edges_through_the_wire_form():
+    edges = [(0, 1), (1, 2), (2, 0), (2, 3)]
+    space = Space([ParamSpec("shape", -0.1, 0.1, shape=(4,), edges=edges), ParamSpec("texture", 0, 1, shape=(2, 2, 3))])
+    assert [g.name for g in space.graphs] == ["shape"] and [g.name for g in space.grids] == ["texture"]
+    np.testing.assert_array_equal(space.graphs[0].edges, edges)
+    assert space.to_dict()["params"][0]["edges"] == [0, 1, 1, 2, 2, 0, 2, 3]
+    again = Space.from_dict(space.to_dict())
+    assert again == space and again.graphs[0].channels == 1 and again.graphs[0].vertices == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(shape=(4,), edges=[(0, 4)]), "lie in 0..3"),
+        (dict(shape=(4,), edges=[0, 1, 2]), "pairs"),
+        (dict(shape=(4,), edges=[(1, 1)]), "to itself"),
+        (dict(shape=(4, 2), edges=[(0, 1)]), "shape \\(V,\\)"),
+        (dict(shape=(4,), edges=[(0, 1)], kind="int"), "float values"),
+        (dict(shape=(4,), edges="0-1"), "vertex indices"),
+    ],
+)
+def test_bad_mesh_blocks_are_refused_naming_the_problem(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ParamSpec("shape", 0, 1, **kwargs)
+
+
+def test_big_blocks_are_named_briefly_and_expand_back_from_the_vector():
+    from optimizer_server.wire import layout
+
+    space = Space(
+        [ParamSpec("gain", 0, 2), ParamSpec("texture", 0, 1, shape=(16, 16, 3)), ParamSpec("v", 0, 1, shape=(3,))]
+    )
+    values = np.random.default_rng(0).random(space.n)
+    brief = space.named_brief(values)
+    assert space.has_big_blocks and not Space([ParamSpec("v", 0, 1, shape=(3,))]).has_big_blocks
+    assert brief["gain"] == values[0] and brief["v"] == values[-3:].tolist()  # small ones as named() gives them
+    assert brief["texture"] == {
+        "shape": [16, 16, 3],
+        "offset": 1,
+        "min": values[1:-3].min(),
+        "max": values[1:-3].max(),
+        "mean": pytest.approx(values[1:-3].mean()),
+    }
+    back = layout.expand(brief, values)
+    np.testing.assert_array_equal(back["texture"], values[1:-3].reshape(16, 16, 3))
+    np.testing.assert_array_equal(space.values_from_named(back), values)
+    with pytest.raises(ConfigError, match="too few"):
+        layout.expand(brief, values[:100])
