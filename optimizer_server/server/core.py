@@ -285,7 +285,9 @@ class OptimizerServer:
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
         if msg.arrays_named("start"):  # the start as a whole vector (big array blocks)
-            config.start_vector = config.checked_start_vector(msg.array("start"))
+            config.start_vector = config.checked_vector(msg.array("start"), "start")
+        if msg.arrays_named("target_values"):  # so are the target values
+            config.target_vector = config.checked_vector(msg.array("target_values"), "target values")
         target = mask = None
         if config.target["kind"] == "image":
             target = np.array(msg.array("target"))  # copy: the frame is released after this call

@@ -31,6 +31,8 @@ class JobConfig:
     render_timeout_s: float | None = None
     start_vector: np.ndarray | None = None
     """The start as one vector in parameter units (sent as a frame when blocks are big); wins over ``start``."""
+    target_vector: np.ndarray | None = None
+    """The target values as one vector (a frame, when blocks are big); wins over ``target["values"]``."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:
@@ -38,11 +40,11 @@ class JobConfig:
         d["space"] = Space.from_dict(d["space"])
         return cls(**d)
 
-    def checked_start_vector(self, vector) -> np.ndarray:
+    def checked_vector(self, vector, what: str) -> np.ndarray:
         vector = np.array(vector, dtype=np.float64).reshape(-1)
         if vector.size != self.space.n or not np.all(np.isfinite(vector)):
             raise ConfigError(
-                f"the start vector must hold {self.space.n} finite values (one per parameter value), got {vector.size}"
+                f"the {what} vector must hold {self.space.n} finite values (one per parameter value), got {vector.size}"
             )
         return vector
 
@@ -60,7 +62,10 @@ class JobConfig:
 
     def target_values(self) -> np.ndarray:
         """(1, n) target parameter values, clipped and rounded like every other render."""
-        values = self.space.values_from_named(self.target["values"])
+        if self.target_vector is not None:
+            values = self.target_vector
+        else:
+            values = self.space.values_from_named(self.target["values"])
         return self.space.from_unit(self.space.to_unit(values))[None]
 
 

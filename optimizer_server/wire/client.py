@@ -92,7 +92,7 @@ class OptimizerClient:
             body["target"] = {"kind": "image"}
             arrays.append(("target", _image(target_image, "target_image")))
         else:
-            body["target"] = {"kind": "values", "values": _json_values(target_values, "target_values")}
+            body["target"] = {"kind": "values", "values": _values_into(arrays, "target_values", space, target_values)}
             if target_seed is not None:
                 body["target"]["seed"] = int(target_seed)
             if target_settings is not None:
@@ -304,10 +304,17 @@ def _json_values(named: dict[str, Any], what: str) -> dict[str, Any]:
     return out
 
 
-def _start_into(body: dict[str, Any], arrays: list, space: Any, start: dict[str, Any]) -> None:
-    """The start point: by name in the body, or, when the space has big array blocks, as one vector frame."""
+def _values_into(arrays: list, frame: str, space: Any, named: dict[str, Any]) -> dict[str, Any]:
+    """Values by name for the body; when the space has big array blocks, {} and one vector frame instead."""
     space_obj = space if isinstance(space, Space) else Space.from_dict(_space_dict(space))
     if not space_obj.has_big_blocks:
-        body["start"] = _json_values(start, "start")
-        return
-    arrays.append(("start", space_obj.values_from_named(start)))
+        return _json_values(named, frame)
+    arrays.append((frame, space_obj.values_from_named(named)))
+    return {}
+
+
+def _start_into(body: dict[str, Any], arrays: list, space: Any, start: dict[str, Any]) -> None:
+    """The start point: by name in the body, or, when the space has big array blocks, as one vector frame."""
+    named = _values_into(arrays, "start", space, start)
+    if named:
+        body["start"] = named

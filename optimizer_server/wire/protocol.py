@@ -314,16 +314,16 @@ def _check_arrays_declared(kind: str, descriptors: list[Any], limits: Limits) ->
             raise ProtocolError(f"array {name!r} must be one parameter vector of shape [n], got {shape}")
 
 
-# Which arrays each message kind may carry. "start", "current" and "best" are whole parameter vectors,
-# sent when a space holds blocks too big to spell out in JSON (``layout.brief``).
+# Which arrays each message kind may carry. "start", "target_values", "current" and "best" are whole
+# parameter vectors, sent when a space holds blocks too big to spell out in JSON (``layout.brief``).
 _ARRAYS = {
-    "submit": ("target", "mask", "start"),
+    "submit": ("target", "mask", "start", "target_values"),
     "render": ("values",),
     "result": ("image",),
     "progress": ("current",),
     "done": ("current", "best"),
 }
-_VECTORS = ("start", "current", "best")
+_VECTORS = ("start", "target_values", "current", "best")
 # The first dtype is the default. Parameter values may travel as float32 when there are many of them:
 # every value a Blender scene holds (pixels, coordinates, float properties) is a float32 anyway.
 _ARRAY_DTYPE = {
@@ -332,6 +332,7 @@ _ARRAY_DTYPE = {
     "target": ("<f4",),
     "mask": ("<f4",),
     "start": ("<f8",),
+    "target_values": ("<f8",),
     "current": ("<f4", "<f8"),
     "best": ("<f4", "<f8"),
 }

@@ -67,3 +67,23 @@ def client_summary(endpoint: str, job_id: str) -> dict:
     """A job summary (status) names a big block briefly: no frame comes with it."""
     with OptimizerClient(endpoint) as client:
         return client.status(job_id)["jobs"][0]
+
+
+def test_big_target_values_go_to_the_worker_as_a_frame(start_server, start_workers):
+    server = start_server()
+    start_workers(server.endpoint, 1, render=_render)
+    rng = np.random.default_rng(1)
+    truth = {"albedo": rng.uniform(0.2, 0.8, (SIDE, SIDE, 3)).astype(np.float32).astype(np.float64), "gain": 1.5}
+    _render.seen.clear()
+    with OptimizerClient(server.endpoint) as client:
+        result = client.submit(
+            SPACE,
+            "gauss_newton",
+            budget=20,
+            target_values=truth,
+            start={"albedo": np.full((SIDE, SIDE, 3), 0.5), "gain": 1.0},
+            requires={"renderer": "disc"},
+        ).wait(timeout_s=120)
+    assert result["state"] == "finished", result["message"]
+    target_render = _render.seen[0][0]  # the server renders the target (twice) before anything else
+    np.testing.assert_array_equal(target_render, SPACE.values_from_named(truth))
