@@ -112,7 +112,8 @@ def _plain(named: dict[str, Any] | None, folder: str | None = None, prefix: str 
 
     out = {}
     for name, value in named.items():
-        if isinstance(value, np.ndarray) and value.size > 1:
+        if isinstance(value, (list, np.ndarray)) and np.size(value) > 1:
+            value = np.asarray(value, dtype=np.float64)
             entry = {"shape": list(value.shape), "min": float(value.min()), "max": float(value.max())}
             entry["mean"] = float(value.mean())
             if folder is not None:
