@@ -6,7 +6,11 @@
    inside Cycles' render() ("engine"), and everything around it: writing the parameter values,
    bpy.ops.render.render's own set-up, reading the pixels back. Both pixel paths are measured:
    in memory (the worker's default) and an EXR file in /dev/shm.
-2. Through the whole pipeline (optimizer server + worker processes over ZeroMQ): renders per
+2. Array blocks (issue 16), 64² 16 spp: writing a sample of a 256×256×3 texture (196,608 texels) or of
+   a 2,562-vertex mesh (7,686 coordinates; and 2,562 offsets along the normals) and the scene sync it
+   causes, beside the render time. Renders with a write and renders without one alternate; the sync is
+   their difference beyond the write itself.
+3. Through the whole pipeline (optimizer server + worker processes over ZeroMQ): renders per
    second with 1 and 2 workers on this machine (PRDPT with 8 samples per iteration, 64², 16 spp).
 
 Figures are printed (and written as JSON to --out); nothing here asserts a timing.
@@ -73,6 +77,67 @@ def in_process(size: int, samples: int, repeats: int, readback: str) -> dict:
         "overhead_pct": 100 * statistics.median(o / e for o, e in zip(overhead, engine)),
         "apply_ms": median_ms(apply_),
         "grab_ms": median_ms(grab) if readback == "memory" else None,
+    }
+
+
+ARRAY_REFS = {
+    "texture 256×256×3 (196,608 texels)": ParamRef(
+        "albedo", 'images["Albedo"]', lo=0.0, hi=1.0, array={"kind": "image", "channels": "RGB"}
+    ),
+    "mesh 2,562×3 (7,686 coordinates)": ParamRef("shape", 'objects["Blob"]', array={"kind": "mesh", "mode": "xyz"}),
+    "mesh 2,562 normal offsets": ParamRef("shape", 'objects["Blob"]', array={"kind": "mesh", "mode": "normal"}),
+}
+
+
+def build_array_scene() -> None:
+    """A canvas with a packed 256×256 float texture and a 2,562-vertex sphere beside it (64², 16 spp)."""
+    from optimizer_server.problems.sphere import icosphere
+    from scenes import highdim_kit as hk
+    from scenes import kit
+
+    kit.empty_scene()
+    image = hk.float_image("Albedo", hk.painting(256, 256, seed=5))
+    hk.textured_quad("Canvas", 2.0, hk.texture_material("Canvas", image))
+    points, faces = icosphere(4)
+    hk.mesh_from("Blob", 0.5 * points, faces, kit.principled("Blob", (0.8, 0.8, 0.8)), location=(0.4, 0, 0.6))
+    kit.camera((0.0, -0.9, 3.4), target=(0.0, 0.0, 0.0), lens=45)
+    kit.light("Lamp", "AREA", (1.2, -1.6, 3.0), 120.0).data.size = 2.0
+    kit.world((0.2, 0.2, 0.22), 1.0)
+
+
+def array_block(label: str, repeats: int) -> dict:
+    """Median ms: a render with nothing changed, the write of one sample, and the extra sync it causes."""
+    ref = ARRAY_REFS[label]
+    settings = jobspec.render_settings(64, 64, 16, [ref])
+    rng = np.random.default_rng(0)
+    still, changed, write = [], [], []
+    with SceneRenderer(bpy.context.scene) as worker:
+        worker.setup(settings, [ref.name])
+        binding = worker.bindings[0]
+        base = binding.read()
+        lo, hi = binding.default_bounds() if ref.lo is None else (ref.lo, ref.hi)
+        for i in range(repeats + 3):
+            values = np.clip(base + rng.normal(0.0, 0.02 * (hi - lo), base.size), lo, hi)
+            t0 = time.perf_counter()
+            params.apply_values(worker.bindings, values)
+            t1 = time.perf_counter()
+            worker.renderer.render(seed=7)
+            t2 = time.perf_counter()
+            worker.renderer.render(seed=7)  # nothing changed since: no sync
+            t3 = time.perf_counter()
+            if i >= 3:
+                write.append(t1 - t0)
+                changed.append(t2 - t1)
+                still.append(t3 - t2)
+    render_ms, write_ms = median_ms(still), median_ms(write)
+    sync_ms = 1e3 * statistics.median(c - s for c, s in zip(changed, still))
+    return {
+        "block": label,
+        "values": binding.size,
+        "render_ms": render_ms,
+        "write_ms": write_ms,
+        "sync_ms": sync_ms,
+        "share_pct": 100 * (write_ms + sync_ms) / render_ms,
     }
 
 
@@ -155,6 +220,15 @@ def main(argv=None):
                 f"{r['overhead_ms']:6.2f} ms = {r['overhead_pct']:5.1f} %      {r['apply_ms']:.3f}   "
                 + (f"{r['grab_ms']:.3f}" if r["grab_ms"] is not None else "(in overhead)")
             )
+    print("\narray blocks, 64² 16 spp (median ms)           render   write   sync   (write + sync) ÷ render")
+    build_array_scene()
+    blocks = []
+    for label in ARRAY_REFS:
+        b = array_block(label, args.repeats)
+        blocks.append(b)
+        print(
+            f"  {label:38s} {b['render_ms']:7.2f}  {b['write_ms']:6.2f}  {b['sync_ms']:5.2f}   {b['share_pct']:5.1f} %"
+        )
     pipe = []
     if not args.skip_pipeline:
         print("\nthrough server + worker processes, 64² 16 spp, PRDPT 8 samples/iteration")
@@ -167,7 +241,11 @@ def main(argv=None):
                 f"server + messaging {p['pipeline_overhead_ms_per_render']:.2f} ms per render"
             )
     with open(os.path.join(args.out, "bench_render.json"), "w") as f:
-        json.dump({"in_process": rows, "pipeline": pipe, "load_average": os.getloadavg()[0]}, f, indent=1)
+        json.dump(
+            {"in_process": rows, "array_blocks": blocks, "pipeline": pipe, "load_average": os.getloadavg()[0]},
+            f,
+            indent=1,
+        )
     print(f"\nwritten: {os.path.join(args.out, 'bench_render.json')}")
     return 0
 
