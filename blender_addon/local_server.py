@@ -72,9 +72,13 @@ def inside_blender_executable() -> bool:
     return bool(binary) and "python" not in os.path.basename(binary).lower()
 
 
+def managed_env_folder() -> str | None:
+    """Where the managed environment is (or will be built): $ZEROGRADS_ENV_DIR, else the add-on's."""
+    return os.environ.get(setup_env.ENV_VAR) or managed_env_dir
+
+
 def managed_python() -> str | None:
-    folder = os.environ.get(setup_env.ENV_VAR) or managed_env_dir
-    return setup_env.ready(folder)
+    return setup_env.ready(managed_env_folder())
 
 
 def server_python(preferred: str = "") -> str:

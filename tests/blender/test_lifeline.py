@@ -59,6 +59,7 @@ def blenders():
     return kinds
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc (Linux)")
 @pytest.mark.parametrize("which", blenders())
 def test_kill_9_of_blender_mid_run_leaves_no_server_or_worker(tmp_path, which):
