@@ -74,13 +74,13 @@ class VIEW3D_PT_zerograds(_Panel, bpy.types.Panel):
             row.operator("zerograds.optimize", icon="PLAY")
         elif not run.done:
             _progress(box, run.fraction, run.status_text())
-            if run.losses and not run.cancelling:
-                box.label(text=f"loss {run.losses[-1]:.3g} · best {run.best_loss or 0:.3g}")
-            row = box.row(align=True)
+            row = box.row(align=True)  # right under the progress line, in every state: buttons never move
             row.operator(
                 "zerograds.resume" if run.paused else "zerograds.pause", icon="PLAY" if run.paused else "PAUSE"
             )
             row.operator("zerograds.cancel", icon="CANCEL")
+            if run.losses and not run.cancelling:
+                box.label(text=f"loss {run.losses[-1]:.3g} · best {run.best_loss or 0:.3g}")
         elif run.has_result:
             col = box.column(align=True)
             col.label(text=run.status_text(), icon="CHECKMARK")

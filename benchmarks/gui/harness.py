@@ -147,6 +147,7 @@ class BlenderGUI:
         self.env_extra = dict(env or {})
         self.screen: VirtualScreen | None = None
         self.proc: subprocess.Popen | None = None
+        self.last_hit: tuple[int, int] | None = None  # where steps.click_until's click acted
         self.display = ""
 
     # --- life cycle ---------------------------------------------------------------------------------

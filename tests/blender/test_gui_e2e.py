@@ -164,26 +164,29 @@ def _capture_and_move(gui, sidebar) -> list[float]:
     return moved
 
 
-def _run_pause_and_finish(gui, sidebar) -> None:
+def _run_pause_and_finish(gui, sidebar) -> tuple[int, int]:
     _optimize(gui, sidebar)
     gui.wait(lambda s: s["addon"]["session"]["evaluations"] > 0, 300, "the first renders")
     shot(gui, "04-running")
     # Pause and Resume: [Pause | Cancel] under the progress line; each acts on its first click.
     steps.click_first(gui, sidebar, 0.3, range(50, 110, 8), lambda s: s["addon"]["session"]["paused"], "Pause")
     shot(gui, "04-paused")
-    steps.click_first(gui, sidebar, 0.3, range(50, 110, 8), lambda s: not s["addon"]["session"]["paused"], "Resume")
+    pause_button = gui.last_hit  # Resume takes its place: one click there must resume
+    steps.click_once(gui, pause_button, lambda s: not s["addon"]["session"]["paused"], "Resume")
     steps.click_outliner_row(gui, "Camera")  # undoable clicks while it runs
     steps.click_outliner_row(gui, "Ball")
     gui.wait(lambda s: s["addon"]["session"]["done"], 600, "the result")
     session = gui.state()["addon"]["session"]
     assert session["error"] is None and session["state"] == "finished", session
     shot(gui, "06-finished")
+    return pause_button
 
 
-def _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved) -> None:
-    # Cancel while the server is still starting: the first click ends it, and nothing was touched.
+def _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved, pause_button) -> None:
+    # Cancel while the server is still starting: one click on it (right of Pause) ends the run.
     _optimize(gui, sidebar)
-    steps.click_first(gui, sidebar, 0.75, range(50, 110, 8), lambda s: s["addon"]["session"] is None, "Cancel")
+    cancel_button = (sidebar[0] + int(sidebar[2] * 0.75), pause_button[1])
+    steps.click_once(gui, cancel_button, lambda s: s["addon"]["session"] is None, "Cancel", settle_s=20)
     assert gui.state()["values"][BALL] == pytest.approx(moved, abs=1e-6)
     shot(gui, "09-cancelled-at-start")
     # Blender dies mid-run (kill -9): its optimizer server and render worker go within 10 s.
@@ -201,7 +204,7 @@ def _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved) -> None:
 def test_install_right_click_capture_optimize_keep_undo(gui, tmp_path):
     sidebar = _install_and_pick_parameters(gui, tmp_path)
     moved = _capture_and_move(gui, sidebar)
-    _run_pause_and_finish(gui, sidebar)
+    pause_button = _run_pause_and_finish(gui, sidebar)
 
     steps.keep_best(gui, sidebar)
     kept = gui.wait(lambda s: s["addon"]["session"] is None and s["values"][BALL], 10, "Keep")
@@ -212,4 +215,4 @@ def test_install_right_click_capture_optimize_keep_undo(gui, tmp_path):
     assert undone == pytest.approx(moved, abs=1e-6), "one Ctrl+Z did not bring the start values back"
     shot(gui, "08-undone")
 
-    _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved)
+    _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved, pause_button)
