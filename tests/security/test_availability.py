@@ -18,6 +18,7 @@ from server_kit import PYTHON, RawPeer, disc_error, disc_job, spawn_server, spaw
 
 from optimizer_server.cli_serve import READY_LINE
 from optimizer_server.wire.client import OptimizerClient
+from optimizer_server.wire.errors import ServerUnavailableError
 
 # libzmq never seeds rand(), so the first ROUTER of every process counts its routing ids up from here
 FIRST_ROUTING_ID = 0x6B8B4567
@@ -65,6 +66,11 @@ def test_a_peer_claiming_the_next_routing_ids_cannot_abort_the_server(tmp_path, 
         spawn_worker(spawn, endpoint, "--name", "w1")  # plain peers connecting after the claims
         spawn_worker(spawn, endpoint, "--name", "w2")
         with OptimizerClient(endpoint, timeout_s=30) as client:
+            try:
+                client.status()  # once this client is attached, an unprotected server has aborted
+            except ServerUnavailableError:
+                pass
+            assert server.poll() is None, "the server process died:\n" + "".join(server.lines[-20:])
             result = client.submit(**disc_job(budget=30)).wait(timeout_s=90)
     finally:
         for peer in claimants:
