@@ -360,6 +360,8 @@ class OptimizerServer(WorkerSide):
         job.listeners.append(identity)
         job.start()
         job.save(wait=True)  # every accepted job has a checkpoint: a resume never starts one over silently
+        if self.announce is not None:  # before the client hears of it: a supervisor must never lose it
+            self.announce("job", job)
         self._send(
             identity,
             "accepted",
@@ -368,8 +370,6 @@ class OptimizerServer(WorkerSide):
             re=msg.seq,
         )
         log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
-        if self.announce is not None:
-            self.announce("job", job)
 
     def _make_room(self) -> None:
         if len(self.jobs) < self.config.max_jobs:
