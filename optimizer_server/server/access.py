@@ -16,11 +16,28 @@ from typing import Any
 
 import numpy as np
 
-from ..wire.errors import RequestRejectedError
+from ..wire import local_keys
+from ..wire.errors import ConfigError, RequestRejectedError
+from ..wire.transport import is_loopback
 from .config import ServerConfig
 
 # the method options that set how many renders one iteration asks for
 _BATCH_OPTIONS = ("samples", "popsize", "batch_size", "population")
+
+
+def keys_dir_for(c: ServerConfig) -> str | None:
+    """Which keys authenticate peers: --keys; on loopback the local keys; None: nobody is asked."""
+    if c.keys_dir:
+        return c.keys_dir
+    if not is_loopback(c.bind):
+        raise ConfigError(
+            f"{c.bind} is reachable from other machines, so the server must authenticate its peers: "
+            "pass --keys DIR with a CurveZMQ key directory (create one with "
+            "`python -m optimizer_server keys DIR --peer NAME`), or bind tcp://127.0.0.1:PORT"
+        )
+    if c.insecure_loopback:
+        return None
+    return local_keys.ensure_local_keys(c.local_keys_dir)
 
 
 def owner_of(user_id: bytes) -> str | None:

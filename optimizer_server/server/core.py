@@ -8,9 +8,7 @@ an ``error`` reply: handlers turn project errors into replies and unexpected exc
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import shutil
 import threading
@@ -24,17 +22,17 @@ import numpy as np
 import zmq
 
 from ..device import resolve_device
-from ..wire import local_keys, protocol
+from ..wire import protocol
 from ..wire.errors import ConfigError, ProtocolError, RequestRejectedError, StateError, UnknownMethodError
 from ..wire.protocol import Message
 from ..wire.space import Space
-from ..wire.transport import is_loopback
-from .access import Access, owner_of
+from .access import Access, keys_dir_for, owner_of
 from .config import ServerConfig
 from .jobs import Job, JobConfig
 from .peers import open_peers
+from .replies import peek_seq, reportable
 from .roster import WorkerRoster
-from .store import CheckpointWriter, JobStore
+from .store import CheckpointWriter, JobStore, check_counters
 from .worker_side import WorkerSide
 
 log = logging.getLogger("zerograds.server")
@@ -93,9 +91,9 @@ class OptimizerServer(WorkerSide):
     def start(self) -> str:
         """Bind the public socket (and start authentication); return the endpoint clients connect to."""
         c = self.config
-        self._peers = open_peers(self._context, c.bind, c.limits, self._keys_dir(), c.isolate_peers)
+        keys = keys_dir_for(c)
+        self._peers = open_peers(self._context, c.bind, c.limits, keys, c.isolate_peers)
         self.endpoint = self._peers.endpoint
-        keys = self._keys_dir()
         log.info(
             "serving on %s (%s; %s), jobs in %s, losses on %s",
             self.endpoint,
@@ -105,21 +103,6 @@ class OptimizerServer(WorkerSide):
             self.device,
         )
         return self.endpoint
-
-    def _keys_dir(self) -> str | None:
-        """Which keys authenticate peers: --keys; on loopback the local keys; None: nobody is asked."""
-        c = self.config
-        if c.keys_dir:
-            return c.keys_dir
-        if not is_loopback(c.bind):
-            raise ConfigError(
-                f"{c.bind} is reachable from other machines, so the server must authenticate its peers: "
-                "pass --keys DIR with a CurveZMQ key directory (create one with "
-                "`python -m optimizer_server keys DIR --peer NAME`), or bind tcp://127.0.0.1:PORT"
-            )
-        if c.insecure_loopback:
-            return None
-        return local_keys.ensure_local_keys(c.local_keys_dir)
 
     def resume_job(self, job_dir: str) -> Job:
         """Load a stopped job from its directory and continue it from its last checkpoint.
@@ -138,7 +121,7 @@ class OptimizerServer(WorkerSide):
             raise StateError(f"cannot resume {store.directory}: {exc}") from exc
         except Exception as exc:  # whatever a damaged file makes the method's loader raise
             raise StateError(f"cannot resume {store.directory}: {type(exc).__name__}: {exc}") from exc
-        self._check_resumed(job)
+        check_counters(store.state_path, job.method, job.config.budget)
         if job.id in self.jobs:
             raise ConfigError(f"job {job.id} is already loaded")
         self.jobs[job.id] = job
@@ -147,14 +130,6 @@ class OptimizerServer(WorkerSide):
         if self.announce is not None:
             self.announce("job", job)
         return job
-
-    def _check_resumed(self, job: Job) -> None:
-        m, budget = job.method, job.config.budget
-        if m.budget != budget or not 0 <= m.iteration <= m.evaluations <= budget:
-            raise StateError(
-                f"{job.store.state_path}: iteration {m.iteration}, {m.evaluations} renders of a budget of "
-                f"{m.budget} do not fit the job (budget {budget}); the checkpoint is damaged or not this job's"
-            )
 
     def _sends_per_sample(self) -> int:
         """How often one sample may be sent at all (failures are judged by the roster's rules; this
@@ -227,7 +202,7 @@ class OptimizerServer(WorkerSide):
         try:
             msg = protocol.decode(frames, limits=self.config.limits, accept=protocol.TO_SERVER)
         except ProtocolError as exc:
-            self._reject(identity, exc.code, str(exc), re=_peek_seq(frames))
+            self._reject(identity, exc.code, str(exc), re=peek_seq(frames))
             return
         try:
             self._handlers[msg.kind](identity, owner, msg)
@@ -419,40 +394,7 @@ class OptimizerServer(WorkerSide):
         self._send(
             identity,
             "job_state",
-            {"jobs": [_reportable(j) for j in jobs], "workers": self.roster.summary()},
+            {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()},
             job=msg.job,
             re=msg.seq,
         )
-
-
-def _reportable(job: Job) -> dict[str, Any]:
-    """A job's summary with every number JSON can carry: one job's odd value (inf, NaN) must not
-    make the status of every job unreadable."""
-
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    try:
-        return clean(job.summary())
-    except Exception as exc:  # a summary that cannot even be built: say so, keep the others
-        log.exception("could not summarise job %s", job.id)
-        return {"job": job.id, "state": job.state, "message": f"status unavailable: {exc}"}
-
-
-def _peek_seq(frames: Sequence[Any]) -> int | None:
-    """The request's seq for the error reply, when the header is readable enough to have one."""
-    try:
-        head = frames[0].bytes if hasattr(frames[0], "bytes") else bytes(frames[0])
-        if len(head) <= protocol.DEFAULT_LIMITS.max_header_bytes:
-            seq = json.loads(head).get("seq")
-            if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= protocol.MAX_SEED:
-                return seq
-    except Exception:  # unreadable header: the reply just carries no 're'
-        pass
-    return None

@@ -128,8 +128,8 @@ class JobStore:
         return state
 
 
-def check_checkpoint(path: str, state: dict[str, Any], budget: int | None = None) -> None:
-    """The checkpoint's own fields, and (with ``budget``) its counters against the job's budget."""
+def check_checkpoint(path: str, state: dict[str, Any]) -> None:
+    """The checkpoint's own fields: a known job state, a history, whole-number counters."""
     _expect(path, state, "state", str)
     if state["state"] not in JOB_STATES:
         raise StateError(f"{path}: job state {state['state']!r} is not one of {', '.join(JOB_STATES)}")
@@ -144,10 +144,14 @@ def check_checkpoint(path: str, state: dict[str, Any], budget: int | None = None
         counters[key] = value
     if counters["iteration"] > counters["evaluations"]:
         raise StateError(f"{path}: {counters['iteration']} iterations cannot take {counters['evaluations']} renders")
-    if budget is not None and (counters["budget"] != budget or counters["evaluations"] > budget):
+
+
+def check_counters(path: str, method, budget: int) -> None:
+    """A loaded method's counters against its job's budget (load_state_dict took them from the file)."""
+    if method.budget != budget or not 0 <= method.iteration <= method.evaluations <= budget:
         raise StateError(
-            f"{path}: the checkpoint counts {counters['evaluations']} of a budget of {counters['budget']} renders, "
-            f"but the job's budget is {budget}; this checkpoint is not this job's"
+            f"{path}: iteration {method.iteration}, {method.evaluations} renders of a budget of {method.budget} "
+            f"do not fit the job (budget {budget}); the checkpoint is damaged or not this job's"
         )
 
 
