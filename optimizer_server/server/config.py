@@ -46,7 +46,7 @@ class ServerConfig:
     """How often one worker may fail the same sample before it counts as having failed it."""
     max_jobs: int = 64
     """Jobs held in memory at once (finished ones are dropped first)."""
-    max_jobs_per_client: int = 16
+    max_jobs_per_client: int = 32
     """Unfinished jobs one client identity may hold (so that one client cannot lock the others out)."""
     max_batch_samples: int = 4096
     """Renders one iteration may ask for (a method's samples / popsize / batch_size)."""

@@ -148,8 +148,14 @@ class HandshakeWatcher:
         self.using_keys = using_keys
         self.local_keys = local_keys
         self.connected = False
+        self._failures = 0
         self._socket = socket
         self._monitor = socket.get_monitor_socket(self._FAILURES | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+    # An authentication refusal or a mechanism mismatch is final (libzmq does not reconnect). A
+    # failure without detail (e.g. a wrong server key) repeats on every reconnect, but a server or
+    # its gateway dying mid-handshake causes one too: those count only when they come in a row.
+    REFUSALS = 3
 
     def check(self) -> None:
         """Read pending monitor events (non-blocking); raise if the server refused us."""
@@ -157,8 +163,11 @@ class HandshakeWatcher:
             event = recv_monitor_message(self._monitor)
             if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.connected = True
+                self._failures = 0
             elif event["event"] & self._FAILURES:
-                raise AuthenticationError(self._explain(event))
+                self._failures += 1
+                if event["event"] != zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL or self._failures >= self.REFUSALS:
+                    raise AuthenticationError(self._explain(event))
 
     def _explain(self, event) -> str:
         if self.local_keys:

@@ -20,9 +20,6 @@ from optimizer_server.cli_serve import READY_LINE
 from optimizer_server.wire.client import OptimizerClient
 from optimizer_server.wire.errors import ServerUnavailableError
 
-# libzmq never seeds rand(), so the first ROUTER of every process counts its routing ids up from here
-FIRST_ROUTING_ID = 0x6B8B4567
-
 UPSTREAM_REPRODUCTION = textwrap.dedent(
     """
     import struct, zmq
@@ -48,15 +45,55 @@ def test_upstream_libzmq_aborts_a_bare_router_on_a_routing_id_collision():
     assert "Assertion failed" in proc.stderr and "survived" not in proc.stdout
 
 
-def claim_upcoming_routing_ids(endpoint: str, count: int = 48) -> list[RawPeer]:
+PREDICT = textwrap.dedent(
+    """
+    import ctypes, ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.srand(1)  # what an unseeded rand() starts from
+    for _ in range(6):  # libzmq's generate_random() per ROUTER-like socket: rand() | rand() << 31
+        low, high = libc.rand(), libc.rand()
+        print((low | (high << 31)) & 0xFFFFFFFF)
+    """
+)
+
+
+def predicted_routing_ids(per_socket: int = 8) -> list[bytes]:
+    """The ids an unseeded process's first ROUTER-like sockets hand out (the ZAP handler's REP
+    socket comes before the server's ROUTER, so several starts are claimed)."""
+    out = subprocess.run([PYTHON, "-c", PREDICT], capture_output=True, text=True, check=True).stdout
+    starts = [int(line) for line in out.split()]
+    return [b"\x00" + struct.pack(">I", (start + k) & 0xFFFFFFFF) for start in starts for k in range(per_socket)]
+
+
+def claim_upcoming_routing_ids(endpoint: str) -> list[RawPeer]:
     """The attack: take the ids a freshly started server's ROUTER will hand out next, then let
     ordinary peers connect. Each claimant sends one message so that libzmq attaches it."""
     claimants = []
-    for k in range(count):
-        peer = RawPeer(endpoint, routing_id=b"\x00" + struct.pack(">I", FIRST_ROUTING_ID + k))
+    for routing_id in predicted_routing_ids():
+        peer = RawPeer(endpoint, routing_id=routing_id)
         peer.send("status", {})
         claimants.append(peer)
     return claimants
+
+
+def test_the_prediction_matches_an_unseeded_router_and_not_ours():
+    """The attack's premise (libzmq's counter is predictable) and our seeding, in fresh processes."""
+    probe = textwrap.dedent(
+        """
+        import sys, zmq
+        from optimizer_server.server.gateway import randomise_routing_ids
+        if sys.argv[1] == "seeded":
+            randomise_routing_ids()
+        ctx = zmq.Context(); router = ctx.socket(zmq.ROUTER)
+        address = "tcp://127.0.0.1:%d" % router.bind_to_random_port("tcp://127.0.0.1")
+        dealer = ctx.socket(zmq.DEALER); dealer.connect(address); dealer.send(b"x")
+        print(router.recv_multipart()[0].hex())
+        """
+    )
+    run = lambda mode: subprocess.run([PYTHON, "-c", probe, mode], capture_output=True, text=True, check=True)  # noqa: E731
+    first = {mode: run(mode).stdout.strip() for mode in ("unseeded", "seeded")}
+    predicted = {routing_id.hex() for routing_id in predicted_routing_ids()}
+    assert first["unseeded"] in predicted and first["seeded"] not in predicted
 
 
 def test_a_peer_claiming_the_next_routing_ids_cannot_abort_the_server(tmp_path, spawn):
@@ -77,6 +114,21 @@ def test_a_peer_claiming_the_next_routing_ids_cannot_abort_the_server(tmp_path, 
             peer.close()
     assert server.poll() is None, "the server process died:\n" + "".join(server.lines[-20:])
     assert result["state"] == "finished" and disc_error(result["best"]) < 0.05
+
+
+def test_with_the_socket_in_process_the_seeded_counter_still_defeats_the_attack(tmp_path, spawn):
+    """--socket-in-process (where ipc:// is missing): no gateway to fall back on, but the ids are no
+    longer predictable, so the same claims miss."""
+    server, endpoint = spawn_server(spawn, tmp_path / "jobs", "--socket-in-process")
+    claimants = claim_upcoming_routing_ids(endpoint)
+    try:
+        spawn_worker(spawn, endpoint, "--name", "w1")
+        with OptimizerClient(endpoint, timeout_s=30) as client:
+            result = client.submit(**disc_job(budget=30)).wait(timeout_s=90)
+    finally:
+        for peer in claimants:
+            peer.close()
+    assert server.poll() is None and result["state"] == "finished"
 
 
 def test_when_the_gateway_dies_the_server_keeps_its_jobs_and_a_new_gateway_takes_over(tmp_path, start_server, spawn):
