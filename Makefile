@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv gui-deps demo demo-disc test test-core bench-core bench-efficiency bench-server bench-render addon clean \
+.PHONY: all venv gui-deps demo demo-disc test test-fast test-core bench-core bench-efficiency bench-server bench-render addon clean \
 	scenes bench-quick bench-quick-zerograds bench bench-texture-size bench-chaos
 
 all: test
@@ -44,10 +44,16 @@ demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
 
 test: $(STAMP) $(GUI_STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
+# Everything but the tests marked slow (convergence runs, Blender end to end, the GUI): under 2 minutes.
+test-fast: $(STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m pytest -q -m "not slow"
+
 test-core: $(STAMP)
-	$(PY) -m pytest -q tests/core tests/test_layering.py
+	$(PY) -m pytest -q tests/core tests/test_import_graph.py
 
 bench-core: $(STAMP)
 	$(PY) -m benchmarks.bench_core

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from optimizer_server import minimize
-from optimizer_server.methods import available_methods, create_method
+from optimizer_server.evaluation import Evaluation, Loop
+from optimizer_server.methods import Capabilities, available_methods, create_method
 from optimizer_server.problems.disc import DiscTask
 from optimizer_server.wire.errors import ConfigError, ZeroGradsError
 
@@ -73,32 +74,31 @@ def disc_table(budget: int, seeds: int) -> None:
 
 def overhead_row(method: str, n: int, iterations: int) -> str:
     try:
-        m = create_method(method, n=n, budget=100_000, seed=0)
+        m = create_method(method, n, budget=100_000, seed=0, capabilities=Capabilities(residuals=True))
     except ConfigError as exc:
         return f"n/a ({str(exc).split(';')[0].split(': ', 1)[-1]})"
     except MemoryError:
         return "n/a (out of memory)"
     target = np.full(n, 0.3)
+
+    def evaluate(values, seeds, residuals):  # a quadratic bowl; its residuals have n entries
+        r = (values - target) / np.sqrt(n)
+        return Evaluation((r**2).sum(1), r)
+
     times = []
     deadline = time.perf_counter() + 60
-    for it in range(iterations + 2):
-        t0 = time.perf_counter()
-        try:
-            b = m.ask()
-        except ZeroGradsError as exc:
-            return f"failed ({str(exc).split(';')[0][:60]})"
-        t1 = time.perf_counter()
-        residuals = (b.x - target) / np.sqrt(n)  # for methods that use residual vectors (here n entries)
-        losses = (residuals**2).sum(1)
-        t2 = time.perf_counter()
-        m.tell(b, losses, residuals if m.wants_residuals else None)
-        t3 = time.perf_counter()
-        if it >= 2:  # the first iterations pay one-off allocations
-            times.append((t1 - t0) + (t3 - t2))
-        if time.perf_counter() > deadline and len(times) >= 3:
-            break
+
+    def timed(step) -> bool:
+        if step.iteration > 2:  # the first iterations pay one-off allocations
+            times.append(step.optimizer_s)
+        return len(times) >= iterations or (time.perf_counter() > deadline and len(times) >= 3)
+
+    try:
+        Loop(m, m.space).run(evaluate, timed)
+    except ZeroGradsError as exc:
+        return f"failed ({str(exc).split(';')[0][:60]})"
     med = statistics.median(times) * 1000
-    return f"{med:.2f} ms ({len(b)} renders/it)"
+    return f"{med:.2f} ms ({m.batch_size} renders/it)"
 
 
 def overhead_table(dims) -> None:

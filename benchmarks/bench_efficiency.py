@@ -22,48 +22,53 @@ import time
 import numpy as np
 import torch
 
-from optimizer_server.methods import create_method
+from optimizer_server.evaluation import Loop, Step
+from optimizer_server.methods import Capabilities, create_method
 from optimizer_server.problems.suite import suite
 from optimizer_server.wire.errors import ConfigError
 
-# label → (method, options). "paper" presets reproduce METHODS.md; the others are what we measure.
-METHODS: dict[str, tuple] = {
-    "cmaes": ("cmaes", {}),
-    "nevergrad": ("nevergrad", {}),
-    "prdpt (paper)": ("prdpt", {"preset": "paper"}),
-    "zerograds (paper)": ("zerograds", {"preset": "paper"}),
-    "prdpt": ("prdpt", {}),
-    "zerograds (efficient)": ("zerograds", {"preset": "efficient"}),
-    "gauss_newton": ("gauss_newton", {}),
-    "gauss_newton (grid)": ("gauss_newton", {"grid": "<the problem's>"}),
-    "auto": ("auto", {}),
+# The rows: configuration names (optimizer_server.methods.configurations). "…:paper" reproduce the
+# thesis (docs/methods.md); the others are what we measure.
+METHODS: tuple[str, ...] = (
+    "cmaes",
+    "nevergrad",
+    "prdpt:paper",
+    "zerograds:paper",
+    "prdpt",
+    "zerograds:efficient",
+    "gauss_newton:white_probes",
+    "gauss_newton",
+    "auto",
+)
+# label → (configuration, option overrides): one option of zerograds' "efficient" preset switched back at
+# a time (what each improvement buys), and gauss_newton's model memory and probe smoothness
+ABLATIONS: dict[str, tuple[str, dict]] = {
+    "zg −refit_first": ("zerograds:efficient", dict(refit_first=False)),
+    "zg −standardize": ("zerograds:efficient", dict(standardize_losses=False)),
+    "zg −local_inputs": ("zerograds:efficient", dict(local_inputs=False)),
+    "zg −replay": ("zerograds:efficient", dict(replay=0)),
+    "zg −trust (adam)": ("zerograds:efficient", dict(step_control="adam", lr=0.01, lr_follows_sigma=True)),
+    "zg −crn": ("zerograds:efficient", dict(common_random_numbers=False)),
+    "zg −discrete_sigma": ("zerograds:efficient", dict(discrete_sigma=0.0)),
+    "zg −discrete_sigma_min": ("zerograds:efficient", dict(discrete_sigma_min=0.0)),
+    "gn memory 800": ("gauss_newton", {"memory": 800}),
+    "gn smoothness 2": ("gauss_newton", {"grid_smoothness": 2.0}),
+    "gn smoothness 8": ("gauss_newton", {"grid_smoothness": 8.0}),
 }
-# one option of zerograds' "efficient" preset switched back at a time: what each improvement buys
-_EFF = {"preset": "efficient"}
-ABLATIONS: dict[str, tuple] = {
-    "zg −refit_first": ("zerograds", dict(_EFF, refit_first=False)),
-    "zg −standardize": ("zerograds", dict(_EFF, standardize_losses=False)),
-    "zg −local_inputs": ("zerograds", dict(_EFF, local_inputs=False)),
-    "zg −replay": ("zerograds", dict(_EFF, replay=0)),
-    "zg −trust (adam)": ("zerograds", dict(_EFF, step_control="adam", lr=0.01, lr_follows_sigma=True)),
-    "zg +adapt_sigma": ("zerograds", dict(_EFF, adapt_sigma=True)),
-    "zg −crn": ("zerograds", dict(_EFF, common_random_numbers=False)),
-    "zg −discrete_sigma": ("zerograds", dict(_EFF, discrete_sigma=0.0)),
-    "zg −discrete_sigma_min": ("zerograds", dict(_EFF, discrete_sigma_min=0.0)),
-    # gauss_newton with grid probes: what the model's memory and the probes' correlation length buy
-    "gn grid, memory 800": ("gauss_newton", {"grid": "<the problem's>", "memory": 800}),
-    "gn grid, smoothness 2": ("gauss_newton", {"grid": "<the problem's>", "grid_smoothness": 2.0}),
-    "gn grid, smoothness 8": ("gauss_newton", {"grid": "<the problem's>", "grid_smoothness": 8.0}),
-}
-# ablations that change nothing on some problems: label → the problems they apply to
+# rows that change nothing on some problems: label → the problems they apply to, and why not elsewhere
 APPLIES = {
-    "zg −crn": lambda problem: problem.noisy,
-    "zg −discrete_sigma": lambda problem: problem.resolution is not None,
-    "zg −discrete_sigma_min": lambda problem: problem.resolution is not None,
+    "zg −crn": (lambda problem: problem.noisy, "its loss has no render noise"),
+    "zg −discrete_sigma": (lambda problem: problem.discrete, "it has no discrete parameters"),
+    "zg −discrete_sigma_min": (lambda problem: problem.discrete, "it has no discrete parameters"),
+    "gauss_newton:white_probes": (lambda problem: bool(problem.space.grids), "no image parameters: as gauss_newton"),
+    **{
+        label: (lambda problem: bool(problem.space.grids), "no image parameters: as gauss_newton")
+        for label in ("gn memory 800", "gn smoothness 2", "gn smoothness 8")
+    },
 }
 # runs the suite leaves out, and why (each would take longer than the rest of the suite together)
 TOO_SLOW = {
-    "zerograds (paper)": (
+    "zerograds:paper": (
         20_000,
         "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration",
     ),
@@ -73,67 +78,46 @@ BUDGET_FRACTIONS = (0.1, 0.3, 1.0)
 QUICK_SCALE = 0.5  # --quick: budgets × this
 
 
-def run_one(problem, method: str, options: dict, seed: int, budget: int, stop_at_target: bool) -> dict:
+def run_one(problem, label: str, seed: int, budget: int, stop_at_target: bool) -> dict:
     """One run; the error is measured at the method's current estimate after every iteration."""
-    options = dict(options)
-    preset = options.pop("preset", None)
-    if method == "auto" and problem.residuals is not None:
-        options.setdefault("residuals", True)  # as the server does: its image loss has the residuals
-    if method == "auto" and problem.grid:
-        options.setdefault("grid", problem.grid)  # what a user says of a texture parameter
-    if options.get("grid") == "<the problem's>":
-        if not problem.grid:
-            return {"skipped": "its parameters have no image layout"}
-        options["grid"] = problem.grid
+    config, options = ABLATIONS.get(label, (label, {}))
+    applies, why_not = APPLIES.get(label, (None, ""))
+    if applies is not None and not applies(problem):
+        return {"skipped": why_not}
+    capabilities = Capabilities(residuals=problem.residuals is not None)  # a renderer's images, where drawn
     try:
         m = create_method(
-            method,
-            n=problem.n,
-            budget=budget,
-            seed=seed,
-            x0=problem.x0,
-            preset=preset,
-            resolution=problem.resolution,
-            **options,
+            config, problem.space, budget=budget, seed=seed, x0=problem.x0, capabilities=capabilities, **options
         )
     except ConfigError as exc:
         return {"skipped": str(exc).split(";")[0]}
-    if m.wants_residuals and problem.residuals is None:
-        return {"skipped": "needs residual images; this problem gives only losses"}
-    curve, opt_seconds = [(0, problem.error(problem.x0))], []
     try:
-        result = _iterate(problem, m, budget, stop_at_target, curve, opt_seconds)
-        result["chosen"] = getattr(m, "chosen", method)  # what `auto` picked
+        result = _iterate(problem, m, budget, stop_at_target)
+        result["chosen"] = getattr(m, "chosen", config)  # what `auto` picked
         return result
     except Exception as exc:  # a library failing at this n is a result, not a reason to lose the suite
         return {"skipped": f"crashed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"}
 
 
-def _iterate(problem, m, budget, stop_at_target, curve, opt_seconds) -> dict:
-    hit = None
-    while not m.done:
-        t0 = time.perf_counter()
-        batch = m.ask()
-        t1 = time.perf_counter()
-        losses = problem.loss(batch.x, seeds=batch.seeds) if problem.noisy else problem.loss(batch.x)
-        residuals = None
-        if m.wants_residuals:  # the rendered images, for methods that use more than the losses
-            residuals = problem.residuals(batch.x, seeds=batch.seeds) if problem.noisy else problem.residuals(batch.x)
-        t2 = time.perf_counter()
-        m.tell(batch, losses, residuals)
-        opt_seconds.append((t1 - t0) + (time.perf_counter() - t2))
-        err = problem.error(m.current)
-        curve.append((m.evaluations, err))
-        if hit is None and err <= problem.target:
-            hit = m.evaluations
-            if stop_at_target:
-                break
+def _iterate(problem, m, budget, stop_at_target) -> dict:
+    curve, opt_seconds, hit = [(0, problem.error(problem.x0))], [], []
+
+    def measure(step: Step) -> bool:
+        opt_seconds.append(step.optimizer_s)
+        err = problem.error(step.current)
+        curve.append((step.evaluations, err))
+        if not hit and err <= problem.target:
+            hit.append(step.evaluations)
+            return stop_at_target
+        return False
+
+    Loop(m, problem.space).run(problem.evaluate, measure)
     at_budget = {}
     for frac in BUDGET_FRACTIONS:  # error at a fixed budget: the last estimate within it
         within = [e for ev, e in curve if ev <= frac * budget]
         at_budget[frac] = within[-1]
     return {
-        "hit": hit,
+        "hit": hit[0] if hit else None,
         "curve": curve,
         "at_budget": at_budget,
         "final": curve[-1][1],
@@ -154,8 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"budgets × {QUICK_SCALE}, no ablations")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--problems", nargs="+", default=None)
-    parser.add_argument("--methods", nargs="+", default=None, help="labels of METHODS / ABLATIONS")
-    parser.add_argument("--ablations", action="store_true", help="also run the zerograds ablations")
+    parser.add_argument("--methods", nargs="+", default=None, help="configuration names (METHODS) or ABLATIONS labels")
+    parser.add_argument("--ablations", action="store_true", help="also run the ablations")
     parser.add_argument(
         "--full-budget",
         action="store_true",
@@ -167,9 +151,7 @@ def main(argv=None) -> int:
 
     makers = suite()
     problems = args.problems or list(makers)
-    table = dict(METHODS, **(ABLATIONS if args.ablations else {}))
-    labels = args.methods or list(table)
-    all_methods = dict(METHODS, **ABLATIONS)
+    labels = args.methods or list(METHODS) + (list(ABLATIONS) if args.ablations else [])
     os.makedirs(args.out, exist_ok=True)
     command = (
         "make bench-efficiency  (.venv/bin/python -m benchmarks.bench_efficiency "
@@ -189,60 +171,10 @@ def main(argv=None) -> int:
         )
         curves = {}
         for label in labels:
-            if not APPLIES.get(label, lambda problem: True)(problem):
-                continue  # the option changes nothing on this problem
-            method, options = all_methods[label]
-            runs, t0 = [], time.time()
-            limit, why = TOO_SLOW.get(label, (None, ""))
-            if limit is not None and problem.n > limit:
-                print(f"  {label:22s} skipped: {why}", flush=True)
-                summary.append({"problem": pname, "n": problem.n, "method": label, "skipped": why})
-                continue
-            for seed in range(args.seeds):
-                r = run_one(problem, method, options, seed, budget, stop_at_target=not args.full_budget)
-                if "skipped" in r:
-                    break
-                runs.append(r)
-                rows.append(
-                    {
-                        "problem": pname,
-                        "n": problem.n,
-                        "method": label,
-                        "seed": seed,
-                        "budget": budget,
-                        "target": problem.target,
-                        "evaluations_to_target": r["hit"] or "",
-                        **{f"error_at_{f}": r["at_budget"][f] for f in BUDGET_FRACTIONS},
-                        "final_error": r["final"],
-                        "evaluations": r["evaluations"],
-                        "optimizer_ms_per_iteration": r["ms_per_iteration"],
-                    }
-                )
-            if not runs:
-                print(f"  {label:22s} skipped: {r['skipped']}", flush=True)
-                summary.append({"problem": pname, "n": problem.n, "method": label, "skipped": r["skipped"]})
-                continue
-            hits = [r["hit"] for r in runs]
-            med = median_hits(hits)
-            entry = {
-                "problem": pname,
-                "n": problem.n,
-                "method": label,
-                "median_hit": med,
-                "solved": sum(h is not None for h in hits),
-                "seeds": len(runs),
-                "final": statistics.median(r["final"] for r in runs),
-                "ms": statistics.median(r["ms_per_iteration"] for r in runs),
-                "budget": budget,
-            }
+            entry, runs = run_label(problem, label, budget, args, rows)
             summary.append(entry)
-            curves[label] = runs
-            print(
-                f"  {label:22s} to target: {med if med is not None else 'not reached':>11} "
-                f"(solved {entry['solved']}/{len(runs)}, hits {hits}) final error {entry['final']:.4g}  "
-                f"{entry['ms']:.2f} ms/it  [{time.time() - t0:.0f}s]",
-                flush=True,
-            )
+            if runs:
+                curves[label] = runs
         plot_problem(os.path.join(args.out, f"{pname}.png"), pname, problem, curves, budget)
 
     write_csv(os.path.join(args.out, "runs.csv"), rows)
@@ -252,6 +184,53 @@ def main(argv=None) -> int:
     print("\n" + markdown)
     print(f"wrote {args.out}/runs.csv, summary.md and one PNG per problem")
     return 0
+
+
+def run_label(problem, label: str, budget: int, args, rows: list[dict]) -> tuple[dict, list[dict]]:
+    """Every seed of one row on one problem: (its summary entry, the runs); appends CSV rows."""
+    base = {"problem": problem.name, "n": problem.n, "method": label}
+    limit, why = TOO_SLOW.get(label, (None, ""))
+    if limit is not None and problem.n > limit:
+        print(f"  {label:26s} skipped: {why}", flush=True)
+        return {**base, "skipped": why}, []
+    runs, t0 = [], time.time()
+    for seed in range(args.seeds):
+        r = run_one(problem, label, seed, budget, stop_at_target=not args.full_budget)
+        if "skipped" in r:
+            print(f"  {label:26s} skipped: {r['skipped']}", flush=True)
+            return {**base, "skipped": r["skipped"]}, []
+        runs.append(r)
+        rows.append(
+            {
+                **base,
+                "seed": seed,
+                "budget": budget,
+                "target": problem.target,
+                "evaluations_to_target": r["hit"] or "",
+                **{f"error_at_{f}": r["at_budget"][f] for f in BUDGET_FRACTIONS},
+                "final_error": r["final"],
+                "evaluations": r["evaluations"],
+                "optimizer_ms_per_iteration": r["ms_per_iteration"],
+            }
+        )
+    hits = [r["hit"] for r in runs]
+    entry = {
+        **base,
+        "median_hit": median_hits(hits),
+        "solved": sum(h is not None for h in hits),
+        "seeds": len(runs),
+        "final": statistics.median(r["final"] for r in runs),
+        "ms": statistics.median(r["ms_per_iteration"] for r in runs),
+        "budget": budget,
+    }
+    med = entry["median_hit"]
+    print(
+        f"  {label:26s} to target: {med if med is not None else 'not reached':>11} "
+        f"(solved {entry['solved']}/{len(runs)}, hits {hits}) final error {entry['final']:.4g}  "
+        f"{entry['ms']:.2f} ms/it  [{time.time() - t0:.0f}s]",
+        flush=True,
+    )
+    return entry, runs
 
 
 def write_csv(path: str, rows: list[dict]) -> None:

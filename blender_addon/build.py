@@ -67,7 +67,13 @@ def generate_catalog() -> dict:
             "options": {k: {"default": v["default"], "doc": v["doc"]} for k, v in info["options"].items()},
             "presets": {p: dict(presets[p]) for p in sorted(presets)},
         }
-    return {"schema": 1, "methods": out}
+    from optimizer_server.methods import FEATURED, configurations
+
+    configs = {
+        name: {"method": c.method, "preset": c.preset, "description": c.description}
+        for name, c in configurations().items()
+    }
+    return {"schema": 1, "methods": out, "configurations": configs, "featured": list(FEATURED)}
 
 
 def refresh_methods() -> bool:

@@ -19,8 +19,21 @@ def methods() -> dict[str, dict[str, Any]]:
     """name → {description, options: {name: {default, doc}}, presets: {name: {option: value}}}."""
     if "methods" not in _cache:
         with open(PATH, encoding="utf-8") as f:
-            _cache["methods"] = json.load(f)["methods"]
+            _cache["file"] = json.load(f)
+            _cache["methods"] = _cache["file"]["methods"]
     return _cache["methods"]
+
+
+def configurations() -> dict[str, dict[str, Any]]:
+    """configuration name ("zerograds:efficient") → {method, preset, description}."""
+    methods()
+    return _cache["file"]["configurations"]
+
+
+def featured() -> list[str]:
+    """The configurations the panel offers first (``optimizer_server.methods.FEATURED``)."""
+    methods()
+    return list(_cache["file"]["featured"])
 
 
 def method_names() -> list[str]:

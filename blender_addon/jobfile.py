@@ -32,11 +32,10 @@ values = { x = 0.5 }                  # render these values as the target, or
 # mask = "mask.png"                   # optional
 # seed = 7                            # noise seed of the target render
 
-[method]
-name = "prdpt"
+[method]                              # optional: auto, 400 renders
+name = "prdpt:shadows"                # a configuration (`python -m optimizer_server methods`); default "auto"
 budget = 400                          # renders
 seed = 0
-preset = "shadows"                    # optional: the paper's settings
 lr = 0.02                             # any other key is a method option
 
 [workers]
@@ -242,13 +241,19 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
         target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0, what="must be 0 or more"
     )
 
-    method = dict(_get(data, "method", (dict,), name, required=True, what="name = 'prdpt' and budget = N"))
-    job.method = _get(method, "name", (str,), "[method]", required=True, what="a method such as 'prdpt'")
+    method = dict(_get(data, "method", (dict,), name, {}))
+    # name: a method or a configuration ("zerograds:efficient" = method zerograds, preset efficient)
+    job.method = _get(method, "name", (str,), "[method]", job.method, check=bool, what="must not be empty")
     job.budget = _get(
-        method, "budget", (int,), "[method]", required=True, check=positive, what="must be a positive number of renders"
+        method, "budget", (int,), "[method]", job.budget, check=positive, what="must be a positive number of renders"
     )
     job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
     job.preset = _get(method, "preset", (str,), "[method]", None)
+    if ":" in job.method:
+        job.method, named_preset = job.method.split(":", 1)
+        if job.preset not in (None, named_preset):
+            raise _fail("[method] preset", f"name {job.method}:{named_preset!r} already names a preset; drop one")
+        job.preset = named_preset
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
 

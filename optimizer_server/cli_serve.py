@@ -88,6 +88,13 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="renders one iteration of a job may ask for (default %(default)s)",
     )
     p.add_argument(
+        "--max-parameters",
+        type=int,
+        default=d.max_parameters,
+        metavar="N",
+        help="parameter values one job may optimise (default %(default)s)",
+    )
+    p.add_argument(
         "--max-target-pixels",
         type=int,
         default=d.max_target_pixels,
@@ -174,7 +181,7 @@ def _config(args):
 
     if args.heartbeat_timeout <= args.heartbeat_interval:
         raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
-    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels"):
+    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels", "max_parameters"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be 1 or more")
     return ServerConfig(
@@ -190,6 +197,7 @@ def _config(args):
         max_jobs_per_client=args.max_jobs_per_client,
         max_batch_samples=args.max_batch_samples,
         max_target_pixels=args.max_target_pixels,
+        max_parameters=args.max_parameters,
     )
 
 

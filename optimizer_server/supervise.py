@@ -142,6 +142,7 @@ def child_args_from(args) -> list[str]:
         ("--max-jobs-per-client", args.max_jobs_per_client),
         ("--max-batch-samples", args.max_batch_samples),
         ("--max-target-pixels", args.max_target_pixels),
+        ("--max-parameters", args.max_parameters),
     ):
         if value is not None:
             out += [flag, str(value)]

@@ -40,6 +40,8 @@ RING_PITCH = 0.2  # between neighbouring rings (the tenth sits at the stakes' to
 
 
 def weave_tree(stake_material, ring_material):
+    """The WICKER geometry-nodes graph. (Over 60 lines: one node after another, wired as built; split
+    up it would only scatter the wiring.)"""
     import bpy
 
     tree = bpy.data.node_groups.new("Weave", "GeometryNodeTree")

@@ -1,20 +1,20 @@
 """``auto``: the most render-frugal method measured for the problem (docs/efficiency.md):
-CMA-ES for small n. Above that, when the caller can pass each render's residual image (the server
-always can) and every parameter is continuous, derivative-free Gauss-Newton on the pixels: fewest
-renders on every blurred texture (1,024-65,536 texels). Otherwise ZeroGrads with its "efficient"
+CMA-ES for small n. Above that, when the caller can pass each render's residual image (capability
+``residuals``: the server always can) and every parameter is continuous, derivative-free
+Gauss-Newton on the pixels: fewest renders on every blurred texture (1,024-65,536 texels).
+Otherwise ZeroGrads with its "efficient"
 preset for hundreds to a few thousand parameters (it alone solves the 336-bool LED panel), and
 PRDPT (paper settings) beyond, where the surrogate cannot be fitted from the renders of a budget."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
-from .gauss_newton import parse_grid
 from .registry import get_method_class, register, resolve_preset
 
 
@@ -25,19 +25,17 @@ class AutoOptions(CommonOptions):
     zerograds_up_to: int = 2048
     """Above `cmaes_up_to` and up to this many parameters ZeroGrads (preset "efficient"), PRDPT (preset
     "paper") above: measured better at 1,024 and worse at 4,096 texels (docs/efficiency.md)."""
-    residuals: bool = False
-    """The caller passes each sample's residual vector to `tell` (the server does, for its image loss):
-    above `cmaes_up_to`, problems whose parameters are all continuous then get `gauss_newton`."""
-    grid: str = ""
-    """The parameters' layout when they are the texels of an image ("HxW" or "HxWxC"), handed to
-    `gauss_newton` when it is chosen (its probes are then smooth on the grid)."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"step": ("cmaes_up_to", "zerograds_up_to")}
 
     def validate(self, name: str) -> None:
         if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
             raise ConfigError(
                 f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got {self.cmaes_up_to} and {self.zerograds_up_to}"
             )
-        parse_grid(self.grid, name)
+
+
+_PRESETS = {"cmaes": None, "gauss_newton": None, "zerograds": "efficient", "prdpt": "paper"}
 
 
 @register
@@ -51,28 +49,29 @@ class Auto(Method):
 
     def _setup(self) -> None:
         o = self.options
-        parse_grid(o.grid, self.name, self.n)  # refused here whichever method is chosen
-        continuous = not np.any(self.resolution > 0)
-        self.chosen, preset = (
-            ("cmaes", None)
+        chosen = (
+            "cmaes"
             if self.n <= o.cmaes_up_to
-            else ("gauss_newton", None)
-            if o.residuals and continuous
-            else ("zerograds", "efficient")
+            else "gauss_newton"
+            if self.capabilities.residuals and self.space.continuous
+            else "zerograds"
             if self.n <= o.zerograds_up_to
-            else ("prdpt", "paper")
+            else "prdpt"
         )
+        self._build_inner(chosen)
+
+    def _build_inner(self, chosen: str) -> None:
+        o = self.options
+        self.chosen, preset = chosen, _PRESETS[chosen]
         cls = get_method_class(self.chosen)
         options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
-        if self.chosen == "gauss_newton" and o.grid:
-            options["grid"] = o.grid
         self.inner = cls(
-            n=self.n,
+            self.space,
             budget=self.budget,
             seed=self.seed,
             x0=self.x0,
             device=self.device,
-            resolution=self.resolution,
+            capabilities=self.capabilities,
             **options,
         )
         self.wants_residuals = self.inner.wants_residuals  # per instance: depends on the method chosen
@@ -102,4 +101,6 @@ class Auto(Method):
         return {"chosen": self.chosen, "inner": self.inner.state_dict()}
 
     def _load_state_dict(self, s: dict[str, Any]) -> None:
+        if s["chosen"] != self.chosen:  # picked under other rules (an older version): continue as it was
+            self._build_inner(s["chosen"])
         self.inner.load_state_dict(s["inner"])

@@ -24,15 +24,33 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..wire.errors import ConfigError, StateError, TellError
+from ..wire.space import Space
 
 
 @dataclass
 class CommonOptions:
-    """Options every method accepts."""
+    """Options every method accepts.
+
+    Each method's options class names its option groups (``GROUPS``: group → option names; every
+    option in exactly one, a test checks) and the few options a user changes first (``BASIC``: shown
+    unfolded in the panel). Groups of subclasses extend their base's.
+    """
 
     common_random_numbers: bool = True
     """Give every sample of one iteration the same render-noise seed (paired samples then differ
     by the parameter change, not by Monte-Carlo noise). False: a fresh seed per sample."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("common_random_numbers",)}
+    BASIC: ClassVar[tuple[str, ...]] = ()
+
+
+def option_groups(options_cls) -> dict[str, str]:
+    """option name → its group, merged over the options class's bases."""
+    groups: dict[str, str] = {}
+    for klass in reversed(options_cls.__mro__):
+        for group, names in vars(klass).get("GROUPS", {}).items():
+            groups.update(dict.fromkeys(names, group))
+    return groups
 
 
 @dataclass(frozen=True)
@@ -50,14 +68,23 @@ class Batch:
         return len(self.x)
 
 
-def check_resolution(resolution, n: int) -> np.ndarray:
-    """The validated (n,) resolution (zeros when None: every parameter continuous)."""
-    if resolution is None:
-        return np.zeros(n)
-    r = np.asarray(resolution, dtype=np.float64)
-    if r.shape != (n,) or not np.all(np.isfinite(r)) or np.any(r < 0) or np.any(r > 1):
-        raise ConfigError(f"resolution must be {n} values in [0, 1] (Space.resolution), got shape {r.shape}")
-    return r
+@dataclass(frozen=True)
+class Capabilities:
+    """What the caller of a method can do beyond passing losses (given to ``create_method``)."""
+
+    residuals: bool = False
+    """Each sample's residual vector (for an image loss: the weighted pixel differences from the target)
+    reaches ``tell``. The server and the scene harness always can; ``minimize`` when ``f`` returns
+    (B, P) residuals. Methods that need them (``wants_residuals``) refuse to run without."""
+
+
+def as_space(space) -> Space:
+    """A Space, or a number n of continuous unit-cube values (``Space.unit(n)``)."""
+    if isinstance(space, Space):
+        return space
+    if isinstance(space, bool) or not isinstance(space, (int, np.integer)) or space < 1:
+        raise ConfigError(f"a method needs a Space or a positive number of parameters, got {space!r}")
+    return Space.unit(int(space))
 
 
 def render_seeds(seed: int, iteration: int, count: int, common: bool) -> np.ndarray:
@@ -78,12 +105,23 @@ class Method(ABC):
     wants_residuals: ClassVar[bool] = False
     """True: ``tell`` needs each sample's residual vector, not only its loss."""
 
-    def __init__(self, n: int, budget: int, seed: int = 0, x0=None, device=None, resolution=None, **options: Any):
-        """``resolution``: (n,) unit-cube distance between neighbouring values of each parameter
-        (``Space.resolution``: 0 for floats, 1/(hi-lo) for int, bool and enum); methods that sample
-        may keep their spread above it, so a discrete parameter is never sampled on one value only."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ConfigError(f"n (the number of parameters) must be a positive integer, got {n!r}")
+    def __init__(
+        self,
+        space: Space | int,
+        budget: int,
+        seed: int = 0,
+        x0=None,
+        device=None,
+        capabilities: Capabilities | None = None,
+        **options: Any,
+    ):
+        """``space``: the parameters (kinds, bounds, array layouts; a number n means n continuous values).
+        Methods see the unit cube; from the space they take ``resolution`` (the unit-cube distance
+        between neighbouring values of discrete kinds, so a discrete parameter is never sampled on one
+        value only) and ``space.grids`` (image-shaped blocks). ``capabilities``: what the caller can
+        pass besides losses."""
+        self.space = as_space(space)
+        n = self.space.n
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ConfigError(f"budget (number of evaluations) must be a positive integer, got {budget!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -98,7 +136,13 @@ class Method(ABC):
         if np.any(x0 < 0) or np.any(x0 > 1):
             raise ConfigError("x0 must lie in the unit cube [0, 1]^n (convert with Space.to_unit)")
         self.x0 = x0
-        self.resolution = check_resolution(resolution, self.n)
+        self.resolution = self.space.resolution
+        self.capabilities = capabilities or Capabilities()
+        if self.wants_residuals and not self.capabilities.residuals:
+            raise ConfigError(
+                f"method {self.name!r} needs each render's residual image, which this caller cannot pass "
+                "(a server job and the scene benchmark can; minimize() when f returns (B, P) residuals)"
+            )
         self.device = device
         self.evaluations = 0
         self.iteration = 0
@@ -251,8 +295,11 @@ class Method(ABC):
         for key, mine in (("method", self.name), ("n", self.n)):
             if state.get(key) != mine:
                 raise StateError(f"state is for {key}={state.get(key)!r}, this method has {key}={mine!r}")
-        saved_options = dict(state.get("options") or {})
-        for f in dataclasses.fields(self.Options):  # options added since the state was saved: their defaults
+        fields = {f.name: f for f in dataclasses.fields(self.Options)}
+        # options removed since the state was saved (measured and not kept; structure now in the Space;
+        # capabilities now given to create_method) no longer choose anything
+        saved_options = {k: v for k, v in (state.get("options") or {}).items() if k in fields}
+        for f in fields.values():  # options added since the state was saved: their defaults
             if f.default is not dataclasses.MISSING:  # keep the old behaviour, so they count as set to them
                 saved_options.setdefault(f.name, f.default)
         if saved_options != dataclasses.asdict(self.options):

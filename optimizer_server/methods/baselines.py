@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ class FDOptions(CommonOptions):
     """Adam learning rate for θ."""
     max_dimension: int = 4096
     """Refuse larger problems: one step asks for 2n points of n values (16·n² bytes)."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("eps", "max_dimension"), "step": ("lr",)}
+    BASIC: ClassVar[tuple[str, ...]] = ("eps", "lr")
 
     def validate(self, name: str) -> None:
         if not (0 < self.eps < 0.5 and self.lr > 0):
@@ -84,6 +87,9 @@ class SPSAOptions(CommonOptions):
     """Perturbation decay exponent (Spall's recommended 0.101)."""
     stability: int | None = None
     """A in the step gain; default 10 % of the iterations the budget allows."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("c", "gamma"), "step": ("a", "alpha", "stability")}
+    BASIC: ClassVar[tuple[str, ...]] = ("a", "c")
 
     def validate(self, name: str) -> None:
         if not (self.a > 0 and self.c > 0):

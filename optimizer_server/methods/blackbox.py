@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class CMAESOptions(CommonOptions):
     """Samples per iteration; default cma's 4 + 3 ln n."""
     max_dimension: int = 5000
     """Refuse larger problems: CMA-ES keeps an n×n covariance (memory n², time n³ per update)."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("sigma0", "popsize", "max_dimension")}
+    BASIC: ClassVar[tuple[str, ...]] = ("sigma0", "popsize")
 
     def validate(self, name: str) -> None:
         if not self.sigma0 > 0:
@@ -138,6 +141,9 @@ class NevergradOptions(CommonOptions):
     """Name of a Nevergrad optimiser (NGOpt picks one from the budget and dimension)."""
     batch_size: int = 4
     """Candidates asked per iteration (Nevergrad's num_workers): renders that run in parallel."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("optimizer", "batch_size")}
+    BASIC: ClassVar[tuple[str, ...]] = ("optimizer",)
 
     def validate(self, name: str) -> None:
         if self.batch_size < 1:

@@ -21,18 +21,20 @@ iteration; ``memory`` bounds it for nonlinear ones and for memory. How the model
 (an exact eigen-decomposition up to 800 directions, an incremental factorisation and Lanczos for the
 thousands a texture needs) is in ``residual_models.py``.
 
-When the parameters are the texels of an image (option ``grid``), the probes are smooth on that
-grid: an image through a camera resolves smooth texel changes far better than per-texel noise, so
-each render teaches the model much more (texture65536: see docs/efficiency.md).
+Where the space holds an image's texels (an array parameter of shape (H, W) or (H, W, C),
+``Space.grids``), the probes are smooth on that grid: an image through a camera resolves smooth
+texel changes far better than per-texel noise, so each render teaches the model much more
+(texture65536: see docs/efficiency.md).
 
-The caller must pass each sample's residual vector to ``tell`` (the server does so for image
-losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured in docs/efficiency.md.
+The caller must pass each sample's residual vector to ``tell`` (capability ``residuals``: the server
+and the scene harness for image losses; ``minimize`` when ``f`` returns (B, P) residuals). Measured
+in docs/efficiency.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -54,21 +56,27 @@ class GaussNewtonOptions(CommonOptions):
     memory: int = 3000
     """Most probe directions kept in the model. Below 2,000 parameters at most 800 (and 2n + samples),
     refitted by eigen-decompositions each iteration, oldest dropped first. From 2,000 parameters at most
-    n/2 and what fits in `memory_gib`, kept as an orthonormal basis; when full, its older half is dropped
-    (texture65536 with `grid`: 2,200 renders to the target with 3,000; 800 never get there)."""
+    n/2 and what fits in `memory_gib`, kept as an orthonormal basis; when full, its older half is dropped."""
     memory_gib: float = 2.0
     """Bound on the model's probe offsets and responses (directions × (parameters + pixels) float32)."""
-    grid: str = ""
-    """The layout of the parameters when they are the texels of an image: "HxW" or "HxWxC" (row-major,
-    channels last) for the first H·W·C parameters. Probes are then smooth on that grid; "" for none."""
+    smooth_probes: bool = True
+    """Probe the space's image-shaped parameters (``Space.grids``) with smooth textures instead of
+    independent noise per texel."""
     grid_smoothness: float = 4.0
-    """Correlation length of the probes on `grid`, in texels (the σ of a Gaussian filter)."""
+    """Correlation length of the smooth probes, in texels (the σ of a Gaussian filter)."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
     """The radius never shrinks below this (a step that small changes no image)."""
     radius_max: float = 0.5
     """The radius never grows beyond this."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "sampling": ("samples", "sigma", "discrete_sigma", "smooth_probes", "grid_smoothness"),
+        "surrogate": ("memory", "memory_gib"),
+        "step": ("radius", "radius_min", "radius_max"),
+    }
+    BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma")
 
     def validate(self, name: str) -> None:
         if self.samples < 2:
@@ -84,32 +92,8 @@ class GaussNewtonOptions(CommonOptions):
                 f"{name}: need 0 < radius_min <= radius <= radius_max, got "
                 f"{self.radius_min}, {self.radius}, {self.radius_max}"
             )
-        parse_grid(self.grid, name)
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
-
-
-def parse_grid(text: str, name: str = "gauss_newton", n: int | None = None) -> tuple[int, ...] | None:
-    """ "256x256x3" → (256, 256, 3); "" → None. Given `n`, the grid must fit in the n parameters."""
-    if not isinstance(text, str):
-        raise ConfigError(f'{name}: grid must be a string such as "256x256" or "256x256x3", got {text!r}')
-    if not text:
-        return None
-    try:
-        shape = tuple(int(v) for v in text.lower().split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) not in (2, 3) or min(shape) < 1:
-        raise ConfigError(
-            f'{name}: grid {text!r} is not "HxW" or "HxWxC" with positive whole numbers '
-            '(e.g. "256x256x3" for an RGB texture of 256 × 256 texels)'
-        )
-    if n is not None and int(np.prod(shape)) > n:
-        raise ConfigError(
-            f"{name}: grid {text!r} holds {int(np.prod(shape)):,} texels but there are only "
-            f"{n:,} parameters; the grid must describe the first H·W·C of them"
-        )
-    return shape
 
 
 def smooth_noise(rng: np.random.Generator, count: int, shape: tuple[int, ...], length: float) -> np.ndarray:
@@ -153,6 +137,10 @@ class GaussNewton(Method):
     )
     Options = GaussNewtonOptions
     wants_residuals = True
+    presets = {"white_probes": {"smooth_probes": False}}
+    preset_notes = {
+        "white_probes": "independent noise per texel even on image parameters (the comparison for smooth probes)"
+    }
 
     def _setup(self) -> None:
         o = self.options
@@ -162,7 +150,7 @@ class GaussNewton(Method):
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
-        self.grid = parse_grid(o.grid, self.name, self.n)
+        self.grids = self.space.grids if o.smooth_probes else []
         self.model_kind = "krylov" if self.n >= _KRYLOV_FROM else "eigen"
         self.model = None  # built at the first tell, when the residuals' size is known
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)
@@ -195,9 +183,10 @@ class GaussNewton(Method):
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
         count = self.options.samples - 1
         eps = rng.standard_normal((count, self.n))
-        if self.grid is not None:
-            texels = int(np.prod(self.grid))
-            eps[:, :texels] = smooth_noise(rng, count, self.grid, self.options.grid_smoothness)
+        for grid in self.grids:
+            eps[:, grid.offset : grid.offset + grid.size] = smooth_noise(
+                rng, count, grid.shape, self.options.grid_smoothness
+            )
         eps *= self.probe_sigma
         c = self.candidate
         outside = (c + eps > 1.0) | (c + eps < 0.0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -45,6 +45,12 @@ class PRDPTOptions(CommonOptions):
     """Sample τ ∝ |κ'| (False: τ ~ κ, weight -τ/σ², the paper's 'noIS' ablation)."""
     antithetic: bool = True
     """Pair every τ with -τ (False: the paper's 'noAT' ablation)."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "sampling": ("samples", "sigma", "sigma_min", "anneal", "warm_fraction", "importance_sampling", "antithetic"),
+        "step": ("lr",),
+    }
+    BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma", "lr")
 
     def validate(self, name: str) -> None:
         if self.samples < 1 or (self.antithetic and self.samples % 2):
@@ -76,7 +82,7 @@ class PRDPT(Method):
     name = "prdpt"
     description = "PRDPT: importance-sampled antithetic perturbation gradients of the Gaussian-smoothed loss (Ch. 4)"
     Options = PRDPTOptions
-    presets = {  # App. Tab. B.1 (samples = N); "paper": the recommended defaults of METHODS.md
+    presets = {  # App. Tab. B.1 (samples = N); "paper": the recommended defaults (docs/methods.md)
         "paper": dict(
             samples=2,
             sigma=0.5,
@@ -93,6 +99,20 @@ class PRDPT(Method):
         "global_illumination": dict(samples=4, sigma=0.125, lr=0.05),
         "sort": dict(samples=16, sigma=0.5, lr=0.01),
         "caustic": dict(samples=4, sigma=0.125, lr=0.01),
+    }
+    preset_notes = {
+        "paper": "the thesis's recommended PRDPT: σ0 0.5, N 2, Adam lr 0.02, σ held half the run then decayed",
+        **{
+            task: f"the thesis's settings for {title} (App. Tab. B.1)"
+            for task, title in (
+                ("cup", "CUP"),
+                ("shadows", "SHADOWS"),
+                ("occlusion", "OCCLUSION"),
+                ("global_illumination", "GLOBAL ILL."),
+                ("sort", "SORT"),
+                ("caustic", "CAUSTIC"),
+            )
+        },
     }
 
     def _setup(self) -> None:

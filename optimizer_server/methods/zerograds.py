@@ -5,7 +5,8 @@ Per iteration:
   2. inner smoothing τ ~ N(0, σ_i²)ⁿ with σ_i = 0.15 σ_o, render f_i = f(ρ_i - τ_i) (no extra renders);
   3. k_θ Adam steps of θ along ∂h/∂θ, the surrogate's gradient at θ (autograd through h);
   4. k_φ Adam steps of the surrogate on mean_i (h(ρ_i) - f_i)² over the batch just rendered.
-The paper's order (3 before 4) is the default; `refit_first` swaps it.
+The authors' code steps θ first (3 before 4), and that is the default; the thesis's Alg. 5 refits
+first, which `refit_first` does.
 Ablations: NoSmooth (`smooth=False`), NoLocal (`local=False`: ρ uniform in the unit cube),
 NoNN (`surrogate="quadratic"`).
 """
@@ -13,7 +14,7 @@ NoNN (`surrogate="quadratic"`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from .common import (
 from .prdpt import annealed_sigma
 from .registry import register
 from .surrogates import build_surrogate
+from .zerograds_presets import PRESET_NOTES, PRESETS
 
 SURROGATES = ("auto", "auto_lean", "mlp", "mlp_large", "lean", "quadratic")
 STEP_CONTROLS = ("adam", "trust")
@@ -69,7 +71,8 @@ class ZeroGradsOptions(CommonOptions):
     """Upper bound on (fitted samples × n × surrogate steps) per iteration: a fitting step's time grows with
     samples × n, so at very large n the steps are cut to stay within it (at least one). 0: no bound."""
     refit_first: bool = False
-    """Refit the surrogate on the new batch before stepping θ (the reference code steps first)."""
+    """Refit the surrogate on the new batch before stepping θ (as the thesis's Alg. 5; the authors' code steps
+    first)."""
     anneal: bool = False
     """Decay σ_o linearly to `sigma_min` after `warm_fraction` of the run, as PRDPT does (not in the
     ZeroGrads paper; off by default)."""
@@ -83,8 +86,8 @@ class ZeroGradsOptions(CommonOptions):
     """`surrogate="auto"` picks the large MLP from this many dimensions on."""
     lean_threshold: int = 1000
     """`surrogate="auto"` picks the lean surrogate from this many dimensions on: the large MLP's encoded
-    first layer (13·n·128 weights) makes every Adam step memory-bound (≥ 17 ms/iteration at n = 1,000 on
-    this project's 2-core CPU; 1.3 GB at n = 196,608). The paper preset sets it out of reach."""
+    first layer (13·n·128 weights) makes every Adam step memory-bound there (docs/efficiency.md has the
+    times). The paper preset sets it out of reach."""
     pe_frequencies: int = 6
     """Positional-encoding frequencies of the large MLP."""
     lean_rank: int = 16
@@ -106,15 +109,6 @@ class ZeroGradsOptions(CommonOptions):
     along -∂h/∂θ, so the step is tied to the sampled region instead of Adam's normalised gradient."""
     trust_step: float = 1.0
     """Step length of `step_control="trust"` in units of σ (per-coordinate RMS)."""
-    step_quality: bool = False
-    """Scale trust steps by the surrogate's measured quality: the correlation between its predicted and
-    the rendered differences f(θ+ε) - f(θ-ε) of each new antithetic pair, taken before refitting (fresh
-    random directions: an unbiased test of its slope), averaged over iterations. A slope that fresh
-    renders do not confirm moves θ little instead of a full step in a random direction."""
-    quality_memory: float = 0.7
-    """`step_quality`: weight of the previous average in the running mean of the correlation."""
-    quality_reference: float = 0.3
-    """`step_quality`: the correlation from which on steps are full; below it they shrink in proportion."""
     discrete_sigma: float = 0.0
     """Per-parameter σ for discrete parameters (int, bool, enum, link): sample each with a spread of at
     least this many value spacings (σ_j ≥ discrete_sigma / (hi - lo) in unit-cube units), so a bool is
@@ -124,13 +118,39 @@ class ZeroGradsOptions(CommonOptions):
     `discrete_sigma` down to this many value spacings (a bool at a bound then flips in fewer samples:
     about 24 % of them at 0.7 spacings, 8 % at 0.35). 0: the floor stays at `discrete_sigma`. Ignored
     when `discrete_sigma` is 0."""
-    adapt_sigma: bool = False
-    """Success rule for σ: grow it when the batch's mean loss (the smoothed loss at θ) is the lowest
-    so far, shrink it otherwise; on a flat batch (a plateau) grow it and do not step."""
-    sigma_max: float = 0.5
-    """Largest σ that `adapt_sigma` may reach."""
-    success_target: float = 0.3
-    """The success rate `adapt_sigma` steers towards (like CMA-ES' 1/5 rule)."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "sampling": (
+            "samples",
+            "sigma",
+            "inner_ratio",
+            "smooth",
+            "local",
+            "antithetic",
+            "discrete_sigma",
+            "discrete_sigma_min",
+            "anneal",
+            "sigma_min",
+            "warm_fraction",
+        ),
+        "surrogate": (
+            "surrogate",
+            "surrogate_lr",
+            "surrogate_steps",
+            "fit_budget",
+            "refit_first",
+            "replay",
+            "replay_max_log_ratio",
+            "standardize_losses",
+            "local_inputs",
+            "high_dim_threshold",
+            "lean_threshold",
+            "pe_frequencies",
+            "lean_rank",
+        ),
+        "step": ("step_control", "lr", "trust_step", "theta_steps", "lr_follows_sigma"),
+    }
+    BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma", "lr")
 
     def validate(self, name: str) -> None:
         if self.samples < 1 or (self.antithetic and self.local and self.samples % 2):
@@ -152,10 +172,6 @@ class ZeroGradsOptions(CommonOptions):
             raise ConfigError(
                 f"{name}: step_control must be one of {', '.join(STEP_CONTROLS)}, got {self.step_control!r}"
             )
-        if not self.quality_reference > 0:
-            raise ConfigError(f"{name}: quality_reference must be > 0, got {self.quality_reference}")
-        if not 0 <= self.quality_memory < 1:
-            raise ConfigError(f"{name}: quality_memory must be in [0, 1), got {self.quality_memory}")
         if self.discrete_sigma < 0:
             raise ConfigError(f"{name}: discrete_sigma must be >= 0, got {self.discrete_sigma}")
         if self.discrete_sigma_min < 0 or 0 < self.discrete_sigma < self.discrete_sigma_min:
@@ -167,63 +183,8 @@ class ZeroGradsOptions(CommonOptions):
             raise ConfigError(f"{name}: fit_budget must be >= 0, got {self.fit_budget}")
         if self.replay < 0 or self.lean_rank < 1:
             raise ConfigError(f"{name}: need replay >= 0 and lean_rank >= 1")
-        if not (self.trust_step > 0 and self.sigma_max > 0 and 0 < self.success_target < 1):
-            raise ConfigError(f"{name}: need trust_step > 0, sigma_max > 0 and 0 < success_target < 1")
-
-
-# The thesis' algorithm and settings exactly (METHODS.md): every option this project added is off.
-PAPER = dict(
-    sigma=0.33,
-    samples=2,
-    lr=1e-3,
-    surrogate_lr=1e-3,
-    surrogate="auto",
-    theta_steps=1,
-    surrogate_steps=3,
-    refit_first=False,
-    anneal=False,
-    lr_follows_sigma=False,
-    replay=0,
-    standardize_losses=False,
-    local_inputs=False,
-    step_control="adam",
-    adapt_sigma=False,
-    lean_threshold=10**12,
-)
-
-# The best configuration measured on benchmarks/bench_efficiency.py for n >= 100 (docs/efficiency.md):
-# refit before stepping, losses standardised, surrogate inputs (x-θ)/3σ, 4 iterations of replay (the
-# samples within e^10 of the best importance weight), a lean surrogate above 50 dimensions fitted with
-# 30 Adam steps per iteration, steps of σ per coordinate, σ annealed from 0.05 to 0.002.
-# texture1024 (5 seeds): 860 renders to target, against 1,740 with the first version of this preset
-# (σ 0.03, σ/2 steps, 5 fitting steps, e^4) and 1,176 for CMA-ES (40 steps: 780, but slower at large n).
-# fit_budget cuts the steps where samples × n is huge, so the optimiser stays small next to the renders:
-# at n = 196,608 (100 samples) 5 steps instead of 30: 0.51 s per iteration instead of 1.05 s
-# (benchmarks/bench_texture_size.py); below n ≈ 33,000 it changes nothing. Discrete parameters are sampled
-# with σ ≥ 0.7 value spacings: led336 (3 seeds, 5,000 renders) ends at 0.9 % LEDs wrong, 23.5 % without.
-# That floor anneals with σ to 0.1 spacings: 5 seeds, quick budgets, led64 solved by 3 instead of 1,
-# led336 by 3 instead of 2; NODE-GRAPH in Blender (24 links, 400 renders) 6 of 7 seeds exact, 2 of 7
-# with the floor fixed (a bool at its bound still flipped in 24 % of the samples).
-EFFICIENT = dict(
-    samples=20,
-    sigma=0.05,
-    surrogate="auto_lean",
-    surrogate_lr=0.01,
-    surrogate_steps=30,
-    refit_first=True,
-    standardize_losses=True,
-    local_inputs=True,
-    replay=4,
-    replay_max_log_ratio=10.0,
-    step_control="trust",
-    trust_step=1.0,
-    anneal=True,
-    warm_fraction=0.0,
-    sigma_min=0.002,
-    discrete_sigma=0.7,
-    discrete_sigma_min=0.1,
-    fit_budget=1e8,
-)
+        if not self.trust_step > 0:
+            raise ConfigError(f"{name}: need trust_step > 0, got {self.trust_step}")
 
 
 @register
@@ -231,24 +192,8 @@ class ZeroGrads(Method):
     name = "zerograds"
     description = "ZeroGrads: a local neural surrogate of the smoothed loss, fitted online and differentiated (Ch. 5)"
     Options = ZeroGradsOptions
-    presets = {  # App. Tab. C.1 (samples = N), and the ablations of Tab. 5.2, all on top of PAPER
-        "paper": PAPER,
-        "efficient": EFFICIENT,
-        "wicker": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "brdf": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "cbox": dict(PAPER, sigma=0.10, samples=2, lr=5e-4, surrogate_lr=1e-3),
-        "gravity": dict(PAPER, sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "rocket": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=5e-4),
-        "node_graph": dict(PAPER, sigma=0.20, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "led": dict(PAPER, sigma=0.33, samples=2, lr=1e-3, surrogate_lr=1e-3),
-        "mosaic": dict(PAPER, sigma=0.025, samples=16, lr=5e-4, surrogate_lr=1e-3),
-        "caustic": dict(PAPER, sigma=0.013, samples=20, lr=2e-4, surrogate_lr=1e-4),
-        "mesh": dict(PAPER, sigma=0.025, samples=20, lr=2e-3, surrogate_lr=1e-4),
-        "texture": dict(PAPER, sigma=0.025, samples=20, lr=1e-5, surrogate_lr=1e-4),
-        "nosmooth": dict(PAPER, smooth=False),
-        "nonn": dict(PAPER, surrogate="quadratic"),
-        "nolocal": dict(PAPER, local=False),
-    }
+    presets = PRESETS
+    preset_notes = PRESET_NOTES
 
     def _setup(self) -> None:
         o = self.options
@@ -263,10 +208,7 @@ class ZeroGrads(Method):
         self.adam = VectorAdam(self.theta, lr=o.lr)
         self._rho = None  # sample centres of the pending batch (the surrogate is fitted at ρ)
         self._sigma_used = None  # (n,) σ the pending batch was drawn with
-        self._sigma_adapted = float(o.sigma)  # σ under `adapt_sigma`
-        self._last_mean = None  # lowest batch-mean loss so far (the success rule compares with it)
         self._buffer = []  # replay: per past iteration {"rho", "f", "theta", "sigma"}
-        self._quality = 0.0  # step_quality: running mean of the prediction correlation
         self._resolution = torch.as_tensor(self.resolution, dtype=torch.float32, device=self.dev)
 
     def _batch_size(self) -> int:
@@ -283,8 +225,6 @@ class ZeroGrads(Method):
     @property
     def sigma(self) -> float:
         o = self.options
-        if o.adapt_sigma:
-            return self._sigma_adapted
         if not o.anneal:
             return o.sigma
         return annealed_sigma(o.sigma, o.sigma_min, self.iteration, self.iterations, o.warm_fraction)
@@ -295,7 +235,7 @@ class ZeroGrads(Method):
         sigma = torch.full((self.n,), float(self.sigma), device=self.dev)
         if o.discrete_sigma > 0:
             spacings = o.discrete_sigma
-            if o.anneal and o.discrete_sigma_min > 0 and not o.adapt_sigma and o.sigma > o.sigma_min:
+            if o.anneal and o.discrete_sigma_min > 0 and o.sigma > o.sigma_min:
                 progress = (o.sigma - self.sigma) / (o.sigma - o.sigma_min)  # 0 → 1 as σ anneals
                 spacings = o.discrete_sigma + progress * (o.discrete_sigma_min - o.discrete_sigma)
             sigma = torch.maximum(sigma, spacings * self._resolution)
@@ -342,10 +282,9 @@ class ZeroGrads(Method):
                 rms = grad.pow(2).mean().sqrt()
                 if not rms > 0:
                     return
-                quality = float(np.clip(self._quality / o.quality_reference, 0.0, 1.0)) if o.step_quality else 1.0
-                self.theta.sub_(grad, alpha=float(o.trust_step * quality * self.sigma / rms))
+                self.theta.sub_(grad, alpha=float(o.trust_step * self.sigma / rms))
             else:
-                lr = o.lr * self.sigma / o.sigma if (o.lr_follows_sigma or o.adapt_sigma) else o.lr
+                lr = o.lr * self.sigma / o.sigma if o.lr_follows_sigma else o.lr
                 self.adam.step(self.theta, grad, lr=lr)
             self.theta.clamp_(0.0, 1.0)
 
@@ -387,56 +326,16 @@ class ZeroGrads(Method):
             self._buffer.append({"rho": rho, "f": losses, "theta": self.theta.clone(), "sigma": sigma.clone()})
             del self._buffer[: -self.options.replay]
 
-    def _adapt_sigma(self, losses: torch.Tensor) -> bool:
-        """The success rule; returns False on a flat batch (a plateau: nothing to step along)."""
-        o = self.options
-        flat = bool(losses.max() - losses.min() <= 1e-12 * max(1.0, float(losses.abs().max())))
-        mean = float(losses.mean())
-        if flat:
-            factor = 1.5  # widen until the samples reach an edge (what CMA-ES does on flat fitness)
-        elif self._last_mean is None:
-            factor = 1.0
-        else:
-            # elitist, as in the (1+1)-ES: a success beats the best smoothed loss so far (comparing with
-            # the last batch instead makes a random walk succeed half the time, and σ grows unchecked)
-            success = 1.0 if mean < self._last_mean else 0.0
-            factor = float(np.exp(0.5 * (success - o.success_target)))
-        self._last_mean = mean if self._last_mean is None else min(mean, self._last_mean)
-        self._sigma_adapted = float(np.clip(self._sigma_adapted * factor, o.sigma_min, o.sigma_max))
-        return not flat
-
-    def _measure_quality(self, rho: torch.Tensor, losses: torch.Tensor) -> None:
-        """step_quality: how well the not-yet-refitted surrogate predicts the new pairs' differences."""
-        o = self.options
-        if not (o.local and o.antithetic) or len(losses) < 2:
-            return
-        half = len(losses) // 2
-        with torch.no_grad():
-            predicted = self.surrogate(self._surrogate_input(rho))
-        d = predicted[half:] - predicted[:half]  # ρ = θ ∓ ε: the second half is θ + ε
-        a = losses[half:] - losses[:half]
-        denom = float(a.norm() * d.norm())
-        corr = float(a @ d) / denom if denom > 0 else 0.0
-        self._quality = o.quality_memory * self._quality + (1.0 - o.quality_memory) * corr
-
     def _tell(self, x: np.ndarray, losses: np.ndarray) -> None:
         o = self.options
         f = torch.as_tensor(losses, dtype=torch.float32, device=self.dev)
         rho, sigma_used = self._rho, self._sigma_used
-        if o.step_quality:
-            self._measure_quality(rho, f)
-        informative = True
         if o.refit_first:
             self._fit_surrogate(rho, f)
-            if o.adapt_sigma:
-                informative = self._adapt_sigma(f)
-            if informative:
-                self._step_theta()
+            self._step_theta()
         else:
             self._step_theta()
             self._fit_surrogate(rho, f)
-            if o.adapt_sigma:
-                self._adapt_sigma(f)
         self._remember(rho, f, sigma_used)
         self._rho = None
 
@@ -449,9 +348,6 @@ class ZeroGrads(Method):
             "surrogate_opt": torch_optimizer_state(self.surrogate_opt),
             "rho": None if self._rho is None else self._rho.clone(),
             "sigma_used": None if self._sigma_used is None else self._sigma_used.clone(),
-            "sigma_adapted": self._sigma_adapted,
-            "last_mean": self._last_mean,
-            "quality": self._quality,
             "buffer": [
                 {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in b.items()} for b in self._buffer
             ],
@@ -467,9 +363,6 @@ class ZeroGrads(Method):
         self._sigma_used = (
             None if s["sigma_used"] is None else torch.as_tensor(s["sigma_used"], dtype=torch.float32).to(self.dev)
         )
-        self._sigma_adapted = float(s["sigma_adapted"])
-        self._last_mean = s["last_mean"]
-        self._quality = float(s.get("quality", 0.0))
         self._buffer = [
             {key: torch.as_tensor(b[key], dtype=torch.float32).to(self.dev) for key in ("rho", "f", "theta", "sigma")}
             for b in s["buffer"]

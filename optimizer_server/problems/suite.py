@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..evaluation import Evaluation
+from ..wire.space import ParamSpec, Space
 from . import plateau1d
 
 
 @dataclass
 class Problem:
     name: str
-    n: int
+    space: Space
+    """The parameters: kinds (discrete ones rounded before "rendering"), bounds, array layouts."""
     loss: Callable[..., np.ndarray]
-    """(B, n) unit-cube points [, seeds=(B,)] → (B,) losses. Points outside the cube are clipped."""
+    """(B, n) points in parameter units (``space.from_unit``: clipped, rounded) [, seeds=(B,)] → (B,) losses."""
     error: Callable[[np.ndarray], float]
     """(n,) unit-cube point → a scalar error (problem-specific units, stated in ``error_doc``)."""
     target: float
@@ -39,14 +42,24 @@ class Problem:
     """True: the loss takes render seeds (``loss(x, seeds=...)``)."""
     description: str = ""
     extra: dict = field(default_factory=dict)
-    resolution: np.ndarray | None = None
-    """(n,) unit-cube spacing of discrete parameters' values (0: continuous), as ``Space.resolution``."""
     residuals: Callable[..., np.ndarray] | None = None
     """(B, n) points [, seeds] → (B, P) residual vectors (image - target, scaled so their squares sum
     to the loss), for methods that use the rendered images (``gauss_newton``); None: losses only."""
-    grid: str = ""
-    """The parameters' layout when they are the texels of an image ("HxW"), as ``gauss_newton``'s
-    option `grid`; "" when they have none."""
+
+    @property
+    def n(self) -> int:
+        return self.space.n
+
+    @property
+    def discrete(self) -> bool:
+        return not self.space.continuous
+
+    def evaluate(self, values: np.ndarray, seeds: np.ndarray, residuals: bool) -> Evaluation:
+        """The problem as an evaluator of the one loop (``optimizer_server.evaluation``)."""
+        extra = {"seeds": seeds} if self.noisy else {}
+        return Evaluation(
+            self.loss(values, **extra), self.residuals(values, **extra) if residuals and self.residuals else None
+        )
 
 
 def _clip(x) -> np.ndarray:
@@ -59,7 +72,7 @@ def _residuals(images: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (diff / np.sqrt(diff.shape[1])).astype(np.float32)
 
 
-# --- plateau 1-D (the motivation in METHODS.md) ---------------------------------------------
+# --- plateau 1-D (the motivation in docs/methods.md) ---------------------------------------------
 def plateau_1d() -> Problem:
     span = plateau1d.HI - plateau1d.LO
 
@@ -71,14 +84,14 @@ def plateau_1d() -> Problem:
 
     return Problem(
         "plateau1d",
-        1,
+        Space.unit(1),
         loss,
         error,
         0.1,
         np.array([(plateau1d.START - plateau1d.LO) / span]),
         400,
         "|x - 6| on [0, 10]",
-        description="1-D plateaus and a narrow valley (tasks/plateau1d.py)",
+        description="1-D plateaus and a narrow valley (problems/plateau1d.py)",
     )
 
 
@@ -151,7 +164,7 @@ def discs(
     scene = DiscScene(count, size, radius, seed=100 + count, noise=noise)
     return Problem(
         name or f"discs{count}",
-        2 * count,
+        Space.unit(2 * count),
         scene.loss,
         scene.error,
         target,
@@ -201,7 +214,7 @@ def led(rows: int, cols: int, budget: int, target: float) -> Problem:
     n = rows * cols
     return Problem(
         f"led{n}",
-        n,
+        Space([ParamSpec("leds", kind="bool", shape=(n,))]),
         panel.loss,
         panel.error,
         target,
@@ -210,7 +223,6 @@ def led(rows: int, cols: int, budget: int, target: float) -> Problem:
         "fraction of LEDs wrong",
         description=f"{rows}×{cols} binary LED panel (bools, rounded)",
         extra={"panel": panel},
-        resolution=np.ones(n),
         residuals=panel.residuals,
     )
 
@@ -224,7 +236,7 @@ class BarCount:
     def __init__(self, count: int = 17, width: float = 0.6, pixels: int = 4 * 24):
         self.pixels = pixels
         self.target = np.array([count, width], float)
-        self.target_image = self.render(self.to_unit(self.target)[None])[0]
+        self.target_image = self.render(self.target[None])[0]
 
     @staticmethod
     def to_unit(values):
@@ -234,17 +246,18 @@ class BarCount:
         x = _clip(x)
         return np.round(x[:, 0] * self.MAX), 0.1 + 0.8 * x[:, 1]
 
-    def render(self, x) -> np.ndarray:
-        count, width = self.values(x)
+    def render(self, values) -> np.ndarray:
+        """(B, 2) parameter values (count already whole, width) → (B, pixels) images."""
+        count, width = values[:, 0], values[:, 1]
         pos = (np.arange(self.pixels) + 0.5) / self.pixels * self.MAX  # in slot units
         slot, frac = np.floor(pos), pos - np.floor(pos)
         return ((slot[None] < count[:, None]) & (np.abs(frac[None] - 0.5) < width[:, None] / 2)).astype(np.float32)
 
-    def loss(self, x) -> np.ndarray:
-        return ((self.render(x) - self.target_image) ** 2).mean(1).astype(np.float64)
+    def loss(self, values) -> np.ndarray:
+        return ((self.render(values) - self.target_image) ** 2).mean(1).astype(np.float64)
 
-    def residuals(self, x) -> np.ndarray:
-        return _residuals(self.render(x), self.target_image)
+    def residuals(self, values) -> np.ndarray:
+        return _residuals(self.render(values), self.target_image)
 
     def error(self, x) -> float:
         """|Δcount| + |Δwidth| (a wrong count is never within a width tolerance)."""
@@ -256,7 +269,7 @@ def bar_count(budget: int = 1000) -> Problem:
     task = BarCount()
     return Problem(
         "count",
-        2,
+        Space([ParamSpec("count", 0, BarCount.MAX, kind="int"), ParamSpec("width", 0.1, 0.9)]),
         task.loss,
         task.error,
         0.02,
@@ -265,7 +278,6 @@ def bar_count(budget: int = 1000) -> Problem:
         "|Δcount| + |Δwidth|",
         description="integer bar count + bar width (int rounded)",
         extra={"task": task},
-        resolution=np.array([1.0 / BarCount.MAX, 0.0]),
         residuals=task.residuals,
     )
 
@@ -307,7 +319,7 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
     n = side * side
     return Problem(
         f"texture{n}",
-        n,
+        Space([ParamSpec("texels", 0.0, 1.0, shape=(side, side))]),
         tex.loss,
         tex.error,
         0.05,
@@ -317,7 +329,6 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
         description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)",
         extra={"texture": tex},
         residuals=tex.residuals,
-        grid=f"{side}x{side}",
     )
 
 

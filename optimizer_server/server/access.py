@@ -11,6 +11,7 @@ stranger learns neither its name nor its folder nor its values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,6 +80,13 @@ class Access:
                 f"(--max-jobs-per-client); cancel one or wait for one to finish",
                 code="server_busy",
             )
+        values = _parameter_count(body.get("space", {}))
+        if values > c.max_parameters:
+            raise RequestRejectedError(
+                f"the space holds {values:,} parameter values; this server optimises at most {c.max_parameters:,} "
+                "per job (--max-parameters)",
+                code="too_large",
+            )
         for name in _BATCH_OPTIONS:
             value = body.get("options", {}).get(name)
             if isinstance(value, int) and not isinstance(value, bool) and value > c.max_batch_samples:
@@ -103,3 +111,13 @@ class Access:
                 f"{self.config.max_batch_samples} (--max-batch-samples): choose smaller method options",
                 code="too_large",
             )
+
+
+def _parameter_count(space: dict[str, Any]) -> int:
+    """How many values the submitted specs declare (malformed specs count 1: Space refuses them)."""
+    total = 0
+    for spec in space.get("params", []) if isinstance(space.get("params"), list) else []:
+        shape = spec.get("shape", ()) if isinstance(spec, dict) else ()
+        ok = isinstance(shape, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+        total += math.prod(shape) if ok and shape else 1
+    return total

@@ -52,6 +52,8 @@ class ServerConfig:
     """Renders one iteration may ask for (a method's samples / popsize / batch_size)."""
     max_target_pixels: int = 4096 * 4096
     """Pixels of a target image or mask (and of every render compared with it)."""
+    max_parameters: int = 1 << 22
+    """Values one job optimises (array parameters count every element: a 1024² RGB texture is 3.1M)."""
     device: str = "auto"
     """Torch device for losses and methods: auto (CUDA when present), cpu or cuda."""
     limits: Limits = DEFAULT_LIMITS

@@ -28,7 +28,8 @@ from ..wire.protocol import Message
 from ..wire.space import Space
 from .access import Access, keys_dir_for, owner_of
 from .config import ServerConfig
-from .jobs import Job, JobConfig
+from .jobparts import JobConfig
+from .jobs import Job
 from .peers import open_peers
 from .replies import peek_seq, reportable
 from .roster import WorkerRoster

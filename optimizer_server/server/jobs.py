@@ -15,95 +15,28 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..methods import create_method
+from ..evaluation import Evaluation, Loop, Pending, Step
+from ..methods import Capabilities, create_method
 from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
 from ..wire.imageloss import ImageLoss
 from ..wire.protocol import check_job_id
-from ..wire.space import Space
+from .jobparts import JobConfig, RenderBatch
 from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
+# every job's loss is an image loss, so each render's residual image can always reach the method
+IMAGE_LOSS = Capabilities(residuals=True)
 
 Emit = Callable[["Job", str, dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 _MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
 # after a checkpoint that took t seconds to serialise, the next one waits at least this many t
 _CHECKPOINT_SPACING = 9.0
-
-
-@dataclass
-class JobConfig:
-    """What a client submitted, validated (the fields of the `submit` message)."""
-
-    space: Space
-    method: str
-    budget: int
-    target: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
-    requires: dict[str, Any] = field(default_factory=dict)
-    start: dict[str, Any] | None = None
-    name: str = ""
-    render_timeout_s: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> JobConfig:
-        d = dict(d)
-        d["space"] = Space.from_dict(d["space"])
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["space"] = self.space.to_dict()
-        return d
-
-    def start_unit(self) -> np.ndarray | None:
-        if self.start is None:
-            return None
-        return self.space.to_unit(self.space.values_from_named(self.start))
-
-    def target_values(self) -> np.ndarray:
-        """(1, n) target parameter values, clipped and rounded like every other render."""
-        values = self.space.values_from_named(self.target["values"])
-        return self.space.from_unit(self.space.to_unit(values))[None]
-
-
-class RenderBatch:
-    """The renders one step of a job waits for: the target, or one iteration's samples."""
-
-    def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray, settings: dict[str, Any]):
-        self.purpose = purpose  # "target" or "samples"
-        self.iteration = iteration
-        self.values = np.ascontiguousarray(values, dtype=np.float64)
-        self.seeds = np.asarray(seeds, dtype=np.int64)
-        self.settings = settings
-        size = len(self.values)
-        self.losses = np.full(size, np.nan)
-        self.residuals: np.ndarray | None = None  # (size, P), for methods that use the pixels
-        self.received = np.zeros(size, dtype=bool)
-        self.attempts = np.zeros(size, dtype=np.int64)
-        self.unassigned = deque(range(size))
-        self.started = time.perf_counter()
-        self.ask_s = 0.0
-        self.render_s = 0.0
-        self.loss_s = 0.0
-        self.wire_s = 0.0  # summed over render messages: round trip minus the worker's render time
-        self.messages = 0
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.received.all())
 
 
 class Job:
@@ -125,24 +58,22 @@ class Job:
         self.persist_ms = 0.0
         self._dirty = False
         self._next_save = 0.0  # monotonic time before which a changed state is not checkpointed again
-        self._asked = None  # the method's Batch behind self.batch
+        self._pending: Pending | None = None  # the loop's ask behind self.batch
         self.method = self._build_method()
+        self.loop = Loop(self.method, self.space)
 
     # --- construction ----------------------------------------------------------------------------
-    def _build_method(self, auto_residuals: bool = True):
+    def _build_method(self):
         c = self.config
-        options = dict(c.options)
-        if c.method == "auto":  # every job's loss is an image loss, so its residuals can always be passed
-            options.setdefault("residuals", auto_residuals)
         method = create_method(
             c.method,
-            n=self.space.n,
+            self.space,
             budget=c.budget,
             seed=c.seed,
             x0=c.start_unit(),
             device=self.device,
-            resolution=self.space.resolution,
-            **options,
+            capabilities=IMAGE_LOSS,
+            **c.options,
         )
         if method.done:
             raise ConfigError(
@@ -179,10 +110,6 @@ class Job:
         checkpoint = store.load_checkpoint(torch_device=device)
         if checkpoint is not None:
             try:
-                saved_options = checkpoint["method"].get("options") or {}
-                if config.method == "auto" and "residuals" not in saved_options:
-                    # saved before `auto` could take residual images: continue it as the method it was
-                    job.method = job._build_method(auto_residuals=False)
                 job.method.load_state_dict(checkpoint["method"])
             except (KeyError, TypeError) as exc:
                 raise StateError(f"{store.state_path} does not hold a method state: {exc}") from exc
@@ -332,24 +259,20 @@ class Job:
 
     # --- iterations ------------------------------------------------------------------------------
     def _ask_next(self) -> None:
-        t0 = time.perf_counter()
-        asked = self.method.ask()
-        self._asked = asked
-        values = self.space.from_unit(asked.x)
-        self.batch = RenderBatch("samples", asked.iteration, values, asked.seeds, self.config.settings)
-        self.batch.ask_s = time.perf_counter() - t0
+        pending = self._pending = self.loop.ask()
+        self.batch = RenderBatch(
+            "samples", pending.batch.iteration, pending.values, pending.seeds, self.config.settings
+        )
         self._dirty = True  # the checkpoint holds the pending batch, so a resume re-renders exactly it
 
     def _finish_iteration(self) -> None:
         batch = self.batch
-        t0 = time.perf_counter()
         try:
-            self.method.tell(self._asked, batch.losses, batch.residuals)
+            step = self.loop.tell(self._pending, Evaluation(batch.losses, batch.residuals), batch.render_s)
         except ZeroGradsError as exc:  # the method refused; its state is unchanged
             self.fail(f"the method rejected the losses of iteration {batch.iteration}: {exc}")
             return
-        tell_s = time.perf_counter() - t0
-        self._record(batch, tell_s)
+        self._record(batch, step)
         self.batch = None
         if self.method.done:
             self.state, self.message = "finished", "budget used up or converged"
@@ -359,42 +282,41 @@ class Job:
         else:
             self._dirty = True  # paused: keep the told state
 
-    def _record(self, batch: RenderBatch, tell_s: float) -> None:
-        m = self.method
+    def _record(self, batch: RenderBatch, step: Step) -> None:
         wall_s = time.perf_counter() - batch.started
         entry = {
-            "iteration": m.iteration,
-            "evaluations": m.evaluations,
-            "loss": float(batch.losses.mean()),
-            "loss_min": float(batch.losses.min()),
-            "best_loss": float(m.best_loss),
-            "sigma": float("nan") if m.sigma is None else float(m.sigma),
+            "iteration": step.iteration,
+            "evaluations": step.evaluations,
+            "loss": step.loss,
+            "loss_min": step.loss_min,
+            "best_loss": step.best_loss,
+            "sigma": float("nan") if step.sigma is None else step.sigma,
             "wall_s": wall_s,
         }
         for key, value in entry.items():
             self.history[key].append(value)
         if self.space.n <= _MAX_HISTORY_DIMS:
-            self.history["current"].append(self.space.from_unit(m.current).tolist())
+            self.history["current"].append(self.space.from_unit(step.current).tolist())
         result = self.result()
         self._emit(
             self,
             "progress",
             {
                 "state": self.state,
-                "iteration": m.iteration,
-                "evaluations": m.evaluations,
+                "iteration": step.iteration,
+                "evaluations": step.evaluations,
                 "budget": self.config.budget,
                 "loss": entry["loss"],
                 "loss_min": entry["loss_min"],
                 "best_loss": entry["best_loss"],
                 "current": result["current"],
                 "best": result["best"] or {},
-                "sigma": None if m.sigma is None else float(m.sigma),
+                "sigma": step.sigma,
                 "timings": {
                     "iteration_s": wall_s,
                     "render_s": batch.render_s,
                     "loss_ms": 1e3 * batch.loss_s,
-                    "optimizer_ms": 1e3 * (batch.ask_s + tell_s),
+                    "optimizer_ms": 1e3 * step.optimizer_s,
                     "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
                     "persist_ms": self.persist_ms,
                 },  # of the previous checkpoint

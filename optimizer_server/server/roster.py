@@ -46,7 +46,7 @@ class Worker:
 class RenderTask:
     id: int
     job: Any  # server.jobs.Job
-    batch: Any  # server.jobs.RenderBatch
+    batch: Any  # server.jobparts.RenderBatch
     indices: list[int]
     worker: bytes
     sent_at: float

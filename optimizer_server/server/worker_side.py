@@ -142,12 +142,15 @@ class WorkerSide:
             self._turn += 1
 
     def _images_per_message(self, job: Job) -> int:
-        """How many of a job's images fit in one result message under our limits."""
+        """How many of a job's samples fit in one render message (their values) and in one result
+        message (their images) under our limits."""
         limits = self.config.limits
+        fit_values = max(1, limits.max_array_bytes // (8 * job.space.n))
         if job.loss is None:
             return 1  # the target render: one image
         image_bytes = max(1, int(np.prod(job.loss.shape)) * 4)
-        return max(1, min(limits.max_frames - 1, (limits.max_message_bytes - limits.max_header_bytes) // image_bytes))
+        fit_images = (limits.max_message_bytes - limits.max_header_bytes) // image_bytes
+        return max(1, min(limits.max_frames - 1, fit_images, fit_values))
 
     def _send_render(self, worker: Worker, job: Job, indices: list[int]) -> None:
         batch = job.batch

@@ -4,6 +4,10 @@ Optimisers only ever see the normalised continuous vector ``x`` (``x = (θ - lo)
 Discrete kinds (int, bool, enum) are *relaxed* there and rounded only when values are handed
 to the objective (a renderer), exactly as the papers do for the LED / WICKER / NODE-GRAPH tasks.
 
+A parameter is one value or an array block of many (``shape``): a vector, or an image's texels
+(H, W) / (H, W, C). A block's layout reaches the methods as data (``Space.grids``), so that their
+probes can follow it (smooth textures on an image grid).
+
 Only numpy is imported here: the Blender add-on and the wire protocol use this module.
 """
 
@@ -19,6 +23,13 @@ import numpy as np
 from .errors import ConfigError
 
 KINDS = ("float", "int", "bool", "enum")
+MAX_DIMS = 3  # (H, W, C): an image's texels, channels last
+
+
+def round_half_up(values):
+    """The one rounding of discrete values (int, bool, enum index): halves go up, as the renderer
+    applies them. Works on numbers and arrays."""
+    return np.floor(np.asarray(values, dtype=np.float64) + 0.5)
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,9 @@ class ParamSpec:
     """One optimised parameter.
 
     ``lo``/``hi`` are in the parameter's own units. ``bool`` defaults to ``[0, 1]``; ``enum``
-    takes ``choices`` and works on the choice index ``[0, len(choices) - 1]``.
+    takes ``choices`` and works on the choice index ``[0, len(choices) - 1]``. ``shape`` makes it a
+    block of ``prod(shape)`` values of the same kind and bounds: ``(k,)`` a vector, ``(H, W)`` or
+    ``(H, W, C)`` an image's texels (row-major, channels last).
     """
 
     name: str
@@ -34,8 +47,10 @@ class ParamSpec:
     hi: float | None = None
     kind: str = "float"
     choices: Sequence[Any] | None = field(default=None)
+    shape: tuple[int, ...] = ()
 
     def __post_init__(self):
+        self._check_shape()
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"parameter name must be a non-empty string, got {self.name!r}")
         if self.kind not in KINDS:
@@ -74,6 +89,28 @@ class ParamSpec:
                 f"parameter {self.name!r}: int bounds must be whole numbers, got [{self.lo:g}, {self.hi:g}]"
             )
 
+    def _check_shape(self) -> None:
+        shape = self.shape
+        if isinstance(shape, (list, tuple)) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shape
+        ):
+            shape = tuple(int(v) for v in shape)
+        else:
+            shape = None
+        if shape is None or len(shape) > MAX_DIMS or any(v < 1 for v in shape):
+            raise ConfigError(
+                f"parameter {self.name!r}: shape must be () for one value, (k,) for a vector or (H, W) / "
+                f"(H, W, C) for an image's texels, with positive whole numbers; got {self.shape!r}"
+            )
+        if shape and self.kind == "enum":
+            raise ConfigError(f"parameter {self.name!r}: an enum is one value; give each choice its own parameter")
+        object.__setattr__(self, "shape", shape)
+
+    @property
+    def size(self) -> int:
+        """How many values the parameter holds (1 for a scalar)."""
+        return int(np.prod(self.shape)) if self.shape else 1
+
     def _default_bounds(self, lo: float, hi: float) -> None:
         for bound, default in (("lo", lo), ("hi", hi)):
             value = getattr(self, bound)
@@ -92,17 +129,19 @@ class ParamSpec:
         d: dict[str, Any] = {"name": self.name, "lo": self.lo, "hi": self.hi, "kind": self.kind}
         if self.choices is not None:
             d["choices"] = list(self.choices)
+        if self.shape:
+            d["shape"] = list(self.shape)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
         if not isinstance(d, dict):
             raise ConfigError(f"a parameter spec must be a mapping, got {type(d).__name__}")
-        unknown = set(d) - {"name", "lo", "hi", "kind", "choices"}
+        unknown = set(d) - {"name", "lo", "hi", "kind", "choices", "shape"}
         if unknown:
             raise ConfigError(
                 f"parameter spec {d.get('name')!r}: unknown keys {sorted(unknown)}; "
-                "allowed: name, lo, hi, kind, choices"
+                "allowed: name, lo, hi, kind, choices, shape"
             )
         if "name" not in d:
             raise ConfigError("a parameter spec needs a `name`")
@@ -112,11 +151,37 @@ class ParamSpec:
             lo = None if lo in (None, 0, 0.0) else lo
             implied_hi = 1.0 if kind == "bool" else float(len(d.get("choices") or ()) - 1)
             hi = None if hi is None or hi == implied_hi else hi
-        return cls(name=d["name"], lo=lo, hi=hi, kind=kind, choices=d.get("choices"))
+        shape = d.get("shape", ())
+        return cls(
+            name=d["name"],
+            lo=lo,
+            hi=hi,
+            kind=kind,
+            choices=d.get("choices"),
+            shape=tuple(shape) if isinstance(shape, list) else shape,
+        )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where an image-shaped block sits in the flat vector: ``x[offset : offset + H·W·C]`` holds its
+    texels row-major, channels last."""
+
+    name: str
+    offset: int
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
 
 
 class Space:
-    """An ordered list of :class:`ParamSpec` and the affine map to the unit cube."""
+    """An ordered list of :class:`ParamSpec` and the affine map of their values to the unit cube.
+
+    The flat vector has one entry per value: a scalar takes one, an array block ``prod(shape)``, in
+    the order of the specs.
+    """
 
     def __init__(self, specs: Sequence[ParamSpec]):
         specs = list(specs)
@@ -131,20 +196,35 @@ class Space:
             raise ConfigError(f"duplicate parameter names {dupes}; every parameter needs its own name")
         self.specs: list[ParamSpec] = specs
         self.names: list[str] = names
-        self.lo = np.array([s.lo for s in specs], dtype=np.float64)
-        self.hi = np.array([s.hi for s in specs], dtype=np.float64)
+        sizes = np.array([s.size for s in specs])
+        self.offsets: list[int] = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+        self.lo = np.repeat([s.lo for s in specs], sizes).astype(np.float64)
+        self.hi = np.repeat([s.hi for s in specs], sizes).astype(np.float64)
         self._span = self.hi - self.lo
-        kinds = np.array([s.kind for s in specs])
-        self._round = kinds != "float"  # int, bool and enum index all round to the nearest whole number
+        # int, bool and enum index all round to the nearest whole number
+        self._round = np.repeat([s.discrete for s in specs], sizes)
+        self.grids: list[Grid] = [
+            Grid(s.name, off, s.shape) for s, off in zip(specs, self.offsets) if len(s.shape) >= 2
+        ]
+        """The image-shaped blocks (2 or 3 dimensions), in order."""
+
+    @classmethod
+    def unit(cls, n: int) -> Space:
+        """``n`` continuous values in [0, 1], one block named "x" (problems posed in the unit cube)."""
+        return cls([ParamSpec("x", 0.0, 1.0, shape=(int(n),))])
 
     @property
     def n(self) -> int:
-        return len(self.specs)
+        return len(self.lo)
 
     @property
     def resolution(self) -> np.ndarray:
         """(n,) unit-cube distance between neighbouring values: 0 for float, 1/(hi-lo) for int, bool, enum."""
         return np.where(self._round, 1.0 / self._span, 0.0)
+
+    @property
+    def continuous(self) -> bool:
+        return not self._round.any()
 
     def __len__(self) -> int:
         return self.n
@@ -165,7 +245,7 @@ class Space:
         x = self._check_shape(np.asarray(x, dtype=np.float64), "x")
         values = self.lo + np.clip(x, 0.0, 1.0) * self._span
         if self._round.any():
-            values = np.where(self._round, np.floor(values + 0.5), values)
+            values = np.where(self._round, round_half_up(values), values)
         return values
 
     def to_unit(self, values) -> np.ndarray:
@@ -175,44 +255,36 @@ class Space:
             raise ConfigError("parameter values must be finite")
         return np.clip((values - self.lo) / self._span, 0.0, 1.0)
 
+    def snap(self, x) -> np.ndarray:
+        """Unit-cube points as the renderer sees them: clipped, discrete kinds rounded, back in [0, 1]."""
+        return (self.from_unit(x) - self.lo) / self._span
+
     def values_from_named(self, named: dict[str, Any]) -> np.ndarray:
-        """``{name: value}`` (enum values by choice, bools as bools) → parameter-unit vector."""
+        """``{name: value}`` (enum values by choice, bools as bools, array blocks as nested lists or
+        arrays of their shape) → parameter-unit vector."""
         missing = [n for n in self.names if n not in named]
         extra = sorted(set(named) - set(self.names))
         if missing or extra:
             raise ConfigError(f"values must name every parameter exactly: missing {missing}, unknown {extra}")
         out = np.empty(self.n)
-        for i, s in enumerate(self.specs):
-            v = named[s.name]
-            if s.kind == "enum":
-                if v not in s.choices:
-                    raise ConfigError(f"parameter {s.name!r}: {v!r} is not one of {list(s.choices)}")
-                v = s.choices.index(v)
-            out[i] = float(v)
+        for s, offset in zip(self.specs, self.offsets):
+            out[offset : offset + s.size] = _spec_values(s, named[s.name])
         return out
 
     def named(self, values) -> dict[str, Any]:
-        """A parameter-unit vector → ``{name: python value}`` (ints as int, bools as bool, enums as choice)."""
+        """A parameter-unit vector → ``{name: python value}`` (ints as int, bools as bool, enums as
+        choice, array blocks as nested lists of their shape)."""
         values = self._check_shape(np.asarray(values, dtype=np.float64), "values")
         if values.ndim != 1:
             raise ConfigError(f"named() takes one point of shape ({self.n},), got {values.shape}")
-        out: dict[str, Any] = {}
-        for s, v in zip(self.specs, values):
-            if s.kind == "float":
-                out[s.name] = float(v)
-            else:
-                k = int(np.clip(np.floor(v + 0.5), s.lo, s.hi))
-                out[s.name] = bool(k) if s.kind == "bool" else s.choices[k] if s.kind == "enum" else k
-        return out
+        return {s.name: _python_value(s, values[o : o + s.size]) for s, o in zip(self.specs, self.offsets)}
 
     def centre(self) -> np.ndarray:
         return np.full(self.n, 0.5)
 
     def _check_shape(self, a: np.ndarray, what: str) -> np.ndarray:
         if a.ndim == 0 or a.shape[-1] != self.n:
-            raise ConfigError(
-                f"{what} must have last dimension {self.n} (one entry per parameter), got shape {a.shape}"
-            )
+            raise ConfigError(f"{what} must have last dimension {self.n} (one entry per value), got shape {a.shape}")
         return a
 
     # --- (de)serialisation for the wire and job files ---------------------------------
@@ -224,3 +296,30 @@ class Space:
         if not isinstance(d, dict) or not isinstance(d.get("params"), list):
             raise ConfigError("a space must be a mapping with a list under `params`")
         return cls([ParamSpec.from_dict(p) for p in d["params"]])
+
+
+def _spec_values(spec: ParamSpec, value: Any) -> np.ndarray:
+    """One parameter's given value(s) → its flat parameter-unit values (enum by choice index)."""
+    if spec.kind == "enum":
+        if value not in spec.choices:
+            raise ConfigError(f"parameter {spec.name!r}: {value!r} is not one of {list(spec.choices)}")
+        return np.array([float(spec.choices.index(value))])
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"parameter {spec.name!r}: {value!r} is not a number or an array of numbers") from None
+    if array.shape != spec.shape:
+        raise ConfigError(f"parameter {spec.name!r}: expected shape {spec.shape}, got {array.shape}")
+    return array.reshape(-1)
+
+
+def _python_value(spec: ParamSpec, flat: np.ndarray) -> Any:
+    """One parameter's flat parameter-unit values → what the user sees (rounded for discrete kinds)."""
+    if spec.kind != "float":
+        whole = np.clip(round_half_up(flat), spec.lo, spec.hi).astype(np.int64)
+        if spec.kind == "enum":
+            return spec.choices[int(whole[0])]
+        flat = whole.astype(bool) if spec.kind == "bool" else whole
+    if not spec.shape:
+        return flat[0].item()
+    return flat.reshape(spec.shape).tolist()

@@ -57,6 +57,7 @@ def write_job(folder, workers=1, **overrides):
     return path
 
 
+@pytest.mark.slow
 def test_batch_run_recovers_the_hidden_parameter(tiny_blend, capsys):
     from blender_addon import batch
 
@@ -74,6 +75,7 @@ def test_batch_run_recovers_the_hidden_parameter(tiny_blend, capsys):
     assert "renders" in printed and "pictures:" in printed  # progress lines and where the pictures are
 
 
+@pytest.mark.slow  # reads what test_batch_run_recovers_the_hidden_parameter wrote
 def test_optimised_blend_holds_the_result_and_the_original_render_settings(tiny_blend):
     import bpy
 
@@ -121,6 +123,7 @@ def test_kind_mismatch_is_explained(tiny_blend):
         batch.run_job(str(job), quiet=True)
 
 
+@pytest.mark.slow
 def test_cli_exit_code_and_message_for_a_bad_job(tiny_blend):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     job = write_job(tiny_blend.parent, **{"samples = 8": "samples = 0"})

@@ -61,6 +61,7 @@ def tick_until(session, condition, timeout_s=90.0):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_optimize_streams_values_into_the_scene_and_keeps_the_result(addon, tiny_blend):
     import bpy
 
@@ -86,6 +87,7 @@ def test_optimize_streams_values_into_the_scene_and_keeps_the_result(addon, tiny
     assert "ZeroGrads Loss" in bpy.data.images  # the loss curve the artist can open
 
 
+@pytest.mark.slow
 def test_pause_resume_cancel_then_revert_restores_the_start_exactly(addon, tiny_blend):
     import bpy
 
@@ -167,6 +169,7 @@ def run_for(tiny_blend, budget, settings_paths=None, **kw):
     )
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
     run, job = run_for(tiny_blend, budget=64)
     try:
@@ -185,6 +188,7 @@ def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
         run.stop()
 
 
+@pytest.mark.slow
 def test_a_path_the_worker_cannot_resolve_fails_the_job_with_its_name(tiny_blend):
     paths = [{"name": "x", "path": 'objects["Nope"].location', "index": 0}]
     run, job = run_for(tiny_blend, budget=16, settings_paths=paths)
@@ -230,6 +234,7 @@ def test_worker_command_line_errors(tmp_path):
     assert proc.returncode == 2 and "missing.blend: no such file" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(__import__("shutil").which("blender") is None, reason="needs a Blender executable on PATH")
 def test_worker_runs_inside_a_blender_executable(tmp_path):
     """`blender -b FILE --python-expr …` runs the same worker code as the bpy module."""

@@ -26,7 +26,7 @@ def test_residual_methods_get_the_images_and_losses_only_problems_are_named(tmp_
         == 0
     )
     printed = capsys.readouterr().out
-    assert "gauss_newton           skipped: needs residual images; this problem gives only losses" in printed
+    assert "gauss_newton               skipped: method 'gauss_newton' needs each render's residual image" in printed
     summary = (out / "summary.md").read_text()
     assert "| plateau1d | 1 | n/a |" in summary  # gauss_newton's cell
     rows = (out / "runs.csv").read_text().splitlines()
@@ -39,15 +39,15 @@ def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
 
     makers = suite()
     texture = makers["texture1024"]()
-    run = bench_efficiency.run_one(texture, "auto", {}, seed=0, budget=40, stop_at_target=False)
+    run = bench_efficiency.run_one(texture, "auto", seed=0, budget=40, stop_at_target=False)
     assert run["chosen"] == "gauss_newton" and run["evaluations"] == 40
     plateau = makers["plateau1d"]()  # losses only, and n = 1
-    assert bench_efficiency.run_one(plateau, "auto", {}, seed=0, budget=40, stop_at_target=False)["chosen"] == "cmaes"
+    assert bench_efficiency.run_one(plateau, "auto", seed=0, budget=40, stop_at_target=False)["chosen"] == "cmaes"
 
 
 def test_probe_span_bench_shows_smooth_probes_hold_more_of_a_texture(capsys):
     """benchmarks/bench_probe_span.py on a 32×32 texture: 40 smooth probes leave far less of the loss
-    than 40 per-texel ones (measured 0.019 against 0.321: the reason for gauss_newton's `grid`)."""
+    than 40 per-texel ones (measured 0.019 against 0.321: why gauss_newton probes image parameters smoothly)."""
     from benchmarks import bench_probe_span
 
     assert bench_probe_span.main(["--side", "32", "--probes", "40", "--smoothness", "0", "4"]) == 0

@@ -31,6 +31,7 @@ PRDPT_DISC = dict(sigma=0.2, lr=0.01, samples=8)  # the settings measured on the
         ("zerograds", 1200, ZEROGRADS_DISC),
     ],
 )
+@pytest.mark.slow
 def test_1d_plateau_toy_reaches_the_global_minimum(method, budget, options):
     space = plateau1d.space()
     assert plateau1d.loss([plateau1d.START - 0.5, plateau1d.START + 0.5]).tolist() == [1.0, 1.0]  # on a plateau
@@ -46,9 +47,10 @@ def test_1d_plateau_toy_reaches_the_global_minimum(method, budget, options):
     "method, budget, options",
     [
         ("prdpt", 1200, PRDPT_DISC),
-        ("zerograds", 2000, ZEROGRADS_DISC),
+        ("zerograds", 3000, ZEROGRADS_DISC),  # 2,000 left 2 of 5 seeds short on one CPU model, 5 of 5 at 3,000
     ],
 )
+@pytest.mark.slow
 def test_disc_position_from_a_non_overlapping_start(method, budget, options):
     task = DiscTask(size=32)
     start, target = np.array(task.start_centre), np.array(task.target_centre)

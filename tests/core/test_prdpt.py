@@ -27,7 +27,7 @@ def smoothed_quadratic_gradient(theta):
 def test_estimate_averaged_over_many_draws_matches_the_closed_form(importance_sampling):
     m = create_method(
         "prdpt",
-        n=3,
+        3,
         budget=10**6,
         seed=0,
         x0=THETA,
@@ -43,7 +43,7 @@ def test_estimate_averaged_over_many_draws_matches_the_closed_form(importance_sa
 def single_pair_estimates(antithetic, offset=0.0, draws=1500):
     out = []
     for seed in range(draws):
-        m = create_method("prdpt", n=3, budget=100, seed=seed, x0=THETA, samples=2, sigma=0.3, antithetic=antithetic)
+        m = create_method("prdpt", 3, budget=100, seed=seed, x0=THETA, samples=2, sigma=0.3, antithetic=antithetic)
         out.append(m.gradient_estimate(quadratic(m.ask().x) + offset))
     return np.array(out)
 
@@ -65,7 +65,7 @@ def test_antithetic_pairs_lower_the_variance():
 
 def test_sampled_offsets_follow_the_importance_density():
     sigma = 0.2
-    m = create_method("prdpt", n=4, budget=10**6, seed=1, x0=np.full(4, 0.5), samples=40_000, sigma=sigma)
+    m = create_method("prdpt", 4, budget=10**6, seed=1, x0=np.full(4, 0.5), samples=40_000, sigma=sigma)
     tau = (m.ask().x[:20_000] - 0.5).ravel()  # θ + τ half of the antithetic batch
     r = np.sort(np.abs(tau))
     # |τ| has the Rayleigh CDF F(r) = 1 - exp(-r²/2σ²): Kolmogorov-Smirnov at α = 0.001
@@ -86,7 +86,7 @@ def test_sigma_schedule_holds_then_decays_linearly_to_sigma_min():
     steps = np.diff(sig[51:])
     np.testing.assert_allclose(steps, steps[0])
     for anneal, last_sigma in ((True, 0.01), (False, 0.5)):
-        m = create_method("prdpt", n=3, budget=200, samples=2, anneal=anneal)
+        m = create_method("prdpt", 3, budget=200, samples=2, anneal=anneal)
         sigmas = []
         while not m.done:
             sigmas.append(m.sigma)

@@ -19,7 +19,7 @@ def test_fitted_surrogate_reproduces_the_local_gradient(surrogate):
     # lr = tiny: θ stays put while the surrogate is fitted on many batches around it
     m = create_method(
         "zerograds",
-        n=3,
+        3,
         budget=10**6,
         seed=0,
         x0=theta,
@@ -41,27 +41,27 @@ def test_fitted_surrogate_reproduces_the_local_gradient(surrogate):
 
 
 def test_auto_surrogate_grows_with_dimension():
-    small = create_method("zerograds", n=10, budget=10)
-    large = create_method("zerograds", n=60, budget=10)
+    small = create_method("zerograds", 10, budget=10)
+    large = create_method("zerograds", 60, budget=10)
     assert small.surrogate.encoding is None and len(small.surrogate.net) == 7  # 3 hidden layers
     assert large.surrogate.encoding is not None and len(large.surrogate.net) == 17  # 8 hidden layers
 
 
 def test_ablations_change_the_sampling():
     theta = np.full(2, 0.5)
-    local = create_method("zerograds", n=2, budget=10**4, x0=theta, sigma=0.05, samples=200).ask().x
-    nolocal = create_method("zerograds", n=2, budget=10**4, x0=theta, sigma=0.05, samples=200, preset="nolocal").ask().x
+    local = create_method("zerograds", 2, budget=10**4, x0=theta, sigma=0.05, samples=200).ask().x
+    nolocal = create_method("zerograds", 2, budget=10**4, x0=theta, sigma=0.05, samples=200, preset="nolocal").ask().x
     assert np.abs(local - 0.5).max() < 0.3 and np.abs(nolocal - 0.5).max() > 0.4
     # antithetic outer offsets: without inner smoothing the pairs are exact mirrors around θ
-    nosmooth = create_method("zerograds", n=2, budget=10**4, x0=theta, samples=10, preset="nosmooth").ask().x
+    nosmooth = create_method("zerograds", 2, budget=10**4, x0=theta, samples=10, preset="nosmooth").ask().x
     np.testing.assert_allclose(nosmooth[:5] + nosmooth[5:], 1.0)
-    smooth = create_method("zerograds", n=2, budget=10**4, x0=theta, samples=10).ask().x
+    smooth = create_method("zerograds", 2, budget=10**4, x0=theta, samples=10).ask().x
     assert not np.allclose(smooth[:5] + smooth[5:], 1.0)
 
 
 def test_auto_surrogate_turns_lean_where_the_encoded_mlp_is_memory_bound():
-    assert type(create_method("zerograds", n=999, budget=10).surrogate).__name__ == "MLPSurrogate"
-    lean = create_method("zerograds", n=1000, budget=10)
+    assert type(create_method("zerograds", 999, budget=10).surrogate).__name__ == "MLPSurrogate"
+    lean = create_method("zerograds", 1000, budget=10)
     assert type(lean.surrogate).__name__ == "LeanSurrogate"
-    paper = create_method("zerograds", n=1000, budget=10, preset="paper")
+    paper = create_method("zerograds", 1000, budget=10, preset="paper")
     assert paper.surrogate.encoding is not None  # the paper's 8×128 + positional encoding, as published

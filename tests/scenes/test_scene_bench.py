@@ -10,6 +10,7 @@ from scenes_support import python
 pytest.importorskip("torch", reason="the optimizer needs torch")
 
 
+@pytest.mark.slow
 def test_a_task_job_runs_end_to_end_through_the_batch_runner(built_scenes):
     """OCCLUSION's own job file, shrunk to 16×16 / 4 spp / 16 renders: server + worker + Cycles."""
     pytest.importorskip("bpy")
@@ -26,6 +27,7 @@ def test_a_task_job_runs_end_to_end_through_the_batch_runner(built_scenes):
     assert -2.5 <= result["x"]["depth"] <= 3.0
 
 
+@pytest.mark.slow
 def test_smoke_profile_writes_csv_histories_report_and_plots(tmp_path):
     pytest.importorskip("bpy")
     out, report = tmp_path / "bench", tmp_path / "docs" / "results.md"
@@ -103,35 +105,43 @@ def test_acceptance_uses_medians_the_paper_and_the_baselines():
     assert acc["beats"] == {("prdpt", "cup"): False}  # spsa's 1e-7 beats prdpt's 4e-6
 
 
-def test_zerograds_rows_ablations_and_paper_settings():
-    """`zerograds`: the efficient preset from the task's own σ0 (Tab. C.1 with 4 samples and σ0 ≥ 0.1, else
-    PRDPT's B.1 with σ0 capped at 0.25); an ablation changes one option of it; `zerograds@paper`: the
-    thesis's settings."""
-
+def test_rows_are_configurations_with_the_tasks_own_settings():
+    """`zerograds:efficient`: the efficient preset from the task's own σ0 (Tab. C.1 with 4 samples and
+    σ0 ≥ 0.1, else PRDPT's B.1 with σ0 capped at 0.25); an ablation row is a configuration that changes one
+    option of it; `zerograds:paper` and `prdpt`: the papers' per-task configurations."""
     from benchmarks import scene_bench
+    from optimizer_server.methods import configurations
+    from scenes import configs
     from scenes import registry as tasks
 
     mosaic, cup, occlusion = tasks.load("zg_mosaic", "ci"), tasks.load("cup"), tasks.load("occlusion")
     assert scene_bench.default_methods(mosaic) == scene_bench.ZEROGRADS_METHODS
-    assert "zerograds@nonn" not in scene_bench.default_methods(cup)
-    assert "zerograds" in scene_bench.default_methods(cup) and "zerograds@paper" in scene_bench.default_methods(mosaic)
-    ours = {"preset": "efficient", "sigma": 0.1, "samples": 4}  # Tab. C.1: 0.025, 16 (see ZEROGRADS_SIGMA_FLOOR)
-    assert scene_bench.method_and_options(mosaic, "zerograds") == ("zerograds", ours)
-    assert scene_bench.method_and_options(mosaic, "zerograds@nonn") == ("zerograds", {**ours, "surrogate": "quadratic"})
-    assert scene_bench.method_and_options(mosaic, "zerograds@nolocal") == ("zerograds", {**ours, "local": False})
-    assert scene_bench.method_and_options(mosaic, "zerograds@paper") == ("zerograds", {"preset": "mosaic"})
-    assert scene_bench.method_and_options(mosaic, "prdpt") == ("prdpt", {})  # PRDPT has no preset for it
-    assert scene_bench.method_and_options(cup, "prdpt") == ("prdpt", {"preset": "cup"})
-    assert scene_bench.method_and_options(cup, "zerograds") == (
-        "zerograds",
-        {"preset": "efficient", "sigma": 0.25, "samples": 4},
-    )
-    assert scene_bench.method_and_options(occlusion, "zerograds")[1]["sigma"] == scene_bench.PRDPT_SIGMA_CAP < 0.8
-    assert scene_bench.method_and_options(cup, "zerograds@paper") == ("zerograds", {"preset": "paper"})
+    assert "zerograds:efficient_nonn" not in scene_bench.default_methods(cup)
+    assert "zerograds:efficient" in scene_bench.default_methods(cup)
+    ours = {"sigma": 0.1, "samples": 4}  # Tab. C.1: 0.025, 16 (see ZEROGRADS_SIGMA_FLOOR)
+    row = configs.row_configuration
+    assert row(mosaic, "zerograds:efficient") == ("zerograds:efficient", ours)
+    assert row(mosaic, "zerograds:efficient_nonn") == ("zerograds:efficient_nonn", ours)
+    assert row(mosaic, "zerograds:paper") == ("zerograds:mosaic", {})
+    assert row(mosaic, "prdpt") == ("prdpt", {})  # PRDPT has no preset for it
+    assert row(cup, "prdpt") == ("prdpt:cup", {})
+    assert row(cup, "zerograds:efficient") == ("zerograds:efficient", {"sigma": 0.25, "samples": 4})
+    assert row(occlusion, "zerograds:efficient")[1]["sigma"] == configs.PRDPT_SIGMA_CAP < 0.8
+    assert row(cup, "zerograds:paper") == ("zerograds:paper", {})
     wicker = tasks.load("zg_wicker", "ci")  # Tab. C.1's σ0 0.33 is kept
-    assert scene_bench.method_and_options(wicker, "zerograds")[1]["sigma"] == 0.33
+    assert row(wicker, "zerograds:efficient")[1]["sigma"] == 0.33
+    # every row of every task names a registered configuration, and an ablation differs in one option
+    registered = configurations()
+    for task in (mosaic, cup, occlusion, wicker):
+        for label in scene_bench.default_methods(task):
+            assert row(task, label)[0] in registered, (task.name, label)
+    efficient = registered["zerograds:efficient"].options
+    for ablation in ("nonn", "nolocal", "nosmooth"):
+        changed = {k for k, v in registered[f"zerograds:efficient_{ablation}"].options.items() if efficient.get(k) != v}
+        assert len(changed) == 1, (ablation, changed)
 
 
+@pytest.mark.slow
 def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
     """NODE-GRAPH (24 link parameters) and GRAVITY (rigid bodies stepped to frame 40) at ci size,
     8 renders: the harness passes link references and the frame to the workers' renderer."""
@@ -145,7 +155,7 @@ def test_smoke_profile_runs_zerograds_tasks_with_links_and_physics(tmp_path):
         "--tasks",
         "zg_node_graph,zg_gravity",
         "--methods",
-        "zerograds@nonn",
+        "zerograds:efficient_nonn",
         "--jobs",
         "2",
         "--out",
@@ -179,7 +189,7 @@ def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
     """Median over seeds of ZeroGrads' error: 0.4 → ≤ 0.02 first at 40 renders (seeds reach it at 40,
     40 and 80); each other method's median error there ÷ ZeroGrads' median error there."""
 
-    from benchmarks import scene_report
+    from benchmarks import scene_report_zerograds as scene_report
 
     zg = [
         _history([(20, 0.1), (40, 0.02), (80, 0.001)]),
@@ -187,20 +197,20 @@ def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
         _history([(20, 0.3), (40, 0.05), (80, 0.001)]),
     ]  # median at 40: 0.02 = 5 % of 0.4
     curves = {
-        "zerograds": zg,
+        "zerograds:efficient": zg,
         # error at 40 renders: the last entry at or before 40 (30 renders) → median 0.2 → 10×
         "fd": [_history([(30, 0.2), (60, 0.0)]), _history([(30, 0.1)]), _history([(30, 0.3)])],
         # ahead of ZeroGrads there: 0.01 → 0.5×
         "prdpt": [_history([(10, 0.01)])] * 3,
         # recorded nothing before 40 → still its start error 0.4 → 20×
-        "zerograds@nonn": [_history([(50, 0.0)])] * 3,
+        "zerograds:efficient_nonn": [_history([(50, 0.0)])] * 3,
     }
     row = scene_report.tab52(curves, reduction=0.95)
     assert row["reached"] and row["at"] == 40
     assert row["error"] == pytest.approx(0.02) and row["reduction_at"] == pytest.approx(0.95)
     assert row["others"]["fd"]["ratio"] == pytest.approx(10.0)
     assert row["others"]["prdpt"]["ratio"] == pytest.approx(0.5)
-    assert row["others"]["zerograds@nonn"]["ratio"] == pytest.approx(20.0)
+    assert row["others"]["zerograds:efficient_nonn"]["ratio"] == pytest.approx(20.0)
     # 99 % is never reached by the median (0.001 / 0.4 = 99.75 % only at 80: reached there; 99.9 %: not).
     assert scene_report.tab52(curves, reduction=0.99)["at"] == 80
     missed = scene_report.tab52(curves, reduction=0.999)
@@ -210,7 +220,7 @@ def test_tab52_ratios_at_the_render_count_where_zerograds_reaches_95_percent():
 
 def test_zerograds_acceptance_counts_reached_tasks_and_the_ordering():
 
-    from benchmarks import scene_report
+    from benchmarks import scene_report_zerograds as scene_report
 
     ahead = {m: {"error": 1.0, "ratio": 2.0} for m in scene_report.ZG_AHEAD_OF}
     rows = {f"t{i}": {"reached": i != 0, "others": dict(ahead)} for i in range(7)}

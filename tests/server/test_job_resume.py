@@ -22,6 +22,7 @@ def history(job_dir):
     return load_state(os.path.join(job_dir, "state.npz"))["history"]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_server_reproduces_the_uninterrupted_run(tmp_path, start_server, start_workers, spawn):
     reference_server = start_server(jobs_dir=str(tmp_path / "reference"))
     start_workers(reference_server.endpoint, 2)
@@ -75,8 +76,9 @@ def test_resuming_a_finished_job_reports_its_result(tmp_path, start_server, star
     assert events[0].body["best"] == done["best"] and events[0].body["state"] == "finished"
 
 
-def test_an_auto_checkpoint_from_before_residual_images_still_resumes(tmp_path, start_server, start_workers):
-    """Checkpoints written before `auto` had its `residuals` option resume as the method they were."""
+def test_an_auto_checkpoint_with_options_that_are_gone_still_resumes(tmp_path, start_server, start_workers):
+    """Checkpoints written while `auto` still had the options `residuals` and `grid` (now a capability
+    and the Space's layout) resume: options that no longer exist choose nothing."""
     first = start_server(jobs_dir=str(tmp_path / "jobs"))
     start_workers(first.endpoint, 1)
     with OptimizerClient(first.endpoint) as client:
@@ -84,12 +86,12 @@ def test_an_auto_checkpoint_from_before_residual_images_still_resumes(tmp_path, 
     first.stop()
     path = os.path.join(done["job_dir"], "state.npz")
     state = load_state(path)
-    assert state["method"]["options"].pop("residuals") is True  # a new job's auto gets the images
-    save_state(path, state)  # what an older version wrote
+    state["method"]["options"].update(residuals=True, grid="")  # what an older version wrote
+    save_state(path, state)
 
     second = start_server(jobs_dir=str(tmp_path / "jobs"))
     job = second.server.resume_job(done["job_dir"])
-    assert job.method.options.residuals is False and job.method.evaluations == done["evaluations"]
+    assert job.method.chosen == "cmaes" and job.method.evaluations == done["evaluations"]
 
 
 def test_resuming_something_that_is_not_a_job_directory_says_so(tmp_path, start_server):

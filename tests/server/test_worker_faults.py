@@ -36,6 +36,7 @@ def two_workers(spawn, server, troubled, troubled_sleep_ms, healthy, healthy_sle
     return proc
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_nothing(start_server, spawn):
     server = start_server()
     victim = two_workers(spawn, server, "victim", 40, "survivor", 10)
@@ -54,6 +55,7 @@ def test_a_killed_worker_loses_nothing(start_server, spawn):
     assert [w.name for w in server.server.roster.workers.values()] == ["survivor"]
 
 
+@pytest.mark.slow
 def test_a_frozen_worker_is_declared_dead_and_its_late_result_ignored(start_server, spawn):
     server = start_server()
     frozen = two_workers(spawn, server, "frozen", 40, "healthy", 5)
@@ -75,6 +77,7 @@ def test_a_frozen_worker_is_declared_dead_and_its_late_result_ignored(start_serv
     wait_until(lambda: worker_named(server, "frozen") is not None, what="the woken worker to re-register")
 
 
+@pytest.mark.slow
 def test_a_hung_render_that_still_heartbeats_is_reassigned_after_the_render_timeout(start_server, start_workers):
     server = start_server()
     release = threading.Event()

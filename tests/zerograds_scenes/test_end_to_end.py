@@ -17,6 +17,7 @@ pytest.importorskip("torch", reason="the optimizer server needs torch")
 BUDGET = 96
 
 
+@pytest.mark.slow
 def test_wicker_runs_end_to_end(tmp_path):
     from blender_addon import batch
 
