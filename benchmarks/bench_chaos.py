@@ -220,16 +220,29 @@ class Fuzzer(threading.Thread):
         return [json.dumps(header).encode()]
 
 
-def routing_id_attack(endpoint: str) -> None:
+def unseeded_routing_ids(per_socket: int = 8) -> list[bytes]:
+    """The ids the first ROUTER-like sockets of a process hand out when libc's rand() is unseeded
+    (libzmq's generate_random() is rand() | rand() << 31; see docs/security.md)."""
+    code = (  # in a child process, so that this process's own rand() stays untouched
+        "import ctypes, ctypes.util; libc = ctypes.CDLL(ctypes.util.find_library('c')); libc.srand(1)\n"
+        "for _ in range(6): low, high = libc.rand(), libc.rand(); print((low | (high << 31)) & 0xFFFFFFFF)"
+    )
+    starts = [
+        int(v) for v in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
+    ]
+    return [b"\x00" + struct.pack(">I", (start + k) & 0xFFFFFFFF) for start in starts for k in range(per_socket)]
+
+
+def routing_id_attack(endpoint: str, claims: list[bytes]) -> None:
     """Claim the ids an unseeded ROUTER hands out next, then connect a plain peer (docs/security.md)."""
     ctx = zmq.Context.instance()
     keys = keys_for(endpoint, None)
     socks = []
-    for k in range(48):
+    for routing_id in claims:
         sock = ctx.socket(zmq.DEALER)
         sock.linger = 0
         keys.apply(sock)
-        sock.setsockopt(zmq.ROUTING_ID, b"\x00" + struct.pack(">I", 0x6B8B4567 + k))
+        sock.setsockopt(zmq.ROUTING_ID, routing_id)
         sock.sndtimeo = 500
         sock.connect(endpoint)
         try:
@@ -248,6 +261,7 @@ def routing_id_attack(endpoint: str) -> None:
 
 def chaos_loop(procs: Processes, until: float, rng: random.Random, counts: dict) -> None:
     actions = ["kill_worker", "stop_worker", "kill_server", "kill_gateway", "routing_id_attack"]
+    claims = unseeded_routing_ids()
     while time.monotonic() < until:
         time.sleep(rng.uniform(3.0, 8.0))
         action = rng.choice(actions)
@@ -274,7 +288,7 @@ def chaos_loop(procs: Processes, until: float, rng: random.Random, counts: dict)
                 except ProcessLookupError:
                     pass
         else:
-            routing_id_attack(procs.endpoint)
+            routing_id_attack(procs.endpoint, claims)
 
 
 def main(argv=None) -> int:
@@ -350,7 +364,7 @@ def print_table(s: dict) -> None:
         ("worker SIGSTOPs past the heartbeat timeout", e.get("stop_worker", 0)),
         ("server SIGKILLs (restarts by the supervisor, --resume)", _of(e, "kill_server", s["server_restarts"])),
         ("gateway SIGABRTs (new gateways started by the server)", _of(e, "kill_gateway", s["gateway_restarts"])),
-        ("routing-id attacks (48 claimed ids + a plain peer)", e.get("routing_id_attack", 0)),
+        ("routing-id attacks (48 predicted ids claimed, then a plain peer)", e.get("routing_id_attack", 0)),
         ("fuzzed messages sent / answered", f"{s['fuzz_sent']:,} / {s['fuzz_answered']:,}"),
         ("jobs run / finished / lost", f"{s['jobs']} / {s['finished']} / {s['lost']}"),
         ("renders", f"{s['renders']:,}"),

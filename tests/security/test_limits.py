@@ -47,6 +47,15 @@ def test_a_method_whose_batch_is_over_the_quota_is_refused_and_leaves_no_files(s
     assert not os.path.exists(os.path.join(server.server.config.jobs_dir, "wide"))
 
 
+def test_a_space_declaring_billions_of_values_is_refused_before_it_is_built(start_server):
+    server = start_server()
+    vast = {"params": [{"name": "tex", "lo": 0.0, "hi": 1.0, "shape": [100_000, 100_000]}]}
+    with OptimizerClient(server.endpoint) as client:
+        with pytest.raises(RequestRejectedError, match="10,000,000,000 parameter values") as info:
+            client.submit(**disc_job(space=vast, target_values=None, target_image=np.zeros((8, 8, 3), np.float32)))
+    assert info.value.code == "too_large"
+
+
 def test_a_target_image_over_the_pixel_quota_is_refused(start_server):
     server = start_server(max_target_pixels=32 * 32)
     with OptimizerClient(server.endpoint) as client:
