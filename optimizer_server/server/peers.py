@@ -98,7 +98,6 @@ class GatewayLink:
         self._endpoint_seen: list[str] = []
         self._next_restart = 0.0
         self._backoff_s = 0.5
-        self.restarts = 0
         self.endpoint = ""
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -151,23 +150,25 @@ class GatewayLink:
 
     def check(self, now: float) -> bool:
         """True once when the gateway has died (every peer is gone); restarts it, with back-off."""
-        if self._process is None or self._process.poll() is None:
-            return False
-        if now < self._next_restart:
-            return False
-        code = self._process.returncode
-        log.warning(
-            "the gateway process %d died (%s): every peer reconnects to a new one on %s",
-            self._process.pid,
-            f"signal {-code}" if code < 0 else f"exit code {code}",
-            self.endpoint,
-        )
-        self._close_process()
-        self.restarts += 1
-        self._spawn(self.endpoint)
-        self._next_restart = now + self._backoff_s
-        self._backoff_s = min(5.0, self._backoff_s * 2)
-        return True
+        lost = False
+        if self._process is not None and self._process.poll() is not None:
+            code = self._process.returncode
+            log.warning(
+                "the gateway process %d died (%s): every peer reconnects to a new one on %s",
+                self._process.pid,
+                f"signal {-code}" if code < 0 else f"exit code {code}",
+                self.endpoint,
+            )
+            self._close_process()
+            lost = True
+        if self._process is None and now >= self._next_restart:
+            self._next_restart = now + self._backoff_s
+            self._backoff_s = min(5.0, self._backoff_s * 2)
+            try:
+                self._spawn(self.endpoint)
+            except (OSError, zmq.ZMQError) as exc:  # tried again after the back-off
+                log.error("cannot start a new gateway process: %s", exc)
+        return lost
 
     def close(self) -> None:
         self._close_process()

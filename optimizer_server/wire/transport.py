@@ -4,7 +4,9 @@ Only pyzmq, numpy and the standard library are imported (no torch, no bpy): the 
 and the workers ship this module with ``protocol.py``. Keep it Python 3.10 compatible.
 
 CurveZMQ keys are the text files ``zmq.auth.create_certificates`` writes: ``NAME.key`` holds the
-public key, ``NAME.key_secret`` both keys. Loading them parses text; nothing is unpickled.
+public key, ``NAME.key_secret`` both keys. Loading them parses text; nothing is unpickled. A client
+or worker that connects to a loopback address without keys uses this user's local keys
+(``local_keys.py``), as a loopback server expects.
 """
 
 from __future__ import annotations
