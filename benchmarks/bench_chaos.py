@@ -307,7 +307,10 @@ def main(argv=None) -> int:
     fuzzer.start()
     until = started + 60 * args.minutes
     results, lock, counts = {}, threading.Lock(), {}
-    clients = [threading.Thread(target=run_jobs, args=(procs.endpoint, i, 2, until, results, lock)) for i in range(2)]
+    clients = [
+        threading.Thread(target=run_jobs, args=(procs.endpoint, i, 2, until, results, lock), daemon=True)
+        for i in range(2)
+    ]
     for thread in clients:
         thread.start()
     try:

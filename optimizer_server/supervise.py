@@ -25,6 +25,7 @@ SERVER_PID_LINE = "ZEROGRADS_SERVER_PID"  # the supervisor's note of each server
 MAX_CRASHES = 5
 WINDOW_S = 60.0
 _KEEP_ENDED = 32  # finished jobs resumed after a crash, so that clients re-attaching still get `done`
+_SPAWN_FAILED = 127  # the shell's "command not found"
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -91,9 +92,13 @@ class Supervisor:
         cmd = serve_command(self.child_args, self.endpoint or self.bind, self.resume_list())
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-        self._child = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, errors="replace", bufsize=1, env=env
-        )
+        try:
+            self._child = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, errors="replace", bufsize=1, env=env
+            )
+        except OSError as exc:  # e.g. the interpreter being replaced right now: a crash like any other
+            print(f"supervisor: cannot start the server: {exc}", file=sys.stderr, flush=True)
+            return _SPAWN_FAILED
         print(f"{SERVER_PID_LINE} {self._child.pid}", flush=True)
         for line in self._child.stdout:
             self._on_line(line.rstrip("\n"))

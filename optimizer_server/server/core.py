@@ -126,10 +126,10 @@ class OptimizerServer(WorkerSide):
         if job.id in self.jobs:
             raise ConfigError(f"job {job.id} is already loaded")
         self.jobs[job.id] = job
+        if self.announce is not None:  # before start(): a finished job announces its end at once
+            self.announce("job", job)
         job.start()
         log.info("resumed job %s at iteration %d (%s)", job.id, job.method.iteration, job.state)
-        if self.announce is not None:
-            self.announce("job", job)
         return job
 
     def _sends_per_sample(self) -> int:
