@@ -13,6 +13,7 @@ import struct
 import subprocess
 import textwrap
 
+import pytest
 import zmq
 from server_kit import PYTHON, RawPeer, disc_error, disc_job, spawn_server, spawn_worker, wait_until
 
@@ -96,6 +97,7 @@ def test_the_prediction_matches_an_unseeded_router_and_not_ours():
     assert first["unseeded"] in predicted and first["seeded"] not in predicted
 
 
+@pytest.mark.slow
 def test_a_peer_claiming_the_next_routing_ids_cannot_abort_the_server(tmp_path, spawn):
     server, endpoint = spawn_server(spawn, tmp_path / "jobs")
     claimants = claim_upcoming_routing_ids(endpoint)
@@ -116,6 +118,7 @@ def test_a_peer_claiming_the_next_routing_ids_cannot_abort_the_server(tmp_path, 
     assert result["state"] == "finished" and disc_error(result["best"]) < 0.05
 
 
+@pytest.mark.slow
 def test_with_the_socket_in_process_the_seeded_counter_still_defeats_the_attack(tmp_path, spawn):
     """--socket-in-process (where ipc:// is missing): no gateway to fall back on, but the ids are no
     longer predictable, so the same claims miss."""
@@ -131,6 +134,7 @@ def test_with_the_socket_in_process_the_seeded_counter_still_defeats_the_attack(
     assert server.poll() is None and result["state"] == "finished"
 
 
+@pytest.mark.slow
 def test_when_the_gateway_dies_the_server_keeps_its_jobs_and_a_new_gateway_takes_over(tmp_path, start_server, spawn):
     """Whatever kills the process holding the public socket (an abort, a kill), jobs go on exactly."""
     reference_server = start_server(jobs_dir=str(tmp_path / "reference"))
@@ -157,6 +161,7 @@ def test_when_the_gateway_dies_the_server_keeps_its_jobs_and_a_new_gateway_takes
         assert job.result[key] == reference[key], key
 
 
+@pytest.mark.slow
 def test_a_supervised_server_that_is_killed_comes_back_with_every_job(tmp_path, spawn, start_server):
     reference_server = start_server(jobs_dir=str(tmp_path / "reference"))
     spawn_worker(spawn, reference_server.endpoint, "--name", "ref")

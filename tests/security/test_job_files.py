@@ -145,6 +145,7 @@ def test_a_scene_never_runs_its_scripts_even_when_the_preferences_allow_it(folde
     assert "autorun.py" in bpy.data.texts and not marker.exists()
 
 
+@pytest.mark.slow
 def test_the_runner_notices_its_dead_server_at_once_and_says_how_to_resume(folder):
     from blender_addon.runner import Run, RunError
 

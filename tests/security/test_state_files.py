@@ -102,6 +102,7 @@ def test_every_accepted_job_has_a_checkpoint_at_once(start_server):
     assert load_state(os.path.join(job.job_dir, "state.npz"))["method"]["iteration"] == 0
 
 
+@pytest.mark.slow
 def test_one_bad_resume_folder_is_reported_and_the_others_are_served(finished_job, tmp_path, spawn):
     bad = copy_of(finished_job, "broken", tmp_path)
     with open(os.path.join(bad, "state.npz"), "wb") as f:
