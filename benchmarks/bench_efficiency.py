@@ -25,6 +25,7 @@ import torch
 from optimizer_server.evaluation import Loop, Step
 from optimizer_server.methods import Capabilities, create_method
 from optimizer_server.problems.suite import suite
+from optimizer_server.problems.traps import trap_suite
 from optimizer_server.wire.errors import ConfigError
 
 # The rows: configuration names (optimizer_server.methods.configurations). "…:paper" reproduce the
@@ -32,6 +33,7 @@ from optimizer_server.wire.errors import ConfigError
 METHODS: tuple[str, ...] = (
     "cmaes",
     "nevergrad",
+    "optuna",
     "prdpt:paper",
     "zerograds:paper",
     "prdpt",
@@ -73,6 +75,7 @@ TOO_SLOW = {
         "paper surrogate: 8×128 MLP on 13·n encoded inputs, 1.3 GB and seconds per iteration",
     ),
     "nevergrad": (20_000, "left out at this n to keep the suite short"),
+    "optuna": (200, "TPE models every parameter from every trial: too slow beyond a few hundred"),
 }
 BUDGET_FRACTIONS = (0.1, 0.3, 1.0)
 QUICK_SCALE = 0.5  # --quick: budgets × this
@@ -137,7 +140,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"budgets × {QUICK_SCALE}, no ablations")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--problems", nargs="+", default=None)
+    parser.add_argument("--problems", nargs="+", default=None, help="names, or the groups 'classic' and 'traps'")
     parser.add_argument("--methods", nargs="+", default=None, help="configuration names (METHODS) or ABLATIONS labels")
     parser.add_argument("--ablations", action="store_true", help="also run the ablations")
     parser.add_argument(
@@ -149,8 +152,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the machine is shared; and per-iteration times are single-core figures
 
-    makers = suite()
-    problems = args.problems or list(makers)
+    classic, traps = suite(), trap_suite()
+    makers = {**classic, **traps}
+    groups = {"classic": list(classic), "traps": list(traps)}
+    problems = [p for name in (args.problems or ["classic", "traps"]) for p in groups.get(name, [name])]
     labels = args.methods or list(METHODS) + (list(ABLATIONS) if args.ablations else [])
     os.makedirs(args.out, exist_ok=True)
     command = (

@@ -51,10 +51,11 @@ from scenes.configs import row_configuration
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Row labels are configuration names (scenes/configs.py: what each runs on a task).
-METHODS = ("zerograds:efficient", "prdpt", "fd", "spsa", "cmaes", "nevergrad")  # PRDPT's tasks (issue 5's list)
+METHODS = ("auto", "zerograds:efficient", "prdpt", "fd", "spsa", "cmaes", "nevergrad")  # PRDPT's tasks (issue 5's list)
 # The ZeroGrads tasks' rows (issue 7): ZeroGrads, its Tab. 5.2 ablations (no smoothing, no neural surrogate,
 # no local sampling, each on top of this project's ZeroGrads), and the others of Tab. 5.2.
 ZEROGRADS_METHODS = (
+    "auto",
     "zerograds:efficient",
     "zerograds:paper",
     "zerograds:efficient_nonn",

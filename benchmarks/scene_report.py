@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
-import json
 import os
 import platform
 import statistics
 import sys
 from collections import defaultdict
 
+from benchmarks.scene_plots import _scene_strip, plot
 from scenes import registry as task_registry
 
 PLATEAU_TASKS = ("shadows", "occlusion", "cup")
@@ -109,6 +108,31 @@ def _e(x: float) -> str:
     return f"{x:.2e}"
 
 
+AUTO_WITHIN = 2.0  # issue 14: auto's parameter MSE within 2× the best row's on every task
+
+
+def auto_text(summary: dict, rows: list[dict]) -> str:
+    """Issue 14's checks of the default: auto's median parameter MSE against the best row's on every
+    task, and the seeds on which it solved each task (parameter MSE within 10× the best row's median)."""
+    tasks = sorted({t for t, m in summary if m == "auto"})
+    if not tasks:
+        return ""
+    lines, close = [], 0
+    for t in tasks:
+        best_label, best = min(((m, v["param_mse"]) for (tt, m), v in summary.items() if tt == t), key=lambda mv: mv[1])
+        mine = summary[(t, "auto")]["param_mse"]
+        ok = mine <= AUTO_WITHIN * best + 1e-12
+        close += ok
+        seeds = [float(r["param_mse"]) for r in rows if r["task"] == t and r["method"] == "auto"]
+        solved = sum(v <= 10 * best + 1e-9 for v in seeds)
+        lines.append(
+            f"  - {t}: auto {_e(mine)}, best `{best_label}` {_e(best)}: **{'within' if ok else 'NOT within'}** "
+            f"{AUTO_WITHIN:g}× (seeds near the best: {solved}/{len(seeds)})"
+        )
+    head = f"- `auto` (the default) within {AUTO_WITHIN:g}× of the best row's parameter MSE on {close} of {len(tasks)} tasks:"
+    return "\n".join([head] + lines)
+
+
 def table(summary: dict, methods: list[str]) -> str:
     lines = [
         "| task | method | renders | image MSE | param. MSE (median, min–max) | ÷ paper | wall s | optimiser s |",
@@ -179,97 +203,6 @@ def acceptance_text(acc: dict) -> str:
     return "\n".join(lines)
 
 
-# --- Tab. 5.2: the ZeroGrads tasks ---------------------------------------------------------------------
-
-
-def _curves(out: str):
-    """(task, method) → list of histories (one per seed)."""
-    curves = defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(out, "histories", "*.json"))):
-        with open(path) as f:
-            data = json.load(f)
-        curves[(data["task"], data["method"])].append(data["history"])
-    return curves
-
-
-def plot(out: str, folder: str, methods: list[str], only=None) -> list[str]:
-    """Median over seeds (interpolated on a common grid) of image loss and parameter MSE against
-    renders and against seconds, one panel per task (like the thesis's Fig. 5.6); ``only``: these tasks."""
-    import numpy as np
-
-    from optimizer_server.pictures import _pyplot
-
-    plt = _pyplot()
-    curves = _curves(out)
-    tasks = [
-        t for t in task_registry.TASK_NAMES if any((t, m) in curves for m in methods) and (only is None or t in only)
-    ]
-    written = []
-    for x_key, y_key, name in (
-        ("renders", "loss", "convergence_renders"),
-        ("seconds", "loss", "convergence_seconds"),
-        ("renders", "param_mse", "param_error_renders"),
-    ):
-        cols = 3
-        rows = (len(tasks) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), dpi=72, squeeze=False)
-        for ax, t in zip(axes.flat, tasks):
-            for m in methods:
-                runs = curves.get((t, m))
-                if not runs:
-                    continue
-                end = min(r[-1]["renders"] for r in runs)
-                grid = np.linspace(0, end, 100)
-                ys = np.median([np.interp(grid, [h["renders"] for h in r], [h[y_key] for h in r]) for r in runs], 0)
-                xs = (
-                    grid
-                    if x_key == "renders"
-                    else np.median(
-                        [np.interp(grid, [h["renders"] for h in r], [h["seconds"] for h in r]) for r in runs], 0
-                    )
-                )
-                ax.plot(xs, np.maximum(ys, 1e-12), label=m, linewidth=1.2)
-            ax.set_yscale("log")
-            ax.set_title(task_registry.load(t).title, fontsize=10)
-            ax.set_xlabel("renders" if x_key == "renders" else "seconds (wall)")
-            ax.set_ylabel("image MSE of the batch" if y_key == "loss" else "parameter MSE (normalised)")
-            ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(tasks) :]:
-            ax.axis("off")
-        axes.flat[0].legend(fontsize=7)
-        fig.tight_layout()
-        path = os.path.join(folder, f"{name}.png")
-        os.makedirs(folder, exist_ok=True)
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
-    return written
-
-
-def _scene_strip(out: str, folder: str, only=None) -> str | None:
-    """All tasks' start/target pictures (written by the units) in one image."""
-    from optimizer_server.pictures import _pyplot
-
-    plt = _pyplot()
-    names = [
-        t
-        for t in task_registry.TASK_NAMES
-        if os.path.exists(os.path.join(out, "scenes", f"{t}.png")) and (only is None or t in only)
-    ]
-    if not names:
-        return None
-    fig, axes = plt.subplots(len(names), 1, figsize=(4.8, 2.6 * len(names)), dpi=72, squeeze=False)
-    for ax, t in zip(axes.flat, names):
-        ax.imshow(plt.imread(os.path.join(out, "scenes", f"{t}.png")))
-        ax.set_title(task_registry.load(t).title, fontsize=10)
-        ax.axis("off")
-    fig.tight_layout()
-    path = os.path.join(folder, "scenes.png")
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 # --- the report ------------------------------------------------------------------------------------
 
 
@@ -299,7 +232,7 @@ def write_report(
 
 
 def _write_prdpt_report(rows: list[dict], out: str, report: str, profile_name: str, command: str) -> str:
-    order = ("zerograds:efficient", "zerograds:paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
+    order = ("auto", "zerograds:efficient", "zerograds:paper", "prdpt", "fd", "spsa", "cmaes", "nevergrad")
     found = {r["method"] for r in rows}
     methods = [m for m in order if m in found] + sorted(found - set(order))  # variants last
     summary = summarise(rows)
@@ -340,6 +273,7 @@ How it is measured (see `benchmarks/scene_bench.py`):
 ## Acceptance (computed from the table)
 
 {acceptance_text(acc)}
+{auto_text(summary, rows)}
 
 ## Convergence (median over seeds)
 

@@ -8,12 +8,13 @@ import os
 import platform
 import statistics
 
+from benchmarks.scene_plots import _curves
 from benchmarks.scene_report import (
     ROWS_NOTE,
-    _curves,
     _e,
     _report_assets,
     _write_with_notes,
+    auto_text,
     compact,
     summarise,
     table,
@@ -191,6 +192,7 @@ def zg_acceptance_text(acc: dict, rows: dict[str, dict]) -> str:
 
 
 ZG_ORDER = (
+    "auto",
     "zerograds:efficient",
     "zerograds:paper",
     "zerograds:efficient_nosmooth",
@@ -254,6 +256,7 @@ How Tab. 5.2 is computed here (`benchmarks/scene_report.py`, `tab52`):
 ## Acceptance (issue 7, point 4; computed from the table)
 
 {zg_acceptance_text(acc, zg)}
+{auto_text(summary, rows)}
 
 ## Final median parameter MSE (bold: best per task)
 

@@ -1,10 +1,16 @@
-"""``auto``: the most render-frugal method measured for the problem (docs/efficiency.md):
-CMA-ES for small n. Above that, when the caller can pass each render's residual image (capability
-``residuals``: the server always can) and every parameter is continuous, derivative-free
-Gauss-Newton on the pixels: fewest renders on every blurred texture (1,024-65,536 texels).
-Otherwise ZeroGrads with its "efficient"
-preset for hundreds to a few thousand parameters (it alone solves the 336-bool LED panel), and
-PRDPT (paper settings) beyond, where the surrogate cannot be fitted from the renders of a budget."""
+"""``auto``: the default. It picks what measured best for the problem (docs/efficiency.md):
+
+* up to 100 parameters, ``blockwise``: a Sobol design, then global and local search block by block
+  (whole-range samples per parameter cross plateaus and ridges, swaps undo objects matched to each
+  other's targets), CMA-ES refinement and restarts until the budget is spent;
+* above that, when the caller can pass each render's residual image (capability ``residuals``: the
+  server always can) and every parameter is continuous, derivative-free Gauss-Newton on the pixels:
+  fewest renders on every blurred texture (1,024-65,536 texels);
+* otherwise ZeroGrads with its "efficient" preset for hundreds to a few thousand parameters (it alone
+  solves the 336-bool LED panel), and PRDPT (paper settings) beyond.
+
+No choice stops early: a run ends when its budget is spent, or when the caller sees the image match
+the target within its noise (``wire.verdict``)."""
 
 from __future__ import annotations
 
@@ -20,38 +26,40 @@ from .registry import get_method_class, register, resolve_preset
 
 @dataclass
 class AutoOptions(CommonOptions):
-    cmaes_up_to: int = 100
-    """Use CMA-ES for problems with at most this many parameters."""
+    blockwise_up_to: int = 100
+    """Use `blockwise` (global and local search block by block, then CMA-ES) up to this many parameters."""
     zerograds_up_to: int = 2048
-    """Above `cmaes_up_to` and up to this many parameters ZeroGrads (preset "efficient"), PRDPT (preset
+    """Above `blockwise_up_to` and up to this many parameters ZeroGrads (preset "efficient"), PRDPT (preset
     "paper") above: measured better at 1,024 and worse at 4,096 texels (docs/efficiency.md)."""
 
-    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"step": ("cmaes_up_to", "zerograds_up_to")}
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"step": ("blockwise_up_to", "zerograds_up_to")}
 
     def validate(self, name: str) -> None:
-        if not 0 <= self.cmaes_up_to <= self.zerograds_up_to:
+        if not 0 <= self.blockwise_up_to <= self.zerograds_up_to:
             raise ConfigError(
-                f"{name}: need 0 <= cmaes_up_to <= zerograds_up_to, got {self.cmaes_up_to} and {self.zerograds_up_to}"
+                f"{name}: need 0 <= blockwise_up_to <= zerograds_up_to, got {self.blockwise_up_to} and "
+                f"{self.zerograds_up_to}"
             )
 
 
-_PRESETS = {"cmaes": None, "gauss_newton": None, "zerograds": "efficient", "prdpt": "paper"}
+_PRESETS = {"blockwise": None, "cmaes": None, "gauss_newton": None, "zerograds": "efficient", "prdpt": "paper"}
 
 
 @register
 class Auto(Method):
     name = "auto"
     description = (
-        "Picks what measured best: CMA-ES (n <= 100); above, Gauss-Newton on the pixels when residual "
-        "images are passed and all parameters are continuous, else ZeroGrads efficient (n <= 2048), PRDPT"
+        "Picks what measured best: blockwise search (n <= 100: crosses plateaus and traps); above, Gauss-Newton "
+        "on the pixels when residual images are passed and all parameters are continuous, else ZeroGrads "
+        "efficient (n <= 2048), PRDPT"
     )
     Options = AutoOptions
 
     def _setup(self) -> None:
         o = self.options
         chosen = (
-            "cmaes"
-            if self.n <= o.cmaes_up_to
+            "blockwise"
+            if self.n <= o.blockwise_up_to
             else "gauss_newton"
             if self.capabilities.residuals and self.space.continuous
             else "zerograds"

@@ -113,6 +113,10 @@ class ZeroGradsOptions(CommonOptions):
     """Per-parameter σ for discrete parameters (int, bool, enum, link): sample each with a spread of at
     least this many value spacings (σ_j ≥ discrete_sigma / (hi - lo) in unit-cube units), so a bool is
     not sampled on one side of its threshold only. Steps still follow σ. 0: one σ for all."""
+    flat_widen: float = 1.0
+    """Plateau awareness: when a batch's losses are all equal (a plateau: nothing to fit or step along),
+    multiply σ by this instead of stepping, and divide it back as batches inform again (continuation from
+    coarse to fine). 1: off (the paper)."""
     discrete_sigma_min: float = 0.0
     """With `anneal` and `discrete_sigma`: the discrete parameters' σ floor follows σ's annealing from
     `discrete_sigma` down to this many value spacings (a bool at a bound then flips in fewer samples:
@@ -121,6 +125,7 @@ class ZeroGradsOptions(CommonOptions):
 
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
         "sampling": (
+            "flat_widen",
             "samples",
             "sigma",
             "inner_ratio",
@@ -210,6 +215,7 @@ class ZeroGrads(Method):
         self._sigma_used = None  # (n,) σ the pending batch was drawn with
         self._buffer = []  # replay: per past iteration {"rho", "f", "theta", "sigma"}
         self._resolution = torch.as_tensor(self.resolution, dtype=torch.float32, device=self.dev)
+        self._widen = 1.0  # σ's factor from flat batches (flat_widen)
 
     def _batch_size(self) -> int:
         return self.options.samples
@@ -224,6 +230,9 @@ class ZeroGrads(Method):
 
     @property
     def sigma(self) -> float:
+        return min(self._annealed_sigma() * self._widen, 0.5)
+
+    def _annealed_sigma(self) -> float:
         o = self.options
         if not o.anneal:
             return o.sigma
@@ -236,7 +245,7 @@ class ZeroGrads(Method):
         if o.discrete_sigma > 0:
             spacings = o.discrete_sigma
             if o.anneal and o.discrete_sigma_min > 0 and o.sigma > o.sigma_min:
-                progress = (o.sigma - self.sigma) / (o.sigma - o.sigma_min)  # 0 → 1 as σ anneals
+                progress = (o.sigma - self._annealed_sigma()) / (o.sigma - o.sigma_min)  # 0 → 1 as σ anneals
                 spacings = o.discrete_sigma + progress * (o.discrete_sigma_min - o.discrete_sigma)
             sigma = torch.maximum(sigma, spacings * self._resolution)
         return sigma
@@ -330,6 +339,12 @@ class ZeroGrads(Method):
         o = self.options
         f = torch.as_tensor(losses, dtype=torch.float32, device=self.dev)
         rho, sigma_used = self._rho, self._sigma_used
+        if o.flat_widen > 1:
+            if float(f.max() - f.min()) <= 1e-6 * max(float(f.abs().max()), 1e-30):
+                self._widen *= o.flat_widen  # a plateau: look wider, do not step on nothing
+                self._rho = None
+                return
+            self._widen = max(1.0, self._widen / o.flat_widen)
         if o.refit_first:
             self._fit_surrogate(rho, f)
             self._step_theta()
@@ -342,6 +357,7 @@ class ZeroGrads(Method):
     def _state_dict(self) -> dict[str, Any]:
         return {
             "theta": self.theta.clone(),
+            "widen": self._widen,
             "adam": self.adam.state_dict(),
             "rng": generator_state(self.gen),
             "surrogate": {k: v.detach().clone() for k, v in self.surrogate.state_dict().items()},
@@ -355,6 +371,7 @@ class ZeroGrads(Method):
 
     def _load_state_dict(self, s: dict[str, Any]) -> None:
         self.theta.copy_(s["theta"])
+        self._widen = float(s.get("widen", 1.0))
         self.adam.load_state_dict(s["adam"])
         set_generator_state(self.gen, s["rng"])
         self.surrogate.load_state_dict({k: torch.as_tensor(v) for k, v in s["surrogate"].items()})

@@ -52,10 +52,10 @@ class JobConfig:
 
 
 class RenderBatch:
-    """The renders one step of a job waits for: the target, or one iteration's samples."""
+    """The renders one step of a job waits for: the target, one iteration's samples, or the answer."""
 
     def __init__(self, purpose: str, iteration: int, values: np.ndarray, seeds: np.ndarray, settings: dict[str, Any]):
-        self.purpose = purpose  # "target" or "samples"
+        self.purpose = purpose  # "target", "samples" or "final" (the answer, for the verdict)
         self.iteration = iteration
         self.values = np.ascontiguousarray(values, dtype=np.float64)
         self.seeds = np.asarray(seeds, dtype=np.int64)
@@ -63,6 +63,7 @@ class RenderBatch:
         size = len(self.values)
         self.losses = np.full(size, np.nan)
         self.residuals: np.ndarray | None = None  # (size, P), for methods that use the pixels
+        self.images: list = [None] * size  # kept for the target and the final renders only
         self.received = np.zeros(size, dtype=bool)
         self.attempts = np.zeros(size, dtype=np.int64)
         self.unassigned = deque(range(size))

@@ -2,8 +2,14 @@
 
 A job moves through these steps, each one a :class:`RenderBatch` the worker pool fills::
 
-    [target render, when the target is given as parameter values]
+    [the target rendered twice with two noise seeds, when it is given as parameter values]
     ask -> samples rendered (any worker, any order) -> losses -> tell -> checkpoint -> ask ...
+    the answer rendered (twice for an image target) -> the verdict -> done
+
+The budget counts the method's renders; the target's and the verdict's come on top (two or three).
+
+It stops before its budget is spent only when a sample already renders like the target within the
+noise between the target's two renders (``wire.verdict``); every finished job carries a verdict.
 
 The job knows nothing about sockets: it hands out sample indices (``take``), takes them back
 when a worker fails (``give_back``), consumes images (``accept``) and reports through ``emit``.
@@ -12,7 +18,6 @@ when a worker fails (``give_back``), consumes images (``accept``) and reports th
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -20,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation import Evaluation, Loop, Pending, Step
+from ..evaluation import Evaluation, Loop, Pending
 from ..methods import Capabilities, create_method
+from ..methods.base import render_seeds
 from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
 from ..wire.imageloss import ImageLoss
 from ..wire.protocol import check_job_id
+from ..wire.verdict import Verdict, match_threshold
 from .jobparts import JobConfig, RenderBatch
+from .jobrecords import JobRecords
 from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
@@ -34,12 +42,9 @@ IMAGE_LOSS = Capabilities(residuals=True)
 
 Emit = Callable[["Job", str, dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
-_MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
-# after a checkpoint that took t seconds to serialise, the next one waits at least this many t
-_CHECKPOINT_SPACING = 9.0
 
 
-class Job:
+class Job(JobRecords):
     def __init__(self, job_id: str, config: JobConfig, store: JobStore, device, emit: Emit, max_attempts: int):
         self.id = job_id
         self.config = config
@@ -59,6 +64,8 @@ class Job:
         self._dirty = False
         self._next_save = 0.0  # monotonic time before which a changed state is not checkpointed again
         self._pending: Pending | None = None  # the loop's ask behind self.batch
+        self.noise_floor: float | None = None  # the loss between two renders of the target
+        self.verdict: Verdict | None = None
         self.method = self._build_method()
         self.loop = Loop(self.method, self.space)
 
@@ -116,6 +123,9 @@ class Job:
             job.history = {k: list(np.asarray(v).tolist()) for k, v in checkpoint["history"].items()}
             job.state = checkpoint["state"]
             job.message = checkpoint.get("message", "")
+            floor, verdict = checkpoint.get("noise_floor"), checkpoint.get("verdict")
+            job.noise_floor = None if floor is None else float(floor)
+            job.verdict = None if verdict is None else Verdict.from_dict(verdict)
         if job.state == "failed":  # resuming is the retry: start again from the last good state
             job.state, job.message = "running", ""
         return job
@@ -130,12 +140,17 @@ class Job:
                 self.state = "waiting_for_target"
             t = self.config.target
             settings = dict(self.config.settings, **t.get("settings", {}))
+            seed = t.get("seed", self.config.seed)  # the second render is only for the noise floor
             self.batch = RenderBatch(
-                "target", -1, self.config.target_values(), np.array([t.get("seed", self.config.seed)]), settings
+                "target",
+                -1,
+                np.repeat(self.config.target_values(), 2, axis=0),
+                np.array([seed, (seed + 1) & 0x7FFFFFFF]),
+                settings,
             )
         elif self.state in ("running", "waiting_for_target"):  # the latter: stopped right after the target render
             self.state = "running"
-            self._ask_next()
+            self._next_step()
 
     def pause(self) -> None:
         """No new iteration starts; the renders of the current one still complete."""
@@ -154,7 +169,7 @@ class Job:
             else:
                 self.state = "waiting_for_target"
         elif self.batch is None:
-            self._ask_next()
+            self._next_step()
 
     def cancel(self) -> None:
         if self.final:
@@ -219,8 +234,12 @@ class Job:
         batch.render_s += render_s
         batch.wire_s += wire_s
         batch.messages += 1
-        if batch.purpose == "target":
-            self._accept_target(images[0])
+        if batch.purpose in ("target", "final"):
+            for i, image in zip(indices, images):
+                batch.images[i] = np.array(image)  # own the pixels: the received frame is released later
+                batch.received[i] = True
+            if batch.complete:
+                (self._accept_target if batch.purpose == "target" else self._judge)(batch.images)
             return
         t0 = time.perf_counter()
         losses = self.loss(images)
@@ -244,18 +263,43 @@ class Job:
         if batch.complete:
             self._finish_iteration()
 
-    def _accept_target(self, image: np.ndarray) -> None:
-        image = np.array(image)  # own the pixels: the received frame is released after this call
+    def _accept_target(self, images: list[np.ndarray]) -> None:
+        image = images[0]
         try:
             self.loss = ImageLoss(image, self.mask)
         except ConfigError as exc:  # deterministic (bad mask, NaN target): retrying cannot help
             self.fail(f"the rendered target is unusable: {exc}")
             return
+        self.noise_floor = self.loss.loss(images[1])
         self.store.save_job(self.config.to_dict(), image, self.mask)
         self.batch = None
         if self.state == "waiting_for_target":
             self.state = "running"
+            self._next_step()
+
+    def _next_step(self) -> None:
+        """The next iteration, or the verdict's renders when the budget is spent or a sample matched."""
+        matched = self.noise_floor is not None and self.method.best_loss <= match_threshold(self.noise_floor)
+        if not (self.method.done or matched):
             self._ask_next()
+            return
+        answer = self.space.from_unit(self.method.best_x if matched else self.method.current)[None]
+        seed = render_seeds(self.config.seed, self.method.iteration + 1, 1, True)[0]
+        count = 1 if self.noise_floor is not None else 2
+        seeds = np.array([seed, (seed + 1) & 0x7FFFFFFF][:count])
+        self.batch = RenderBatch(
+            "final", self.method.iteration, np.repeat(answer, count, axis=0), seeds, self.config.settings
+        )
+        self._dirty = True
+
+    def _judge(self, images: list[np.ndarray]) -> None:
+        """The answer's renders are in: the verdict, then done."""
+        if self.noise_floor is None:  # an image target: the noise between two renders of the answer
+            self.noise_floor = ImageLoss(images[0], self.mask).loss(images[1])
+        self.verdict = Verdict.judge(self.loss.loss(images[0]), self.noise_floor, self.method.best_loss)
+        self.state, self.message = "finished", self.verdict.text()
+        self.batch = None
+        self._finish()
 
     # --- iterations ------------------------------------------------------------------------------
     def _ask_next(self) -> None:
@@ -274,54 +318,10 @@ class Job:
             return
         self._record(batch, step)
         self.batch = None
-        if self.method.done:
-            self.state, self.message = "finished", "budget used up or converged"
-            self._finish()
-        elif self.state == "running":
-            self._ask_next()
+        if self.state == "running":
+            self._next_step()
         else:
             self._dirty = True  # paused: keep the told state
-
-    def _record(self, batch: RenderBatch, step: Step) -> None:
-        wall_s = time.perf_counter() - batch.started
-        entry = {
-            "iteration": step.iteration,
-            "evaluations": step.evaluations,
-            "loss": step.loss,
-            "loss_min": step.loss_min,
-            "best_loss": step.best_loss,
-            "sigma": float("nan") if step.sigma is None else step.sigma,
-            "wall_s": wall_s,
-        }
-        for key, value in entry.items():
-            self.history[key].append(value)
-        if self.space.n <= _MAX_HISTORY_DIMS:
-            self.history["current"].append(self.space.from_unit(step.current).tolist())
-        result = self.result()
-        self._emit(
-            self,
-            "progress",
-            {
-                "state": self.state,
-                "iteration": step.iteration,
-                "evaluations": step.evaluations,
-                "budget": self.config.budget,
-                "loss": entry["loss"],
-                "loss_min": entry["loss_min"],
-                "best_loss": entry["best_loss"],
-                "current": result["current"],
-                "best": result["best"] or {},
-                "sigma": step.sigma,
-                "timings": {
-                    "iteration_s": wall_s,
-                    "render_s": batch.render_s,
-                    "loss_ms": 1e3 * batch.loss_s,
-                    "optimizer_ms": 1e3 * step.optimizer_s,
-                    "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
-                    "persist_ms": self.persist_ms,
-                },  # of the previous checkpoint
-            },
-        )
 
     def fail(self, message: str) -> None:
         log.error("job %s failed: %s", self.id, message)
@@ -332,48 +332,3 @@ class Job:
     def _finish(self) -> None:
         self.save(wait=True)  # on disk before anyone hears `done`
         self._emit(self, "done", self.result())
-
-    # --- reporting and files --------------------------------------------------------------------
-    def result(self) -> dict[str, Any]:
-        """The body of `done` (also the core of `progress` and of the job summaries)."""
-        m = self.method
-        return {
-            "state": self.state,
-            "iteration": m.iteration,
-            "evaluations": m.evaluations,
-            "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
-            "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
-            "current": self.space.named(self.space.from_unit(m.current)),
-            "message": self.message,
-            "job_dir": self.store.directory,
-        }
-
-    def summary(self) -> dict[str, Any]:
-        s = self.result()
-        s.update(
-            job=self.id,
-            name=self.config.name,
-            method=self.config.method,
-            budget=self.config.budget,
-            rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()),
-        )
-        return s
-
-    def save_if_changed(self, force: bool = False) -> None:
-        """Checkpoint a changed state, at most as often as keeps checkpointing under a tenth of the
-        serve loop's time: a big model (gauss_newton on a texture keeps ~1 GB of probe images) is not
-        serialised after every iteration. A crash then resumes a few iterations back, consistently:
-        each checkpoint holds its own pending batch. `force`: now (on shutdown)."""
-        if self._dirty and (force or time.monotonic() >= self._next_save):
-            self.save()
-
-    def save(self, wait: bool = False) -> None:
-        t0 = time.perf_counter()
-        self._dirty = False  # before writing: a failing save is retried at the next change, not in a loop
-        history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
-        self.store.save_checkpoint(
-            {"state": self.state, "message": self.message, "method": self.method.state_dict(), "history": history},
-            wait=wait,
-        )
-        self.persist_ms = 1e3 * (time.perf_counter() - t0)
-        self._next_save = time.monotonic() + _CHECKPOINT_SPACING * self.persist_ms / 1e3

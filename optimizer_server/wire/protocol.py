@@ -366,6 +366,8 @@ _BODIES: dict[str, dict[str, tuple[tuple, bool]]] = {
         "current": ((dict, type(None)), True),
         "message": ((str,), True),
         "job_dir": ((str,), True),
+        "noise_floor": (_NUM + (type(None),), False),
+        "verdict": ((dict, type(None)), False),  # wire.verdict.Verdict.to_dict(), for a finished job
     },
     "error": {"code": ((str,), True), "message": ((str,), True), "task": ((int,), False)},
     "ready": {"capabilities": ((dict,), True)},

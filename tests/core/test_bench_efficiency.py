@@ -42,7 +42,7 @@ def test_auto_is_given_residuals_exactly_where_the_problem_has_images():
     run = bench_efficiency.run_one(texture, "auto", seed=0, budget=40, stop_at_target=False)
     assert run["chosen"] == "gauss_newton" and run["evaluations"] == 40
     plateau = makers["plateau1d"]()  # losses only, and n = 1
-    assert bench_efficiency.run_one(plateau, "auto", seed=0, budget=40, stop_at_target=False)["chosen"] == "cmaes"
+    assert bench_efficiency.run_one(plateau, "auto", seed=0, budget=40, stop_at_target=False)["chosen"] == "blockwise"
 
 
 def test_probe_span_bench_shows_smooth_probes_hold_more_of_a_texture(capsys):

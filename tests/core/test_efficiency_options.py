@@ -141,21 +141,21 @@ def test_efficient_preset_resumes_bit_exactly_with_a_replay_buffer():
     assert_trees_equal(straight.state_dict(), resumed.state_dict())
 
 
-def test_auto_picks_cmaes_then_zerograds_then_prdpt_by_size():
+def test_auto_picks_blockwise_then_zerograds_then_prdpt_by_size():
     small = create_method("auto", 3, budget=200, seed=4)
-    cma = create_method("cmaes", 3, budget=200, seed=4)
+    alone = create_method("blockwise", 3, budget=200, seed=4)
     for _ in range(3):
-        a, c = small.ask(), cma.ask()
+        a, c = small.ask(), alone.ask()
         np.testing.assert_array_equal(a.x, c.x)
         small.tell(a, quadratic(a.x))
-        cma.tell(c, quadratic(c.x))
+        alone.tell(c, quadratic(c.x))
     medium = create_method("auto", BOOLS(150), budget=200, seed=4)
     assert medium.chosen == "zerograds" and medium.inner.options.replay == 4
     np.testing.assert_array_equal(medium.inner.resolution, 1.0)  # discrete kinds reach the inner method
     large = create_method("auto", 5000, budget=200, seed=4)
     assert large.chosen == "prdpt" and large.inner.options.sigma == 0.5  # PRDPT's paper settings
-    with pytest.raises(ConfigError, match="cmaes_up_to <= zerograds_up_to"):
-        create_method("auto", 5, budget=10, cmaes_up_to=500, zerograds_up_to=200)
+    with pytest.raises(ConfigError, match="blockwise_up_to <= zerograds_up_to"):
+        create_method("auto", 5, budget=10, blockwise_up_to=500, zerograds_up_to=200)
 
 
 def test_auto_resumes_as_the_method_it_had_picked():

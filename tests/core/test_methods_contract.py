@@ -75,12 +75,15 @@ def test_registry_refuses_duplicates():
 @pytest.mark.parametrize("name", CONFIGURATIONS)
 def test_every_configuration_runs_two_iterations_on_a_tiny_problem(name):
     m = create_method(name, 3, budget=100, seed=0, capabilities=IMAGES)
+    rendered = 0
     for it in range(2):
         batch = m.ask()
         assert batch.x.shape[1] == 3 and len(batch.seeds) == len(batch.x) and batch.iteration == it
         assert m.ask() is batch  # asking again before tell gives the same batch
+        assert len(batch) == m.batch_size  # announced before it is asked (the budget check needs it)
         tell_quadratic(m, batch)
-    assert m.iteration == 2 and m.evaluations == 2 * len(batch)
+        rendered += len(batch)
+    assert m.iteration == 2 and m.evaluations == rendered
     assert m.current.shape == (3,) and np.all((m.current >= 0) & (m.current <= 1))
     assert np.isfinite(m.best_loss)
 
@@ -149,7 +152,7 @@ def test_bad_tells_raise_and_leave_state_unchanged(name):
 
 
 def test_unknown_methods_options_and_presets_are_named():
-    listed = "auto, cmaes, fd, gauss_newton, nevergrad, prdpt, spsa, zerograds"
+    listed = "auto, blockwise, cmaes, fd, gauss_newton, nevergrad, optuna, prdpt, spsa, zerograds"
     with pytest.raises(UnknownMethodError, match=f"unknown method 'adam'; available: {listed}"):
         create_method("adam", 2, budget=10)
     with pytest.raises(ConfigError, match="unknown option\\(s\\) \\['sigmaa'\\] for method 'prdpt'"):

@@ -38,7 +38,10 @@ def test_two_worker_processes_optimise_the_disc_over_the_wire(start_server, spaw
     assert {"iteration_s", "render_s", "optimizer_ms", "loss_ms", "persist_ms"} <= set(first["timings"])
     rendered = {w.name: w.images_rendered for w in server.server.roster.workers.values()}
     assert all(n > 0 for n in rendered.values()), f"one worker did all the work: {rendered}"
-    assert sum(rendered.values()) == result["evaluations"] + 1  # + the target render
+    # + the target twice (two noise seeds: the noise floor) + the answer, for the verdict
+    assert sum(rendered.values()) == result["evaluations"] + 3
+    assert result["verdict"]["text"] == result["message"]
+    assert result["verdict"]["noise_floor"] == result["noise_floor"] == 0.0  # the disc worker has no noise
 
     checkpoint = load_state(os.path.join(job.job_dir, "state.npz"))
     assert checkpoint["state"] == "finished"

@@ -91,7 +91,7 @@ def test_an_auto_checkpoint_with_options_that_are_gone_still_resumes(tmp_path, s
 
     second = start_server(jobs_dir=str(tmp_path / "jobs"))
     job = second.server.resume_job(done["job_dir"])
-    assert job.method.chosen == "cmaes" and job.method.evaluations == done["evaluations"]
+    assert job.method.chosen == "blockwise" and job.method.evaluations == done["evaluations"]
 
 
 def test_resuming_something_that_is_not_a_job_directory_says_so(tmp_path, start_server):

@@ -1,0 +1,400 @@
+"""``blockwise``: global and local search block by block, for the few-parameter scenes with plateaus
+and traps (what ``auto`` runs up to 100 parameters).
+
+A *block* is one parameter of the Space (a scalar, or a small vector such as a location or a colour;
+larger arrays count element by element). Rendering scenes makes blocks act almost independently: an
+object's position changes the pixels where it is, a colour where it is lit. So one iteration renders,
+in one batch:
+
+* the incumbent (re-rendered with the batch's seed: every comparison in the batch is paired);
+* per block, samples over its *whole range* (a Sobol stream per block: global moves across plateaus and
+  ridges) and in a box of radius ρ_b around the incumbent's value (local moves, with the block's last
+  step repeated and, given the residual images, its Gauss-Newton step); an inert block (no effect, e.g.
+  an unlit floor's colour) gets one global sample, a stuck one (behind a ridge) mostly global ones;
+* joint moves of two random blocks, and swaps of like blocks (two objects each on the other's target);
+* the incumbent with every block's improvement of the last batch combined.
+
+The best candidate that beats the incumbent replaces it; ρ_b grows after a local success and shrinks
+otherwise. Before the first iteration a scrambled Sobol design over all parameters picks the start
+(``global_share`` of the budget). When no candidate has improved for ``patience`` iterations, a CMA-ES
+run refines all parameters jointly from the incumbent (coupled parameters); when it stalls, the block
+search resumes with its radii reset and a larger CMA-ES population next time (IPOP). It never stops
+before the budget is spent: the caller stops it when the image matches the target.
+
+Randomness is derived from (seed, iteration); the state is small (the CMA-ES run replays its history).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.stats import qmc
+
+from ..wire.errors import ConfigError
+from .base import CommonOptions, Method
+from .blackbox import CMAES
+from .registry import register
+from .residual_models import secant_step
+
+_GLOBAL, _LOCAL, _PAIR, _SWAP, _COMBO, _INCUMBENT, _DESIGN = range(7)
+ACTIVE, STUCK, INERT = 0, 1, 2
+_MAX_BLOCK = 4  # arrays larger than this search element by element (a texture, an LED panel)
+_RECHECK = 8  # a noise-free renderer's incumbent is still re-rendered every this many iterations
+
+
+@dataclass
+class BlockwiseOptions(CommonOptions):
+    global_share: float = 0.05
+    """Share of the budget rendered as a scrambled Sobol design over all parameters before the search
+    (at least 4 points, at most 5 per parameter); its best point is the first incumbent."""
+    samples_per_block: int = 8
+    """Most renders per block per iteration (global and local samples together; a block of d values
+    takes 2 + 2d)."""
+    radius: float = 0.25
+    """Initial half-width of a block's local box, unit-cube units."""
+    radius_min: float = 0.002
+    """A box that shrinks below this is reset to `radius` (the block starts over)."""
+    pair_moves: int = 2
+    """Joint global moves of two random blocks per iteration."""
+    swaps: bool = True
+    """Try swapping the values of like blocks (same shape and bounds) every iteration."""
+    max_batch: int = 48
+    """Most renders per iteration: with many blocks, each iteration takes a rotating subset of them."""
+    patience: int = 4
+    """Iterations without any improvement before a joint CMA-ES run from the incumbent."""
+    flat_tolerance: float = 1e-6
+    """A loss change smaller than this fraction of the incumbent's loss counts as none."""
+
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "sampling": ("global_share", "samples_per_block", "pair_moves", "swaps", "max_batch", "flat_tolerance"),
+        "step": ("radius", "radius_min", "patience"),
+    }
+    BASIC: ClassVar[tuple[str, ...]] = ("samples_per_block", "radius")
+
+    def validate(self, name: str) -> None:
+        if not 0 <= self.global_share < 1:
+            raise ConfigError(f"{name}: global_share must be in [0, 1), got {self.global_share}")
+        if self.samples_per_block < 2 or self.max_batch < 4 or self.pair_moves < 0 or self.patience < 1:
+            raise ConfigError(f"{name}: need samples_per_block >= 2, max_batch >= 4, pair_moves >= 0, patience >= 1")
+        if not 0 < self.radius_min < self.radius <= 1:
+            raise ConfigError(f"{name}: need 0 < radius_min < radius <= 1, got {self.radius_min}, {self.radius}")
+
+
+@register
+class Blockwise(Method):
+    name = "blockwise"
+    description = (
+        "Global and local random search block by block (a Sobol design first, whole-range samples per "
+        "parameter, swaps of like objects, CMA-ES refinement with restarts): crosses plateaus and traps"
+    )
+    Options = BlockwiseOptions
+
+    def _setup(self) -> None:
+        self.blocks, kinds = self.space.blocks(_MAX_BLOCK)
+        count = len(self.blocks)
+        self.incumbent = self.x0.copy()
+        self.step = np.zeros(self.n)  # the last successful local move (its block's part is repeated next)
+        self.proposals: dict[int, np.ndarray] = {}  # block → its Gauss-Newton step's values, next iteration
+        self.wants_residuals = self.capabilities.residuals  # used when the caller has the images
+        self.incumbent_loss = float("inf")
+        self.incumbent_residual: np.ndarray | None = None
+        self.noise_free = False  # set when the incumbent, re-rendered with another seed, lost nothing
+        self.radius = np.full(count, self.options.radius)
+        self.state = np.full(count, ACTIVE)
+        self.drawn = np.zeros(count, dtype=np.int64)  # points each block's Sobol stream has given
+        self.rotation = 0  # where the next iteration's subset of blocks starts
+        self.quiet = 0  # iterations without an improvement
+        self.restarts = 0
+        self.combo: np.ndarray | None = None
+        self.local: CMAES | None = None
+        # like blocks (vectors of the same shape, bounds and kind: objects of one sort) may trade places
+        self.like = [
+            (a, b) for a in range(count) for b in range(a + 1, count) if kinds[a] is not None and kinds[a] == kinds[b]
+        ]
+        self._plan = self._design()
+
+    # --- what the next batch renders ----------------------------------------------------------------
+    def _batch_size(self) -> int:
+        return len(self._plan[0]) if self.local is None else self.local._batch_size() + 1
+
+    def _ask(self) -> np.ndarray:
+        if self.local is not None:  # the incumbent first, then the CMA-ES population
+            return np.vstack([self.incumbent[None], self.local.ask().x])
+        return self._plan[0]
+
+    def _design(self):
+        """The Sobol design over all parameters, the start first."""
+        o = self.options
+        count = int(min(max(4, o.global_share * self.budget), 5 * self.n, max(1, self.budget // 2)))
+        with warnings.catch_warnings():  # scipy: a count that is no power of two loses balance; fine here
+            warnings.simplefilter("ignore", UserWarning)
+            points = qmc.Sobol(d=self.n, scramble=True, seed=np.random.default_rng([self.seed, 0x5B])).random(count)
+        points[0] = self.x0
+        return points, np.full(count, -1), np.full(count, _DESIGN)
+
+    def _round(self):
+        """One iteration of the block search: (points, owning block or -1, kind) arrays."""
+        o = self.options
+        rng = np.random.default_rng([self.seed, self.iteration, 0xB10C])
+        points, owners, kinds = [], [], []
+
+        def add(point, owner, kind):
+            points.append(point), owners.append(owner), kinds.append(kind)
+
+        # the incumbent again, for paired comparisons; a noise-free renderer needs that only now and then
+        if not self.noise_free or self.iteration % _RECHECK == 0:
+            add(self.incumbent, -1, _INCUMBENT)
+
+        if self.combo is not None:
+            add(self.combo, -1, _COMBO)
+        like = (
+            self.like
+            if len(self.like) <= o.max_batch // 4
+            else [self.like[i] for i in rng.choice(len(self.like), o.max_batch // 4, replace=False)]
+        )
+        for a, b in like if o.swaps else ():
+            swapped = self.incumbent.copy()
+            swapped[self.blocks[a]], swapped[self.blocks[b]] = (
+                self.incumbent[self.blocks[b]],
+                self.incumbent[self.blocks[a]],
+            )
+            add(swapped, -1, _SWAP)
+        for _ in range(o.pair_moves if len(self.blocks) > 1 else 0):
+            pair = rng.choice(len(self.blocks), 2, replace=False)
+            moved = self.incumbent.copy()
+            for j in pair:
+                moved[self.blocks[j]] = rng.random(len(self.blocks[j]))
+            add(moved, -1, _PAIR)
+        room = max(max(map(self._samples, range(len(self.blocks)))), o.max_batch - len(points))
+        for j in self._subset(room):
+            for point, kind in self._block_samples(j, rng):
+                add(point, j, kind)
+        return np.array(points), np.array(owners), np.array(kinds)
+
+    def _samples(self, j: int) -> int:
+        """Renders for block j per iteration: 2 + 2 per value (a line needs fewer than a colour), at most
+        `samples_per_block`."""
+        return min(self.options.samples_per_block, 2 + 2 * len(self.blocks[j]))
+
+    def _subset(self, room: int) -> list[int]:
+        """The blocks this iteration searches: all that fit, rotating, stuck and active ones first."""
+        cost = [1 if s == INERT else self._samples(j) for j, s in enumerate(self.state)]
+        order = sorted(
+            range(len(self.blocks)), key=lambda j: (self.state[j] == INERT, (j - self.rotation) % len(self.blocks))
+        )
+        chosen, used = [], 0
+        for j in order:
+            if used + cost[j] <= room or not chosen:
+                chosen.append(j)
+                used += cost[j]
+        self.rotation = (self.rotation + len(chosen)) % len(self.blocks)
+        return chosen
+
+    def _block_samples(self, j: int, rng):
+        """Block j's candidates: whole-range samples from its Sobol stream, and local ones: uniform in
+        the box of half-width ρ_b around the incumbent (mirrored into the cube), the first of them one
+        more step along the block's last successful move (a pattern move)."""
+        block = self.blocks[j]
+        count = self._samples(j)
+        if self.state[j] == INERT:
+            n_global, n_local = 1, 0
+        elif self.state[j] == STUCK:
+            n_global, n_local = count - 2, 2
+        else:
+            n_global, n_local = 1, count - 1
+        stream = qmc.Sobol(d=len(block), scramble=True, seed=np.random.default_rng([self.seed, j, 0x5EED]))
+        if self.drawn[j]:  # (scipy refuses to fast-forward by zero)
+            stream.fast_forward(int(self.drawn[j]))
+        self.drawn[j] += n_global
+        with warnings.catch_warnings():  # a count that is no power of two loses Sobol's balance; fine here
+            warnings.simplefilter("ignore", UserWarning)
+            far = stream.random(n_global)
+        centre = self.incumbent[block]
+        near = centre + (2.0 * rng.random((n_local, len(block))) - 1.0) * self.radius[j]
+        if n_local and np.any(self.step[block]):
+            near[0] = centre + self.step[block]
+        if n_local > 1 and j in self.proposals:  # the block's Gauss-Newton step, from the last residual images
+            near[1] = self.proposals[j]
+        near = np.abs(near)  # mirror at 0 and 1: a value pushed past a bound stays inside, not on it
+        near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
+        for values, kind in ((far, _GLOBAL), (near, _LOCAL)):
+            for value in values:
+                point = self.incumbent.copy()
+                point[block] = value
+                yield point, kind
+
+    # --- what the renders tell ----------------------------------------------------------------------
+    def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray | None = None) -> None:
+        left = self.budget - self.evaluations - len(x)  # after this batch
+        if self.local is not None:
+            self._tell_local(x, losses, residuals, left)
+        else:
+            points, owners, kinds = self._plan
+            self.incumbent_before = self.incumbent.copy()
+            if kinds[0] == _DESIGN:
+                best = int(np.argmin(losses))
+                self.incumbent, self.incumbent_loss = points[best].copy(), float(losses[best])
+                self.incumbent_residual = None if residuals is None else residuals[best].copy()
+            else:
+                self._tell_round(points, owners, kinds, losses, residuals)
+            if self.quiet >= self.options.patience:
+                self._start_local(left)
+        # the plan cut to the renders left: the last iteration spends exactly the budget
+        self._plan = tuple(a[: max(1, left)] for a in self._round()) if self.local is None else None
+
+    def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
+        o = self.options
+        if kinds[0] == _INCUMBENT:  # re-rendered with a new seed: the same loss means a noise-free renderer
+            self.noise_free = bool(losses[0] == self.incumbent_loss)
+            self.incumbent_loss = float(losses[0])
+            if residuals is not None:
+                self.incumbent_residual = residuals[0].copy()
+        base = self.incumbent_loss
+        if residuals is not None:
+            self._fit_models(points, owners, kinds, residuals)
+        tol = o.flat_tolerance * max(abs(base), 1e-300)
+        improved = {}
+        for j in np.unique(owners[owners >= 0]):
+            mine = np.flatnonzero(owners == j)
+            best = mine[int(np.argmin(losses[mine]))]
+            if losses[best] < base - tol:
+                improved[j] = best
+                self.state[j] = ACTIVE
+                self.radius[j] = min(0.5, 1.5 * self.radius[j]) if kinds[best] == _LOCAL else o.radius
+            else:
+                self.state[j] = INERT if np.all(np.abs(losses[mine] - base) <= tol) else STUCK
+                self.radius[j] = self.radius[j] * 0.5 if self.radius[j] * 0.5 >= o.radius_min else o.radius
+        candidates = np.flatnonzero(kinds != _INCUMBENT)
+        winner = candidates[int(np.argmin(losses[candidates]))] if len(candidates) else None
+        self.combo = None
+        if winner is not None and losses[winner] < base - tol:
+            self.step = np.where(kinds[winner] == _LOCAL, points[winner] - self.incumbent, 0.0)
+            self.incumbent, self.quiet = points[winner].copy(), 0
+            self.incumbent_loss = float(losses[winner])
+            if residuals is not None:
+                self.incumbent_residual = residuals[winner].copy()
+            others = [i for j, i in improved.items() if i != winner] if owners[winner] >= 0 else []
+            if others:  # every block's own improvement at once, tried next iteration
+                self.combo = self.incumbent.copy()
+                for i in others:
+                    block = self.blocks[owners[i]]
+                    self.combo[block] = points[i][block]
+        else:
+            self.quiet += 1
+
+    def _fit_models(self, points, owners, kinds, residuals) -> None:
+        """Where the renders' residual images reach the method: per block, a linear model of the residual
+        image fitted to the block's local samples (paired with the incumbent's render), and its
+        Gauss-Newton step, tried next iteration. A colour is linear in the image: one step lands on it."""
+        self.proposals = {}
+        r0 = self.incumbent_residual.astype(np.float64)
+        for j in np.unique(owners[(owners >= 0) & (kinds == _LOCAL)]):
+            mine = np.flatnonzero((owners == j) & (kinds == _LOCAL))
+            block = self.blocks[j]
+            if len(mine) < len(block) + 1:
+                continue
+            dx = points[mine][:, block] - self.incumbent_before[block]
+            step = secant_step(dx, residuals[mine].astype(np.float64) - r0, r0)
+            length = np.sqrt(np.mean(step**2))
+            if np.isfinite(length) and length > 0:
+                step *= min(1.0, 2.0 * self.radius[j] / length)  # no further than the box's reach
+                self.proposals[int(j)] = np.clip(self.incumbent[block] + step, 0.0, 1.0)
+
+    def _start_local(self, left: int) -> None:
+        """A joint CMA-ES run from the incumbent, its population doubling with every restart."""
+        population = min((4 + int(3 * math.log(self.n))) * 2**self.restarts, left - 1)
+        if population >= 2:
+            sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
+            seed = self.seed + 7919 * (self.restarts + 1)
+            self.local_args = {"budget": max(1, left), "seed": seed, "sigma0": sigma0, "popsize": population}
+            self.local_start, self.local_since = self.incumbent.copy(), 0
+            self.local = self._make_local()
+
+    def _make_local(self) -> CMAES:
+        a = self.local_args
+        return CMAES(self.space, x0=self.local_start, **a)
+
+    def _tell_local(self, x, losses, residuals, left: int) -> None:
+        base = losses[0]
+        tol = self.options.flat_tolerance * max(abs(base), 1e-300)
+        self.local.tell(self.local.ask(), losses[1:])
+        best = 1 + int(np.argmin(losses[1:]))
+        keep = best if losses[best] < base - tol else 0
+        self.incumbent, self.incumbent_loss = np.clip(x[keep], 0.0, 1.0), float(losses[keep])
+        if residuals is not None:
+            self.incumbent_residual = residuals[keep].copy()
+        self.local_since = 0 if keep else self.local_since + 1
+        stalled = self.local_since > 10 + 20 * self.n / self.local.batch_size
+        if stalled or self.local._converged() or self.local.batch_size + 1 > left:
+            self.local = None  # back to the block search, looking everywhere again
+            self.restarts += 1
+            self.quiet = 0
+            self.radius[:] = self.options.radius
+            self.state[:] = ACTIVE
+
+    # --- the estimate and the state -------------------------------------------------------------------
+    @property
+    def current(self) -> np.ndarray:
+        return self.incumbent.copy()
+
+    @property
+    def sigma(self) -> float:
+        if self.local is not None:
+            return self.local.sigma
+        return float(np.exp(np.mean(np.log(self.radius))))
+
+    def _state_dict(self) -> dict[str, Any]:
+        plan = (
+            None if self._plan is None else {"points": self._plan[0], "owners": self._plan[1], "kinds": self._plan[2]}
+        )
+        local = None
+        if self.local is not None:
+            local = {
+                "args": dict(self.local_args),
+                "start": self.local_start.copy(),
+                "since": self.local_since,
+                "state": self.local.state_dict(),
+            }
+        return {
+            "incumbent": self.incumbent.copy(),
+            "step": self.step.copy(),
+            "incumbent_loss": self.incumbent_loss,
+            "incumbent_residual": self.incumbent_residual,
+            "noise_free": self.noise_free,
+            "proposals": {str(j): v.copy() for j, v in self.proposals.items()},
+            "radius": self.radius.copy(),
+            "state": self.state.copy(),
+            "drawn": self.drawn.copy(),
+            "rotation": self.rotation,
+            "quiet": self.quiet,
+            "restarts": self.restarts,
+            "combo": None if self.combo is None else self.combo.copy(),
+            "plan": plan,
+            "local": local,
+        }
+
+    def _load_state_dict(self, s: dict[str, Any]) -> None:
+        self.incumbent = np.asarray(s["incumbent"], dtype=np.float64)
+        self.step = np.asarray(s["step"], dtype=np.float64)
+        self.incumbent_loss, self.noise_free = float(s["incumbent_loss"]), bool(s["noise_free"])
+        r = s["incumbent_residual"]
+        self.incumbent_residual = None if r is None else np.asarray(r)
+        self.proposals = {int(j): np.asarray(v, dtype=np.float64) for j, v in s["proposals"].items()}
+        self.radius = np.asarray(s["radius"], dtype=np.float64)
+        self.state = np.asarray(s["state"], dtype=np.int64)
+        self.drawn = np.asarray(s["drawn"], dtype=np.int64)
+        self.rotation, self.quiet, self.restarts = int(s["rotation"]), int(s["quiet"]), int(s["restarts"])
+        self.combo = None if s["combo"] is None else np.asarray(s["combo"], dtype=np.float64)
+        p = s["plan"]
+        self._plan = None if p is None else (np.asarray(p["points"]), np.asarray(p["owners"]), np.asarray(p["kinds"]))
+        self.local = None
+        if s["local"] is not None:
+            self.local_args = {k: (float(v) if k == "sigma0" else int(v)) for k, v in s["local"]["args"].items()}
+            self.local_since = int(s["local"]["since"])
+            self.local_start = np.asarray(s["local"]["start"], dtype=np.float64)
+            self.local = self._make_local()
+            self.local.load_state_dict(s["local"]["state"])
