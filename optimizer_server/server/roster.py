@@ -33,6 +33,8 @@ class Worker:
     images_rendered: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     """job id -> renders of that job this worker failed (quarantined at the roster's limit)."""
+    last_error: dict[str, str] = field(default_factory=dict)
+    """job id -> what went wrong the last time this worker failed one of that job's renders."""
 
     @property
     def idle(self) -> bool:
@@ -137,6 +139,7 @@ class WorkerRoster:
             del self.tasks[task_id]
         for worker in self.workers.values():
             worker.failures.pop(job.id, None)
+            worker.last_error.pop(job.id, None)
 
     # --- quarantine ------------------------------------------------------------------------------------
     def may_render(self, worker: Worker, job) -> bool:
@@ -157,6 +160,7 @@ class WorkerRoster:
         failed it (workers that died on it count: a sample that crashes every renderer)."""
         name = worker.name
         worker.failures[task.job.id] = worker.failures.get(task.job.id, 0) + 1
+        worker.last_error[task.job.id] = reason
         present = self.workers.get(worker.identity) is worker
         ledger = self._sample_failures.setdefault(task.batch, {})
         candidates = [w for w in self.workers.values() if self.may_render(w, task.job)]
@@ -166,10 +170,19 @@ class WorkerRoster:
             failed[worker.identity] = (name, count + 1, reason)
             remaining = [w for w in candidates if failed.get(w.identity, (0, 0))[1] < self.tries_per_worker]
             if (present and not remaining) or len(failed) >= max_workers:
-                texts = "; ".join(f"{who} ({n}×): {text}" for who, n, text in failed.values())
+                texts = [f"{who} ({n}×): {text}" for who, n, text in failed.values()]
+                texts += self._quarantined_texts(task.job, failed)
                 who = "every worker able to render it" if not remaining else f"{len(failed)} different workers"
-                return f"sample {index} of iteration {task.batch.iteration} failed on {who}: {texts}"
+                return f"sample {index} of iteration {task.batch.iteration} failed on {who}: {'; '.join(texts)}"
         return None
+
+    def _quarantined_texts(self, job, failed: dict[bytes, Any]) -> list[str]:
+        """The workers that failed other samples of ``job`` so often that they get none of it."""
+        return [
+            f"{w.name} (no more of this job after {w.failures[job.id]} failed renders): {w.last_error.get(job.id, '')}"
+            for w in self.workers.values()
+            if w.identity not in failed and w.can_render(job.config.requires) and self.quarantined(w, job)
+        ]
 
     # --- scheduling ------------------------------------------------------------------------------------
     def healthy(self, worker: Worker) -> bool:
