@@ -20,7 +20,7 @@ import hashlib
 from typing import Any
 
 from ._deps import ConfigError
-from .datapath import check_link_fields
+from .datapath import check_link_fields, check_render_path
 
 RENDERER = "blender-cycles"
 
@@ -73,6 +73,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     for i, p in enumerate(paths):
         if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("path"), str):
             raise ConfigError(f"render setting paths[{i}] must be {{name, path, index}}, got {p!r}"[:200])
+        check_render_path(p["path"])  # a client cannot make a worker write outside render data
         if p.get("link") is not None:
             check_link_fields(p["link"], f"render setting paths[{i}]")
         if p["name"] in names:

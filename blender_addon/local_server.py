@@ -49,7 +49,12 @@ def server_python(preferred: str = "") -> str:
 
 
 class LocalServer:
-    """``python -m optimizer_server serve`` on a free loopback port; ``endpoint`` once started."""
+    """``python -m optimizer_server serve --supervise`` on a free loopback port; ``endpoint`` once started.
+
+    Supervised: should the server process die, a new one continues every job from its checkpoint on
+    the same endpoint, and clients and workers reconnect by themselves. Authenticated: it and this
+    user's clients and workers share the local keys (optimizer_server/wire/local_keys.py), made on
+    first use, so nothing needs configuring; set ZEROGRADS_INSECURE_LOOPBACK=1 for the old way."""
 
     def __init__(
         self,
@@ -58,11 +63,12 @@ class LocalServer:
         cwd: str | None = None,
         extra_args: list[str] | None = None,
         log_path: str | None = None,
+        supervise: bool = True,
     ):
         self.python = server_python(python)
         self.jobs_dir = jobs_dir
         self.cwd = cwd or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.extra_args = list(extra_args or [])
+        self.extra_args = list(extra_args or []) + (["--supervise"] if supervise else [])
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.endpoint: str | None = None

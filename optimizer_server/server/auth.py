@@ -13,7 +13,6 @@ The ZAP handler (pyzmq's ThreadAuthenticator) accepts a peer only if its public 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import shutil
@@ -23,24 +22,9 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from ..wire.errors import ConfigError
+from ..wire.transport import is_loopback  # noqa: F401 (part of this module's interface)
 
 log = logging.getLogger("zerograds.server.auth")
-
-
-def is_loopback(address: str) -> bool:
-    """True for addresses only this machine can reach (tcp on 127.x/::1/localhost, ipc, inproc)."""
-    scheme, _, rest = address.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp" or not rest:
-        raise ConfigError(f"bind address {address!r} must look like tcp://127.0.0.1:5555 (or ipc://PATH)")
-    host = rest.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # '*', an interface or host name: reachable from outside
-        return False
 
 
 def create_server_keys(keys_dir: str) -> str:
