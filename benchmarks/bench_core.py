@@ -24,23 +24,15 @@ from optimizer_server.methods import Capabilities, available_methods, create_met
 from optimizer_server.problems.disc import DiscTask
 from optimizer_server.wire.errors import ConfigError, ZeroGradsError
 
-DISC_OPTIONS = {  # the same settings the convergence tests state
-    "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
-    "zerograds": dict(
-        sigma=0.3,
-        lr=0.02,
-        surrogate_lr=0.01,
-        anneal=True,
-        lr_follows_sigma=True,
-        refit_first=True,
-        samples=4,
-        surrogate_steps=10,
-    ),
-    "zerograds (paper)": dict(sigma=0.33, lr=1e-3, surrogate_lr=1e-3, samples=2),
+DISC_RUNS = {  # configuration → option overrides: the settings the convergence tests state
+    "prdpt:disc": {},
+    "zerograds:disc": {},
+    "zerograds:paper": {},
     "fd": dict(eps=1e-3, lr=0.01),
-    "spsa": dict(),
-    "cmaes": dict(),
-    "nevergrad": dict(),
+    "spsa": {},
+    "cmaes": {},
+    "nevergrad": {},
+    "auto": {},
 }
 
 
@@ -49,8 +41,8 @@ def disc_table(budget: int, seeds: int) -> None:
     print(f"\n### Disc task: renders to parameter error < 0.02 (median of {seeds} seeds, budget {budget})\n")
     print("| method | solved | renders to < 0.02 (median) | final error (median) | optimiser ms / iteration |")
     print("|---|---|---|---|---|")
-    for label, options in DISC_OPTIONS.items():
-        method = label.split(" ")[0]
+    for label, options in DISC_RUNS.items():
+        method = label
         firsts, finals, overhead = [], [], []
         for seed in range(seeds):
             res = minimize(

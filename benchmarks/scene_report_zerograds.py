@@ -8,9 +8,9 @@ import os
 import platform
 import statistics
 
+from benchmarks.scene_plots import _curves
 from benchmarks.scene_report import (
     ROWS_NOTE,
-    _curves,
     _e,
     _report_assets,
     _write_with_notes,

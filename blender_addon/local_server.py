@@ -114,7 +114,13 @@ def code_path() -> str:
 
 
 class LocalServer:
-    """``python -m optimizer_server serve`` on a loopback port; ``launch`` then ``wait_ready``."""
+    """``python -m optimizer_server serve --supervise`` on a loopback port; ``launch`` then ``wait_ready``.
+
+    Supervised: should the server process die, a new one continues every job from its checkpoint on
+    the same endpoint, and clients and workers reconnect by themselves. Authenticated: it and this
+    user's clients and workers share the local keys (optimizer_server/wire/local_keys.py), made on
+    first use, so nothing needs configuring; set ZEROGRADS_INSECURE_LOOPBACK=1 for the old way. The
+    supervisor holds the lifeline; its server and gateway stop with it (their own stdin pipes)."""
 
     def __init__(
         self,
@@ -123,11 +129,12 @@ class LocalServer:
         cwd: str | None = None,
         extra_args: list[str] | None = None,
         log_path: str | None = None,
+        supervise: bool = True,
     ):
         self.python = server_python(python)
         self.jobs_dir = jobs_dir
         self.cwd = cwd or code_path()
-        self.extra_args = list(extra_args or [])
+        self.extra_args = list(extra_args or []) + (["--supervise"] if supervise else [])
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.endpoint: str | None = None

@@ -16,20 +16,7 @@ from .pictures import image_strip, plot_losses
 from .problems.disc import DiscTask
 from .wire.progress import ProgressPrinter
 
-RUNS = {  # method → options (ZeroGrads with the σ annealing of ours; see tests/core/test_convergence.py)
-    "prdpt": dict(sigma=0.2, lr=0.01, samples=8),
-    "zerograds": dict(
-        sigma=0.3,
-        lr=0.02,
-        surrogate_lr=0.01,
-        anneal=True,
-        lr_follows_sigma=True,
-        refit_first=True,
-        samples=4,
-        surrogate_steps=10,
-    ),
-    "cmaes": dict(),
-}
+RUNS = ("prdpt:disc", "zerograds:disc", "auto")  # configurations (see tests/core/test_convergence.py)
 
 
 def run_disc_demo(output: str = "out/demo-disc", budget: int = 1200, seed: int = 0) -> dict:
@@ -40,12 +27,10 @@ def run_disc_demo(output: str = "out/demo-disc", budget: int = 1200, seed: int =
         f"target {task.target_centre}: the loss is flat around the start."
     )
     results, curves = {}, {}
-    for method, options in RUNS.items():
+    for method in RUNS:
         t0 = time.perf_counter()
         progress = ProgressPrinter(method, budget, interval=0.5)
-        res = minimize(
-            task.loss, task.space, method=method, budget=budget, seed=seed, x0=start, callback=progress, **options
-        )
+        res = minimize(task.loss, task.space, method=method, budget=budget, seed=seed, x0=start, callback=progress)
         err = float(task.parameter_error(res.x)[0])
         print(
             f"[{method}] result ({res.x[0]:.4f}, {res.x[1]:.4f})  parameter error {err:.4f}  "

@@ -21,7 +21,7 @@ class Result:
     """The outcome of :func:`minimize`. Values are in parameter units (discrete kinds rounded)."""
 
     x: np.ndarray
-    """The method's final estimate."""
+    """The answer: the method's final estimate, or the sample that matched the target."""
     loss: float
     """``f(x)``, evaluated once at the end (counted in ``evaluations``)."""
     evaluations: int
@@ -50,7 +50,7 @@ def minimize(
     residuals: bool = False,
     noise_floor: float = 0.0,
     **options,
-) -> Result:
+) -> Result:  # (over 60 lines for its docstring: the contract of f)
     """Minimise ``f`` over ``space`` with ``method`` (a method or configuration name, e.g.
     ``"zerograds:efficient"``) using at most ``budget`` evaluations of ``f``.
 
@@ -67,10 +67,7 @@ def minimize(
     only when a sample's loss is within it (``wire.verdict``), and ``Result.verdict`` says whether
     the target was found.
     """
-    if not isinstance(space, Space):
-        raise ConfigError(f"space must be an optimizer_server.Space, got {type(space).__name__}")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
-        raise ConfigError(f"budget must be an integer >= 2 (evaluations of f), got {budget!r}")
+    _check_call(space, budget)
     x0_unit = None if x0 is None else space.to_unit(np.asarray(x0, dtype=np.float64))
     capabilities = Capabilities(residuals=bool(residuals))
     opt = create_method(
@@ -88,7 +85,8 @@ def minimize(
     matched = match_threshold(noise_floor)
     record = _recorder(space, history, callback)
     steps = Loop(opt, space).run(evaluate, lambda step: record(step) or step.best_loss <= matched)
-    x_unit = opt.current
+    # the answer: the sample that matched, else the method's estimate
+    x_unit = opt.best_x if opt.best_loss <= matched else opt.current
     final_seed = np.array([steps[-1].seeds[0] if steps else seed], dtype=np.int64)
     x = space.from_unit(x_unit)
     final_loss = float(evaluate(x[None], final_seed, False).losses[0])
@@ -104,6 +102,13 @@ def minimize(
         seed=seed,
         verdict=Verdict.judge(final_loss, noise_floor, opt.best_loss),
     )
+
+
+def _check_call(space, budget) -> None:
+    if not isinstance(space, Space):
+        raise ConfigError(f"space must be an optimizer_server.Space, got {type(space).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
+        raise ConfigError(f"budget must be an integer >= 2 (evaluations of f), got {budget!r}")
 
 
 def _recorder(space: Space, history: list, callback) -> Callable[[Step], bool]:

@@ -6,11 +6,11 @@ larger arrays count element by element). Rendering scenes makes blocks act almos
 object's position changes the pixels where it is, a colour where it is lit. So one iteration renders,
 in one batch:
 
-* the incumbent (re-rendered with the batch's seed, so every comparison in the batch is paired);
-* for each block, samples over its *whole range* (a Sobol stream per block: the global moves that cross
-  plateaus and ridges) and samples in a box of radius ρ_b around the incumbent's value (local moves);
-  a block whose samples changed nothing (inert: an unlit floor's colour) gets one global sample, one
-  whose samples changed the loss without improving it (stuck behind a ridge) mostly global ones;
+* the incumbent (re-rendered with the batch's seed: every comparison in the batch is paired);
+* per block, samples over its *whole range* (a Sobol stream per block: global moves across plateaus and
+  ridges) and in a box of radius ρ_b around the incumbent's value (local moves, with the block's last
+  step repeated and, given the residual images, its Gauss-Newton step); an inert block (no effect, e.g.
+  an unlit floor's colour) gets one global sample, a stuck one (behind a ridge) mostly global ones;
 * joint moves of two random blocks, and swaps of like blocks (two objects each on the other's target);
 * the incumbent with every block's improvement of the last batch combined.
 
@@ -21,8 +21,7 @@ run refines all parameters jointly from the incumbent (coupled parameters); when
 search resumes with its radii reset and a larger CMA-ES population next time (IPOP). It never stops
 before the budget is spent: the caller stops it when the image matches the target.
 
-All randomness is derived from (seed, iteration): the state is the incumbent, the block states and
-the Sobol streams' counts (plus the running CMA-ES run's replayable history).
+Randomness is derived from (seed, iteration); the state is small (the CMA-ES run replays its history).
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .blackbox import CMAES
 from .registry import register
+from .residual_models import secant_step
 
 _GLOBAL, _LOCAL, _PAIR, _SWAP, _COMBO, _INCUMBENT, _DESIGN = range(7)
 ACTIVE, STUCK, INERT = 0, 1, 2
@@ -94,7 +94,7 @@ class Blockwise(Method):
     Options = BlockwiseOptions
 
     def _setup(self) -> None:
-        self.blocks, kinds = _blocks(self.space)
+        self.blocks, kinds = self.space.blocks(_MAX_BLOCK)
         count = len(self.blocks)
         self.incumbent = self.x0.copy()
         self.step = np.zeros(self.n)  # the last successful local move (its block's part is repeated next)
@@ -243,7 +243,8 @@ class Blockwise(Method):
                 self._tell_round(points, owners, kinds, losses, residuals)
             if self.quiet >= self.options.patience:
                 self._start_local(left)
-        self._plan = self._fit(self._round(), left) if self.local is None else None
+        # the plan cut to the renders left: the last iteration spends exactly the budget
+        self._plan = tuple(a[: max(1, left)] for a in self._round()) if self.local is None else None
 
     def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
         o = self.options
@@ -297,9 +298,7 @@ class Blockwise(Method):
             if len(mine) < len(block) + 1:
                 continue
             dx = points[mine][:, block] - self.incumbent_before[block]
-            dr = residuals[mine].astype(np.float64) - r0
-            jac_t, *_ = np.linalg.lstsq(dx, dr, rcond=None)  # (d, P): each row a parameter's image response
-            step, *_ = np.linalg.lstsq(jac_t.T, -r0, rcond=None)
+            step = secant_step(dx, residuals[mine].astype(np.float64) - r0, r0)
             length = np.sqrt(np.mean(step**2))
             if np.isfinite(length) and length > 0:
                 step *= min(1.0, 2.0 * self.radius[j] / length)  # no further than the box's reach
@@ -308,23 +307,16 @@ class Blockwise(Method):
     def _start_local(self, left: int) -> None:
         """A joint CMA-ES run from the incumbent, its population doubling with every restart."""
         population = min((4 + int(3 * math.log(self.n))) * 2**self.restarts, left - 1)
-        if population < 2:
-            return
-        sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
-        self.local_args = {
-            "budget": max(1, left),
-            "seed": self.seed + 7919 * (self.restarts + 1),
-            "sigma0": sigma0,
-            "popsize": population,
-        }
-        self.local = self._make_local()
-        self.local_since = 0
+        if population >= 2:
+            sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
+            seed = self.seed + 7919 * (self.restarts + 1)
+            self.local_args = {"budget": max(1, left), "seed": seed, "sigma0": sigma0, "popsize": population}
+            self.local_start, self.local_since = self.incumbent.copy(), 0
+            self.local = self._make_local()
 
     def _make_local(self) -> CMAES:
         a = self.local_args
-        return CMAES(
-            self.space, budget=a["budget"], seed=a["seed"], x0=self.incumbent, sigma0=a["sigma0"], popsize=a["popsize"]
-        )
+        return CMAES(self.space, x0=self.local_start, **a)
 
     def _tell_local(self, x, losses, residuals, left: int) -> None:
         base = losses[0]
@@ -344,10 +336,6 @@ class Blockwise(Method):
             self.radius[:] = self.options.radius
             self.state[:] = ACTIVE
 
-    def _fit(self, plan, left: int):
-        """The plan cut to the renders left (the last iteration spends exactly the budget)."""
-        return tuple(a[: max(1, left)] for a in plan)
-
     # --- the estimate and the state -------------------------------------------------------------------
     @property
     def current(self) -> np.ndarray:
@@ -365,7 +353,12 @@ class Blockwise(Method):
         )
         local = None
         if self.local is not None:
-            local = {"args": dict(self.local_args), "since": self.local_since, "state": self.local.state_dict()}
+            local = {
+                "args": dict(self.local_args),
+                "start": self.local_start.copy(),
+                "since": self.local_since,
+                "state": self.local.state_dict(),
+            }
         return {
             "incumbent": self.incumbent.copy(),
             "step": self.step.copy(),
@@ -402,19 +395,6 @@ class Blockwise(Method):
         if s["local"] is not None:
             self.local_args = {k: (float(v) if k == "sigma0" else int(v)) for k, v in s["local"]["args"].items()}
             self.local_since = int(s["local"]["since"])
+            self.local_start = np.asarray(s["local"]["start"], dtype=np.float64)
             self.local = self._make_local()
             self.local.load_state_dict(s["local"]["state"])
-
-
-def _blocks(space) -> tuple[list[np.ndarray], list]:
-    """Index arrays of the blocks (each parameter of the Space; arrays above _MAX_BLOCK element by
-    element) and each block's kind for swaps: (shape, bounds, kind) of a vector parameter, else None."""
-    blocks, kinds = [], []
-    for spec, offset in zip(space.specs, space.offsets):
-        if spec.size <= _MAX_BLOCK:
-            blocks.append(np.arange(offset, offset + spec.size))
-            kinds.append((spec.shape, spec.lo, spec.hi, spec.kind) if spec.size > 1 else None)
-        else:
-            blocks += [np.array([i]) for i in range(offset, offset + spec.size)]
-            kinds += [None] * spec.size
-    return blocks, kinds

@@ -99,6 +99,7 @@ class PRDPT(Method):
         "global_illumination": dict(samples=4, sigma=0.125, lr=0.05),
         "sort": dict(samples=16, sigma=0.5, lr=0.01),
         "caustic": dict(samples=4, sigma=0.125, lr=0.01),
+        "disc": dict(samples=8, sigma=0.2, lr=0.01),
     }
     preset_notes = {
         "paper": "the thesis's recommended PRDPT: σ0 0.5, N 2, Adam lr 0.02, σ held half the run then decayed",
@@ -113,6 +114,7 @@ class PRDPT(Method):
                 ("caustic", "CAUSTIC"),
             )
         },
+        "disc": "σ0 0.2, N 8, lr 0.01: the settings measured on the authors' code for the analytic disc",
     }
 
     def _setup(self) -> None:

@@ -241,3 +241,13 @@ def _lanczos_spectrum(h: np.ndarray, g: np.ndarray, steps: int) -> tuple[np.ndar
     t = np.diag(alpha[:m]) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
     ritz, y = np.linalg.eigh(t)
     return q[:, :m] @ y, np.maximum(ritz, 0.0)
+
+
+def secant_step(offsets: np.ndarray, responses: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """The Gauss-Newton step of a linear residual model fitted to secants: ``offsets`` (k, d) parameter
+    changes, ``responses`` (k, P) the residual images' changes they caused, ``residual`` (P,) the
+    residual at the point; the step δ (d,) minimises |residual + J δ|² with J fitted by least squares.
+    (blockwise uses it per block, with a handful of samples: no model to keep.)"""
+    jac_t, *_ = np.linalg.lstsq(offsets, responses, rcond=None)  # (d, P): each parameter's image response
+    step, *_ = np.linalg.lstsq(jac_t.T, -residual, rcond=None)
+    return step

@@ -18,7 +18,6 @@ when a worker fails (``give_back``), consumes images (``accept``) and reports th
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation import Evaluation, Loop, Pending, Step
+from ..evaluation import Evaluation, Loop, Pending
 from ..methods import Capabilities, create_method
 from ..methods.base import render_seeds
 from ..wire.errors import ConfigError, ProtocolError, StateError, ZeroGradsError
@@ -34,6 +33,7 @@ from ..wire.imageloss import ImageLoss
 from ..wire.protocol import check_job_id
 from ..wire.verdict import Verdict, match_threshold
 from .jobparts import JobConfig, RenderBatch
+from .jobrecords import JobRecords
 from .store import JobStore
 
 log = logging.getLogger("zerograds.server.jobs")
@@ -42,12 +42,9 @@ IMAGE_LOSS = Capabilities(residuals=True)
 
 Emit = Callable[["Job", str, dict[str, Any]], None]
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
-_MAX_HISTORY_DIMS = 256  # keep per-iteration parameter values only for small problems
-# after a checkpoint that took t seconds to serialise, the next one waits at least this many t
-_CHECKPOINT_SPACING = 9.0
 
 
-class Job:
+class Job(JobRecords):
     def __init__(self, job_id: str, config: JobConfig, store: JobStore, device, emit: Emit, max_attempts: int):
         self.id = job_id
         self.config = config
@@ -326,47 +323,6 @@ class Job:
         else:
             self._dirty = True  # paused: keep the told state
 
-    def _record(self, batch: RenderBatch, step: Step) -> None:
-        wall_s = time.perf_counter() - batch.started
-        entry = {
-            "iteration": step.iteration,
-            "evaluations": step.evaluations,
-            "loss": step.loss,
-            "loss_min": step.loss_min,
-            "best_loss": step.best_loss,
-            "sigma": float("nan") if step.sigma is None else step.sigma,
-            "wall_s": wall_s,
-        }
-        for key, value in entry.items():
-            self.history[key].append(value)
-        if self.space.n <= _MAX_HISTORY_DIMS:
-            self.history["current"].append(self.space.from_unit(step.current).tolist())
-        result = self.result()
-        self._emit(
-            self,
-            "progress",
-            {
-                "state": self.state,
-                "iteration": step.iteration,
-                "evaluations": step.evaluations,
-                "budget": self.config.budget,
-                "loss": entry["loss"],
-                "loss_min": entry["loss_min"],
-                "best_loss": entry["best_loss"],
-                "current": result["current"],
-                "best": result["best"] or {},
-                "sigma": step.sigma,
-                "timings": {
-                    "iteration_s": wall_s,
-                    "render_s": batch.render_s,
-                    "loss_ms": 1e3 * batch.loss_s,
-                    "optimizer_ms": 1e3 * step.optimizer_s,
-                    "wire_ms": 1e3 * batch.wire_s / max(1, batch.messages),
-                    "persist_ms": self.persist_ms,
-                },  # of the previous checkpoint
-            },
-        )
-
     def fail(self, message: str) -> None:
         log.error("job %s failed: %s", self.id, message)
         self.state, self.message = "failed", message
@@ -376,57 +332,3 @@ class Job:
     def _finish(self) -> None:
         self.save(wait=True)  # on disk before anyone hears `done`
         self._emit(self, "done", self.result())
-
-    # --- reporting and files --------------------------------------------------------------------
-    def result(self) -> dict[str, Any]:
-        """The body of `done` (also the core of `progress` and of the job summaries)."""
-        m = self.method
-        return {
-            "state": self.state,
-            "iteration": m.iteration,
-            "evaluations": m.evaluations,
-            "best_loss": m.best_loss if math.isfinite(m.best_loss) else None,
-            "best": None if m.best_x is None else self.space.named(self.space.from_unit(m.best_x)),
-            "current": self.space.named(self.space.from_unit(m.current)),
-            "message": self.message,
-            "job_dir": self.store.directory,
-            "noise_floor": self.noise_floor,
-            "verdict": None if self.verdict is None else self.verdict.to_dict(),
-        }
-
-    def summary(self) -> dict[str, Any]:
-        s = self.result()
-        s.update(
-            job=self.id,
-            name=self.config.name,
-            method=self.config.method,
-            budget=self.config.budget,
-            rendering=0 if self.batch is None else int(len(self.batch) - self.batch.received.sum()),
-        )
-        return s
-
-    def save_if_changed(self, force: bool = False) -> None:
-        """Checkpoint a changed state, at most as often as keeps checkpointing under a tenth of the
-        serve loop's time: a big model (gauss_newton on a texture keeps ~1 GB of probe images) is not
-        serialised after every iteration. A crash then resumes a few iterations back, consistently:
-        each checkpoint holds its own pending batch. `force`: now (on shutdown)."""
-        if self._dirty and (force or time.monotonic() >= self._next_save):
-            self.save()
-
-    def save(self, wait: bool = False) -> None:
-        t0 = time.perf_counter()
-        self._dirty = False  # before writing: a failing save is retried at the next change, not in a loop
-        history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
-        self.store.save_checkpoint(
-            {
-                "state": self.state,
-                "message": self.message,
-                "method": self.method.state_dict(),
-                "history": history,
-                "noise_floor": self.noise_floor,
-                "verdict": None if self.verdict is None else self.verdict.to_dict(),
-            },
-            wait=wait,
-        )
-        self.persist_ms = 1e3 * (time.perf_counter() - t0)
-        self._next_save = time.monotonic() + _CHECKPOINT_SPACING * self.persist_ms / 1e3

@@ -79,6 +79,11 @@ class ParamSpec:
             raise ConfigError(
                 f"parameter {self.name!r}: needs lo < hi, got lo={self.lo:g}, hi={self.hi:g}; swap or widen them"
             )
+        if not math.isfinite(self.hi - self.lo):
+            raise ConfigError(
+                f"parameter {self.name!r}: the range hi - lo = {self.hi:g} - ({self.lo:g}) overflows; "
+                "give bounds that the parameter can actually take"
+            )
         if self.kind == "int" and (self.lo != round(self.lo) or self.hi != round(self.hi)):
             raise ConfigError(
                 f"parameter {self.name!r}: int bounds must be whole numbers, got [{self.lo:g}, {self.hi:g}]"
@@ -273,6 +278,20 @@ class Space:
         if values.ndim != 1:
             raise ConfigError(f"named() takes one point of shape ({self.n},), got {values.shape}")
         return {s.name: _python_value(s, values[o : o + s.size]) for s, o in zip(self.specs, self.offsets)}
+
+    def blocks(self, max_size: int) -> tuple[list[np.ndarray], list]:
+        """The parameters as index blocks of the flat vector (arrays larger than ``max_size`` element
+        by element), and each block's sort: (shape, bounds, kind) for a vector parameter, else None.
+        Methods that search parameter by parameter use them; like sorts may trade values."""
+        blocks, sorts = [], []
+        for spec, offset in zip(self.specs, self.offsets):
+            if spec.size <= max_size:
+                blocks.append(np.arange(offset, offset + spec.size))
+                sorts.append((spec.shape, spec.lo, spec.hi, spec.kind) if spec.size > 1 else None)
+            else:
+                blocks += [np.array([i]) for i in range(offset, offset + spec.size)]
+                sorts += [None] * spec.size
+        return blocks, sorts
 
     def centre(self) -> np.ndarray:
         return np.full(self.n, 0.5)

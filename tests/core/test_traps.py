@@ -59,6 +59,41 @@ def test_blockwise_spends_exactly_its_budget():
         assert m.evaluations == budget
 
 
+def test_blockwise_resumes_bit_for_bit_in_its_block_search_and_in_its_cma_es_runs():
+    from optimizer_server.state_io import dumps_state, loads_state
+
+    from .helpers import assert_trees_equal
+
+    problem = TRAPS["noisy_light_pool"]()  # patience 1: CMA-ES runs start (and end) early and often
+    images = Capabilities(residuals=True)
+
+    def make():
+        return create_method("blockwise", problem.space, 2000, seed=3, x0=problem.x0, capabilities=images, patience=1)
+
+    def run(m, iterations):
+        asked = []
+        for _ in range(iterations):
+            batch = m.ask()
+            asked.append(batch.x.copy())
+            values = problem.space.from_unit(batch.x)
+            m.tell(batch, problem.loss(values, seeds=batch.seeds), problem.residuals(values, seeds=batch.seeds))
+        return asked
+
+    straight = make()
+    full = run(straight, 30)
+    phases = set()
+    for cut in (7, 15, 22):
+        first = make()
+        run(first, cut)
+        phases.add(first.local is not None)
+        resumed = make()
+        resumed.load_state_dict(loads_state(dumps_state(first.state_dict())))
+        for a, b in zip(full[cut:], run(resumed, 30 - cut)):
+            np.testing.assert_array_equal(a, b)
+        assert_trees_equal(straight.state_dict(), resumed.state_dict())
+    assert phases == {True, False}  # cut once inside a CMA-ES run and once in the block search
+
+
 def test_a_run_stops_early_only_when_matched_and_otherwise_says_it_failed():
     space = Space([ParamSpec("x", 0.0, 1.0), ParamSpec("y", 0.0, 1.0)])
 
