@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: all venv gui-deps demo demo-disc test test-fast test-core bench-core bench-efficiency bench-server bench-render addon clean \
-	scenes bench-quick bench-quick-zerograds bench bench-texture-size
+	scenes bench-quick bench-quick-zerograds bench bench-texture-size bench-chaos
 
 all: test
 
@@ -68,6 +68,12 @@ bench-server: $(STAMP)
 
 bench-render: $(STAMP)
 	$(PY) -m benchmarks.bench_render
+
+# Ten minutes of worker kills/stops, server kills (supervised resume), gateway aborts, routing-id
+# attacks and a fuzzing peer; then the same jobs undisturbed: every final x must be identical
+# (docs/security.md). `--minutes` makes it shorter.
+bench-chaos: $(STAMP)
+	$(PY) -m benchmarks.bench_chaos --minutes 10
 
 # Every task's scenes (.blend) and job files (PRDPT's and ZeroGrads', full size), built from
 # scenes/*.py into build/scenes (not committed).

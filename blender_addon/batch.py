@@ -8,9 +8,10 @@ Writes to the job's output folder: result.json (x: name → value, the optimiser
 loss: image MSE of its render against the target; evaluations; history), initial.png, target.png,
 final.png, loss.png and optimised.blend. An array parameter's values go to ``x_<name>.npy`` (and an
 image's to ``x_<name>.png`` too); result.json names the file, the shape and the range. The job-file
-format is documented in ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer itself runs in
-a separate server process started with a Python that has torch ([server] python, else
-$ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set one of the first two.
+format is documented in ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the
+optimizer itself runs in a separate, supervised server process started with a Python that has torch
+(``--server-python``, else $ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set
+one of the first two.
 """
 
 from __future__ import annotations
@@ -54,21 +55,51 @@ def _write_loss_plot(path: str, history: list[dict[str, Any]], method: str) -> N
     images.write_png(path, images.plot_curve([h["loss"] for h in history], 480, 240), linear=False)
 
 
-def run_job(path: str, quiet: bool = False) -> dict[str, Any]:
-    """Run the job file at ``path``; returns what result.json holds. Raises ZeroGradsError subclasses."""
+def _open_scene(path: str) -> None:
+    """Open a .blend as data: its embedded scripts never run (use_scripts=False, whatever the
+    preferences say)."""
     import bpy
+
+    from blender_addon import jobfile
+
+    try:
+        bpy.ops.wm.open_mainfile(filepath=path, load_ui=False, use_scripts=False)
+    except RuntimeError as exc:
+        problem = f"'blend' = {path!r}: Blender cannot open it ({exc}); give a .blend it saved"
+        raise jobfile.JobFileError(problem) from None
+
+
+def _load_image(path: str, key: str):
+    from blender_addon import images, jobfile
+
+    try:
+        return images.load_image(path)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise jobfile.JobFileError(f"[target] {key} = {path!r}: not an image Blender can read ({exc})") from None
+
+
+def run_job(
+    path: str,
+    quiet: bool = False,
+    *,
+    allow_output_outside: bool = False,
+    server_python: str = "",
+    resume: str | None = None,
+) -> dict[str, Any]:
+    """Run the job file at ``path``; returns what result.json holds. Raises ZeroGradsError subclasses.
+    ``resume``: a job folder of an earlier run of this file (its server died): continue that job."""
 
     from blender_addon import jobfile, prepare
 
     say = (lambda *_: None) if quiet else _say
-    job = jobfile.load(path)
+    job = jobfile.load(path, allow_output_outside=allow_output_outside)
     os.makedirs(job.output, exist_ok=True)
     say(f"zerograds: job {job.path}\n  scene  {job.blend}\n  output {job.output}")
-    bpy.ops.wm.open_mainfile(filepath=job.blend, load_ui=False)
+    _open_scene(job.blend)
     prepared = prepare.prepare(job.params, job.width, job.height, job.samples, frame=job.frame, cameras=job.cameras)
     target, mask = _reference_pictures(job, prepared)
     started = time.monotonic()
-    run, history = _optimise(job, prepared, target, mask, say)
+    run, history = _optimise(job, prepared, target, mask, say, server_python, resume)
     result = run.result
     if result["state"] == "failed":
         raise ZeroGradsError(f"the optimisation failed: {result['message']} (logs in {run.work_dir})")
@@ -144,7 +175,7 @@ def _reference_pictures(job, prepared):
         if job.target_values is not None:
             target = renderer.render_one(prepared.units(job.target_values), seed=job.target_seed)
         else:
-            target = images.load_image(job.target_image)
+            target = _load_image(job.target_image, "image")
             width = job.width * len(job.cameras or [None])  # several cameras: their views side by side
             if target.shape[:2] != (job.height, width):
                 raise jobfile.JobFileError(
@@ -152,7 +183,7 @@ def _reference_pictures(job, prepared):
                     f"{' (the cameras side by side)' if job.cameras else ''}; make them match"
                 )
         images.write_png(os.path.join(job.output, "target.png"), target)
-        mask = images.load_image(job.mask)[:, :, :1] if job.mask else None
+        mask = _load_image(job.mask, "mask")[:, :, :1] if job.mask else None
         if mask is not None and mask.shape[:2] != target.shape[:2]:
             raise jobfile.JobFileError(
                 f"[target] mask is {mask.shape[1]}×{mask.shape[0]}, the target "
@@ -161,17 +192,19 @@ def _reference_pictures(job, prepared):
     return target, mask
 
 
-def _optimise(job, prepared, target, mask, say):
-    """Start server, workers and the job; follow it to the end (Ctrl+C cancels). Returns (run, history)."""
+def _optimise(job, prepared, target, mask, say, server_python: str = "", resume: str | None = None):
+    """Start server, workers and the job (or ``resume`` an earlier one); follow it to the end
+    (Ctrl+C cancels). Returns (run, history)."""
     from blender_addon.runner import Run
 
     run = Run(
         job.blend,
         worker_count=job.workers,
         address=job.address,
-        server_python=job.python,
+        server_python=server_python,
         work_dir=os.path.join(job.output, "run"),
         threads_per_worker=job.threads,
+        resume_hint=f"python -m optimizer_server run {job.path} --resume {{job_dir}}",
     )
     history: list[dict[str, Any]] = []
     clock = EtaClock(job.budget)
@@ -181,7 +214,7 @@ def _optimise(job, prepared, target, mask, say):
         args = prepared.submit_args(
             job.method, job.budget, job.seed, job.options, job.preset, target, mask, os.path.basename(job.path)
         )
-        job_id = run.start(**args)
+        job_id = run.start(**args, resume=resume)
         say(
             f"  job {job_id}: {job.method}, {len(prepared.refs)} parameters, budget {job.budget} renders, "
             f"{job.workers} worker(s), server {run.address}"
@@ -231,12 +264,30 @@ def add_run_parser(subparsers):
     )
     p.add_argument("job", metavar="JOB.toml")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--allow-output-outside",
+        action="store_true",
+        help="let the job file's 'output' name a folder outside the job file's own folder",
+    )
+    p.add_argument(
+        "--server-python",
+        default="",
+        metavar="PATH",
+        help="Python (with torch) for the local optimizer server (default: $ZEROGRADS_PYTHON, this Python, python3)",
+    )
+    p.add_argument("--resume", metavar="JOB_DIR", help="continue the job of an earlier run whose server died")
     p.set_defaults(func=run_cli)
     return p
 
 
 def run_cli(args) -> int:
-    run_job(args.job, quiet=args.quiet)
+    run_job(
+        args.job,
+        quiet=args.quiet,
+        allow_output_outside=args.allow_output_outside,
+        server_python=args.server_python,
+        resume=args.resume,
+    )
     return 0
 
 
@@ -244,11 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     """``run JOB.toml``: exit code 0 on success, 2 for a bad job file or a failed run."""
     if argv is None:  # inside `blender -b ... -- JOB.toml` our arguments follow "--"
         argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: python -m optimizer_server run JOB.toml", file=sys.stderr)
-        return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m optimizer_server run")
+    add_run_parser(parser.add_subparsers(dest="command", required=True))
     try:
-        run_job(argv[0])
+        args = parser.parse_args(["run", *argv])
+    except SystemExit as exc:
+        return int(exc.code or 0) and 2
+    try:
+        run_cli(args)
     except ZeroGradsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -88,9 +88,10 @@ def refresh_methods() -> bool:
         return False
     from blender_addon import catalog
 
-    with open(catalog.PATH, "w", encoding="utf-8") as f:
-        json.dump(generate_catalog(), f, indent=1, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+    text = json.dumps(generate_catalog(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    with open(catalog.PATH + ".tmp", "w", encoding="utf-8") as f:  # never an empty catalog, even for a moment
+        f.write(text)
+    os.replace(catalog.PATH + ".tmp", catalog.PATH)
     catalog.clear_cache()
     return True
 

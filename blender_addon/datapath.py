@@ -88,6 +88,35 @@ def parse(path: str) -> list[Step]:
     return steps
 
 
+# The bpy.data collections whose data can change a render. Anything else (texts and scripts, the
+# UI: window_managers, screens, workspaces; libraries, brushes, ...) is not a parameter: a job file
+# or a client must not be able to write there (a text's use_module would run on the next load).
+RENDER_DATA = (
+    "objects", "meshes", "materials", "worlds", "lights", "cameras", "scenes", "node_groups", "textures",
+    "images", "curves", "hair_curves", "armatures", "lattices", "metaballs", "volumes", "pointclouds",
+    "particles", "collections", "actions", "lightprobes", "speakers", "linestyles", "movieclips", "masks",
+    "shape_keys", "grease_pencils", "grease_pencils_v3", "fonts", "cache_files",
+)  # fmt: skip
+# Steps refused anywhere in a path: code (drivers' Python expressions, text modules) and file paths.
+_NOT_PARAMETERS = ("drivers", "driver", "use_module", "filepath", "filepath_raw", "library")
+
+
+def check_render_path(path: str) -> list[Step]:
+    """Parse ``path`` and check that it stays in data that can affect a render; the parsed steps."""
+    steps = parse(path)
+    root = steps[0][1]
+    if root not in RENDER_DATA:
+        raise DataPathError(
+            f"data path {path!r} starts in bpy.data.{root}, which cannot change a render; parameters live in "
+            f"{', '.join(RENDER_DATA[:8])}, ... (texts, scripts, window_managers, screens, workspaces and "
+            "preferences are never parameters)"
+        )
+    for kind, value in steps[1:]:
+        if kind == "attr" and value in _NOT_PARAMETERS:
+            raise DataPathError(f"data path {path!r} reaches {value!r}, which is never a render parameter")
+    return steps
+
+
 def format_steps(steps: list[Step]) -> str:
     """The inverse of :func:`parse` (canonical quoting), for messages and stored paths."""
     out = []

@@ -59,7 +59,11 @@ count = 2
 
 [server]
 address = "tcp://host:5555"           # optional: use a running server instead of starting one
-python = "/path/to/python"            # optional: Python with torch for the local server
+
+A job file is input, not code: it names no program to run (the local server's Python comes from
+`run --server-python` or $ZEROGRADS_PYTHON), its parameter paths stay in data that can change a
+render (blender_addon.datapath.RENDER_DATA), and its output stays inside the job file's folder
+unless `run --allow-output-outside` is given.
 
 Each [[params]] table becomes an ``optimizer_server.wire.paramref.ParamRef`` (min/max are its
 lo/hi, one number each, also for an array; ``kind = "link"``, which older job files write, is still
@@ -77,6 +81,7 @@ from optimizer_server.wire.paramref import ARRAY_FIELDS, LINK_FIELDS, ParamRef
 from optimizer_server.wire.space import KINDS
 
 from ._deps import ConfigError
+from .datapath import DataPathError, check_render_path
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
@@ -84,9 +89,10 @@ _KNOWN = {
     "params": {"name", "path", "index", "min", "max", "kind", "array", "channels", "mode", "group", *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
     "workers": {"count", "threads"},
-    "server": {"address", "python"},
+    "server": {"address"},
 }
 _JOB_KINDS = (*KINDS, "link")  # "link": what older job files write for a link parameter (a bool)
+_PATH_HINT = """a data path such as 'objects["Sphere"].location'"""
 
 
 class JobFileError(ConfigError):
@@ -116,7 +122,6 @@ class JobFile:
     workers: int = 1
     threads: int | None = None
     address: str | None = None
-    python: str = ""
 
 
 def _fail(where: str, problem: str) -> JobFileError:
@@ -170,20 +175,28 @@ def _toml_reader():
     return tomllib
 
 
-def load(path: str) -> JobFile:
+def load(path: str, allow_output_outside: bool = False) -> JobFile:
     """Read and check a job file; relative paths are resolved against its folder."""
     tomllib = _toml_reader()
     if not os.path.isfile(path):
         raise JobFileError(f"job file {path!r} does not exist")
     with open(path, "rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
-            raise JobFileError(f"{path}: not valid TOML: {exc}") from None
-    return parse(data, path)
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise JobFileError(
+            f"{path}: line {line} is not UTF-8 text (byte {raw[exc.start]:#04x}); save the job file as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise JobFileError(f"{path}: not valid TOML: {exc}") from None
+    return parse(data, path, allow_output_outside)
 
 
-def parse(data: dict[str, Any], path: str) -> JobFile:
+def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -> JobFile:
     name = os.path.basename(path)
     base = os.path.dirname(os.path.abspath(path))
     _check_keys(data, "", name)
@@ -191,8 +204,9 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
     blend = os.path.normpath(os.path.join(base, blend))
     if not os.path.isfile(blend):
         raise _fail(name, f"'blend' = {data['blend']!r}: no such file ({blend})")
+    _check_blend_file(blend, data["blend"], name)
     default_out = os.path.splitext(name)[0] + "_output"
-    output = os.path.normpath(os.path.join(base, _get(data, "output", (str,), name, default_out)))
+    output = _output_folder(base, _get(data, "output", (str,), name, default_out), name, allow_output_outside)
     job = JobFile(path=os.path.abspath(path), blend=blend, output=output)
     _parse_render(job, _get(data, "render", (dict,), name, {}))
     job.params = _parse_params(data.get("params"), name)
@@ -203,11 +217,20 @@ def parse(data: dict[str, Any], path: str) -> JobFile:
     _check_keys(w, "workers", "[workers]")
     job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
     job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
-    server = _get(data, "server", (dict,), name, {})
+    _parse_server(job, _get(data, "server", (dict,), name, {}))
+    return job
+
+
+def _parse_server(job: JobFile, server: dict[str, Any]) -> None:
+    if "python" in server:
+        raise _fail(
+            "[server] python",
+            "a job file does not choose the program that runs the server (it is input, not code); "
+            "remove the key and pass --server-python PATH to `python -m optimizer_server run`, "
+            "or set ZEROGRADS_PYTHON",
+        )
     _check_keys(server, "server", "[server]")
     job.address = _get(server, "address", (str,), "[server]", None)
-    job.python = _get(server, "python", (str,), "[server]", "")
-    return job
 
 
 def _positive(value) -> bool:
@@ -245,7 +268,7 @@ def _parse_params(params: Any, name: str) -> list[ParamRef]:
 
 def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
     """One [[params]] table → a ParamRef (a link parameter: all four names, no index or bounds)."""
-    path = _get(p, "path", (str,), where, required=True, what="""a data path such as 'objects["Sphere"].location'""")
+    path = _render_path(_get(p, "path", (str,), where, required=True, what=_PATH_HINT), where)
     index = _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more")
     for bound in ("min", "max"):
         if isinstance(p.get(bound), (list, dict)):
@@ -341,6 +364,40 @@ def _array_file(base: str, relative: str, name: str):
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise _fail(where, f"{relative!r} is not a .npy file of numbers: {exc}") from None
+
+
+# What .blend files start with: plain, gzip-compressed (Blender < 3.0) and zstd-compressed (3.0+).
+_BLEND_MAGIC = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
+
+
+def _check_blend_file(blend: str, given: str, where: str) -> None:
+    with open(blend, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(_BLEND_MAGIC):
+        raise _fail(where, f"'blend' = {given!r} is not a Blender file ({blend}); give a .blend saved by Blender")
+
+
+def _output_folder(base: str, given: str, where: str, allow_outside: bool) -> str:
+    """The output folder: inside the job file's folder (or anywhere with allow_outside), not a file."""
+    output = os.path.normpath(os.path.join(base, given))
+    inside = os.path.commonpath([os.path.realpath(output), os.path.realpath(base)]) == os.path.realpath(base)
+    if not inside and not allow_outside:
+        raise _fail(
+            where,
+            f"'output' = {given!r} is outside the job file's folder ({output}); name a folder inside it, "
+            "or pass --allow-output-outside to `python -m optimizer_server run`",
+        )
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise _fail(where, f"'output' = {given!r} names an existing file ({output}); name a folder (it is created)")
+    return output
+
+
+def _render_path(path: str, where: str) -> str:
+    try:
+        check_render_path(path)
+    except DataPathError as exc:
+        raise _fail(where, f"'path': {exc}") from None
+    return path
 
 
 def _existing(base: str, relative: str, where: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from optimizer_server.wire.paramref import ParamRef
 
 from ._deps import ConfigError
+from .datapath import check_render_path
 
 RENDERER = "blender-cycles"
 
@@ -84,6 +85,7 @@ def check_settings(settings: dict[str, Any]) -> list[ParamRef]:
     refs = [ParamRef.from_dict(p, f"render setting paths[{i}]") for i, p in enumerate(paths)]
     names = set()
     for ref in refs:
+        check_render_path(ref.path)  # a client cannot make a worker write outside render data
         if ref.name in names:
             raise ConfigError(f"render setting paths: parameter {ref.name!r} appears twice")
         names.add(ref.name)

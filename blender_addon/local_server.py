@@ -72,9 +72,13 @@ def inside_blender_executable() -> bool:
     return bool(binary) and "python" not in os.path.basename(binary).lower()
 
 
+def managed_env_folder() -> str | None:
+    """Where the managed environment is (or will be built): $ZEROGRADS_ENV_DIR, else the add-on's."""
+    return os.environ.get(setup_env.ENV_VAR) or managed_env_dir
+
+
 def managed_python() -> str | None:
-    folder = os.environ.get(setup_env.ENV_VAR) or managed_env_dir
-    return setup_env.ready(folder)
+    return setup_env.ready(managed_env_folder())
 
 
 def server_python(preferred: str = "") -> str:
@@ -110,7 +114,13 @@ def code_path() -> str:
 
 
 class LocalServer:
-    """``python -m optimizer_server serve`` on a loopback port; ``launch`` then ``wait_ready``."""
+    """``python -m optimizer_server serve --supervise`` on a loopback port; ``launch`` then ``wait_ready``.
+
+    Supervised: should the server process die, a new one continues every job from its checkpoint on
+    the same endpoint, and clients and workers reconnect by themselves. Authenticated: it and this
+    user's clients and workers share the local keys (optimizer_server/wire/local_keys.py), made on
+    first use, so nothing needs configuring; set ZEROGRADS_INSECURE_LOOPBACK=1 for the old way. The
+    supervisor holds the lifeline; its server and gateway stop with it (their own stdin pipes)."""
 
     def __init__(
         self,
@@ -119,11 +129,12 @@ class LocalServer:
         cwd: str | None = None,
         extra_args: list[str] | None = None,
         log_path: str | None = None,
+        supervise: bool = True,
     ):
         self.python = server_python(python)
         self.jobs_dir = jobs_dir
         self.cwd = cwd or code_path()
-        self.extra_args = list(extra_args or [])
+        self.extra_args = list(extra_args or []) + (["--supervise"] if supervise else [])
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.endpoint: str | None = None

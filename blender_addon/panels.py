@@ -78,17 +78,17 @@ class VIEW3D_PT_zerograds(_Panel, bpy.types.Panel):
             row.operator("zerograds.optimize", icon="PLAY")
         elif not run.done:
             _progress(box, run.fraction, run.status_text())
-            if run.losses and not run.cancelling:
-                box.label(text=f"loss {run.losses[-1]:.3g} · best {run.best_loss or 0:.3g}")
-            row = box.row(align=True)
+            row = box.row(align=True)  # right under the progress line, in every state: buttons never move
             row.operator(
                 "zerograds.resume" if run.paused else "zerograds.pause", icon="PLAY" if run.paused else "PAUSE"
             )
             row.operator("zerograds.cancel", icon="CANCEL")
+            if run.losses and not run.cancelling:
+                box.label(text=f"loss {run.losses[-1]:.3g} · best {run.best_loss or 0:.3g}")
         elif run.has_result:
             col = box.column(align=True)
             col.label(text=run.status_text(), icon="CHECKMARK")
-            col.label(text=f"best render loss {run.best_loss or 0:.3g}", icon="BLANK1")
+            col.label(text=f"best loss {run.best_loss or 0:.2g}", icon="BLANK1")
             row = box.row()
             row.scale_y = 1.3
             row.operator("zerograds.keep", text="Keep Best Render", icon="CHECKMARK").which = "BEST"
@@ -104,7 +104,8 @@ class VIEW3D_PT_zerograds(_Panel, bpy.types.Panel):
 
 
 class VIEW3D_PT_zerograds_loss(_Panel, bpy.types.Panel):
-    """The loss curve while a run is shown (an icon drawn from a small PNG; full size on request)."""
+    """The best loss so far against the iterations while a run is shown (an icon drawn from a small
+    PNG; full size on request)."""
 
     bl_label = "Loss"
     bl_parent_id = "VIEW3D_PT_zerograds"
@@ -118,8 +119,8 @@ class VIEW3D_PT_zerograds_loss(_Panel, bpy.types.Panel):
         layout = self.layout
         layout.template_icon(icon_value=lossview.icon_id(), scale=8.0)
         row = layout.row(align=True)
-        if run.losses:
-            row.label(text=f"{run.losses[0]:.2g} → {run.losses[-1]:.2g}")
+        if run.best_losses:
+            row.label(text=f"best {run.best_losses[0]:.2g} → {run.best_losses[-1]:.2g}")
         row.operator("zerograds.show_loss", text="", icon="FULLSCREEN_ENTER")
 
 

@@ -1,7 +1,5 @@
 """The optimisation setup stored in the .blend: ``Scene.zerograds`` (saved with the file)."""
 
-import os
-
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -309,13 +307,13 @@ class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
     show_advanced: BoolProperty(name="Advanced", default=False)
 
     def draw(self, context):
-        from . import local_server, setup_env
+        from . import local_server
 
         layout = self.layout
         python = local_server.managed_python()
         layout.label(text=f"Optimizer environment: {python or 'not set up yet (the Optimize panel offers it)'}")
-        if local_server.managed_env_dir:
-            layout.label(text=f"Folder: {os.environ.get(setup_env.ENV_VAR) or local_server.managed_env_dir}")
+        if local_server.managed_env_folder():
+            layout.label(text=f"Folder: {local_server.managed_env_folder()}")
         layout.prop(self, "keep_run_folders")
         layout.prop(self, "show_advanced", icon="TRIA_DOWN" if self.show_advanced else "TRIA_RIGHT")
         if self.show_advanced:

@@ -56,7 +56,7 @@ class ZEROGRADS_OT_setup(bpy.types.Operator):
                 "(Preferences > System > Network): allow it, then press Set Up again",
             )
             return {"CANCELLED"}
-        folder = local_server.managed_env_dir
+        folder = local_server.managed_env_folder()
         if not folder:
             self.report({"ERROR"}, "ZeroGrads: no folder for the optimizer's environment (add-on not registered?)")
             return {"CANCELLED"}

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from optimizer_server.wire.errors import ServerUnavailableError
+
 from . import jobspec, worker_processes
 from ._deps import ZeroGradsError
 from .local_server import LocalServer
@@ -59,6 +61,7 @@ class Run:
         client_timeout_s: float = 15.0,
         server_args: list[str] | None = None,
         worker_command: Callable[[str, str, int], list[str]] | None = None,
+        resume_hint: str = "",
     ):
         self.blend = os.path.abspath(blend)
         self.worker_count = max(1, int(worker_count))
@@ -73,6 +76,8 @@ class Run:
         self.client_timeout_s = client_timeout_s
         self.server_args = list(server_args or [])  # extra `serve` options, e.g. --heartbeat-timeout
         self.worker_command = worker_command or default_worker_command  # (address, blend, threads) -> argv
+        # how a user continues the job after this process lost its server ({job_dir} is filled in)
+        self.resume_hint = resume_hint or "python -m optimizer_server serve --resume {job_dir}"
         self.server: LocalServer | None = None
         self.workers: worker_processes.WorkerProcesses | None = None
         self.client = None
@@ -84,9 +89,10 @@ class Run:
         self._last_heard = 0.0
 
     # --- life cycle ---------------------------------------------------------------------------------
-    def start(self, space: dict[str, Any], method: str, **submit) -> str:
-        """Start server (unless ``address`` was given), workers and the job; returns the job id."""
-        from optimizer_server.wire.client import OptimizerClient
+    def start(self, space: dict[str, Any], method: str, resume: str | None = None, **submit) -> str:
+        """Start server (unless ``address`` was given), workers and the job; returns the job id.
+        ``resume``: instead of submitting, continue the job in this folder (a local server resumes it)."""
+        from optimizer_server.wire.client import JobHandle, OptimizerClient
 
         try:
             if self.address is None:
@@ -94,7 +100,7 @@ class Run:
                     self.server_python,
                     jobs_dir=os.path.join(self.work_dir, "jobs"),
                     log_path=os.path.join(self.work_dir, "server.log"),
-                    extra_args=self.server_args,
+                    extra_args=self.server_args + (["--resume", os.path.abspath(resume)] if resume else []),
                 )
                 self.address = self.server.launch()
             # Workers load Blender and the scene while the server imports torch: both take seconds.
@@ -104,11 +110,17 @@ class Run:
             ).start()
             if self.server is not None:
                 self.server.wait_ready(cancelled=lambda: self.cancel_requested)
-            self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s)
-            requires = dict(submit.pop("requires", {}) or {})
-            requires.setdefault("scene", jobspec.scene_id(self.blend))
-            requires.setdefault("renderer", jobspec.RENDERER)
-            self.job = self.client.submit(space, method, requires=requires, **submit)
+            alive = self.server.running if self.server is not None else None
+            self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s, alive=alive)
+            if resume:
+                job_dir = os.path.abspath(resume)
+                self.job = JobHandle(self.client, os.path.basename(job_dir), job_dir)
+                self.client.status(self.job.id, follow=True)  # unknown_job when the server could not resume it
+            else:
+                requires = dict(submit.pop("requires", {}) or {})
+                requires.setdefault("scene", jobspec.scene_id(self.blend))
+                requires.setdefault("renderer", jobspec.RENDERER)
+                self.job = self.client.submit(space, method, requires=requires, **submit)
             if self.cancel_requested:
                 self.job.cancel()
         except Exception:
@@ -132,10 +144,25 @@ class Run:
         """New ``(kind, body)`` events of the job; restarts dead workers; raises RunError if stuck."""
         if self.finished or self.client is None:
             return []
-        if self.server is not None and not self.server.running():
-            raise RunError("the local optimizer server stopped unexpectedly:\n" + self.server.output_tail())
+        self._check_server()
         self.workers.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
         events = []
+        try:
+            return self._poll_events(events, timeout_s)
+        except ServerUnavailableError:
+            self._check_server()  # a dead local server is the reason: say so, and how to resume
+            raise
+
+    def _check_server(self) -> None:
+        if self.server is not None and not self.server.running():
+            raise RunError(
+                "the local optimizer server stopped (its supervisor gave up):\n"
+                + self.server.output_tail()
+                + "\nThe job's state is saved; continue it with:\n  "
+                + self.resume_hint.format(job_dir=self.job.job_dir)
+            )
+
+    def _poll_events(self, events: list, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
         for msg in self.client.poll(timeout_s):
             if msg.job != self.job.id:
                 continue

@@ -98,7 +98,8 @@ class OptimizeSession:
         self.budget = submit["budget"]
         self.clock = EtaClock(self.budget)  # counts from the first progress, pauses excluded
         self.keep_folder = keep_folder
-        self.losses: list[float] = []
+        self.losses: list[float] = []  # each iteration's mean loss
+        self.best_losses: list[float] = []  # the best render's loss so far: the curve the panel shows
         self.iteration = self.evaluations = 0
         self.best_loss: float | None = None
         self.latest: dict[str, Any] | None = None
@@ -226,6 +227,8 @@ class OptimizeSession:
             if kind == "progress":
                 self.latest, self._fresh = body, True
                 self.losses.append(body["loss"])
+                if body.get("best_loss") is not None:
+                    self.best_losses.append(body["best_loss"])
                 self.iteration, self.evaluations = body["iteration"], body["evaluations"]
                 self.best_loss = body["best_loss"]
                 self.clock.update(self.evaluations)
@@ -251,7 +254,7 @@ class OptimizeSession:
         self._redraw(viewport=True)  # ID properties send no redraw of their own
         if time.monotonic() - self._last_curve > 1.0:
             self._last_curve = time.monotonic()
-            lossview.update(self.losses, self.run.work_dir)
+            lossview.update(self.best_losses, self.run.work_dir)
 
     def _usable(self, named: dict[str, Any] | None) -> dict[str, Any] | None:
         """Values that can be written: a job summary (when the server's `done` was missed) names big
@@ -275,7 +278,8 @@ class OptimizeSession:
         shown = self._usable(self.result.get("best") or self.result.get("current"))
         if shown and (self.touched_scene or state != "cancelled"):
             self._show(shown)  # what Keep gives: the best render
-        lossview.update(self.losses, self.run.work_dir)
+        lossview.update(self.best_losses, self.run.work_dir)
+        bpy.app.timers.register(lambda: self._redraw(), first_interval=0.5)  # the new curve's icon, once loaded
         if self.touched_scene:
             report("INFO", f"ZeroGrads {state}: best render loss {self.best_loss or 0:.4g}; Keep or Revert")
         self._redraw()

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --blend {blend}: no such file", file=sys.stderr)
         return 2
     if args.blend and os.path.abspath(bpy.data.filepath or "") != os.path.abspath(blend):
-        bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
+        bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False, use_scripts=False)  # the scene is data, never code
     keys = CurveKeys.load(args.server_key, args.key) if args.server_key else None
     renderer = SceneRenderer(bpy.context.scene, threads=args.threads)
     capabilities = {

@@ -46,14 +46,20 @@ def _encode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
     raise StateError(f"cannot save a {type(node).__name__} in a state; use numbers, strings, arrays or tensors")
 
 
+def _member(arrays, key: Any) -> np.ndarray:
+    if not isinstance(key, str) or key not in arrays:
+        raise StateError(f"the state names an array {key!r} the file does not hold (a damaged or edited file)")
+    return arrays[key]
+
+
 def _decode(node: Any, arrays, torch_device) -> Any:
     if isinstance(node, dict):
         if set(node) == {"__array__"}:
-            return arrays[node["__array__"]]
+            return _member(arrays, node["__array__"])
         if set(node) == {"__tensor__"}:
             import torch  # only states that hold tensors need torch
 
-            t = torch.from_numpy(np.array(arrays[node["__tensor__"]]))
+            t = torch.from_numpy(np.array(_member(arrays, node["__tensor__"])))
             return t.to(torch_device) if torch_device is not None else t
         return {k: _decode(v, arrays, torch_device) for k, v in node.items()}
     if isinstance(node, list):
@@ -80,10 +86,20 @@ def loads_state(data: bytes, torch_device=None) -> dict[str, Any]:
         raise StateError(f"not a readable state file: {exc}") from exc
     if _TREE not in arrays:
         raise StateError("not a state file: it has no __tree__ member")
-    tree = json.loads(arrays.pop(_TREE).tobytes().decode())
-    if tree.get("format") != _FORMAT:
-        raise StateError(f"state format {tree.get('format')!r} is not {_FORMAT!r}")
-    return _decode(tree["state"], arrays, torch_device)
+    try:
+        tree = json.loads(arrays.pop(_TREE).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise StateError(f"the state file's __tree__ is not UTF-8 JSON: {exc}") from None
+    if not isinstance(tree, dict) or tree.get("format") != _FORMAT or "state" not in tree:
+        found = tree.get("format") if isinstance(tree, dict) else type(tree).__name__
+        raise StateError(f"state format {found!r} is not {_FORMAT!r}")
+    try:
+        state = _decode(tree["state"], arrays, torch_device)
+    except RecursionError:
+        raise StateError("the state file's tree is nested too deeply") from None
+    if not isinstance(state, dict):
+        raise StateError(f"a state file holds an object at its top, not a {type(state).__name__}")
+    return state
 
 
 def save_state(path, state: dict[str, Any]) -> None:
@@ -109,5 +125,12 @@ def write_atomically(path, data: bytes) -> None:
 
 
 def load_state(path, torch_device=None) -> dict[str, Any]:
-    with open(path, "rb") as f:
-        return loads_state(f.read(), torch_device)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise StateError(f"cannot read the state file {path}: {exc}") from exc
+    try:
+        return loads_state(data, torch_device)
+    except StateError as exc:
+        raise StateError(f"{path}: {exc}") from None

@@ -50,8 +50,8 @@ class Param(ParamRef):
 
     @property
     def discrete(self) -> bool:
-        """Rounded when applied (int, bool, a link): the optimiser's ParamSpec decides."""
-        return self.spec().discrete
+        """Rounded when applied (int, bool, a link): the optimiser's ParamSpec decides; array blocks are float."""
+        return self.array is None and self.spec().discrete
 
     def unit(self, value):
         return (np.asarray(value, dtype=np.float64) - self.lo) / (self.hi - self.lo)
@@ -140,8 +140,9 @@ class SceneTask:
 
     @property
     def default_method(self) -> str:
-        """What the job file runs by default: the task's own choice, else the method whose paper has it."""
-        return self.method or ("zerograds" if self.zerograds else "prdpt")
+        """What the job file runs by default: the task's own choice, else the paper's method with the
+        paper's settings for the task (a row of the scene benchmark, ``scenes/configs.py``)."""
+        return self.method or ("zerograds:paper" if self.zerograds else "prdpt")
 
     def preset_for(self, method: str) -> str | None:
         """The paper preset of ``method`` for this task (App. Tab. B.1 / C.1), if any."""
@@ -270,16 +271,17 @@ def job_text(
 ) -> str:
     """The TOML job file of ``task``: ground truth as [target] values, bounds, the paper's settings.
 
-    ``method`` defaults to the task's paper's method; ``preset`` to that method's paper preset for
-    the task ("" writes none: the method's defaults). Start values are the ones the .blend is saved
-    with (a job file has no start key); they are listed in a comment for people.
+    ``method`` is a row of the scene benchmark (``scenes/configs.py``: "zerograds:efficient", "prdpt",
+    "auto" ...), written as the configuration and options that row runs, so the job reproduces it;
+    default: the task's paper's method with its per-task settings. ``preset`` overrides the preset
+    ("" writes none: the method's defaults). Start values are the ones the .blend is saved with (a job
+    file has no start key); they are listed in a comment for people.
     """
     method = method or task.default_method
     if height is None:
         width, height = task.resolution(width or task.long_side)
     budget = budget or task.budget
     samples = samples or task.paper_spp
-    preset = task.preset_for(method) if preset is None else preset
     lines = _header_lines(task) + [
         f"blend = {_toml_str(blend)}",
         f"output = {_toml_str(output or task.name + '_output')}",
@@ -300,14 +302,23 @@ def job_text(
         f"{json.dumps(p.name)} = " + (_toml_str(target_file(task, p)) if p.array else _num(p, p.target))
         for p in task.params
     )
-    lines += ["[target]", f"values = {{ {values} }}", "", "[method]", f"name = {_toml_str(method)}"]
-    if preset:
-        lines.append(f"preset = {_toml_str(preset)}   # the paper's settings for this task")
-    lines += [f"budget = {budget}", f"seed = {seed}"]
-    for key, value in {**task.method_options.get(method, {}), **(options or {})}.items():
-        lines.append(f"{key} = {json.dumps(value)}")
+    lines += ["[target]", f"values = {{ {values} }}", ""]
+    lines += _method_lines(task, method, preset, budget, seed, options)
     lines += ["", "[workers]", f"count = {workers}", ""]
     return "\n".join(lines)
+
+
+def _method_lines(task: SceneTask, label: str, preset: str | None, budget: int, seed: int, options) -> list[str]:
+    """[method]: the configuration and options the benchmark row ``label`` runs on ``task``."""
+    from scenes.configs import row_configuration
+
+    name, overrides = row_configuration(task, label)
+    if preset is not None:  # an explicit preset (or "" for none) replaces the row's
+        name = name.split(":")[0] + (f":{preset}" if preset else "")
+    lines = ["[method]", f"name = {_toml_str(name)}", f"budget = {budget}", f"seed = {seed}"]
+    for key, value in {**overrides, **task.method_options.get(label, {}), **(options or {})}.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    return lines
 
 
 def write(task: SceneTask, folder: str, **job_options) -> tuple[str, str]:

@@ -48,6 +48,19 @@ def _free_display() -> int:
     raise RuntimeError("no free X display number")
 
 
+def _stop_on_sigterm() -> None:
+    """A test stopped by SIGTERM (``timeout``, a CI runner) unwinds like one that failed, so its
+    finally blocks stop Blender and Xvfb; SIGKILL is covered by Blender's lifeline and -terminate."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def kill_group(proc: subprocess.Popen | None, grace_s: float = 3.0) -> None:
     """SIGTERM the process's whole group, then SIGKILL what is left."""
     if proc is None:
@@ -78,8 +91,9 @@ class VirtualScreen:
     def start(self) -> VirtualScreen:
         n = _free_display()
         self.display = f":{n}"
+        # -terminate: the screen ends when its last client (Blender) has gone
         self.process = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+            ["Xvfb", self.display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-terminate"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -106,6 +120,7 @@ class VirtualScreen:
 def run_in_window(args: list[str], timeout_s: float, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``blender ARGS`` with a window on a fresh virtual screen; on a timeout or any failure
     Blender's whole process group and the screen are stopped (nothing is left running)."""
+    _stop_on_sigterm()
     with VirtualScreen() as screen:
         env = dict(os.environ, DISPLAY=screen.display)
         proc = subprocess.Popen(
@@ -132,10 +147,22 @@ class BlenderGUI:
         self.env_extra = dict(env or {})
         self.screen: VirtualScreen | None = None
         self.proc: subprocess.Popen | None = None
+        self.last_hit: tuple[int, int] | None = None  # where steps.click_until's click acted
         self.display = ""
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self, timeout_s: float = 90.0) -> BlenderGUI:
+        """Screen, then Blender, until its window is up; whatever fails stops both again."""
+        try:
+            self._launch()
+            self.wait(lambda s: s["windows"], timeout_s, "Blender's window")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self) -> None:
+        os.makedirs(self.folder, exist_ok=True)
         self.screen = VirtualScreen().start()
         self.display = self.screen.display
         env = dict(os.environ)
@@ -151,12 +178,18 @@ class BlenderGUI:
         cmd = [self.blender, "--factory-startup", "--window-geometry", "0", "0", str(SCREEN[0]), str(SCREEN[1])]
         cmd += self.extra_args + ([self.blend] if self.blend else [])
         cmd += ["--python", PROBE, "--", self.state_path]
+        env["ZG_PROBE_LIFELINE"] = "1"  # Blender exits when this process dies (the probe watches stdin)
+        _stop_on_sigterm()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder, start_new_session=True
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                env=env,
+                cwd=self.folder,
+                start_new_session=True,
             )
-        self.wait(lambda s: s["windows"], timeout_s, "Blender's window")
-        return self
 
     def stop(self) -> None:
         kill_group(self.proc)

@@ -26,15 +26,23 @@ def _area(gui: BlenderGUI, kind: str) -> dict:
 def click_until(gui: BlenderGUI, points, done, what: str, settle_s: float = 2.5) -> float:
     """Click each (x, y) in turn until ``done(state)``; after each click wait up to ``settle_s`` for
     Blender to show the effect (a busy machine delays it) before trying the next point. Returns
-    when the successful click was sent."""
+    when the successful click was sent; ``gui.last_hit`` is where it was."""
     for x, y in points:
         sent = gui.click(x, y, pause_s=0.1)
         try:
             gui.wait(done, settle_s, what)
+            gui.last_hit = (x, y)
             return sent
         except AssertionError:
             continue
     raise AssertionError(f"no click gave {what}")
+
+
+def click_once(gui: BlenderGUI, point, done, what: str, settle_s: float = 5.0) -> float:
+    """One click where a button is known to be; it must act (no second try): "the first click"."""
+    sent = gui.click(*point, pause_s=0.1)
+    gui.wait(done, settle_s, f"{what} on the first click")
+    return sent
 
 
 def _has_area(state: dict, kind: str) -> bool:

@@ -22,7 +22,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from ..wire.errors import ConfigError
-from ..wire.transport import is_loopback  # noqa: F401 (the one loopback check; core and tests take it from here)
+from ..wire.transport import is_loopback  # noqa: F401 (part of this module's interface)
 
 log = logging.getLogger("zerograds.server.auth")
 

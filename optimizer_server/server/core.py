@@ -8,14 +8,14 @@ an ``error`` reply: handlers turn project errors into replies and unexpected exc
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,38 +23,51 @@ import zmq
 
 from ..device import resolve_device
 from ..wire import protocol
-from ..wire.errors import ConfigError, ProtocolError, RequestRejectedError, UnknownMethodError
+from ..wire.errors import ConfigError, ProtocolError, RequestRejectedError, StateError, UnknownMethodError
 from ..wire.protocol import Message
 from ..wire.space import Space
-from .auth import ServerAuth, is_loopback
+from .access import Access, keys_dir_for, owner_of
 from .config import ServerConfig
 from .jobparts import JobConfig
 from .jobs import Job
-from .roster import RenderTask, Worker, WorkerRoster, rotate
-from .store import CheckpointWriter, JobStore
+from .peers import open_peers
+from .replies import peek_seq, reportable
+from .roster import WorkerRoster
+from .store import CheckpointWriter, JobStore, check_counters
+from .worker_side import WorkerSide
 
 log = logging.getLogger("zerograds.server")
 
 _TIMER_PERIOD_S = 0.05
 _MAX_LISTENERS = 16
 _DRAIN_BATCH = 500  # messages handled before timers and dispatch get a turn
-_FLOAT32_VALUES_ABOVE = 1024  # parameters; larger samples go to the workers as float32 (protocol.py)
 _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this often (every iteration with -v)
 
 
-class OptimizerServer:
+class OptimizerServer(WorkerSide):
     """Serve optimisation jobs to clients, renders to workers. See docs/protocol.md."""
 
     def __init__(self, config: ServerConfig | None = None):
         self.config = config or ServerConfig()
         self.device = resolve_device(self.config.device)
         self.jobs: OrderedDict[str, Job] = OrderedDict()
-        self.roster = WorkerRoster(self.config.heartbeat_timeout_s)
+        c = self.config
+        self.roster = WorkerRoster(c.heartbeat_timeout_s, c.worker_failure_limit, c.tries_per_worker)
+        self.access = Access(c)
         self.endpoint: str | None = None
-        self.counters = {"messages": 0, "rejected": 0, "ignored_results": 0, "reassigned_samples": 0}
+        self.counters = {
+            "messages": 0,
+            "rejected": 0,
+            "ignored_results": 0,
+            "reassigned_samples": 0,
+            "worker_failures": 0,
+            "peers_lost": 0,
+        }
+        self.announce: Callable[[str, Job], None] | None = None
+        """Called with ("job", job) when a job is accepted or resumed and ("end", job) when it ends
+        (the `serve` command prints these for its supervisor)."""
         self._context = zmq.Context()
-        self._socket: zmq.Socket | None = None
-        self._auth: ServerAuth | None = None
+        self._peers = None  # peers.GatewayLink or peers.DirectRouter once started
         self._stop = threading.Event()
         self._writer = CheckpointWriter()
         self._outbox: list[tuple[Job, str, dict[str, Any], list]] = []
@@ -77,52 +90,56 @@ class OptimizerServer:
 
     # --- life cycle -----------------------------------------------------------------------------------
     def start(self) -> str:
-        """Bind the socket (and start authentication); return the endpoint clients connect to."""
+        """Bind the public socket (and start authentication); return the endpoint clients connect to."""
         c = self.config
-        authenticate = c.require_auth or not is_loopback(c.bind)
-        if authenticate and not c.keys_dir:
-            raise ConfigError(
-                f"{c.bind} is reachable from other machines, so the server must authenticate its peers: "
-                "pass --keys DIR with a CurveZMQ key directory (create one with "
-                "`python -m optimizer_server keys DIR --peer NAME`), or bind tcp://127.0.0.1:PORT"
-            )
-        sock = self._context.socket(zmq.ROUTER)
-        sock.linger = 0
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to a vanished peer raises instead of vanishing
-        sock.setsockopt(zmq.MAXMSGSIZE, c.limits.socket_max_msg_size())
-        if authenticate:
-            self._auth = ServerAuth(self._context, c.keys_dir)
-            self._auth.apply(sock)
-        try:
-            sock.bind(c.bind)
-        except zmq.ZMQError as exc:
-            sock.close()
-            self._stop_auth()
-            raise ConfigError(f"cannot bind {c.bind}: {exc} (another server running? pick another port)") from exc
-        self._socket = sock
-        self.endpoint = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
+        keys = keys_dir_for(c)
+        self._peers = open_peers(self._context, c.bind, c.limits, keys, c.isolate_peers)
+        self.endpoint = self._peers.endpoint
         log.info(
-            "serving on %s (%s), jobs in %s, losses on %s",
+            "serving on %s (%s; %s), jobs in %s, losses on %s",
             self.endpoint,
-            "CurveZMQ" if authenticate else "loopback, no authentication",
+            "no authentication" if keys is None else f"CurveZMQ keys in {keys}",
+            f"gateway process {self.gateway_pid}" if self.gateway_pid else "socket in this process",
             c.jobs_dir,
             self.device,
         )
         return self.endpoint
 
     def resume_job(self, job_dir: str) -> Job:
-        """Load a stopped job from its directory and continue it from its last checkpoint."""
-        job = Job.load(JobStore(job_dir, self._writer), self.device, self._emit, self.config.max_attempts)
+        """Load a stopped job from its directory and continue it from its last checkpoint.
+        Raises StateError (naming the file and the problem) for anything it cannot trust."""
+        store = JobStore(job_dir, self._writer)
+        store.load_job()  # a job folder at all? (StateError naming the file)
+        if not os.path.isfile(store.state_path):
+            raise StateError(
+                f"{store.state_path} is missing, so job {os.path.basename(store.directory)} cannot continue "
+                "where it stopped (every job is checkpointed when it is accepted); restore the file, "
+                "or submit the job again to start it over"
+            )
+        try:
+            job = Job.load(store, self.device, self._emit, self._sends_per_sample())
+        except (StateError, ConfigError) as exc:
+            raise StateError(f"cannot resume {store.directory}: {exc}") from exc
+        except Exception as exc:  # whatever a damaged file makes the method's loader raise
+            raise StateError(f"cannot resume {store.directory}: {type(exc).__name__}: {exc}") from exc
+        check_counters(store.state_path, job.method, job.config.budget)
         if job.id in self.jobs:
             raise ConfigError(f"job {job.id} is already loaded")
         self.jobs[job.id] = job
+        if self.announce is not None:  # before start(): a finished job announces its end at once
+            self.announce("job", job)
         job.start()
         log.info("resumed job %s at iteration %d (%s)", job.id, job.method.iteration, job.state)
         return job
 
+    def _sends_per_sample(self) -> int:
+        """How often one sample may be sent at all (failures are judged by the roster's rules; this
+        bounds re-sends that nobody is blamed for, e.g. workers leaving)."""
+        return 4 * self.config.max_attempts * self.config.tries_per_worker
+
     def serve_forever(self) -> None:
         """Run the loop until :meth:`stop`; closes the socket on the way out."""
-        if self._socket is None:
+        if self._peers is None:
             self.start()
         try:
             while not self._stop.is_set():
@@ -135,7 +152,7 @@ class OptimizerServer:
             self.close()
 
     def _turn_once(self) -> None:
-        if self._socket.poll(int(1000 * _TIMER_PERIOD_S)):
+        if self._peers.poll(int(1000 * _TIMER_PERIOD_S)):
             self._drain()
         now = time.monotonic()
         if now >= self._next_timers:
@@ -151,11 +168,10 @@ class OptimizerServer:
         self._stop.set()
 
     def close(self) -> None:
-        """Release the socket, the authenticator and the context; flush checkpoints. Idempotent."""
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
-        self._stop_auth()
+        """Release the socket, the gateway and the context; flush checkpoints. Idempotent."""
+        if self._peers is not None:
+            self._peers.close()
+            self._peers = None
         for job in list(self.jobs.values()):
             try:
                 job.save_if_changed(force=True)  # a checkpoint deferred for spacing is written now
@@ -165,35 +181,38 @@ class OptimizerServer:
         if not self._context.closed:
             self._context.term()
 
-    def _stop_auth(self) -> None:
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
+    @property
+    def gateway_pid(self) -> int | None:
+        """The gateway process (None when the socket lives in this process)."""
+        return getattr(self._peers, "pid", None)
 
     # --- receiving -------------------------------------------------------------------------------
     def _drain(self) -> None:
         for _ in range(_DRAIN_BATCH):
-            try:
-                frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+            event = self._peers.recv()
+            if event is None:
                 return
-            self._handle(frames[0].bytes, frames[1:])
+            kind, identity, user, frames = event
+            if kind == "gone":
+                self._peer_gone(identity)
+            else:
+                self._handle(identity, owner_of(user), frames)
 
-    def _handle(self, identity: bytes, frames: Sequence[Any]) -> None:
+    def _handle(self, identity: bytes, owner: str | None, frames: Sequence[Any]) -> None:
         self.counters["messages"] += 1
         try:
             msg = protocol.decode(frames, limits=self.config.limits, accept=protocol.TO_SERVER)
         except ProtocolError as exc:
-            self._reject(identity, exc.code, str(exc), re=_peek_seq(frames))
+            self._reject(identity, exc.code, str(exc), re=peek_seq(frames))
             return
         try:
-            self._handlers[msg.kind](identity, msg)
+            self._handlers[msg.kind](identity, owner, msg)
         except RequestRejectedError as exc:
             self._reject(identity, exc.code, str(exc), msg)
         except (ProtocolError, ConfigError, UnknownMethodError) as exc:
             self._reject(identity, getattr(exc, "code", "bad_request"), str(exc), msg)
         except Exception as exc:  # a bug must not take the server (and every other job) down
-            log.exception("internal error while handling %s from %r", msg.kind, identity)
+            log.exception("internal error while handling %s from a peer", msg.kind)
             self._reject(
                 identity,
                 "internal_error",
@@ -206,12 +225,22 @@ class OptimizerServer:
         self, identity: bytes, code: str, message: str, msg: Message | None = None, re: int | None = None
     ) -> None:
         self.counters["rejected"] += 1
-        log.warning("rejected a message from %r: %s", identity, message)
+        log.warning("rejected a message: %s", message[:500])
         if msg is not None:
             re = msg.seq
         self._send(
             identity, "error", {"code": code, "message": message[:4000]}, job=None if msg is None else msg.job, re=re
         )
+
+    def _peer_gone(self, identity: bytes) -> None:
+        """The gateway could not deliver to this peer: it disconnected or stopped reading."""
+        for job in self.jobs.values():
+            if identity in job.listeners:
+                job.listeners.remove(identity)
+        worker = self.roster.workers.get(identity)
+        if worker is not None:
+            log.warning("worker %s is gone: its renders go elsewhere", worker.name)
+            self._give_back(self.roster.remove(identity), f"worker {worker.name} disconnected")
 
     # --- sending -----------------------------------------------------------------------------------
     def _send(
@@ -224,23 +253,28 @@ class OptimizerServer:
         re: int | None = None,
         arrays=(),
     ) -> bool:
-        """Send without blocking; False when the peer is gone or not reading (then it is dropped)."""
+        """Send without blocking; False when the peer is gone or not reading (then it is dropped).
+        A body that cannot be encoded (a bug: NaN where a number must be) is logged and, for a
+        reply, answered with an internal_error instead; it never stops the loop or other replies."""
         self._seq += 1
-        frames = protocol.encode(kind, body, job=job, seq=self._seq, re=re, arrays=arrays)
         try:
-            self._socket.send_multipart([identity] + frames, flags=zmq.NOBLOCK, copy=False)
+            frames = protocol.encode(kind, body, job=job, seq=self._seq, re=re, arrays=arrays)
+        except ProtocolError as exc:
+            log.error("could not encode a %s message for job %s: %s", kind, job, exc)
+            if re is None or kind == "error":
+                return True
+            return self._send(identity, "error", {"code": "internal_error", "message": f"{exc}"[:4000]}, re=re)
+        if self._peers.send(identity, frames):
             return True
-        except zmq.Again:
-            log.warning("peer %r is not reading; dropped a %s message", identity, kind)
-        except zmq.ZMQError as exc:
-            if exc.errno != zmq.EHOSTUNREACH:
-                raise
+        log.warning("a peer is gone or not reading; dropped a %s message", kind)
         return False
 
     def _emit(self, job: Job, kind: str, body: dict[str, Any], arrays=()) -> None:
         """Queue a job's progress/done message for its followers (sent after the next dispatch)."""
         if kind == "done":
             self.roster.drop_job(job)
+            if self.announce is not None:
+                self.announce("end", job)
             log.info(
                 "job %s %s after %d evaluations (best loss %s)%s",
                 job.id,
@@ -272,10 +306,11 @@ class OptimizerServer:
             job.listeners = [peer for peer in job.listeners if self._send(peer, kind, body, job=job.id, arrays=arrays)]
 
     # --- client requests -----------------------------------------------------------------------------
-    def _on_submit(self, identity: bytes, msg: Message) -> None:
+    def _on_submit(self, identity: bytes, owner: str | None, msg: Message) -> None:
         job_id = msg.job or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.access.check_submit(self.jobs.values(), owner, msg.body, msg.arrays)
         self._make_room()
-        store = JobStore(os.path.join(self.config.jobs_dir, job_id), self._writer)
+        store = JobStore(os.path.join(self.config.jobs_dir, job_id), self._writer, owner=owner)
         if job_id in self.jobs or store.exists():
             raise RequestRejectedError(
                 f"a job called {job_id!r} exists already; choose another id or leave it out to get a fresh one",
@@ -294,10 +329,19 @@ class OptimizerServer:
         if msg.arrays_named("mask"):
             mask = np.array(msg.array("mask"))
         job = Job.create(
-            job_id, config, store, self.device, self._emit, self.config.max_attempts, target=target, mask=mask
+            job_id, config, store, self.device, self._emit, self._sends_per_sample(), target=target, mask=mask
         )
+        try:
+            self.access.check_batch(job.method.batch_size, config.method)
+        except RequestRejectedError:
+            shutil.rmtree(store.directory, ignore_errors=True)
+            raise
         self.jobs[job_id] = job
         job.listeners.append(identity)
+        job.start()
+        job.save(wait=True)  # every accepted job has a checkpoint: a resume never starts one over silently
+        if self.announce is not None:  # before the client hears of it: a supervisor must never lose it
+            self.announce("job", job)
         self._send(
             identity,
             "accepted",
@@ -306,7 +350,6 @@ class OptimizerServer:
             re=msg.seq,
         )
         log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
-        job.start()
 
     def _make_room(self) -> None:
         if len(self.jobs) < self.config.max_jobs:
@@ -320,34 +363,27 @@ class OptimizerServer:
             code="server_busy",
         )
 
-    def _job(self, msg: Message) -> Job:
-        if msg.job is None:
-            raise RequestRejectedError(f"'{msg.kind}' needs the job id in the header field 'job'")
-        job = self.jobs.get(msg.job)
-        if job is None:
-            raise RequestRejectedError(
-                f"no job {msg.job!r} on this server (known: {', '.join(self.jobs) or 'none'})", code="unknown_job"
-            )
-        return job
-
-    def _on_pause(self, identity: bytes, msg: Message) -> None:
-        job = self._job(msg)
+    def _on_pause(self, identity: bytes, owner: str | None, msg: Message) -> None:
+        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
         job.pause()
         self._reply_state(identity, msg, [job])
 
-    def _on_resume(self, identity: bytes, msg: Message) -> None:
-        job = self._job(msg)
+    def _on_resume(self, identity: bytes, owner: str | None, msg: Message) -> None:
+        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
         job.resume()
         self._reply_state(identity, msg, [job])
 
-    def _on_cancel(self, identity: bytes, msg: Message) -> None:
-        job = self._job(msg)
+    def _on_cancel(self, identity: bytes, owner: str | None, msg: Message) -> None:
+        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
         self._follow(job, identity)  # the canceller gets the final `done`
         job.cancel()
         self._reply_state(identity, msg, [job])
 
-    def _on_status(self, identity: bytes, msg: Message) -> None:
-        jobs = [self._job(msg)] if msg.job is not None else list(self.jobs.values())
+    def _on_status(self, identity: bytes, owner: str | None, msg: Message) -> None:
+        if msg.job is not None:
+            jobs = [self.access.job(self.jobs, msg.job, msg.kind, owner)]
+        else:
+            jobs = self.access.mine(self.jobs.values(), owner)
         self._reply_state(identity, msg, jobs)
         if msg.body.get("follow") and msg.job is not None:
             job = jobs[0]
@@ -363,144 +399,7 @@ class OptimizerServer:
         self._send(
             identity,
             "job_state",
-            {"jobs": [j.summary() for j in jobs], "workers": self.roster.summary()},
+            {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()},
             job=msg.job,
             re=msg.seq,
         )
-
-    # --- workers ---------------------------------------------------------------------------------------
-    def _on_ready(self, identity: bytes, msg: Message) -> None:
-        worker, orphaned = self.roster.register(identity, msg.body["capabilities"], time.monotonic())
-        self._give_back(orphaned, f"worker {worker.name} restarted")
-        self._send(
-            identity,
-            "welcome",
-            {"worker": worker.name, "heartbeat_interval_s": self.config.heartbeat_interval_s},
-            re=msg.seq,
-        )
-        log.info("worker %s joined (%d workers)", worker.name, len(self.roster.workers))
-
-    def _worker(self, identity: bytes, msg: Message) -> Worker | None:
-        worker = self.roster.seen(identity, time.monotonic())
-        if worker is None:  # e.g. this server restarted while the worker kept running
-            self._send(
-                identity,
-                "error",
-                {"code": "not_registered", "message": "unknown worker: send 'ready' first"},
-                re=msg.seq,
-            )
-        return worker
-
-    def _on_heartbeat(self, identity: bytes, msg: Message) -> None:
-        self._worker(identity, msg)
-
-    def _on_result(self, identity: bytes, msg: Message) -> None:
-        worker = self._worker(identity, msg)
-        if worker is None:  # declared dead meanwhile: its tasks went elsewhere
-            self.counters["ignored_results"] += 1
-            return
-        task = self.roster.answered(msg.body["task"], worker)
-        if task is None:
-            self.counters["ignored_results"] += 1
-            log.debug("ignored a late/duplicate result of task %s from %s", msg.body["task"], worker.name)
-            return
-        images = msg.arrays_named("image")
-        problem = task.job.check_images(images, len(task.indices))
-        if problem is not None:
-            worker.setups.pop(task.job.id, None)
-            self._give_back([task], f"worker {worker.name}: {problem}")
-            return
-        worker.images_rendered += len(images)
-        render_s = float(msg.body["render_s"])
-        wire_s = max(0.0, time.monotonic() - task.sent_at - render_s)
-        task.job.accept(task.batch, task.indices, images, render_s, wire_s)
-
-    def _on_render_failed(self, identity: bytes, msg: Message) -> None:
-        worker = self._worker(identity, msg)
-        if worker is None:
-            return
-        task = self.roster.answered(msg.body["task"], worker)
-        if task is not None:
-            worker.setups.pop(task.job.id, None)  # resend the setup with the retry (it may be what was missing)
-            self._give_back([task], f"worker {worker.name} failed: {msg.body['message']}")
-
-    def _on_bye(self, identity: bytes, msg: Message) -> None:
-        worker = self.roster.workers.get(identity)
-        self._give_back(self.roster.remove(identity), "worker left")
-        if worker is not None:
-            log.info("worker %s left (%d workers)", worker.name, len(self.roster.workers))
-
-    def _give_back(self, tasks: Sequence[RenderTask], reason: str) -> None:
-        for task in tasks:
-            self.counters["reassigned_samples"] += len(task.indices)
-            task.job.give_back(task.batch, task.indices, reason)
-
-    # --- timers and dispatch ---------------------------------------------------------------------------
-    def _check_timers(self, now: float) -> None:
-        for worker in self.roster.expired(now):
-            log.warning(
-                "worker %s sent nothing for %.1f s: declared dead, its renders go elsewhere",
-                worker.name,
-                now - worker.last_seen,
-            )
-            self._give_back(
-                self.roster.remove(worker.identity),
-                f"worker {worker.name} stopped answering (no heartbeat for {self.config.heartbeat_timeout_s:g} s)",
-            )
-        for task in self.roster.overdue(now):
-            log.warning(
-                "task %d (%d renders) overdue on worker %r: re-sending elsewhere",
-                task.id,
-                len(task.indices),
-                task.worker,
-            )
-            self._give_back(
-                [task],
-                f"a render took longer than the render timeout "
-                f"({task.deadline - task.sent_at:.1f} s) on a worker that still heartbeats",
-            )
-
-    def _dispatch(self) -> None:
-        if not self.roster.workers or not self.jobs:
-            return
-        jobs = rotate(self.jobs.values(), self._turn)
-        for worker, job, count in self.roster.plan(jobs, self._images_per_message):
-            self._send_render(worker, job, job.take(count))
-            self._turn += 1
-
-    def _images_per_message(self, job: Job) -> int:
-        """How many of a job's images fit in one result message under our limits."""
-        limits = self.config.limits
-        if job.loss is None:
-            return 1  # the target render: one image
-        image_bytes = max(1, int(np.prod(job.loss.shape)) * 4)
-        return max(1, min(limits.max_frames - 1, (limits.max_message_bytes - limits.max_header_bytes) // image_bytes))
-
-    def _send_render(self, worker: Worker, job: Job, indices: list[int]) -> None:
-        batch = job.batch
-        now = time.monotonic()
-        per_image = job.config.render_timeout_s or self.config.render_timeout_s
-        task = self.roster.add_task(job, batch, indices, worker, now, per_image * len(indices))
-        body: dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
-        if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
-            body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
-            worker.setups[job.id] = batch.purpose
-        values = batch.values[indices]
-        if job.space.n > _FLOAT32_VALUES_ABOVE:  # what a scene holds is float32 anyway: half the bytes
-            values = values.astype(np.float32)
-        if not self._send(worker.identity, "render", body, job=job.id, arrays=[("values", values)]):
-            log.warning("worker %s is gone: its renders go elsewhere", worker.name)
-            self._give_back(self.roster.remove(worker.identity), f"worker {worker.name} disconnected")
-
-
-def _peek_seq(frames: Sequence[Any]) -> int | None:
-    """The request's seq for the error reply, when the header is readable enough to have one."""
-    try:
-        head = frames[0].bytes if hasattr(frames[0], "bytes") else bytes(frames[0])
-        if len(head) <= protocol.DEFAULT_LIMITS.max_header_bytes:
-            seq = json.loads(head).get("seq")
-            if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= protocol.MAX_SEED:
-                return seq
-    except Exception:  # unreadable header: the reply just carries no 're'
-        pass
-    return None

@@ -12,6 +12,7 @@ and is ignored — the samples are never counted twice.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,10 @@ class Worker:
     setups: dict[str, str] = field(default_factory=dict)
     """job id -> which setup ('target' or 'samples') this worker holds for it."""
     images_rendered: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    """job id -> renders of that job this worker failed (quarantined at the roster's limit)."""
+    last_error: dict[str, str] = field(default_factory=dict)
+    """job id -> what went wrong the last time this worker failed one of that job's renders."""
 
     @property
     def idle(self) -> bool:
@@ -51,18 +56,25 @@ class RenderTask:
 
 
 class WorkerRoster:
-    def __init__(self, heartbeat_timeout_s: float):
+    def __init__(self, heartbeat_timeout_s: float, worker_failure_limit: int = 3, tries_per_worker: int = 2):
         self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.worker_failure_limit = worker_failure_limit
+        self.tries_per_worker = tries_per_worker
         self.workers: dict[bytes, Worker] = {}
         self.tasks: dict[int, RenderTask] = {}
         self._next_task_id = 1
+        self._next_worker = 1
+        # batch -> sample index -> worker -> failures; forgotten with the batch
+        self._sample_failures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # --- membership ------------------------------------------------------------------------------
     def register(self, identity: bytes, capabilities: dict[str, Any], now: float) -> tuple[Worker, list[RenderTask]]:
         """Add a worker. A worker that registers again (it restarted or reconnected) loses its
         tasks: they are returned for re-queueing."""
         orphaned = self.remove(identity) if identity in self.workers else []
-        name = str(capabilities.get("name") or identity.decode(errors="replace"))
+        # never the routing id: it would tell peers the ROUTER's id counter (see gateway.py)
+        name = str(capabilities.get("name") or f"worker-{self._next_worker}")
+        self._next_worker += 1
         worker = Worker(
             identity=identity,
             name=name,
@@ -125,6 +137,52 @@ class WorkerRoster:
         """Forget the tasks of a cancelled or finished job (their workers stay busy until they answer)."""
         for task_id in [t.id for t in self.tasks.values() if t.job is job]:
             del self.tasks[task_id]
+        for worker in self.workers.values():
+            worker.failures.pop(job.id, None)
+            worker.last_error.pop(job.id, None)
+
+    # --- quarantine ------------------------------------------------------------------------------------
+    def may_render(self, worker: Worker, job) -> bool:
+        """Able to (capabilities) and allowed to (not quarantined for this job)."""
+        return worker.can_render(job.config.requires) and not self.quarantined(worker, job)
+
+    def quarantined(self, worker: Worker, job) -> bool:
+        return worker.failures.get(job.id, 0) >= self.worker_failure_limit
+
+    def record_failure(self, task: RenderTask, worker: Worker, reason: str, max_workers: int) -> str | None:
+        """Note that ``worker`` failed ``task`` (an error, unusable images, a timeout, or its death:
+        then it is no longer in the roster). Returns why the task's job must fail, or None while some
+        worker may still render every sample of it.
+
+        A worker that fails a job's renders ``worker_failure_limit`` times gets no more of them; a
+        sample fails its job once every connected worker able to render it failed it
+        ``tries_per_worker`` times (or is quarantined), or once ``max_workers`` different workers
+        failed it (workers that died on it count: a sample that crashes every renderer)."""
+        name = worker.name
+        worker.failures[task.job.id] = worker.failures.get(task.job.id, 0) + 1
+        worker.last_error[task.job.id] = reason
+        present = self.workers.get(worker.identity) is worker
+        ledger = self._sample_failures.setdefault(task.batch, {})
+        candidates = [w for w in self.workers.values() if self.may_render(w, task.job)]
+        for index in task.indices:
+            failed = ledger.setdefault(index, {})  # routing id -> (worker name, failures, last message)
+            _, count, _ = failed.get(worker.identity, (name, 0, ""))
+            failed[worker.identity] = (name, count + 1, reason)
+            remaining = [w for w in candidates if failed.get(w.identity, (0, 0))[1] < self.tries_per_worker]
+            if (present and not remaining) or len(failed) >= max_workers:
+                texts = [f"{who} ({n}×): {text}" for who, n, text in failed.values()]
+                texts += self._quarantined_texts(task.job, failed)
+                who = "every worker able to render it" if not remaining else f"{len(failed)} different workers"
+                return f"sample {index} of iteration {task.batch.iteration} failed on {who}: {'; '.join(texts)}"
+        return None
+
+    def _quarantined_texts(self, job, failed: dict[bytes, Any]) -> list[str]:
+        """The workers that failed other samples of ``job`` so often that they get none of it."""
+        return [
+            f"{w.name} (no more of this job after {w.failures[job.id]} failed renders): {w.last_error.get(job.id, '')}"
+            for w in self.workers.values()
+            if w.identity not in failed and w.can_render(job.config.requires) and self.quarantined(w, job)
+        ]
 
     # --- scheduling ------------------------------------------------------------------------------------
     def healthy(self, worker: Worker) -> bool:
@@ -142,9 +200,9 @@ class WorkerRoster:
         served: dict[int, int] = {}  # id(job) -> workers given a share of it in this round
         for worker in [w for w in self.workers.values() if w.idle]:
             for job in jobs:
-                if not job.has_work() or not worker.can_render(job.config.requires):
+                if not job.has_work() or not self.may_render(worker, job):
                     continue
-                able = sum(1 for w in self.workers.values() if w.can_render(job.config.requires) and self.healthy(w))
+                able = sum(1 for w in self.workers.values() if self.may_render(w, job) and self.healthy(w))
                 sharers = max(1, able - served.get(id(job), 0))  # this worker and those still to come
                 chunk = math.ceil(len(job.batch.unassigned) / sharers)
                 served[id(job)] = served.get(id(job), 0) + 1

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..state_io import dumps_state, load_state, save_state, write_atomically
 from ..wire.errors import StateError
+from ..wire.protocol import JOB_STATES
 
 log = logging.getLogger("zerograds.server.store")
 
@@ -74,18 +75,21 @@ class CheckpointWriter:
 
 
 class JobStore:
-    def __init__(self, directory: str, writer: CheckpointWriter | None = None):
+    def __init__(self, directory: str, writer: CheckpointWriter | None = None, owner: str | None = None):
         self.directory = os.path.abspath(directory)
         self.job_path = os.path.join(self.directory, "job.npz")
         self.state_path = os.path.join(self.directory, "state.npz")
         self.writer = writer
+        self.owner = owner
+        """Who submitted the job (its CurveZMQ public key; None: unauthenticated). Saved in job.npz."""
 
     def exists(self) -> bool:
         return os.path.isfile(self.job_path)
 
     def save_job(self, config: dict[str, Any], target: np.ndarray | None, mask: np.ndarray | None) -> None:
         os.makedirs(self.directory, exist_ok=True)
-        save_state(self.job_path, {"format": JOB_FORMAT, "config": config, "target": target, "mask": mask})
+        job = {"format": JOB_FORMAT, "config": config, "target": target, "mask": mask, "owner": self.owner}
+        save_state(self.job_path, job)
 
     def load_job(self) -> dict[str, Any]:
         if not self.exists():
@@ -96,6 +100,11 @@ class JobStore:
         job = load_state(self.job_path)
         if job.get("format") != JOB_FORMAT:
             raise StateError(f"{self.job_path} has format {job.get('format')!r}, expected {JOB_FORMAT!r}")
+        _expect(self.job_path, job, "config", dict)
+        for key in ("target", "mask"):
+            _expect(self.job_path, job, key, (np.ndarray, type(None)), required=False)
+        _expect(self.job_path, job, "owner", (str, type(None)), required=False)
+        self.owner = job.get("owner")
         return job
 
     def save_checkpoint(self, checkpoint: dict[str, Any], wait: bool = False) -> None:
@@ -115,4 +124,42 @@ class JobStore:
         state = load_state(self.state_path, torch_device=torch_device)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise StateError(f"{self.state_path} has format {state.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
+        check_checkpoint(self.state_path, state)
         return state
+
+
+def check_checkpoint(path: str, state: dict[str, Any]) -> None:
+    """The checkpoint's own fields: a known job state, a history, whole-number counters."""
+    _expect(path, state, "state", str)
+    if state["state"] not in JOB_STATES:
+        raise StateError(f"{path}: job state {state['state']!r} is not one of {', '.join(JOB_STATES)}")
+    _expect(path, state, "message", str, required=False)
+    _expect(path, state, "history", dict)
+    method = _expect(path, state, "method", dict)
+    counters = {}
+    for key in ("iteration", "evaluations", "budget"):
+        value = method.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise StateError(f"{path}: the method's {key!r} must be a whole number >= 0, got {value!r}")
+        counters[key] = value
+    if counters["iteration"] > counters["evaluations"]:
+        raise StateError(f"{path}: {counters['iteration']} iterations cannot take {counters['evaluations']} renders")
+
+
+def check_counters(path: str, method, budget: int) -> None:
+    """A loaded method's counters against its job's budget (load_state_dict took them from the file)."""
+    if method.budget != budget or not 0 <= method.iteration <= method.evaluations <= budget:
+        raise StateError(
+            f"{path}: iteration {method.iteration}, {method.evaluations} renders of a budget of {method.budget} "
+            f"do not fit the job (budget {budget}); the checkpoint is damaged or not this job's"
+        )
+
+
+def _expect(path: str, tree: dict[str, Any], key: str, types, required: bool = True):
+    if key not in tree:
+        if required:
+            raise StateError(f"{path} has no {key!r} (a damaged or foreign file)")
+        return None
+    if not isinstance(tree[key], types):
+        raise StateError(f"{path}: {key!r} has the wrong type ({type(tree[key]).__name__})")
+    return tree[key]

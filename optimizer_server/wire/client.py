@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,14 +36,21 @@ class OptimizerClient:
         address: str = DEFAULT_ADDRESS,
         *,
         keys: CurveKeys | None = None,
+        insecure: bool | None = None,
         timeout_s: float = 10.0,
         context: zmq.Context | None = None,
+        alive: Callable[[], bool] | None = None,
     ):
-        """``timeout_s``: how long the server may stay silent before ServerUnavailableError."""
+        """``timeout_s``: how long the server may stay silent before ServerUnavailableError.
+        ``keys``: CurveZMQ keys; on loopback, None means this user's local keys (``insecure``:
+        none, for a server started with --insecure-loopback). ``alive``: for a server process this
+        caller started, whether it still runs; waits end at once with ServerUnavailableError when
+        it does not."""
         self.address = address
         self.timeout_s = float(timeout_s)
+        self._alive = alive
         self._context = context or zmq.Context.instance()
-        self._socket, self._watcher = connect_dealer(self._context, address, keys=keys)
+        self._socket, self._watcher = connect_dealer(self._context, address, keys=keys, insecure=insecure)
         self._seq = 0
         self._events: dict[str, deque[Message]] = {}
 
@@ -202,6 +209,8 @@ class OptimizerClient:
 
     def _recv(self, timeout_s: float) -> Message | None:
         self._watcher.check()
+        if self._alive is not None and not self._alive():
+            raise ServerUnavailableError(f"the server process behind {self.address} has exited")
         if not self._socket.poll(int(1000 * timeout_s)):
             self._watcher.check()
             return None

@@ -195,7 +195,8 @@ def decode(frames: Sequence[Any], *, limits: Limits = DEFAULT_LIMITS, accept: Se
     if not isinstance(header, dict):
         raise ProtocolError(f"header must be a JSON object, got {type(header).__name__}")
     version = header.get("v")
-    if version != PROTOCOL_VERSION:
+    # `true == 1` and `1.0 == 1` in Python: only the JSON integer 1 is version 1.
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise ProtocolError(
             f"protocol version {version!r} is not supported; this end speaks version "
             f"{PROTOCOL_VERSION} (update the client/worker or the server so they match)",

@@ -87,6 +87,11 @@ class ParamSpec:
             raise ConfigError(
                 f"parameter {self.name!r}: needs lo < hi, got lo={self.lo:g}, hi={self.hi:g}; swap or widen them"
             )
+        if not math.isfinite(self.hi - self.lo):
+            raise ConfigError(
+                f"parameter {self.name!r}: the range hi - lo = {self.hi:g} - ({self.lo:g}) overflows; "
+                "give bounds that the parameter can actually take"
+            )
         if self.kind == "int" and (self.lo != round(self.lo) or self.hi != round(self.hi)):
             raise ConfigError(
                 f"parameter {self.name!r}: int bounds must be whole numbers, got [{self.lo:g}, {self.hi:g}]"

@@ -60,6 +60,7 @@ class WorkerLoop:
         capabilities: dict[str, Any] | None = None,
         heartbeat_interval_s: float = 0.5,
         keys: CurveKeys | None = None,
+        insecure: bool | None = None,
         name: str | None = None,
         context: zmq.Context | None = None,
     ):
@@ -72,6 +73,7 @@ class WorkerLoop:
         self.capabilities = caps
         self.heartbeat_interval_s = float(heartbeat_interval_s)
         self.keys = keys
+        self.insecure = insecure  # None: $ZEROGRADS_INSECURE_LOOPBACK (see transport.keys_for)
         self.renders_done = 0
         self._context = context or zmq.Context.instance()
         self._stop = threading.Event()
@@ -159,7 +161,7 @@ class WorkerLoop:
 
     # --- I/O thread ---------------------------------------------------------------------------
     def _io_main(self) -> None:
-        dealer, watcher = connect_dealer(self._context, self.address, keys=self.keys)
+        dealer, watcher = connect_dealer(self._context, self.address, keys=self.keys, insecure=self.insecure)
         pipe = self._context.socket(zmq.PAIR)
         pipe.linger = 0
         pipe.connect(self._pipe_address)

@@ -20,10 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("blender") is None or shutil.which("Xvfb") is None,
-    reason="needs a Blender executable and Xvfb on PATH (Debian: make gui-deps)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("blender") is None or shutil.which("Xvfb") is None,
+        reason="needs a Blender executable and Xvfb on PATH (Debian: make gui-deps)",
+    ),
+]
 
 
 def test_panel_draws_without_error_and_is_screenshot(tmp_path):

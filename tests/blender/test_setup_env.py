@@ -24,6 +24,7 @@ def test_requirements_are_the_servers_dependencies():
     assert setup_env.check_code(["torch==2.13.0", "pyzmq>=25"]) == "import torch; import zmq; print('zerograds-env-ok')"
 
 
+@pytest.mark.slow
 def test_setup_builds_a_checked_environment_and_reports_progress(tmp_path):
     """A real venv from this Python and a real pip install (one small package, not torch)."""
     folder = str(tmp_path / "env")
@@ -38,6 +39,7 @@ def test_setup_builds_a_checked_environment_and_reports_progress(tmp_path):
     assert subprocess.run([python, "-c", "import cma"], timeout=60).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_failed_setup_says_what_failed_and_is_not_ready(tmp_path):
     folder = str(tmp_path / "env")
     job = setup_env.SetupJob(folder, requirements=["zerograds-no-such-package-for-sure"]).start()

@@ -10,12 +10,15 @@ from scenes import task as task_module
 
 
 def test_registry_holds_both_papers_tasks_at_both_sizes():
-    assert set(tasks.PRDPT_TASKS) | set(tasks.ZEROGRADS_TASKS) == set(tasks.TASK_NAMES)
+    assert set(tasks.PRDPT_TASKS) | set(tasks.ZEROGRADS_TASKS) | set(tasks.HIGHDIM_TASKS) == set(tasks.TASK_NAMES)
+    for name in tasks.HIGHDIM_TASKS:  # array blocks: the ci size is smaller, the default method auto
+        ci, full = tasks.load(name, "ci"), tasks.load(name, "full")
+        assert ci.n <= full.n and ci.default_method == "auto"
     for name in tasks.ZEROGRADS_TASKS:
         ci, full = tasks.load(name, "ci"), tasks.load(name, "full")
         assert full.n == tasks.load(name).n  # the script's TASK is the full size
         assert (ci.size, full.size) == ("ci", "full") and ci.n <= full.n
-        assert ci.paper is None and ci.zerograds.preset and ci.default_method == "zerograds"
+        assert ci.paper is None and ci.zerograds.preset and ci.default_method == "zerograds:paper"
     assert tasks.load("cup", "ci") is tasks.load("cup")  # one size: size is ignored
     with pytest.raises(ValueError, match="size must be one of"):
         tasks.load("zg_led", "huge")
@@ -28,7 +31,9 @@ def test_every_registered_task_builds_and_its_job_validates(built_scenes, name):
     task = tasks.load(name, "ci")
     assert (built_scenes / f"{name}.blend").stat().st_size > 10_000
     job = jobfile.load(str(built_scenes / f"{name}.toml"))
-    assert job.method == task.default_method and job.preset == task.preset_for(task.default_method)
+    # the default row: the paper's method with its per-task preset (scenes/configs.py)
+    method = task.default_method.split(":")[0]
+    assert job.method == method and job.preset == task.preset_for(method)
     assert job.budget == task.budget and job.frame == task.frame
     assert [p.name for p in job.params] == [p.name for p in task.params]
     assert job.target_values == {p.name: pytest.approx(p.target) for p in task.params}
@@ -49,7 +54,7 @@ def test_link_parameters_and_frame_reach_job_and_worker_references():
     data = tomllib.loads(task_module.job_text(gravity, "g.blend", method="fd", budget=20))
     assert data["render"]["frame"] == 40 and data["method"] == {"name": "fd", "budget": 20, "seed": 0}
     data = tomllib.loads(task_module.job_text(graph, "n.blend"))
-    assert data["method"]["preset"] == "node_graph" and "kind" not in data["params"][0]
+    assert data["method"]["name"] == "zerograds:node_graph" and "kind" not in data["params"][0]
     assert "min" not in data["params"][0] and data["target"]["values"][link.name] == int(link.target)
 
 

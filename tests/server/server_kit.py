@@ -16,6 +16,7 @@ from optimizer_server.cli_serve import READY_LINE
 from optimizer_server.server import OptimizerServer, ServerConfig
 from optimizer_server.wire import protocol
 from optimizer_server.wire.space import ParamSpec, Space
+from optimizer_server.wire.transport import keys_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = sys.executable
@@ -114,10 +115,15 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: str
 class RawPeer:
     """A bare DEALER socket for sending hand-made (malformed) frames to the server."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, keys=None, routing_id: bytes | None = None):
         self.context = zmq.Context.instance()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.linger = 0
+        keys = keys_for(endpoint, keys)  # on loopback: this user's local keys, as every local client
+        if keys is not None:
+            keys.apply(self.socket)
+        if routing_id is not None:
+            self.socket.setsockopt(zmq.ROUTING_ID, routing_id)
         self.socket.connect(endpoint)
         self.seq = 0
 

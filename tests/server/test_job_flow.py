@@ -174,3 +174,27 @@ def test_space_can_be_given_as_plain_dicts(start_server, start_workers):
     with OptimizerClient(server.endpoint) as client:
         result = client.submit(**disc_job(space=DISC_SPACE.to_dict()["params"], budget=12)).wait(timeout_s=30)
     assert result["state"] == "finished"
+
+
+def test_a_job_stops_early_only_when_a_render_matches_and_every_job_ends_with_a_verdict(start_server, start_workers):
+    """The disc renderer has no noise (floor 0): a job whose start renders like the target stops at
+    once, matched; one that cannot get there spends its whole budget and says it did not match. An
+    image target gets its noise floor from two renders of the answer."""
+    server = start_server()
+    start_workers(server.endpoint, 1)
+    with OptimizerClient(server.endpoint) as client:
+        found = client.submit(**disc_job(method="auto", budget=200, start=TARGET)).wait(timeout_s=60)
+        assert found["verdict"]["matched"] and found["evaluations"] < 200, found
+        assert found["best"] == pytest.approx(TARGET)
+
+        far = {"cx": 0.05, "cy": 0.95}  # the disc cannot reach its target in 24 renders from here
+        lost = client.submit(**disc_job(method="cmaes", budget=24, start=far, options={"sigma0": 0.01}))
+        result = lost.wait(timeout_s=60)
+        assert result["evaluations"] == 24 and not result["verdict"]["matched"]
+        assert result["message"].startswith("not matched: best loss")
+
+        target = DiscTask(size=24).render(np.array([[TARGET["cx"], TARGET["cy"]]]))[0]
+        pictured = client.submit(
+            **{**disc_job(method="auto", budget=200, start=TARGET), "target_values": None, "target_image": target}
+        ).wait(timeout_s=60)
+        assert pictured["verdict"]["matched"] and pictured["noise_floor"] == 0.0

@@ -62,6 +62,7 @@ class FakeJob:
     """Just what the planner reads from a job."""
 
     def __init__(self, pending, requires=None):
+        self.id = "fake-job"
         self.batch = type("Batch", (), {"unassigned": list(range(pending))})()
         self.config = type("Config", (), {"requires": requires or {}})()
 

@@ -107,7 +107,7 @@ def test_failed_write_rolls_back_every_parameter(graph_scene):
 
 def test_job_file_link_entries(tmp_path):
     blend = tmp_path / "s.blend"
-    blend.write_bytes(b"")
+    blend.write_bytes(b"BLENDER-v404")  # parsed, never opened: a job file checks only its first bytes
     base = 'blend = "s.blend"\n[target]\nvalues = { l = 1 }\n[method]\nname = "zerograds"\nbudget = 4\n'
     good = (
         '[[params]]\nname = "l"\npath = \'materials["M"].node_tree\'\nfrom_node = "N"\nfrom_socket = "Color"\n'
