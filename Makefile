@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv gui-deps demo demo-disc test test-fast test-core bench-core bench-efficiency bench-server bench-render addon clean \
+.PHONY: all venv gui-deps demo demo-disc demo-texture test test-fast test-core bench-core bench-efficiency bench-server bench-render bench-quick-highdim addon clean \
 	scenes bench-quick bench-quick-zerograds bench bench-texture-size bench-chaos
 
 all: test
@@ -41,6 +41,12 @@ demo: $(STAMP)
 demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
 
+# TEXTURE at ci size: a 64×64×3 albedo texture fitted to a target picture with Cycles renders (auto);
+# before/after/target pictures in out/demo-texture/hd_texture_output (initial.png, final.png, target.png).
+demo-texture: $(STAMP)
+	$(PY) -m scenes.hd_texture --size ci --budget 600 --out out/demo-texture
+	$(PY) -m optimizer_server run out/demo-texture/hd_texture.toml
+
 test: $(STAMP) gui-deps
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 	$(PY) -m pytest -q
@@ -68,6 +74,11 @@ bench-server: $(STAMP)
 
 bench-render: $(STAMP)
 	$(PY) -m benchmarks.bench_render
+
+# The array tasks (TEXTURE, MESH, CAUSTIC heightfield) at ci size, one seed, every method that runs:
+# docs/results-highdim.md.
+bench-quick-highdim: $(STAMP)
+	$(PY) -m benchmarks.scene_bench --profile quick --tasks highdim --seeds 0 --report docs/results.md
 
 # Ten minutes of worker kills/stops, server kills (supervised resume), gateway aborts, routing-id
 # attacks and a fuzzing peer; then the same jobs undisturbed: every final x must be identical

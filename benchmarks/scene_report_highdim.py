@@ -118,9 +118,12 @@ def _acceptance(task: str, summary: dict) -> str:
         faster = all(
             s["reach"] is None or (auto["reach"] is not None and auto["reach"] < s["reach"]) for s in others.values()
         )
+        head = f"block error {auto['block']:.3g} of the start's (goal ≤ {level}): **{'met' if met else 'not met'}**; "
+        if not others:
+            return head + f"auto reached it in {_fmt(auto['reach'])} renders (no other method ran)"
         return (
-            f"block error {auto['block']:.3g} of the start's (goal ≤ {level}): **{'met' if met else 'not met'}**; "
-            f"auto reached it in {_fmt(auto['reach'])} renders, "
+            head
+            + f"auto reached it in {_fmt(auto['reach'])} renders, "
             + ", ".join(f"{m} in {_fmt(s['reach'])}" for m, s in others.items())
             + f": **{'fewer than every other' if faster and met else 'not fewer than every other'}**"
         )

@@ -216,7 +216,8 @@ def _optimise(job, prepared, target, mask, say, server_python: str = "", resume:
         )
         job_id = run.start(**args, resume=resume)
         say(
-            f"  job {job_id}: {job.method}, {len(prepared.refs)} parameters, budget {job.budget} renders, "
+            f"  job {job_id}: {job.method}, {len(prepared.refs)} parameter(s) ({prepared.space.n:,} values), "
+            f"budget {job.budget} renders, "
             f"{job.workers} worker(s), server {run.address}"
         )
         while not run.finished:

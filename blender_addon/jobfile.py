@@ -82,6 +82,8 @@ from optimizer_server.wire.space import KINDS
 
 from ._deps import ConfigError
 from .datapath import DataPathError, check_render_path
+from .jobfile_files import JobFileError, array_file, check_blend_file, existing, output_folder
+from .jobfile_files import fail as _fail
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
@@ -93,10 +95,6 @@ _KNOWN = {
 }
 _JOB_KINDS = (*KINDS, "link")  # "link": what older job files write for a link parameter (a bool)
 _PATH_HINT = """a data path such as 'objects["Sphere"].location'"""
-
-
-class JobFileError(ConfigError):
-    """A job file that cannot be run; the message names the key and the problem."""
 
 
 @dataclass
@@ -122,10 +120,6 @@ class JobFile:
     workers: int = 1
     threads: int | None = None
     address: str | None = None
-
-
-def _fail(where: str, problem: str) -> JobFileError:
-    return JobFileError(f"{where}: {problem}")
 
 
 def _check_keys(table: dict[str, Any], section: str, where: str) -> None:
@@ -204,9 +198,9 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     blend = os.path.normpath(os.path.join(base, blend))
     if not os.path.isfile(blend):
         raise _fail(name, f"'blend' = {data['blend']!r}: no such file ({blend})")
-    _check_blend_file(blend, data["blend"], name)
+    check_blend_file(blend, data["blend"], name)
     default_out = os.path.splitext(name)[0] + "_output"
-    output = _output_folder(base, _get(data, "output", (str,), name, default_out), name, allow_output_outside)
+    output = output_folder(base, _get(data, "output", (str,), name, default_out), name, allow_output_outside)
     job = JobFile(path=os.path.abspath(path), blend=blend, output=output)
     _parse_render(job, _get(data, "render", (dict,), name, {}))
     job.params = _parse_params(data.get("params"), name)
@@ -326,12 +320,12 @@ def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
             raise _fail("[target] values", f"must name every parameter once: missing {missing}, unknown {unknown}")
         blocks = {ref.name for ref in job.params if ref.array is not None}
         job.target_values = {
-            k: _array_file(base, v, k) if k in blocks and isinstance(v, str) else v for k, v in values.items()
+            k: array_file(base, v, k) if k in blocks and isinstance(v, str) else v for k, v in values.items()
         }
     else:
-        job.target_image = _existing(base, _get(target, "image", (str,), "[target]"), "[target] image")
+        job.target_image = existing(base, _get(target, "image", (str,), "[target]"), "[target] image")
     if "mask" in target:
-        job.mask = _existing(base, _get(target, "mask", (str,), "[target]"), "[target] mask")
+        job.mask = existing(base, _get(target, "mask", (str,), "[target]"), "[target] mask")
     job.target_seed = _get(
         target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0, what="must be 0 or more"
     )
@@ -354,56 +348,11 @@ def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
     _check_method(job)
 
 
-def _array_file(base: str, relative: str, name: str):
-    """An array block's target values from a .npy file (numbers only: never unpickled)."""
-    import numpy as np
-
-    where = f"[target] values.{name}"
-    path = _existing(base, relative, where)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise _fail(where, f"{relative!r} is not a .npy file of numbers: {exc}") from None
-
-
-# What .blend files start with: plain, gzip-compressed (Blender < 3.0) and zstd-compressed (3.0+).
-_BLEND_MAGIC = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
-
-
-def _check_blend_file(blend: str, given: str, where: str) -> None:
-    with open(blend, "rb") as f:
-        head = f.read(8)
-    if not head.startswith(_BLEND_MAGIC):
-        raise _fail(where, f"'blend' = {given!r} is not a Blender file ({blend}); give a .blend saved by Blender")
-
-
-def _output_folder(base: str, given: str, where: str, allow_outside: bool) -> str:
-    """The output folder: inside the job file's folder (or anywhere with allow_outside), not a file."""
-    output = os.path.normpath(os.path.join(base, given))
-    inside = os.path.commonpath([os.path.realpath(output), os.path.realpath(base)]) == os.path.realpath(base)
-    if not inside and not allow_outside:
-        raise _fail(
-            where,
-            f"'output' = {given!r} is outside the job file's folder ({output}); name a folder inside it, "
-            "or pass --allow-output-outside to `python -m optimizer_server run`",
-        )
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise _fail(where, f"'output' = {given!r} names an existing file ({output}); name a folder (it is created)")
-    return output
-
-
 def _render_path(path: str, where: str) -> str:
     try:
         check_render_path(path)
     except DataPathError as exc:
         raise _fail(where, f"'path': {exc}") from None
-    return path
-
-
-def _existing(base: str, relative: str, where: str) -> str:
-    path = os.path.normpath(os.path.join(base, relative))
-    if not os.path.isfile(path):
-        raise _fail(where, f"{relative!r}: no such file ({path})")
     return path
 
 
