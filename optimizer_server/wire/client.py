@@ -13,6 +13,7 @@ one thread.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -313,11 +314,28 @@ def _json_values(named: dict[str, Any], what: str) -> dict[str, Any]:
     return out
 
 
+def _big_block_names(space: Any) -> set[str]:
+    """The blocks too big to spell out in JSON, read from the specs alone: a space the server will
+    refuse as too large (billions of values) must not be allocated here first."""
+    if isinstance(space, Space):
+        return {s.name for s in space.specs if s.size > layout.BRIEF_ABOVE}
+    names = set()
+    for spec in _space_dict(space).get("params", []):
+        shape = spec.get("shape") or () if isinstance(spec, dict) else ()
+        try:
+            size = math.prod(int(v) for v in shape)
+        except (TypeError, ValueError):  # a malformed spec: the server names the problem
+            continue
+        if size > layout.BRIEF_ABOVE:
+            names.add(spec.get("name"))
+    return names
+
+
 def _values_into(arrays: list, frame: str, space: Any, named: dict[str, Any]) -> dict[str, Any]:
-    """Values by name for the body; when the space has big array blocks, {} and one vector frame instead."""
-    space_obj = space if isinstance(space, Space) else Space.from_dict(_space_dict(space))
-    if not space_obj.has_big_blocks:
+    """Values by name for the body; when they hold a big array block, {} and one vector frame instead."""
+    if not _big_block_names(space) & set(named):
         return _json_values(named, frame)
+    space_obj = space if isinstance(space, Space) else Space.from_dict(_space_dict(space))
     arrays.append((frame, space_obj.values_from_named(named)))
     return {}
 
