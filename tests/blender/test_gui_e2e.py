@@ -24,7 +24,7 @@ import time
 import pytest
 
 from benchmarks.gui import steps
-from benchmarks.gui.harness import ARTIFACTS, ROOT, BlenderGUI, blender_version, missing_tools
+from benchmarks.gui.harness import ARTIFACTS, ROOT, BlenderGUI, blender_skip_reason, blender_version
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,30 +32,9 @@ SHOTS = os.path.join(ARTIFACTS, "gui_e2e")
 MANAGED_ENV = os.path.join(ROOT, "out", "managed-env")
 BALL = "objects|Ball|location"
 START, MOVE = (-0.4, 0.0), (0.6, 0.5)  # the captured target; how far G X / G Y move the ball
+SKIP = blender_skip_reason()  # tools, or numpy/pyzmq in Blender's Python
 
-
-def _blender_python_has(modules: str) -> bool:
-    code = f"import {modules}"
-    proc = subprocess.run(
-        ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", code],
-        capture_output=True,
-        timeout=120,
-    )
-    return proc.returncode == 0
-
-
-def _skip_reason() -> str | None:
-    missing = missing_tools()
-    if missing:
-        return f"needs {', '.join(missing)} (Debian: make gui-deps)"
-    if not _blender_python_has("numpy, zmq"):
-        return (
-            "Blender's Python lacks numpy or pyzmq (Debian: apt-get install python3-numpy python3-zmq; make gui-deps)"
-        )
-    return None
-
-
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=str(SKIP))]
 
 
 @pytest.fixture()
