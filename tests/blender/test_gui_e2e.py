@@ -77,9 +77,14 @@ def _build_zip(folder) -> str:
 def shot(gui, name: str) -> None:
     """A screenshot kept as an artifact, and the moment it was taken (timings.json)."""
     gui.screenshot(os.path.join(SHOTS, f"{name}.png"))
+    mark(name, time.time())
+
+
+def mark(name: str, when: float) -> None:
+    """A moment of the run in tests/artifacts/gui_e2e/timings.json (recorded, never asserted)."""
     path = os.path.join(SHOTS, "timings.json")
     times = json.load(open(path)) if os.path.exists(path) else {}
-    times[name] = round(time.time(), 2)
+    times[name] = round(when, 2)
     with open(path, "w") as f:
         json.dump(times, f, indent=1)
 
@@ -143,8 +148,10 @@ def _capture_and_move(gui, sidebar) -> list[float]:
     return moved
 
 
-def _run_pause_and_finish(gui, sidebar) -> tuple[int, int]:
-    _optimize(gui, sidebar)
+def _run_pause_and_finish(gui, sidebar, moved) -> tuple[int, int]:
+    mark("optimize-click", _optimize(gui, sidebar))
+    changed = gui.wait(lambda s: s if s["values"][BALL] != moved else None, 300, "the first change in the scene")
+    mark("first-viewport-change", changed["time"])  # as the observer saw it (every 0.15 s)
     gui.wait(lambda s: s["addon"]["session"]["evaluations"] > 0, 300, "the first renders")
     shot(gui, "04-running")
     # Pause and Resume: [Pause | Cancel] under the progress line; each acts on its first click.
@@ -183,7 +190,7 @@ def _cancel_at_start_then_kill_blender_mid_run(gui, sidebar, moved, pause_button
 def test_install_right_click_capture_optimize_keep_undo(gui, tmp_path):
     sidebar = _install_and_pick_parameters(gui, tmp_path)
     moved = _capture_and_move(gui, sidebar)
-    pause_button = _run_pause_and_finish(gui, sidebar)
+    pause_button = _run_pause_and_finish(gui, sidebar, moved)
 
     steps.keep_best(gui, sidebar)
     kept = gui.wait(lambda s: s["addon"]["session"] is None and s["values"][BALL], 10, "Keep")
