@@ -81,6 +81,9 @@ def test_optimize_streams_values_into_the_scene_and_keeps_the_result(addon, tiny
     assert len(seen) > 3, "the scene was not updated live while optimising"
     assert session.evaluations == 48 and len(session.losses) >= 5
     assert "finished" in session.status_text().lower()
+    # the server's verdict, shown in words in the panel: the loss of the answer against the target's noise
+    assert session.verdict is not None and session.verdict.noise_floor > 0
+    assert session.verdict.headline()[0] in ("Matches the target", "Target not reached")
     assert bpy.ops.zerograds.keep() == {"FINISHED"}
     assert sessions.current() is None
     assert ball.location[0] == pytest.approx(scene_kit.TINY_TARGET, abs=0.05)
