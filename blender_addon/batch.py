@@ -5,11 +5,12 @@
 sys.exit(batch.main())" -- JOB.toml
 
 Writes to the job's output folder: result.json (x: name → value, the optimiser's final estimate;
-loss: image MSE of its render against the target; evaluations; history), initial.png, target.png,
-final.png, loss.png and optimised.blend. An array parameter's values go to ``x_<name>.npy`` (and an
-image's to ``x_<name>.png`` too); result.json names the file, the shape and the range. The job-file
-format is documented in ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the
-optimizer itself runs in a separate, supervised server process started with a Python that has torch
+loss: image MSE of its render against the target; verdict: whether it matched the target within
+the target's render noise; evaluations; history), initial.png, target.png, final.png, loss.png and
+optimised.blend. An array parameter's values go to ``x_<name>.npy`` (and an image's to
+``x_<name>.png`` too); result.json names the file, the shape and the range. The job-file format is
+documented in ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer
+itself runs in a separate, supervised server process started with a Python that has torch
 (``--server-python``, else $ZEROGRADS_PYTHON, else this Python / python3) — inside `blender -b`, set
 one of the first two.
 """
@@ -104,8 +105,10 @@ def run_job(
     if result["state"] == "failed":
         raise ZeroGradsError(f"the optimisation failed: {result['message']} (logs in {run.work_dir})")
     # The result is the optimiser's estimate θ (what the papers report); the single best sample
-    # it rendered is kept too, but one lucky noisy render is a worse estimate.
-    x = result["current"]
+    # it rendered is kept too, but one lucky noisy render is a worse estimate, unless the run stopped
+    # because that sample matched the target (the verdict rendered it again to say so).
+    verdict = result.get("verdict")
+    x = result["best"] if verdict and verdict["matched"] and result.get("best") else result["current"]
     final = _final_picture(job, prepared, x)
     _write_loss_plot(os.path.join(job.output, "loss.png"), history, job.method)
     out = {
@@ -115,6 +118,7 @@ def run_job(
         "x": _plain(x, job.output, "x_"),
         "loss": ImageLoss(target, mask).loss(final),
         "best_sample": {"x": _plain(result.get("best"), job.output, "best_"), "loss": result.get("best_loss")},
+        "verdict": verdict,
         "evaluations": result["evaluations"],
         "iterations": result["iteration"],
         "start": _plain(prepared.start_named(), job.output, "start_"),
@@ -126,9 +130,11 @@ def run_job(
     }
     with open(os.path.join(job.output, "result.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, indent=1)
+    said = verdict["text"] if verdict else "no verdict (cancelled before the answer was rendered)"
     say(
         f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
-        f"x = {short_values(x, limit=len(x))}\n  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
+        f"x = {short_values(x, limit=len(x))}\n  {said}\n"
+        f"  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
         f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
     )
     return out

@@ -88,7 +88,12 @@ class VIEW3D_PT_zerograds(_Panel, bpy.types.Panel):
         elif run.has_result:
             col = box.column(align=True)
             col.label(text=run.status_text(), icon="CHECKMARK")
-            col.label(text=f"best loss {run.best_loss or 0:.2g}", icon="BLANK1")
+            if run.verdict is not None:  # in words: found the target or not
+                headline, detail = run.verdict.headline()
+                col.label(text=headline, icon="CHECKMARK" if run.verdict.matched else "ERROR")
+                col.label(text=detail, icon="BLANK1")
+            else:
+                col.label(text=f"best loss {run.best_loss or 0:.2g}", icon="BLANK1")
             row = box.row()
             row.scale_y = 1.3
             row.operator("zerograds.keep", text="Keep Best Render", icon="CHECKMARK").which = "BEST"

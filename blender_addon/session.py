@@ -30,6 +30,7 @@ import bpy
 from optimizer_server.wire import layout
 from optimizer_server.wire.progress import EtaClock, format_progress
 from optimizer_server.wire.transport import is_loopback
+from optimizer_server.wire.verdict import Verdict
 
 from . import api, local_server, lossview, params, prepare, targets, worker_processes
 from ._deps import ZeroGradsError
@@ -104,6 +105,7 @@ class OptimizeSession:
         self.best_loss: float | None = None
         self.latest: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
+        self.verdict: Verdict | None = None  # did the result render like the target? (the server's judgement)
         self.paused = self.cancelling = self.done = False
         self.touched_scene = False  # values of ours were written: only then is there anything to keep or revert
         self.error: str | None = None
@@ -275,13 +277,16 @@ class OptimizeSession:
             self._cancelled_before_start()
             return
         self.best_loss = self.result.get("best_loss", self.best_loss)
+        verdict = self.result.get("verdict")  # absent when the run was cancelled before the answer's render
+        self.verdict = None if verdict is None else Verdict.from_dict(verdict)
         shown = self._usable(self.result.get("best") or self.result.get("current"))
         if shown and (self.touched_scene or state != "cancelled"):
             self._show(shown)  # what Keep gives: the best render
         lossview.update(self.best_losses, self.run.work_dir)
         bpy.app.timers.register(lambda: self._redraw(), first_interval=0.5)  # the new curve's icon, once loaded
         if self.touched_scene:
-            report("INFO", f"ZeroGrads {state}: best render loss {self.best_loss or 0:.4g}; Keep or Revert")
+            said = self.verdict.text() if self.verdict else f"best render loss {self.best_loss or 0:.4g}"
+            report("INFO", f"ZeroGrads {state}: {said}; Keep or Revert")
         self._redraw()
 
     def fail(self, message: str) -> None:

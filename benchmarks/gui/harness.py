@@ -16,6 +16,7 @@ reads it to find areas and to check results, and drives Blender only with input 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -33,6 +34,25 @@ SCREEN = (1280, 800)
 
 def missing_tools() -> list[str]:
     return [t for t in ("blender", "Xvfb", "xdotool", "import") if shutil.which(t) is None]
+
+
+@functools.cache
+def blender_skip_reason(blender: str = "blender", window: bool = True) -> str | None:
+    """Why a test that runs ``blender`` (with a window under Xvfb, or in the background) cannot run
+    here, or None: a tool missing, or Blender's Python lacking numpy or pyzmq (Debian's does until
+    ``apt-get install python3-numpy python3-zmq``; ``make gui-deps`` installs both)."""
+    missing = missing_tools() if window else [t for t in (blender,) if shutil.which(t) is None]
+    if missing:
+        return f"needs {', '.join(missing)} on PATH (Debian: make gui-deps)"
+    probe = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", "import numpy, zmq"]
+    try:
+        proc = subprocess.run(probe, capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return f"{blender} -b did not finish within 120 s"
+    if proc.returncode != 0:
+        fix = "Debian: apt-get install python3-numpy python3-zmq, or make gui-deps"
+        return f"{blender}'s Python lacks numpy or pyzmq ({fix})"
+    return None
 
 
 def blender_version(blender: str = "blender") -> tuple[int, int]:
@@ -217,6 +237,12 @@ class BlenderGUI:
                 return json.load(f)
         except (OSError, ValueError):
             return {}
+
+    def state_after(self, sent: float, timeout_s: float = 10.0) -> dict:
+        """The first state the probe wrote after ``sent`` (time.time()) plus a margin: what Blender
+        shows once it handled the input sent before then. Under load the probe's timer runs late,
+        and an older state would show the clipboard of a field the mouse has already left."""
+        return self.wait(lambda s: s if s.get("time", 0) > sent + 0.05 else None, timeout_s, "a fresh state")
 
     def wait(self, predicate: Callable[[dict], object], timeout_s: float = 30.0, what: str = "a condition"):
         """Poll the state until ``predicate(state)`` is truthy; returns that value."""

@@ -195,7 +195,7 @@ def find_field(
     for y in range(region[1] + start, region[1] + min(stop, region[3]), step):
         gui.move(x, y)
         gui.key("ctrl+shift+alt+c", pause_s=0.3)
-        if gui.state().get("clipboard") == wanted:
+        if gui.state_after(time.time()).get("clipboard") == wanted:
             return x, y
     raise AssertionError(f"no field {wanted} in region {region}; last clipboard {gui.state().get('clipboard')!r}")
 
@@ -220,7 +220,7 @@ def scan_panel(gui: BlenderGUI, region: list[int], start: int = 8, stop: int | N
     for y in range(region[1] + start, region[1] + (stop or region[3]), step):
         gui.move(x, y)
         gui.key("ctrl+shift+c", pause_s=0.3)
-        text = gui.state().get("clipboard")
+        text = gui.state_after(time.time()).get("clipboard")
         if text != last and text not in found:
             found[text] = y
         last = text
@@ -264,7 +264,7 @@ def capture_target(gui: BlenderGUI, sidebar: list[int]) -> None:
     for y in range(sidebar[1] + 120, sidebar[1] + sidebar[3] - 40, 10):
         gui.move(x, y)
         gui.key("ctrl+shift+c", pause_s=0.3)
-        if gui.state().get("clipboard") == "zerograds.target_source":
+        if gui.state_after(time.time()).get("clipboard") == "zerograds.target_source":
             switch = y
             break
     assert switch is not None, "no Target switch in the panel"

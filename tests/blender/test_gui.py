@@ -9,12 +9,11 @@ Debian's Blender lacks (numpy, pyzmq) is missing: ``make gui-deps`` installs the
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from benchmarks.gui.harness import run_in_window
+from benchmarks.gui.harness import blender_skip_reason, run_in_window
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -22,10 +21,7 @@ ARTIFACTS = os.path.join(ROOT, "tests", "artifacts")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("blender") is None or shutil.which("Xvfb") is None,
-        reason="needs a Blender executable and Xvfb on PATH (Debian: make gui-deps)",
-    ),
+    pytest.mark.skipif(blender_skip_reason() is not None, reason=str(blender_skip_reason())),
 ]
 
 
