@@ -46,6 +46,11 @@ _MAX_BLOCK = 4  # arrays larger than this search element by element (a texture, 
 _RECHECK = 8  # a noise-free renderer's incumbent is still re-rendered every this many iterations
 
 
+def _whole_rounds(count: int, parallel: int) -> int:
+    """``count`` rounded up to whole rounds over ``parallel`` workers."""
+    return parallel * math.ceil(count / parallel)
+
+
 @dataclass
 class BlockwiseOptions(CommonOptions):
     global_share: float = 0.05
@@ -115,6 +120,7 @@ class Blockwise(Method):
         self.like = [
             (a, b) for a in range(count) for b in range(a + 1, count) if kinds[a] is not None and kinds[a] == kinds[b]
         ]
+        self._plan_base = None  # what the plan of the next iteration started from (for a re-plan)
         self._plan = self._design()
 
     # --- what the next batch renders ----------------------------------------------------------------
@@ -127,26 +133,29 @@ class Blockwise(Method):
         return self._plan[0]
 
     def _design(self):
-        """The Sobol design over all parameters, the start first."""
+        """The Sobol design over all parameters, the start first (with k workers: whole rounds over them)."""
         o = self.options
         count = int(min(max(4, o.global_share * self.budget), 5 * self.n, max(1, self.budget // 2)))
+        if self.parallel > 1:
+            count = max(1, min(_whole_rounds(count, self.parallel), self.budget // 2))
         with warnings.catch_warnings():  # scipy: a count that is no power of two loses balance; fine here
             warnings.simplefilter("ignore", UserWarning)
             points = qmc.Sobol(d=self.n, scramble=True, seed=np.random.default_rng([self.seed, 0x5B])).random(count)
         points[0] = self.x0
         return points, np.full(count, -1), np.full(count, _DESIGN)
 
-    def _round(self):
-        """One iteration of the block search: (points, owning block or -1, kind) arrays."""
+    def _round(self, iteration: int):
+        """One iteration of the block search: (points, owning block or -1, kind) arrays. With k workers,
+        more whole-range samples fill the batch to whole rounds over them."""
         o = self.options
-        rng = np.random.default_rng([self.seed, self.iteration, 0xB10C])
+        rng = np.random.default_rng([self.seed, iteration, 0xB10C])
         points, owners, kinds = [], [], []
 
         def add(point, owner, kind):
             points.append(point), owners.append(owner), kinds.append(kind)
 
         # the incumbent again, for paired comparisons; a noise-free renderer needs that only now and then
-        if not self.noise_free or self.iteration % _RECHECK == 0:
+        if not self.noise_free or iteration % _RECHECK == 0:
             add(self.incumbent, -1, _INCUMBENT)
 
         if self.combo is not None:
@@ -173,7 +182,65 @@ class Blockwise(Method):
         for j in self._subset(room):
             for point, kind in self._block_samples(j, rng):
                 add(point, j, kind)
+        if self.parallel > 1:
+            for point, j, kind in self._more_samples(_whole_rounds(len(points), self.parallel) - len(points), rng):
+                add(point, j, kind)
         return np.array(points), np.array(owners), np.array(kinds)
+
+    def _more_samples(self, count: int, rng):
+        """``count`` more samples for the blocks that are not inert (all when every one is): whole-range
+        ones continuing each block's Sobol stream, and for an active block every other one local, in its
+        box (the global ones cross plateaus, the local ones refine faster)."""
+        live = [j for j, state in enumerate(self.state) if state != INERT] or list(range(len(self.blocks)))
+        share = np.bincount(np.arange(count) % len(live), minlength=len(live))
+        for j, m in zip(live, share):
+            block = self.blocks[j]
+            n_local = int(m) // 2 if self.state[j] == ACTIVE else 0
+            near = self.incumbent[block] + (2.0 * rng.random((n_local, len(block))) - 1.0) * self.radius[j]
+            near = np.abs(near)
+            near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
+            far = self._sobol(j, int(m) - n_local) if int(m) > n_local else np.zeros((0, len(block)))
+            for values, kind in ((far, _GLOBAL), (near, _LOCAL)):
+                for value in values:
+                    point = self.incumbent.copy()
+                    point[block] = value
+                    yield point, j, kind
+
+    def _sobol(self, j: int, count: int) -> np.ndarray:
+        """The next ``count`` points of block j's scrambled Sobol stream over its whole range."""
+        stream = qmc.Sobol(d=len(self.blocks[j]), scramble=True, seed=np.random.default_rng([self.seed, j, 0x5EED]))
+        if self.drawn[j]:  # (scipy refuses to fast-forward by zero)
+            stream.fast_forward(int(self.drawn[j]))
+        self.drawn[j] += count
+        with warnings.catch_warnings():  # a count that is no power of two loses Sobol's balance; fine here
+            warnings.simplefilter("ignore", UserWarning)
+            return stream.random(count)
+
+    def _next_plan(self, left: int):
+        """The next iteration's plan, cut to the renders left (the last iteration spends exactly the
+        budget); what it started from is kept so that a new worker count can re-plan it."""
+        self._plan_base = {
+            "iteration": self.iteration,
+            "left": left,
+            "drawn": self.drawn.copy(),
+            "rotation": self.rotation,
+        }
+        return tuple(a[: max(1, left)] for a in self._round(self.iteration))
+
+    def _parallel_changed(self) -> None:
+        """Re-plan the next batch for the new worker count (the CMA-ES phase keeps its population)."""
+        if self.local is not None or self._plan is None:
+            return
+        if self._plan_base is None:  # no tell yet: the design
+            self._plan = self._design()
+            return
+        base = self._plan_base
+        self.drawn, self.rotation = base["drawn"].copy(), int(base["rotation"])
+        iteration, self.iteration = self.iteration, int(base["iteration"])
+        try:
+            self._plan = self._next_plan(int(base["left"]))
+        finally:
+            self.iteration = iteration
 
     def _samples(self, j: int) -> int:
         """Renders for block j per iteration: 2 + 2 per value (a line needs fewer than a colour), at most
@@ -206,13 +273,7 @@ class Blockwise(Method):
             n_global, n_local = count - 2, 2
         else:
             n_global, n_local = 1, count - 1
-        stream = qmc.Sobol(d=len(block), scramble=True, seed=np.random.default_rng([self.seed, j, 0x5EED]))
-        if self.drawn[j]:  # (scipy refuses to fast-forward by zero)
-            stream.fast_forward(int(self.drawn[j]))
-        self.drawn[j] += n_global
-        with warnings.catch_warnings():  # a count that is no power of two loses Sobol's balance; fine here
-            warnings.simplefilter("ignore", UserWarning)
-            far = stream.random(n_global)
+        far = self._sobol(j, n_global)
         centre = self.incumbent[block]
         near = centre + (2.0 * rng.random((n_local, len(block))) - 1.0) * self.radius[j]
         if n_local and np.any(self.step[block]):
@@ -243,8 +304,7 @@ class Blockwise(Method):
                 self._tell_round(points, owners, kinds, losses, residuals)
             if self.quiet >= self.options.patience:
                 self._start_local(left)
-        # the plan cut to the renders left: the last iteration spends exactly the budget
-        self._plan = tuple(a[: max(1, left)] for a in self._round()) if self.local is None else None
+        self._plan = self._next_plan(left) if self.local is None else None
 
     def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
         o = self.options
@@ -306,7 +366,10 @@ class Blockwise(Method):
 
     def _start_local(self, left: int) -> None:
         """A joint CMA-ES run from the incumbent, its population doubling with every restart."""
-        population = min((4 + int(3 * math.log(self.n))) * 2**self.restarts, left - 1)
+        population = (4 + int(3 * math.log(self.n))) * 2**self.restarts
+        if self.parallel > 1:  # the incumbent and the population in whole rounds over the k workers
+            population = _whole_rounds(population + 1, self.parallel) - 1
+        population = min(population, left - 1)
         if population >= 2:
             sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
             seed = self.seed + 7919 * (self.restarts + 1)
@@ -374,6 +437,7 @@ class Blockwise(Method):
             "restarts": self.restarts,
             "combo": None if self.combo is None else self.combo.copy(),
             "plan": plan,
+            "plan_base": self._plan_base,
             "local": local,
         }
 
@@ -391,6 +455,8 @@ class Blockwise(Method):
         self.combo = None if s["combo"] is None else np.asarray(s["combo"], dtype=np.float64)
         p = s["plan"]
         self._plan = None if p is None else (np.asarray(p["points"]), np.asarray(p["owners"]), np.asarray(p["kinds"]))
+        b = s.get("plan_base")
+        self._plan_base = None if b is None else {**b, "drawn": np.asarray(b["drawn"], dtype=np.int64)}
         self.local = None
         if s["local"] is not None:
             self.local_args = {k: (float(v) if k == "sigma0" else int(v)) for k, v in s["local"]["args"].items()}

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..wire.errors import ConfigError, StateError, TellError
-from .base import CommonOptions, Method
+from .base import CommonOptions, Method, rounds_batch
 from .registry import register
 from .residual_models import EigenModel, KrylovModel
 
@@ -167,7 +167,8 @@ class GaussNewton(Method):
         return cls(self.n, self._capacity(kind, pixels), pixels)
 
     def _batch_size(self) -> int:
-        return self.options.samples
+        # with k workers, a whole number of rounds over them (more probes when k exceeds `samples`)
+        return rounds_batch(self.options.samples, self.parallel, left=self.budget - self.evaluations, least=2)
 
     @property
     def current(self) -> np.ndarray:
@@ -181,7 +182,7 @@ class GaussNewton(Method):
         """(samples - 1, n) offsets around the candidate, mirrored where they would leave the unit cube
         (a clipped probe would waste its parameter); derived from (seed, iteration): no RNG state to save."""
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
-        count = self.options.samples - 1
+        count = self._batch_size() - 1
         eps = rng.standard_normal((count, self.n))
         for grid in self.grids:
             eps[:, grid.offset : grid.offset + grid.size] = smooth_noise(

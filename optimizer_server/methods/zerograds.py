@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..wire.errors import ConfigError
-from .base import CommonOptions, Method
+from .base import CommonOptions, Method, rounds_batch
 from .common import (
     VectorAdam,
     generator_state,
@@ -218,7 +218,10 @@ class ZeroGrads(Method):
         self._widen = 1.0  # σ's factor from flat batches (flat_widen)
 
     def _batch_size(self) -> int:
-        return self.options.samples
+        # with k workers, a whole number of rounds over them (pairs stay whole): a bigger population
+        o = self.options
+        pairs = 2 if o.antithetic and o.local else 1
+        return rounds_batch(o.samples, self.parallel, pairs, left=self.budget - self.evaluations, least=2 * pairs)
 
     @property
     def current(self) -> np.ndarray:
@@ -236,7 +239,10 @@ class ZeroGrads(Method):
         o = self.options
         if not o.anneal:
             return o.sigma
-        return annealed_sigma(o.sigma, o.sigma_min, self.iteration, self.iterations, o.warm_fraction)
+        # progress in renders spent (the iteration count when every batch has `samples`), so a bigger
+        # batch per iteration (more workers) anneals as far per render as the method's own
+        progress = self.evaluations / o.samples
+        return annealed_sigma(o.sigma, o.sigma_min, progress, self.iterations, o.warm_fraction)
 
     def sigma_vector(self) -> torch.Tensor:
         """(n,) per-parameter σ: the scalar σ, raised to `discrete_sigma` value spacings for discrete ones."""
@@ -253,11 +259,12 @@ class ZeroGrads(Method):
     def _ask(self) -> np.ndarray:
         o = self.options
         sigma = self.sigma_vector()
-        shape = (o.samples, self.n)
+        samples = self._batch_size()
+        shape = (samples, self.n)
         if not o.local:
             rho = torch.rand(shape, generator=self.gen, device=self.dev)
         elif o.antithetic:
-            eps = torch.randn((o.samples // 2, self.n), generator=self.gen, device=self.dev) * sigma
+            eps = torch.randn((samples // 2, self.n), generator=self.gen, device=self.dev) * sigma
             rho = torch.cat([self.theta - eps, self.theta + eps])
         else:
             rho = self.theta - torch.randn(shape, generator=self.gen, device=self.dev) * sigma

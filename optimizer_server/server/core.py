@@ -117,7 +117,7 @@ class OptimizerServer(WorkerSide):
                 "or submit the job again to start it over"
             )
         try:
-            job = Job.load(store, self.device, self._emit, self._sends_per_sample())
+            job = Job.load(store, self.device, self._emit, self._sends_per_sample(), self._ready_workers)
         except (StateError, ConfigError) as exc:
             raise StateError(f"cannot resume {store.directory}: {exc}") from exc
         except Exception as exc:  # whatever a damaged file makes the method's loader raise
@@ -325,7 +325,15 @@ class OptimizerServer(WorkerSide):
         if msg.arrays_named("mask"):
             mask = np.array(msg.array("mask"))
         job = Job.create(
-            job_id, config, store, self.device, self._emit, self._sends_per_sample(), target=target, mask=mask
+            job_id,
+            config,
+            store,
+            self.device,
+            self._emit,
+            self._sends_per_sample(),
+            target=target,
+            mask=mask,
+            ready=self._ready_workers,
         )
         try:
             self.access.check_batch(job.method.batch_size, config.method)
