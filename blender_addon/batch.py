@@ -161,12 +161,13 @@ def run_job(
         options["preset"] = job.preset
     run = Run(
         job.blend,
-        worker_count=job.workers,
         address=job.address,
         server_python=server_python,
         work_dir=os.path.join(job.output, "run"),
         threads_per_worker=job.threads,
         resume_hint=f"python -m optimizer_server run {job.path} --resume {{job_dir}}",
+        ship_scene=True,  # the job carries its scene: workers elsewhere fetch it by hash
+        **_workers(job),
     )
     history: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -188,7 +189,7 @@ def run_job(
         )
         say(
             f"  job {job_id}: {job.method}, {len(names)} parameters, budget {job.budget} renders, "
-            f"{job.workers} worker(s), server {run.address}"
+            f"{_describe_workers(job, run)}, server {run.address}"
         )
         while not run.finished:
             if interrupted and interrupted[0] is True:
@@ -241,6 +242,25 @@ def run_job(
         f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
     )
     return out
+
+
+def _workers(job) -> dict[str, Any]:
+    """How many workers, where, on which device: local processes (one per GPU by default, each bound
+    to its own), or Ray actors that fetch the scene."""
+    from blender_addon import devices
+
+    if job.ray is not None:
+        ray = {"address": job.ray, "gpus_per_worker": job.gpus_per_worker, "cpus_per_worker": job.cpus_per_worker}
+        return {"worker_count": job.workers, "worker_args": [["--device", job.device]], "ray": ray}
+    if job.workers == 0:
+        return {"worker_count": 0}
+    args = devices.worker_args(job.device, job.workers)
+    return {"worker_count": len(args), "worker_args": args}
+
+
+def _describe_workers(job, run) -> str:
+    where = f"Ray actors on {job.ray}" if job.ray else "local"
+    return f"{run.worker_count} {where} worker(s) ({job.device})"
 
 
 def _short(named: dict[str, Any]) -> str:

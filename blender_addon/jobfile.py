@@ -39,7 +39,12 @@ seed = 0
 lr = 0.02                             # any other key is a method option
 
 [workers]
-count = 2
+count = 2                             # default: one per GPU when rendering on GPUs, else 1; 0: only
+                                      #   workers started elsewhere (with [server] address or ray)
+device = "auto"                       # optional: auto, cpu, cuda, optix, hip, oneapi, metal
+ray = "auto"                          # optional: start the workers as Ray actors on this cluster
+gpus_per_worker = 1                   # optional, with ray: GPUs Ray gives each worker
+cpus_per_worker = 1                   # optional, with ray
 
 [server]
 address = "tcp://host:5555"           # optional: use a running server instead of starting one
@@ -65,7 +70,7 @@ _KNOWN = {
     "render": {"width", "height", "samples", "frame"},
     "params": {"name", "path", "index", "min", "max", "kind", *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
-    "workers": {"count", "threads"},
+    "workers": {"count", "threads", "device", "ray", "gpus_per_worker", "cpus_per_worker"},
     "server": {"address"},
 }
 _KINDS = ("float", "int", "bool", "enum", "link")
@@ -95,8 +100,12 @@ class JobFile:
     seed: int = 0
     preset: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    workers: int = 1
+    workers: int | None = None  # None: one per GPU on GPUs, else 1
     threads: int | None = None
+    device: str = "auto"
+    ray: str | None = None
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
     address: str | None = None
 
 
@@ -259,8 +268,28 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
 
     w = _get(data, "workers", (dict,), name, {})
     _check_keys(w, "workers", "[workers]")
-    job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
+    job.workers = _get(w, "count", (int,), "[workers]", None, check=lambda v: 0 <= v <= 256, what="must be 0..256")
     job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
+    devices = ("auto", "cpu", "cuda", "optix", "hip", "oneapi", "metal")
+    job.device = _get(
+        w,
+        "device",
+        (str,),
+        "[workers]",
+        "auto",
+        check=lambda v: v in devices,
+        what=f"must be one of {', '.join(devices)}",
+    )
+    job.ray = _get(w, "ray", (str,), "[workers]", None, check=bool, what='must name a Ray cluster ("auto", HOST:PORT)')
+    nonneg = lambda v: v >= 0  # noqa: E731
+    job.gpus_per_worker = float(
+        _get(w, "gpus_per_worker", (int, float), "[workers]", 0.0, check=nonneg, what="must be 0 or more")
+    )
+    job.cpus_per_worker = float(
+        _get(w, "cpus_per_worker", (int, float), "[workers]", 1.0, check=nonneg, what="must be 0 or more")
+    )
+    if job.ray is None and ("gpus_per_worker" in w or "cpus_per_worker" in w):
+        raise _fail("[workers]", "gpus_per_worker and cpus_per_worker are for Ray workers: add ray = ADDRESS")
     server = _get(data, "server", (dict,), name, {})
     if "python" in server:
         raise _fail(
@@ -271,6 +300,10 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
         )
     _check_keys(server, "server", "[server]")
     job.address = _get(server, "address", (str,), "[server]", None)
+    if job.workers == 0 and job.address is None:
+        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
+    if job.ray is not None and not job.workers:
+        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
     return job
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import bpy
 
-from . import api, images, jobspec, params, targets
+from . import api, devices, images, jobspec, params, targets
 from ._deps import ZeroGradsError
 from .runner import Run
 
@@ -124,12 +124,15 @@ class OptimizeSession:
             name=scene.name,
             settings=jobspec.render_settings(s.width, s.height, s.samples, refs, frame=frame),
         )
+        backend, ids = devices.user_choice()  # the user's own Cycles device preferences
         run = Run(
             blend,
             worker_count=s.workers,
             work_dir=work_dir,
             server_python=server_python(context),
             address=s.server_address if s.server_mode == "REMOTE" else None,
+            worker_args=devices.worker_args(backend, s.workers, ids),
+            ship_scene=s.server_mode == "REMOTE",  # workers elsewhere fetch it from the server
         )
         session = cls(scene, refs, specs, params.snapshot(bindings), run, submit)
         _current = session

@@ -88,6 +88,13 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="renders one iteration of a job may ask for (default %(default)s)",
     )
     p.add_argument(
+        "--max-scene-mb",
+        type=int,
+        default=d.max_scene_bytes >> 20,
+        metavar="MB",
+        help="largest scene (.blend with packed assets) a job may carry (default %(default)s)",
+    )
+    p.add_argument(
         "--max-parameters",
         type=int,
         default=d.max_parameters,
@@ -181,7 +188,7 @@ def _config(args):
 
     if args.heartbeat_timeout <= args.heartbeat_interval:
         raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
-    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels", "max_parameters"):
+    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels", "max_parameters", "max_scene_mb"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be 1 or more")
     return ServerConfig(
@@ -198,6 +205,7 @@ def _config(args):
         max_batch_samples=args.max_batch_samples,
         max_target_pixels=args.max_target_pixels,
         max_parameters=args.max_parameters,
+        max_scene_bytes=args.max_scene_mb << 20,
     )
 
 

@@ -33,6 +33,8 @@ from .jobs import Job
 from .peers import open_peers
 from .replies import peek_seq, reportable
 from .roster import WorkerRoster
+from .scene_side import SceneSide
+from .scenes import SceneStore
 from .store import CheckpointWriter, JobStore, check_counters
 from .worker_side import WorkerSide
 
@@ -44,7 +46,7 @@ _DRAIN_BATCH = 500  # messages handled before timers and dispatch get a turn
 _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this often (every iteration with -v)
 
 
-class OptimizerServer(WorkerSide):
+class OptimizerServer(WorkerSide, SceneSide):
     """Serve optimisation jobs to clients, renders to workers. See docs/protocol.md."""
 
     def __init__(self, config: ServerConfig | None = None):
@@ -54,6 +56,7 @@ class OptimizerServer(WorkerSide):
         c = self.config
         self.roster = WorkerRoster(c.heartbeat_timeout_s, c.worker_failure_limit, c.tries_per_worker)
         self.access = Access(c)
+        self.scenes = SceneStore(os.path.join(c.jobs_dir, "scenes"), c.max_scene_bytes)
         self.endpoint: str | None = None
         self.counters = {
             "messages": 0,
@@ -62,6 +65,8 @@ class OptimizerServer(WorkerSide):
             "reassigned_samples": 0,
             "worker_failures": 0,
             "peers_lost": 0,
+            "scene_bytes_received": 0,  # scene uploads from clients
+            "scene_bytes_sent": 0,  # scene chunks to workers
         }
         self.announce: Callable[[str, Job], None] | None = None
         """Called with ("job", job) when a job is accepted or resumed and ("end", job) when it ends
@@ -86,6 +91,8 @@ class OptimizerServer(WorkerSide):
             "result": self._on_result,
             "render_failed": self._on_render_failed,
             "bye": self._on_bye,
+            "scene_put": self._on_scene_put,
+            "scene_get": self._on_scene_get,
         }
 
     # --- life cycle -----------------------------------------------------------------------------------
@@ -319,6 +326,12 @@ class OptimizerServer(WorkerSide):
         body = dict(msg.body)
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
+        if config.scene is not None and self.scenes.path(config.scene["sha256"]) is None:
+            raise RequestRejectedError(
+                f"the job's scene {config.scene['sha256'][:12]}… is not on this server: upload it first "
+                "(OptimizerClient.upload_scene)",
+                code="bad_request",
+            )
         target = mask = None
         if config.target["kind"] == "image":
             target = np.array(msg.array("target"))  # copy: the frame is released after this call

@@ -28,6 +28,9 @@ class JobConfig:
     start: dict[str, Any] | None = None
     name: str = ""
     render_timeout_s: float | None = None
+    scene: dict[str, Any] | None = None
+    """The job's scene as content ({sha256, size, name}), in the server's scene store; workers without
+    it fetch it (docs/protocol.md, "Scenes")."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:

@@ -171,6 +171,8 @@ class WorkerSide:
         body: dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
         if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
             body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
+            if job.config.scene is not None:  # a worker without it fetches it (scene_get)
+                body["setup"]["scene"] = job.config.scene
             worker.setups[job.id] = batch.purpose
         if not self._send(worker.identity, "render", body, job=job.id, arrays=[("values", batch.values[indices])]):
             log.warning("worker %s is gone: its renders go elsewhere", worker.name)

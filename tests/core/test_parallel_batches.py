@@ -37,10 +37,11 @@ def _run(method: str, parallel: int, budget: int = 160, fill: bool = True, stop_
     return m, sizes
 
 
-def test_rounds_batch_takes_whole_rounds_nearest_the_methods_own():
+def test_rounds_batch_fills_the_last_round():
     assert rounds_batch(20, 1) == 20  # one worker: the method's own batch
-    assert rounds_batch(20, 16) == 16 and rounds_batch(20, 8) == 24 and rounds_batch(20, 32) == 32
-    assert rounds_batch(2, 16, multiple=2) == 16 and rounds_batch(20, 3, multiple=2) == 18
+    assert rounds_batch(20, 16) == 32 and rounds_batch(20, 8) == 24 and rounds_batch(20, 4) == 20
+    assert rounds_batch(2, 16, multiple=2) == 16 and rounds_batch(20, 3, multiple=2) == 24
+    assert rounds_batch(20, 16, nearest=True) == 16 and rounds_batch(20, 8, nearest=True) == 24
     assert rounds_batch(20, 16, left=10, least=2) == 10  # the end of the budget: what is left
 
 
