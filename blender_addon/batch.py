@@ -231,6 +231,7 @@ def run_job(
         "target": job.target_values,
         "method": job.method,
         "worker_restarts": run.restarts,
+        "scene": None if run.scene is None else dict(run.scene, uploaded_bytes=run.scene_bytes_uploaded),
         "wall_s": round(time.monotonic() - started, 3),
         "history": history,
     }

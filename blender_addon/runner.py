@@ -85,6 +85,7 @@ class Run:
         self.ship_scene = ship_scene or ray is not None
         self.ray = ray
         self.scene: dict[str, Any] | None = None  # the shipped scene: {sha256, size, name}
+        self.scene_bytes_uploaded = 0
         self.address = address
         self.server_python = server_python
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="zerograds_run_")
@@ -172,7 +173,10 @@ class Run:
 
         binary = _blender_binary()
         packed = scenepack.packed_scene(self.blend, blender=binary)
-        return self.client.upload_scene(packed["path"], name=packed["name"])
+        sent = self.client.scene_bytes_sent
+        ref = self.client.upload_scene(packed["path"], name=packed["name"])
+        self.scene_bytes_uploaded = self.client.scene_bytes_sent - sent  # 0 when the server had it
+        return ref
 
     def stop(self) -> None:
         """Stop workers, client and the local server (safe to call twice)."""

@@ -223,6 +223,7 @@ class WorkerRoster:
             "busy": sum(1 for w in self.workers.values() if not w.idle),
             "names": [w.name for w in self.workers.values()][:64],
             "tasks": len(self.tasks),
+            "scene_bytes": sum(w.scene_bytes for w in self.workers.values()),  # sent to these workers
         }
 
 
