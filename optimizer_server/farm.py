@@ -117,9 +117,17 @@ class RayWorkers:
             raise ConfigError(f"--count must be 1 or more, got {count}")
         self.ray = import_ray()
         self.address, self.count, self.command = address, count, list(command)
-        self.options = {"num_gpus": gpus_per_worker, "num_cpus": cpus_per_worker, "max_restarts": -1}
+        # restarted whenever they die; a call to a restarting actor waits for it
+        self.options = {
+            "num_gpus": gpus_per_worker,
+            "num_cpus": cpus_per_worker,
+            "max_restarts": -1,
+            "max_task_retries": -1,
+        }
         self.env, self.cwd, self.name_prefix = env, cwd, name_prefix
         self.actors: list = []
+        self.first_pids: list[tuple[int, int]] = []
+        self._restarts = 0  # counted when stopping
 
     def start(self) -> RayWorkers:
         ray = self.ray
@@ -131,13 +139,27 @@ class RayWorkers:
                 name=f"{self.name_prefix}-{i}", namespace=NAMESPACE, lifetime=None, **self.options
             ).remote(self.command + ["--name", f"{self.name_prefix}-{i}"], self.env, self.cwd)
             self.actors.append(actor)
+        self.first_pids = self.pids()
         return self
 
     def pids(self, timeout_s: float = 120.0) -> list[tuple[int, int]]:
         """Each actor's (process, worker process), once all are placed and started."""
         return self.ray.get([a.pids.remote() for a in self.actors], timeout=timeout_s)
 
+    @property
+    def restarts(self) -> int:
+        """How many of the actors Ray has restarted (their process is not the first one)."""
+        if not self.actors:
+            return self._restarts
+        now = self.pids()
+        return sum(1 for first, later in zip(self.first_pids, now) if first[0] != later[0])
+
     def stop(self) -> None:
+        if self.actors:
+            try:
+                self._restarts = self.restarts
+            except Exception:  # an actor that cannot answer any more: its restarts are not counted
+                pass
         ray = self.ray
         for actor in self.actors:
             try:
