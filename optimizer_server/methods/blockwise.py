@@ -189,14 +189,16 @@ class Blockwise(Method):
 
     def _more_samples(self, count: int, rng):
         """``count`` more samples for the blocks that are not inert (all when every one is): whole-range
-        ones continuing each block's Sobol stream, and for an active block every other one local, in its
-        box (the global ones cross plateaus, the local ones refine faster)."""
+        ones continuing each block's Sobol stream, and for an active block every other one local, in boxes
+        of half, a quarter and an eighth of its radius (the global ones cross plateaus; the finer ones do
+        at once what shrinking the box over the next iterations would)."""
         live = [j for j, state in enumerate(self.state) if state != INERT] or list(range(len(self.blocks)))
         share = np.bincount(np.arange(count) % len(live), minlength=len(live))
         for j, m in zip(live, share):
             block = self.blocks[j]
             n_local = int(m) // 2 if self.state[j] == ACTIVE else 0
-            near = self.incumbent[block] + (2.0 * rng.random((n_local, len(block))) - 1.0) * self.radius[j]
+            scales = self.radius[j] * 0.5 ** (1 + np.arange(n_local) % 3)
+            near = self.incumbent[block] + (2.0 * rng.random((n_local, len(block))) - 1.0) * scales[:, None]
             near = np.abs(near)
             near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
             far = self._sobol(j, int(m) - n_local) if int(m) > n_local else np.zeros((0, len(block)))
@@ -324,7 +326,9 @@ class Blockwise(Method):
             if losses[best] < base - tol:
                 improved[j] = best
                 self.state[j] = ACTIVE
-                self.radius[j] = min(0.5, 1.5 * self.radius[j]) if kinds[best] == _LOCAL else o.radius
+                self.radius[j] = (
+                    min(0.5, 1.5 * self._step_radius(j, points[best])) if kinds[best] == _LOCAL else o.radius
+                )
             else:
                 self.state[j] = INERT if np.all(np.abs(losses[mine] - base) <= tol) else STUCK
                 self.radius[j] = self.radius[j] * 0.5 if self.radius[j] * 0.5 >= o.radius_min else o.radius
@@ -345,6 +349,15 @@ class Blockwise(Method):
                     self.combo[block] = points[i][block]
         else:
             self.quiet += 1
+
+    def _step_radius(self, j: int, point: np.ndarray) -> float:
+        """The radius of block j's box that found ``point``: its own, or with k workers (boxes of several
+        sizes at once) the size of the step taken, at least the smallest box's."""
+        if self.parallel <= 1:
+            return self.radius[j]
+        block = self.blocks[j]
+        step = float(np.max(np.abs(point[block] - self.incumbent_before[block])))
+        return min(self.radius[j], max(step, self.radius[j] / 8))
 
     def _fit_models(self, points, owners, kinds, residuals) -> None:
         """Where the renders' residual images reach the method: per block, a linear model of the residual
