@@ -53,3 +53,22 @@ def test_probe_span_bench_shows_smooth_probes_hold_more_of_a_texture(capsys):
     assert bench_probe_span.main(["--side", "32", "--probes", "40", "--smoothness", "0", "4"]) == 0
     left = {line.split()[0]: float(line.split()[-1]) for line in capsys.readouterr().out.splitlines()[1:]}
     assert 0.1 < left["white"] < 1 and left["smooth"] < 0.2 * left["white"]
+
+
+def test_compare_runs_finds_identical_and_differing_runs_across_a_rename(tmp_path, capsys):
+    from benchmarks import compare_runs
+
+    header = "problem,n,method,seed,evaluations_to_target,final_error,optimizer_ms_per_iteration\n"
+    (tmp_path / "a.csv").write_text(
+        header + "discs1,2,zerograds (efficient),0,120,0.01,3.0\ndiscs1,2,cmaes,0,54,0.02,1.0\n"
+    )
+    (tmp_path / "b.csv").write_text(
+        header + "discs1,2,zerograds:efficient,0,120,0.01,9.9\ndiscs1,2,cmaes,0,60,0.02,1.0\n"
+    )
+    status = compare_runs.main(
+        [str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--rename", "zerograds (efficient)=zerograds:efficient"]
+    )
+    printed = capsys.readouterr().out
+    assert status == 1  # cmaes differs in renders to target; the timing column is not compared
+    assert "discs1 cmaes seed 0: evaluations_to_target 54 -> 60" in printed
+    assert "1 runs identical, 1 differ, 0 not in the second file" in printed

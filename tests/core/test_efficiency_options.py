@@ -283,3 +283,20 @@ def test_fit_budget_cuts_the_surrogate_steps_at_large_n():
         first = next(iter(m.surrogate.parameters()))
         steps[budget] = int(m.surrogate_opt.state[first]["step"])
     assert steps == {0.0: 30, 60000: 3}
+
+
+def test_a_flat_batch_widens_sigma_instead_of_stepping_and_information_narrows_it_back():
+    """Plateau awareness of zerograds:efficient: equal losses carry nothing to fit or step along."""
+    m = create_method("zerograds:efficient", 150, budget=2000, seed=0)
+    sigma, theta = m.sigma, m.current
+    for _ in range(2):
+        batch = m.ask()
+        m.tell(batch, np.full(len(batch), 0.3))  # a plateau
+    assert m.sigma == pytest.approx(4 * sigma, rel=0.05) and np.array_equal(m.current, theta)
+    batch = m.ask()
+    m.tell(batch, quadratic(batch.x))  # the slope is back: σ halves again, θ steps
+    assert m.sigma == pytest.approx(2 * sigma, rel=0.1) and not np.array_equal(m.current, theta)
+    paper = create_method("zerograds:paper", 150, budget=2000, seed=0)  # the paper's ZeroGrads: off
+    batch = paper.ask()
+    paper.tell(batch, np.full(len(batch), 0.3))
+    assert paper.sigma == paper.options.sigma
