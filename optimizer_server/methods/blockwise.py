@@ -16,7 +16,7 @@ in one batch:
 
 The best candidate that beats the incumbent replaces it; ρ_b grows after a local success and shrinks
 otherwise. Before the first iteration a scrambled Sobol design over all parameters picks the start
-(``global_share`` of the budget). When no candidate has improved for ``patience`` iterations, a CMA-ES
+(``global_share`` of the budget). When no candidate has improved for ``patience`` sweeps, a CMA-ES
 run refines all parameters jointly from the incumbent (coupled parameters); when it stalls, the block
 search resumes with its radii reset and a larger CMA-ES population next time (IPOP). It never stops
 before the budget is spent: the caller stops it when the image matches the target.
@@ -70,7 +70,7 @@ class BlockwiseOptions(CommonOptions):
     max_batch: int = 48
     """Most renders per iteration: with many blocks, each iteration takes a rotating subset of them."""
     patience: int = 4
-    """Iterations without any improvement before a joint CMA-ES run from the incumbent."""
+    """Sweeps (the iterations that visit every block once) without an improvement before joint CMA-ES."""
     flat_tolerance: float = 1e-6
     """A loss change smaller than this fraction of the incumbent's loss counts as none."""
 
@@ -109,6 +109,9 @@ class Blockwise(Method):
         self.incumbent_residual: np.ndarray | None = None
         self.noise_free = False  # set when the incumbent, re-rendered with another seed, lost nothing
         self.radius = np.full(count, self.options.radius)
+        # a discrete block's box always reaches the neighbouring values (a bool's box reaches the other side)
+        self.radius_floor = np.array([0.75 * float(self.space.resolution[b].max()) for b in self.blocks])
+        self.sweep = 1
         self.state = np.full(count, ACTIVE)
         self.drawn = np.zeros(count, dtype=np.int64)  # points each block's Sobol stream has given
         self.rotation = 0  # where the next iteration's subset of blocks starts
@@ -250,17 +253,19 @@ class Blockwise(Method):
         return min(self.options.samples_per_block, 2 + 2 * len(self.blocks[j]))
 
     def _subset(self, room: int) -> list[int]:
-        """The blocks this iteration searches: all that fit, rotating, stuck and active ones first."""
+        """The blocks this iteration searches: as many as fit, in plain rotation. An inert block costs
+        one sample but is never skipped: "inert" may only mean its samples missed the one place that
+        matters."""
+        count = len(self.blocks)
         cost = [1 if s == INERT else self._samples(j) for j, s in enumerate(self.state)]
-        order = sorted(
-            range(len(self.blocks)), key=lambda j: (self.state[j] == INERT, (j - self.rotation) % len(self.blocks))
-        )
         chosen, used = [], 0
-        for j in order:
-            if used + cost[j] <= room or not chosen:
-                chosen.append(j)
-                used += cost[j]
-        self.rotation = (self.rotation + len(chosen)) % len(self.blocks)
+        for j in ((self.rotation + k) % count for k in range(count)):
+            if used + cost[j] > room and chosen:
+                break
+            chosen.append(j)
+            used += cost[j]
+        self.rotation = (self.rotation + len(chosen)) % count
+        self.sweep = max(1, math.ceil(count / len(chosen)))  # iterations to visit every block once
         return chosen
 
     def _block_samples(self, j: int, rng):
@@ -277,7 +282,8 @@ class Blockwise(Method):
             n_global, n_local = 1, count - 1
         far = self._sobol(j, n_global)
         centre = self.incumbent[block]
-        near = centre + (2.0 * rng.random((n_local, len(block))) - 1.0) * self.radius[j]
+        reach = max(self.radius[j], self.radius_floor[j])
+        near = centre + (2.0 * rng.random((n_local, len(block))) - 1.0) * reach
         if n_local and np.any(self.step[block]):
             near[0] = centre + self.step[block]
         if n_local > 1 and j in self.proposals:  # the block's Gauss-Newton step, from the last residual images
@@ -304,7 +310,7 @@ class Blockwise(Method):
                 self.incumbent_residual = None if residuals is None else residuals[best].copy()
             else:
                 self._tell_round(points, owners, kinds, losses, residuals)
-            if self.quiet >= self.options.patience:
+            if self.quiet >= self.options.patience * self.sweep:
                 self._start_local(left)
         self._plan = self._next_plan(left) if self.local is None else None
 
@@ -424,30 +430,17 @@ class Blockwise(Method):
         return float(np.exp(np.mean(np.log(self.radius))))
 
     def _state_dict(self) -> dict[str, Any]:
-        plan = (
-            None if self._plan is None else {"points": self._plan[0], "owners": self._plan[1], "kinds": self._plan[2]}
-        )
+        plan = None if self._plan is None else dict(zip(("points", "owners", "kinds"), self._plan))
         local = None
         if self.local is not None:
-            local = {
-                "args": dict(self.local_args),
-                "start": self.local_start.copy(),
-                "since": self.local_since,
-                "state": self.local.state_dict(),
-            }
+            local = {"args": dict(self.local_args), "start": self.local_start.copy(), "since": self.local_since}
+            local["state"] = self.local.state_dict()
+        arrays = ("incumbent", "step", "radius", "state", "drawn")
         return {
-            "incumbent": self.incumbent.copy(),
-            "step": self.step.copy(),
-            "incumbent_loss": self.incumbent_loss,
-            "incumbent_residual": self.incumbent_residual,
-            "noise_free": self.noise_free,
+            **{k: getattr(self, k).copy() for k in arrays},
+            **{k: getattr(self, k) for k in ("incumbent_loss", "incumbent_residual", "noise_free")},
+            **{k: getattr(self, k) for k in ("rotation", "quiet", "sweep", "restarts")},
             "proposals": {str(j): v.copy() for j, v in self.proposals.items()},
-            "radius": self.radius.copy(),
-            "state": self.state.copy(),
-            "drawn": self.drawn.copy(),
-            "rotation": self.rotation,
-            "quiet": self.quiet,
-            "restarts": self.restarts,
             "combo": None if self.combo is None else self.combo.copy(),
             "plan": plan,
             "plan_base": self._plan_base,
@@ -464,7 +457,8 @@ class Blockwise(Method):
         self.radius = np.asarray(s["radius"], dtype=np.float64)
         self.state = np.asarray(s["state"], dtype=np.int64)
         self.drawn = np.asarray(s["drawn"], dtype=np.int64)
-        self.rotation, self.quiet, self.restarts = int(s["rotation"]), int(s["quiet"]), int(s["restarts"])
+        self.rotation, self.quiet, self.sweep = int(s["rotation"]), int(s["quiet"]), int(s["sweep"])
+        self.restarts = int(s["restarts"])
         self.combo = None if s["combo"] is None else np.asarray(s["combo"], dtype=np.float64)
         p = s["plan"]
         self._plan = None if p is None else (np.asarray(p["points"]), np.asarray(p["owners"]), np.asarray(p["kinds"]))

@@ -184,7 +184,10 @@ def test_a_worker_killed_mid_run_is_replaced(tiny_blend):
                     os.kill(run.workers.processes[0].pid, signal.SIGKILL)  # mid-run, renders in flight
                     killed = True
         assert killed and run.restarts >= 1
-        assert run.result["state"] == "finished" and run.result["evaluations"] >= 64 - 4  # one CMA-ES generation
+        result = run.result
+        assert result["state"] == "finished"
+        # The run spends its budget (up to one CMA-ES generation) unless a sample matched the target first.
+        assert result["evaluations"] >= 64 - 4 or result["verdict"]["matched"], result
     finally:
         run.stop()
 
