@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..wire.errors import ConfigError, MethodFailedError, StateError
-from .base import CommonOptions, Method, rounds_batch
+from .base import CommonOptions, Method
 from .registry import register
+from .rounds import rounds_batch
 
 
 class ReplayMethod(Method):

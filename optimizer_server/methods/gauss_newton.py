@@ -39,9 +39,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..wire.errors import ConfigError, StateError, TellError
-from .base import CommonOptions, Method, rounds_batch
+from .base import CommonOptions, Method
 from .registry import register
 from .residual_models import EigenModel, KrylovModel
+from .rounds import rounds_batch
 
 
 @dataclass

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from ..wire.errors import ConfigError
-from .base import CommonOptions, Method, rounds_batch
+from .base import CommonOptions, Method
 from .common import VectorAdam, generator_state, make_generator, resolve_device, set_generator_state
 from .registry import register
+from .rounds import rounds_batch
 
 
 @dataclass

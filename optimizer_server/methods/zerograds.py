@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..wire.errors import ConfigError
-from .base import CommonOptions, Method, rounds_batch
+from .base import CommonOptions, Method
 from .common import (
     VectorAdam,
     generator_state,
@@ -33,7 +33,8 @@ from .common import (
 )
 from .prdpt import annealed_sigma
 from .registry import register
-from .surrogates import build_surrogate
+from .rounds import rounds_batch
+from .surrogates import build_surrogate, replay_log_weights
 from .zerograds_presets import PRESET_NOTES, PRESETS
 
 SURROGATES = ("auto", "auto_lean", "mlp", "mlp_large", "lean", "quadratic")
@@ -391,17 +392,3 @@ class ZeroGrads(Method):
             {key: torch.as_tensor(b[key], dtype=torch.float32).to(self.dev) for key in ("rho", "f", "theta", "sigma")}
             for b in s["buffer"]
         ]
-
-
-def replay_log_weights(
-    rho: torch.Tensor,
-    theta_now: torch.Tensor,
-    sigma_now: torch.Tensor,
-    theta_then: torch.Tensor,
-    sigma_then: torch.Tensor,
-) -> torch.Tensor:
-    """log λ(ρ; θ_now, σ_now) - log q(ρ; θ_then, σ_then) for axis-aligned Gaussians (σ per parameter):
-    the importance weight that makes a sample drawn around θ_then count for the kernel around θ_now."""
-    now = (((rho - theta_now) / sigma_now) ** 2).sum(1) / 2.0
-    then = (((rho - theta_then) / sigma_then) ** 2).sum(1) / 2.0
-    return then - now - float(torch.log(sigma_now / sigma_then).sum())

@@ -326,28 +326,14 @@ class OptimizerServer(WorkerSide, SceneSide):
         body = dict(msg.body)
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
-        if config.scene is not None and self.scenes.path(config.scene["sha256"]) is None:
-            raise RequestRejectedError(
-                f"the job's scene {config.scene['sha256'][:12]}… is not on this server: upload it first "
-                "(OptimizerClient.upload_scene)",
-                code="bad_request",
-            )
+        self._require_scene(config)
         target = mask = None
         if config.target["kind"] == "image":
             target = np.array(msg.array("target"))  # copy: the frame is released after this call
         if msg.arrays_named("mask"):
             mask = np.array(msg.array("mask"))
-        job = Job.create(
-            job_id,
-            config,
-            store,
-            self.device,
-            self._emit,
-            self._sends_per_sample(),
-            target=target,
-            mask=mask,
-            ready=self._ready_workers,
-        )
+        sends, ready = self._sends_per_sample(), self._ready_workers
+        job = Job.create(job_id, config, store, self.device, self._emit, sends, target=target, mask=mask, ready=ready)
         try:
             self.access.check_batch(job.method.batch_size, config.method)
         except RequestRejectedError:
@@ -359,13 +345,8 @@ class OptimizerServer(WorkerSide, SceneSide):
         job.save(wait=True)  # every accepted job has a checkpoint: a resume never starts one over silently
         if self.announce is not None:  # before the client hears of it: a supervisor must never lose it
             self.announce("job", job)
-        self._send(
-            identity,
-            "accepted",
-            {"job": job_id, "job_dir": store.directory, "state": job.state},
-            job=job_id,
-            re=msg.seq,
-        )
+        reply = {"job": job_id, "job_dir": store.directory, "state": job.state}
+        self._send(identity, "accepted", reply, job=job_id, re=msg.seq)
         log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
 
     def _make_room(self) -> None:
@@ -413,10 +394,5 @@ class OptimizerServer(WorkerSide, SceneSide):
             job.listeners = (job.listeners + [identity])[-_MAX_LISTENERS:]
 
     def _reply_state(self, identity: bytes, msg: Message, jobs: list[Job]) -> None:
-        self._send(
-            identity,
-            "job_state",
-            {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()},
-            job=msg.job,
-            re=msg.seq,
-        )
+        body = {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()}
+        self._send(identity, "job_state", body, job=msg.job, re=msg.seq)

@@ -17,6 +17,15 @@ log = logging.getLogger("zerograds.server")
 
 
 class SceneSide:
+    def _require_scene(self, config) -> None:
+        """A job that names a scene is accepted only once the scene is here (uploaded before the submit)."""
+        if config.scene is not None and self.scenes.path(config.scene["sha256"]) is None:
+            raise RequestRejectedError(
+                f"the job's scene {config.scene['sha256'][:12]}… is not on this server: upload it first "
+                "(OptimizerClient.upload_scene)",
+                code="bad_request",
+            )
+
     def _on_scene_put(self, identity: bytes, owner: str | None, msg: Message) -> None:
         b = msg.body
         chunks = msg.arrays_named("chunk")

@@ -209,9 +209,12 @@ def test_a_batch_job_on_two_ray_workers_completes_when_an_actor_is_killed(tmp_pa
     from optimizer_server.farm import NAMESPACE
 
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-    ray.init(
-        num_cpus=2, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env}
-    )
+    try:
+        ray.init(
+            num_cpus=2, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env}
+        )
+    except Exception as exc:  # Ray installed but unable to start here (no shared memory, ports, cgroups, ...)
+        pytest.skip(f"Ray is installed but a local Ray instance could not start here: {exc}")
     try:
         scene_kit.build_tiny_scene(tmp_path / "tiny.blend")
         job = tmp_path / "ray.toml"

@@ -9,7 +9,7 @@ import pytest
 
 from optimizer_server.evaluation import Loop
 from optimizer_server.methods import Capabilities, create_method
-from optimizer_server.methods.base import rounds_batch
+from optimizer_server.methods.rounds import rounds_batch
 from optimizer_server.problems.suite import discs
 
 SCALING = ["blockwise", "gauss_newton", "zerograds:efficient", "prdpt", "auto"]
