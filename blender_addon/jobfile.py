@@ -266,7 +266,26 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
 
-    w = _get(data, "workers", (dict,), name, {})
+    _parse_workers(job, _get(data, "workers", (dict,), name, {}))
+    server = _get(data, "server", (dict,), name, {})
+    if "python" in server:
+        raise _fail(
+            "[server] python",
+            "a job file does not choose the program that runs the server (it is input, not code); "
+            "remove the key and pass --server-python PATH to `python -m optimizer_server run`, "
+            "or set ZEROGRADS_PYTHON",
+        )
+    _check_keys(server, "server", "[server]")
+    job.address = _get(server, "address", (str,), "[server]", None)
+    if job.workers == 0 and job.address is None:
+        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
+    if job.ray is not None and not job.workers:
+        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
+    return job
+
+
+def _parse_workers(job: JobFile, w: dict[str, Any]) -> None:
+    """The [workers] table: how many, on which render device, and (with ``ray``) where Ray starts them."""
     _check_keys(w, "workers", "[workers]")
     job.workers = _get(w, "count", (int,), "[workers]", None, check=lambda v: 0 <= v <= 256, what="must be 0..256")
     job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
@@ -290,21 +309,6 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     )
     if job.ray is None and ("gpus_per_worker" in w or "cpus_per_worker" in w):
         raise _fail("[workers]", "gpus_per_worker and cpus_per_worker are for Ray workers: add ray = ADDRESS")
-    server = _get(data, "server", (dict,), name, {})
-    if "python" in server:
-        raise _fail(
-            "[server] python",
-            "a job file does not choose the program that runs the server (it is input, not code); "
-            "remove the key and pass --server-python PATH to `python -m optimizer_server run`, "
-            "or set ZEROGRADS_PYTHON",
-        )
-    _check_keys(server, "server", "[server]")
-    job.address = _get(server, "address", (str,), "[server]", None)
-    if job.workers == 0 and job.address is None:
-        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
-    if job.ray is not None and not job.workers:
-        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
-    return job
 
 
 # What .blend files start with: plain, gzip-compressed (Blender < 3.0) and zstd-compressed (3.0+).

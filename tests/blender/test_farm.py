@@ -105,6 +105,32 @@ def test_a_worker_asked_for_an_absent_gpu_exits_saying_so(tmp_path):
     assert "device 'cuda': Cycles reports no CUDA device on this machine" in proc.stderr
 
 
+@pytest.mark.slow
+def test_the_device_check_script_runs_here_and_says_whether_it_found_a_gpu():
+    """scripts/device_check.sh at its smallest (one 64² size, one render, one iteration per method): on a
+    machine without a GPU it says so and prints the CPU column; with one, the GPU column is filled."""
+    import torch
+
+    from blender_addon import devices
+
+    proc = subprocess.run(
+        ["bash", "scripts/device_check.sh", "--sizes", "64", "--repeats", "1", "--iterations", "1"],
+        cwd=ROOT,
+        env=_env(PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "Cycles renders/s" in out and "ms per iteration at n = 196,608" in out
+    assert "zerograds (efficient)" in out and "gauss_newton" in out
+    gpu_here = bool(devices.available()) or torch.cuda.is_available()
+    assert ("no GPU found" in out) == (not gpu_here), out
+    if not gpu_here:
+        assert "GPU: none found" in out and "CUDA: none found" in out
+
+
 def _server(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer_server.cli_serve", "serve", "--bind", "tcp://127.0.0.1:*", "--device", "cpu"]
