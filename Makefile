@@ -81,7 +81,8 @@ bench-chaos: $(STAMP)
 	$(PY) -m benchmarks.bench_chaos --minutes 10
 
 # Wall time and renders to target with k = 1 … 32 analytic workers whose renders take a fixed 100 ms
-# (a server process, `auto`, three problems; docs/scaling.md). About 40 minutes on the shared 2 cores.
+# (a server process, `auto`, three problems; docs/scaling.md). Over an hour on the shared 2 cores (led336 at
+# k = 1 alone runs past 7 minutes per seed); --ks, --problems, --seeds and --max-s make it shorter.
 bench-scaling: $(STAMP)
 	$(PY) -m benchmarks.bench_scaling
 
