@@ -23,21 +23,28 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# For the GUI test and the worker-inside-Blender test: Debian's Blender (3.4), a virtual screen,
-# ImageMagick for the screenshot, and pyzmq for Blender's own Python. Installed when missing and
-# we may (root with apt); otherwise those two tests skip and say why.
-GUI_STAMP := $(VENV)/.gui-deps
-$(GUI_STAMP):
-	@if command -v blender >/dev/null && command -v xvfb-run >/dev/null && command -v import >/dev/null; then \
-		echo "gui deps: present"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			blender xvfb xauth imagemagick python3-zmq >/dev/null) \
-		|| echo "gui deps: apt-get failed; the GUI tests will be skipped"; \
-	else echo "gui deps: not root or no apt-get; the GUI tests will be skipped"; fi
-	@mkdir -p $(VENV) && touch $(GUI_STAMP)
-
-gui-deps: $(GUI_STAMP)
+# For the GUI tests and the worker-inside-Blender test: Debian's Blender (3.4) and what its Python
+# lacks (numpy, pyzmq), a virtual screen, xdotool for input events and ImageMagick for screenshots.
+# Checked on every run (dpkg is quick); what is missing is installed when we may (root, or sudo
+# without a password, and apt-get), bounded in time. Otherwise (not Debian, no rights, offline) this
+# says so and `make test` goes on: those tests skip and name what they lack.
+GUI_PACKAGES := blender xvfb xauth imagemagick xdotool python3-numpy python3-zmq
+gui-deps:
+	@missing=$$(for p in $(GUI_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | tr '\n' ' '); \
+	if [ -z "$$missing" ]; then echo "gui deps: present"; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "gui deps: missing $$missing and no apt-get here: the GUI tests will be skipped"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+		if [ "$$sudo" = none ]; then \
+			echo "gui deps: missing $$missing (not root, no password-less sudo): the GUI tests will be skipped;" \
+				"install them with: sudo apt-get install $$missing"; \
+		else echo "gui deps: installing $$missing"; \
+			(timeout 300 $$sudo apt-get update -qq && timeout 1200 $$sudo env DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+			|| echo "gui deps: apt-get failed (offline?): the GUI tests will be skipped"; \
+		fi; \
+	fi
 
 # The SHADOWS demo: a sphere outside the view, found from its shadow with real Cycles renders.
 demo: $(STAMP)
@@ -46,7 +53,7 @@ demo: $(STAMP)
 demo-disc: $(STAMP)
 	$(PY) -m optimizer_server demo --budget 2000
 
-test: $(STAMP) $(GUI_STAMP)
+test: $(STAMP) gui-deps
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 

@@ -26,13 +26,14 @@ import numpy as np
 
 from blender_addon import jobspec, params
 from blender_addon.worker import SceneRenderer
+from optimizer_server.wire.paramref import ParamRef
 from scenes import shadows_demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PATHS = [
-    {"name": "x", "path": 'objects["Occluder"].location', "index": 0},
-    {"name": "y", "path": 'objects["Occluder"].location', "index": 1},
+    ParamRef("x", 'objects["Occluder"].location', 0),
+    ParamRef("y", 'objects["Occluder"].location', 1),
 ]
 
 

@@ -130,7 +130,7 @@ def run_unit(task_name: str, label: str, profile: Profile, out: str, threads: in
     width, height = task.resolution(profile.long_side)
     spp, budget = profile.spp(task), profile.budget(task)
     space = task_space(task)
-    # The workers' own parameter references (jobspec.path_entry: data paths and node links) and
+    # The workers' own parameter references (ParamRef locators: data paths and node links) and
     # the simulation frame: what a batch job sends them.
     settings = jobspec.render_settings(width, height, spp, [p.ref() for p in task.params], frame=task.frame)
     rows = []

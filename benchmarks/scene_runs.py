@@ -16,9 +16,9 @@ TARGET_SEED = 1_000_003  # the batch runner's default target seed
 
 def task_space(task):
     """The task's parameters as the server's jobs see them (a link is an on/off switch: a bool)."""
-    from optimizer_server.wire.space import ParamSpec, Space
+    from optimizer_server.wire.space import Space
 
-    return Space([ParamSpec(p.name, p.lo, p.hi, "bool" if p.kind == "link" else p.kind) for p in task.params])
+    return Space([p.spec() for p in task.params])
 
 
 class SceneRuns:

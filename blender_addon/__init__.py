@@ -8,6 +8,8 @@ add-on (``bl_info``) for older Blenders.
 Importing this package is cheap and needs no bpy; ``register()`` loads the UI modules.
 """
 
+import os
+
 from . import _deps  # noqa: F401 (first: in the installed zip it puts the vendored optimizer_server.wire on sys.path)
 
 bl_info = {
@@ -50,13 +52,25 @@ def _button_menu():
     return menu
 
 
+def _user_folder() -> str:
+    """Where the add-on keeps the optimizer's managed environment: the extension's user folder
+    (Blender 4.2+), else the user's datafiles folder (legacy add-on)."""
+    import bpy
+
+    if hasattr(bpy.utils, "extension_path_user") and __package__.startswith("bl_ext."):
+        return bpy.utils.extension_path_user(__package__, create=True)
+    return bpy.utils.user_resource("DATAFILES", path="zerograds", create=True)
+
+
 def register():
     """Register everything; a second call does nothing."""
     if _state["registered"]:
         return
     import bpy
 
-    from . import operators, props, session
+    from . import local_server, operators, props, session
+
+    local_server.managed_env_dir = os.path.join(_user_folder(), "python-env")
 
     for cls in _classes():
         bpy.utils.register_class(cls)
@@ -76,9 +90,10 @@ def unregister():
         return
     import bpy
 
-    from . import operators, props, session
+    from . import lossview, operators, props, session
 
     session.on_load_pre()
+    lossview.clear()
     if session.on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(session.on_load_pre)
     if _state["menu"] is not None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizer_server.wire.paramref import LinkRef, ParamRef
+from optimizer_server.wire.space import ParamSpec
+
 from . import datapath, params
+from ._deps import ConfigError
 from .datapath import DataPathError
 
 
@@ -32,6 +36,14 @@ def _unique(settings, name: str) -> str:
     return f"{name}.{k}"
 
 
+def _add(scene, ref: ParamRef, binding):
+    settings = scene.zerograds
+    item = settings.params.add()
+    item.set_ref(ref.replace(name=_unique(settings, ref.name)), binding.kind, binding.default_bounds())
+    settings.params_index = len(settings.params) - 1
+    return item
+
+
 def add_param(
     scene, data_path: str, index: int = -1, name: str | None = None, lo: float | None = None, hi: float | None = None
 ):
@@ -41,18 +53,11 @@ def add_param(
     Adding a path that is already in the list returns the existing entry.
     """
     binding = params.resolve(data_path, index)
-    settings = scene.zerograds
-    for item in settings.params:
-        if item.data_path == binding.path and item.array_index == binding.index:
+    for item in scene.zerograds.params:
+        if not item.is_link and item.data_path == binding.path and item.array_index == binding.index:
             return item
-    dlo, dhi = binding.default_bounds()
-    item = settings.params.add()
-    item.name = _unique(settings, name or _default_name(binding))
-    item.data_path, item.array_index, item.kind = binding.path, binding.index, binding.kind
-    item.min = dlo if lo is None else float(lo)
-    item.max = dhi if hi is None else float(hi)
-    settings.params_index = len(settings.params) - 1
-    return item
+    ref = ParamRef(name or _default_name(binding), binding.path, binding.index, lo=lo, hi=hi)
+    return _add(scene, ref, binding)
 
 
 def add_link_param(
@@ -64,20 +69,13 @@ def add_link_param(
     Raises :class:`DataPathError` naming the unknown node or socket (nothing is added then);
     adding the same link again returns the existing entry.
     """
-    link = {"from_node": from_node, "from_socket": from_socket, "to_node": to_node, "to_socket": to_socket}
-    binding = params.resolve_ref({"path": tree_path, "link": link})
-    settings = scene.zerograds
-    for item in settings.params:
-        if item.kind == "link" and item.data_path == binding.path and item.ref()["link"] == link:
+    link = LinkRef.from_any((from_node, from_socket, to_node, to_socket))
+    name = name or f"{from_node}.{from_socket}->{to_node}.{to_socket}"
+    binding = params.resolve_ref(ParamRef(name, tree_path, link=link))
+    for item in scene.zerograds.params:
+        if item.is_link and item.data_path == binding.path and item.ref().link == link:
             return item
-    item = settings.params.add()
-    item.name = _unique(settings, name or f"{from_node}.{from_socket}->{to_node}.{to_socket}")
-    item.data_path, item.array_index, item.kind = binding.path, -1, "link"
-    for key, value in link.items():
-        setattr(item, key, value)
-    item.min, item.max = binding.default_bounds()
-    settings.params_index = len(settings.params) - 1
-    return item
+    return _add(scene, ParamRef(name, binding.path, link=link), binding)
 
 
 def array_length(data_path: str) -> int:
@@ -99,14 +97,15 @@ def array_length(data_path: str) -> int:
 
 def param_problem(item) -> str | None:
     """Why a list entry cannot be optimised right now (None when it is fine). Cheap: for drawing."""
+    if not item.is_link and item.kind in ("float", "int") and not item.min < item.max:
+        return f"min ({item.min:g}) must be below max ({item.max:g})"
     try:
-        binding = params.resolve_ref(item.ref())
-    except DataPathError as exc:
+        ref = item.ref()
+        binding = params.resolve_ref(ref)
+    except ConfigError as exc:  # DataPathError too
         return str(exc).split("\n")[0]
     if binding.kind != item.kind:
         return f"the property is now a {binding.kind}, the list says {item.kind}; remove and add it again"
-    if not item.min < item.max:
-        return f"min ({item.min:g}) must be below max ({item.max:g})"
     return None
 
 
@@ -114,22 +113,17 @@ def enabled_params(scene) -> list[Any]:
     return [p for p in scene.zerograds.params if p.enabled]
 
 
-def param_refs(scene) -> list[dict[str, Any]]:
-    """``[{name, path, index}]`` (links: ``{name, path, link}``) of the enabled parameters, for workers
-    and the resolver."""
-    return [p.ref() for p in enabled_params(scene)]
-
-
-def param_specs(scene) -> list[dict[str, Any]]:
-    """``ParamSpec.from_dict`` shapes of the enabled parameters (checked against the scene)."""
+def param_refs(scene) -> list[ParamRef]:
+    """The enabled parameters' references, checked against the scene (every one resolves, sane bounds)."""
     items = enabled_params(scene)
     if not items:
         raise DataPathError("no parameters to optimise: right-click a property → Add to Optimization")
     problems = [f"{p.name}: {msg}" for p in items for msg in [param_problem(p)] if msg]
     if problems:
         raise DataPathError("fix these parameters first (or disable them):\n" + "\n".join(problems))
-    specs = []
-    for p in items:
-        binding = params.resolve_ref(p.ref())
-        specs.append(binding.spec_dict(p.name, p.min, p.max))
-    return specs
+    return [p.ref() for p in items]
+
+
+def param_specs(scene) -> list[ParamSpec]:
+    """The optimiser's specs of the enabled parameters (kinds and default bounds from the properties)."""
+    return [params.spec_for(ref, params.resolve_ref(ref)) for ref in param_refs(scene)]

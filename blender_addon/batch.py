@@ -5,7 +5,8 @@
 sys.exit(batch.main())" -- JOB.toml
 
 Writes to the job's output folder: result.json (x: name → value, the optimiser's final estimate;
-loss: image MSE of its render against the target; evaluations; history), initial.png, target.png,
+loss: image MSE of its render against the target; verdict: whether it matched the target within
+the target's render noise; evaluations; history), initial.png, target.png,
 final.png, loss.png and optimised.blend. The job-file format is documented in
 ``blender_addon/jobfile.py``. bpy is imported only when a job runs; the optimizer itself runs in
 a separate, supervised server process started with a Python that has torch (``--server-python``,
@@ -22,17 +23,13 @@ import time
 from typing import Any
 
 from optimizer_server.wire.imageloss import ImageLoss
+from optimizer_server.wire.progress import EtaClock, format_progress, short_values
 
 from ._deps import ZeroGradsError
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _named(bindings, values) -> dict[str, Any]:
-    """Parameter-unit values → {name: python value} (enum choice, bool, int, float)."""
-    return {name: b.to_raw(v) for (name, b), v in zip(bindings, values)}
 
 
 def _write_loss_plot(path: str, history: list[dict[str, Any]], method: str) -> None:
@@ -55,31 +52,6 @@ def _write_loss_plot(path: str, history: list[dict[str, Any]], method: str) -> N
     from blender_addon import images
 
     images.write_png(path, images.plot_curve([h["loss"] for h in history], 480, 240), linear=False)
-
-
-def _units(bindings, named: dict[str, Any]) -> list[float]:
-    """{name: value} (as the server or a job file writes it) → parameter units."""
-    values = []
-    for name, b in bindings:
-        v = named[name]
-        if b.kind == "enum":
-            if v not in b.choices:
-                raise ZeroGradsError(f"value {v!r} of {name!r} is not one of {b.choices}")
-            v = b.choices.index(v)
-        values.append(float(v))
-    return values
-
-
-def _specs(job, bindings) -> list[dict[str, Any]]:
-    specs = []
-    for p, (name, b) in zip(job.params, bindings):
-        if p["kind"] is not None and p["kind"] != b.kind:
-            raise ZeroGradsError(
-                f"[[params]] {name!r}: kind = {p['kind']!r}, but {p['path']} is a {b.kind} "
-                f"property; write kind = {b.kind!r} or leave kind out"
-            )
-        specs.append(b.spec_dict(name, p["min"], p["max"]))
-    return specs
 
 
 def _open_scene(path: str) -> None:
@@ -115,32 +87,72 @@ def run_job(
 ) -> dict[str, Any]:
     """Run the job file at ``path``; returns what result.json holds. Raises ZeroGradsError subclasses.
     ``resume``: a job folder of an earlier run of this file (its server died): continue that job."""
-    import bpy
 
-    from blender_addon import images, jobfile, jobspec, params, render
-    from blender_addon.runner import Run
-    from blender_addon.worker import SceneRenderer
+    from blender_addon import jobfile, prepare
 
     say = (lambda *_: None) if quiet else _say
     job = jobfile.load(path, allow_output_outside=allow_output_outside)
     os.makedirs(job.output, exist_ok=True)
     say(f"zerograds: job {job.path}\n  scene  {job.blend}\n  output {job.output}")
     _open_scene(job.blend)
-    refs = [{"name": p["name"], "path": p["path"], "index": p["index"], "link": p["link"]} for p in job.params]
-    names = [p["name"] for p in job.params]
-    bound = list(zip(names, params.resolve_all(refs)))
-    space = {"params": _specs(job, bound)}
-    settings = jobspec.render_settings(job.width, job.height, job.samples, refs, frame=job.frame)
+    prepared = prepare.prepare(job.params, job.width, job.height, job.samples, frame=job.frame)
+    target, mask = _reference_pictures(job, prepared)
+    started = time.monotonic()
+    run, history = _optimise(job, prepared, target, mask, say, server_python, resume)
+    result = run.result
+    if result["state"] == "failed":
+        raise ZeroGradsError(f"the optimisation failed: {result['message']} (logs in {run.work_dir})")
+    # The result is the optimiser's estimate θ (what the papers report); the single best sample
+    # it rendered is kept too, but one lucky noisy render is a worse estimate, unless the run stopped
+    # because that sample matched the target (the verdict rendered it again to say so).
+    verdict = result.get("verdict")
+    x = result["best"] if verdict and verdict["matched"] and result.get("best") else result["current"]
+    final = _final_picture(job, prepared, x)
+    _write_loss_plot(os.path.join(job.output, "loss.png"), history, job.method)
+    out = {
+        "schema": 1,
+        "job": job.path,
+        "state": result["state"],
+        "x": x,
+        "loss": ImageLoss(target, mask).loss(final),
+        "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
+        "verdict": verdict,
+        "evaluations": result["evaluations"],
+        "iterations": result["iteration"],
+        "start": prepared.start_named(),
+        "target": job.target_values,
+        "method": job.method,
+        "worker_restarts": run.restarts,
+        "scene": None if run.scene is None else dict(run.scene, uploaded_bytes=run.scene_bytes_uploaded),
+        "wall_s": round(time.monotonic() - started, 3),
+        "history": history,
+    }
+    with open(os.path.join(job.output, "result.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=1)
+    said = verdict["text"] if verdict else "no verdict (cancelled before the answer was rendered)"
+    say(
+        f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
+        f"x = {short_values(x, limit=len(x))}\n  {said}\n"
+        f"  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
+        f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
+    )
+    return out
 
-    # The same renderer the workers use renders the reference pictures here; the scene's own
-    # render settings come back afterwards (optimised.blend keeps them).
+
+def _reference_pictures(job, prepared):
+    """Render initial.png (and the target, when given as values) with the workers' renderer; load
+    the target image and mask otherwise. The scene's own render settings come back afterwards."""
+    import bpy
+
+    from blender_addon import images, jobfile, render
+    from blender_addon.worker import SceneRenderer
+
     with render.temporary_settings(bpy.context.scene), SceneRenderer(threads=job.threads or 0) as renderer:
-        renderer.setup(settings, names, job="batch")
-        start_values = params.read_values([b for _, b in bound])
-        initial = renderer.render_one(start_values, seed=0)
+        renderer.setup(prepared.settings, prepared.names, job="batch")
+        initial = renderer.render_one(prepared.start_units, seed=0)
         images.write_png(os.path.join(job.output, "initial.png"), initial)
         if job.target_values is not None:
-            target = renderer.render_one(_units(bound, job.target_values), seed=job.target_seed)
+            target = renderer.render_one(prepared.units(job.target_values), seed=job.target_seed)
         else:
             target = _load_image(job.target_image, "image")
             if target.shape[:2] != (job.height, job.width):
@@ -155,10 +167,14 @@ def run_job(
                 f"[target] mask is {mask.shape[1]}×{mask.shape[0]}, the target "
                 f"{target.shape[1]}×{target.shape[0]}; make them match"
             )
+    return target, mask
 
-    options = dict(job.options)
-    if job.preset:
-        options["preset"] = job.preset
+
+def _optimise(job, prepared, target, mask, say, server_python: str = "", resume: str | None = None):
+    """Start server, workers and the job (or ``resume`` an earlier one); follow it to the end
+    (Ctrl+C cancels). Returns (run, history)."""
+    from blender_addon.runner import Run
+
     run = Run(
         job.blend,
         address=job.address,
@@ -170,25 +186,16 @@ def run_job(
         **_workers(job),
     )
     history: list[dict[str, Any]] = []
-    started = time.monotonic()
+    clock = EtaClock(job.budget)
     interrupted = []
     previous_sigint = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
-        job_id = run.start(
-            space,
-            job.method,
-            budget=job.budget,
-            target_image=target,
-            mask=mask,
-            options=options,
-            seed=job.seed,
-            settings=settings,
-            start=_named(bound, start_values),
-            name=os.path.basename(job.path),
-            resume=resume,
+        args = prepared.submit_args(
+            job.method, job.budget, job.seed, job.options, job.preset, target, mask, os.path.basename(job.path)
         )
+        job_id = run.start(**args, resume=resume)
         say(
-            f"  job {job_id}: {job.method}, {len(names)} parameters, budget {job.budget} renders, "
+            f"  job {job_id}: {job.method}, {len(prepared.refs)} parameters, budget {job.budget} renders, "
             f"{_describe_workers(job, run)}, server {run.address}"
         )
         while not run.finished:
@@ -200,49 +207,30 @@ def run_job(
                 if kind == "progress":
                     history.append({k: body[k] for k in ("iteration", "evaluations", "loss", "best_loss")})
                     history[-1]["x"] = body["current"]
-                    say(_progress_line(body, time.monotonic() - started))
+                    clock.update(body["evaluations"])
+                    say("  " + format_progress(body, job.budget, clock.eta_s(), values=body["current"]))
     finally:
         if previous_sigint is not None:  # None: Blender installed its own handler from C
             signal.signal(signal.SIGINT, previous_sigint)
         run.stop()
-    result = run.result
-    if result["state"] == "failed":
-        raise ZeroGradsError(f"the optimisation failed: {result['message']} (logs in {run.work_dir})")
-    # The result is the optimiser's estimate θ (what the papers report); the single best sample
-    # it rendered is kept too, but one lucky noisy render is a worse estimate.
-    x = result["current"]
+    return run, history
+
+
+def _final_picture(job, prepared, x):
+    """Render the result, write final.png and optimised.blend (the scene holding the result)."""
+    import bpy
+
+    from blender_addon import images, params, render
+    from blender_addon.worker import SceneRenderer
+
+    units = prepared.units(x)
     with render.temporary_settings(bpy.context.scene), SceneRenderer(threads=job.threads or 0) as renderer:
-        renderer.setup(settings, names, job="final")
-        final = renderer.render_one(_units(bound, x), seed=0)
-    params.apply_values([b for _, b in bound], _units(bound, x))  # the renderer gave back the start values
+        renderer.setup(prepared.settings, prepared.names, job="final")
+        final = renderer.render_one(units, seed=0)
+    params.apply_values(prepared.bindings, units)  # the renderer gave back the start values
     images.write_png(os.path.join(job.output, "final.png"), final)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
-    _write_loss_plot(os.path.join(job.output, "loss.png"), history, job.method)
-    out = {
-        "schema": 1,
-        "job": job.path,
-        "state": result["state"],
-        "x": x,
-        "loss": ImageLoss(target, mask).loss(final),
-        "best_sample": {"x": result.get("best"), "loss": result.get("best_loss")},
-        "evaluations": result["evaluations"],
-        "iterations": result["iteration"],
-        "start": _named(bound, start_values),
-        "target": job.target_values,
-        "method": job.method,
-        "worker_restarts": run.restarts,
-        "scene": None if run.scene is None else dict(run.scene, uploaded_bytes=run.scene_bytes_uploaded),
-        "wall_s": round(time.monotonic() - started, 3),
-        "history": history,
-    }
-    with open(os.path.join(job.output, "result.json"), "w", encoding="utf-8") as f:
-        json.dump(out, f, indent=1)
-    say(
-        f"  {result['state']} after {result['evaluations']} renders: loss {out['loss']:.4g}, "
-        f"x = {_short(x)}\n  pictures: {job.output}/{{initial,target,final,loss}}.png\n"
-        f"  result:   {job.output}/result.json, optimised scene: {job.output}/optimised.blend"
-    )
-    return out
+    return final
 
 
 def _workers(job) -> dict[str, Any]:
@@ -262,19 +250,6 @@ def _workers(job) -> dict[str, Any]:
 def _describe_workers(job, run) -> str:
     where = f"Ray actors on {job.ray}" if job.ray else "local"
     return f"{run.worker_count} {where} worker(s) ({job.device})"
-
-
-def _short(named: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in named.items())
-
-
-def _progress_line(p: dict[str, Any], elapsed: float) -> str:
-    done = p["evaluations"] / max(1, p["budget"])
-    eta = elapsed / done * (1 - done) if done > 0 else float("nan")
-    return (
-        f"  iter {p['iteration']:4d}  renders {p['evaluations']:5d}/{p['budget']}  loss {p['loss']:.4g}  "
-        f"best {p['best_loss']:.4g}  eta {eta:5.0f}s  {_short(p['current'])}"
-    )
 
 
 def add_run_parser(subparsers):

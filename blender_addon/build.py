@@ -7,9 +7,11 @@
 The zip holds one folder ``zerograds/`` with the add-on, a ``blender_manifest.toml`` that lists
 the bundled wheels (Blender ≥ 4.2 installs it as an extension) and ``bl_info`` (older Blenders
 install it as a legacy add-on; those need pyzmq in Blender's Python, e.g. Debian's python3-zmq).
-The add-on ships the optimizer's ``wire`` package (what both ends of the wire share; stdlib, numpy
-and pyzmq only) whole, under ``zerograds/_vendor/optimizer_server/wire/``. What else is shipped is
-decided here alone (``shipped_files``), and the import-graph test reads it from here.
+The add-on ships the optimizer's code whole under ``zerograds/_vendor/optimizer_server/``: Blender
+imports only its ``wire`` package (what both ends of the wire share; stdlib, numpy and pyzmq only;
+the package's ``__init__`` loads nothing else), and the managed environment's server process
+(``setup_env``, ``local_server``) runs the rest, so an installed add-on needs no checkout. What else
+is shipped is decided here alone (``shipped_files``), and the import-graph test reads it from here.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ADDON_ID = "zerograds"
-WIRE = os.path.join(ROOT, "optimizer_server", "wire")  # vendored whole
+SERVER = os.path.join(ROOT, "optimizer_server")  # vendored whole
+WIRE = os.path.join(SERVER, "wire")
 SKIP = ("build.py", "__pycache__", "wheels", "_vendor", "README.md")  # build-time only: not in the zip
 # (pip --platform tag, Blender's platform name); Blender 4.2+ bundles CPython 3.11.
 PLATFORMS = [
@@ -85,9 +88,10 @@ def refresh_methods() -> bool:
         return False
     from blender_addon import catalog
 
-    with open(catalog.PATH, "w", encoding="utf-8") as f:
-        json.dump(generate_catalog(), f, indent=1, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+    text = json.dumps(generate_catalog(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    with open(catalog.PATH + ".tmp", "w", encoding="utf-8") as f:  # never an empty catalog, even for a moment
+        f.write(text)
+    os.replace(catalog.PATH + ".tmp", catalog.PATH)
     catalog.clear_cache()
     return True
 
@@ -137,9 +141,7 @@ def build(out_dir: str, with_wheels: bool = True) -> str:
         os.makedirs(os.path.dirname(os.path.join(pkg, name)), exist_ok=True)
         shutil.copy2(os.path.join(HERE, name), os.path.join(pkg, name))
     vendor = os.path.join(pkg, "_vendor", "optimizer_server")
-    shutil.copytree(WIRE, os.path.join(vendor, "wire"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    with open(os.path.join(vendor, "__init__.py"), "w") as f:  # not the real one: it loads the methods (torch)
-        f.write('"""The parts of optimizer_server the Blender add-on ships: the `wire` package (vendored)."""\n')
+    shutil.copytree(SERVER, vendor, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     wheels = download_wheels(os.path.join(pkg, "wheels")) if with_wheels else []
     with open(os.path.join(pkg, "blender_manifest.toml"), "w", encoding="utf-8") as f:
         f.write(manifest(wheels))

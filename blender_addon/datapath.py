@@ -7,15 +7,10 @@ A data path is a chain of steps starting from ``bpy.data``:
                  geometry-nodes modifier input) when the owner is not a collection,
 * ``[3]``        a collection member by position, or an element of an array property.
 
-A link parameter (``blender_addon.links``) names a node tree by data path plus the four names in
-``LINK_FIELDS``; :func:`check_link_fields` checks their shape.
-
 This module does not import bpy so it can be tested (and reused) anywhere.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from ._deps import ConfigError
 
@@ -134,25 +129,3 @@ def format_steps(steps: list[Step]) -> str:
         else:
             out.append(f"[{value}]")
     return "".join(out)
-
-
-# --- link parameters: a node tree's path plus two (node, socket) names ------------------------------
-LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
-
-
-def check_link_fields(link: Any, where: str) -> dict[str, str]:
-    """The four names of a link spec, checked for presence and type (no bpy needed)."""
-    if not isinstance(link, dict):
-        raise DataPathError(f"{where}: a link needs a table with {', '.join(LINK_FIELDS)}, got {link!r}")
-    missing = [k for k in LINK_FIELDS if not isinstance(link.get(k), str) or not link[k]]
-    unknown = sorted(set(link) - set(LINK_FIELDS))
-    if missing or unknown:
-        raise DataPathError(
-            f"{where}: a link needs the non-empty names {', '.join(LINK_FIELDS)}; "
-            f"missing or empty: {missing}, unknown keys: {unknown}"
-        )
-    return {k: link[k] for k in LINK_FIELDS}
-
-
-def describe_link(link: dict[str, str]) -> str:
-    return f"{link['from_node']}.{link['from_socket']} -> {link['to_node']}.{link['to_socket']}"

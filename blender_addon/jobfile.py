@@ -15,11 +15,10 @@ path = 'objects["Sphere"].location'
 index = 0                             # optional, for arrays
 min = -2.0                            # optional: the property's soft limits
 max = 2.0
-kind = "float"                        # optional: detected; an error if it disagrees
+kind = "float"                        # optional: float/int/bool/enum, detected; an error if it disagrees
 
 [[params]]                            # a link parameter (bool): does this link exist?
 name = "l3"
-kind = "link"                         # optional with the four names below
 path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
 from_node = "Noise"                   # node names (not labels); sockets by name or identifier
 from_socket = "Color"
@@ -43,8 +42,7 @@ count = 2                             # default: one per GPU when rendering on G
                                       #   workers started elsewhere (with [server] address or ray)
 device = "auto"                       # optional: auto, cpu, cuda, optix, hip, oneapi, metal
 ray = "auto"                          # optional: start the workers as Ray actors on this cluster
-gpus_per_worker = 1                   # optional, with ray: GPUs Ray gives each worker
-cpus_per_worker = 1                   # optional, with ray
+gpus_per_worker = 1                   # optional, with ray: GPUs (and cpus_per_worker: CPUs) per worker
 
 [server]
 address = "tcp://host:5555"           # optional: use a running server instead of starting one
@@ -53,6 +51,9 @@ A job file is input, not code: it names no program to run (the local server's Py
 `run --server-python` or $ZEROGRADS_PYTHON), its parameter paths stay in data that can change a
 render (blender_addon.datapath.RENDER_DATA), and its output stays inside the job file's folder
 unless `run --allow-output-outside` is given.
+
+Each [[params]] table becomes an ``optimizer_server.wire.paramref.ParamRef`` (min/max are its
+lo/hi; ``kind = "link"``, which older job files write, is still accepted for a link).
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from optimizer_server.wire.paramref import LINK_FIELDS, ParamRef
+from optimizer_server.wire.space import KINDS
+
 from ._deps import ConfigError
-from .datapath import LINK_FIELDS, DataPathError, check_render_path
+from .datapath import DataPathError, check_render_path
 
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
@@ -73,7 +77,8 @@ _KNOWN = {
     "workers": {"count", "threads", "device", "ray", "gpus_per_worker", "cpus_per_worker"},
     "server": {"address"},
 }
-_KINDS = ("float", "int", "bool", "enum", "link")
+_DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "oneapi", "metal")  # blender_addon/devices.py: CHOICES
+_JOB_KINDS = (*KINDS, "link")  # "link": what older job files write for a link parameter (a bool)
 _PATH_HINT = """a data path such as 'objects["Sphere"].location'"""
 
 
@@ -90,7 +95,7 @@ class JobFile:
     height: int = 64
     samples: int = 16
     frame: int | None = None
-    params: list[dict[str, Any]] = field(default_factory=list)
+    params: list[ParamRef] = field(default_factory=list)
     target_values: dict[str, Any] | None = None
     target_image: str | None = None
     mask: str | None = None
@@ -193,19 +198,48 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     default_out = os.path.splitext(name)[0] + "_output"
     output = _output_folder(base, _get(data, "output", (str,), name, default_out), name, allow_output_outside)
     job = JobFile(path=os.path.abspath(path), blend=blend, output=output)
+    _parse_render(job, _get(data, "render", (dict,), name, {}))
+    job.params = _parse_params(data.get("params"), name)
+    target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
+    _parse_target(job, target, base)
+    _parse_method(job, dict(_get(data, "method", (dict,), name, {})))
+    _parse_workers(job, _get(data, "workers", (dict,), name, {}))
+    _parse_server(job, _get(data, "server", (dict,), name, {}))
+    if job.workers == 0 and job.address is None:
+        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
+    if job.ray is not None and not job.workers:
+        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
+    return job
 
-    render = _get(data, "render", (dict,), name, {})
+
+def _parse_server(job: JobFile, server: dict[str, Any]) -> None:
+    if "python" in server:
+        raise _fail(
+            "[server] python",
+            "a job file does not choose the program that runs the server (it is input, not code); "
+            "remove the key and pass --server-python PATH to `python -m optimizer_server run`, "
+            "or set ZEROGRADS_PYTHON",
+        )
+    _check_keys(server, "server", "[server]")
+    job.address = _get(server, "address", (str,), "[server]", None)
+
+
+def _positive(value) -> bool:
+    return value > 0
+
+
+def _parse_render(job: JobFile, render: dict[str, Any]) -> None:
     _check_keys(render, "render", "[render]")
-    positive = lambda v: v > 0  # noqa: E731
-    job.width = _get(render, "width", (int,), "[render]", 64, check=positive, what="must be positive")
-    job.height = _get(render, "height", (int,), "[render]", 64, check=positive, what="must be positive")
-    job.samples = _get(render, "samples", (int,), "[render]", 16, check=positive, what="must be positive")
+    job.width = _get(render, "width", (int,), "[render]", 64, check=_positive, what="must be positive")
+    job.height = _get(render, "height", (int,), "[render]", 64, check=_positive, what="must be positive")
+    job.samples = _get(render, "samples", (int,), "[render]", 16, check=_positive, what="must be positive")
     job.frame = _get(render, "frame", (int,), "[render]", None)
 
-    params = data.get("params")
+
+def _parse_params(params: Any, name: str) -> list[ParamRef]:
     if not isinstance(params, list) or not params:
         raise _fail(name, "needs at least one [[params]] table (name, path, and optionally index/min/max/kind)")
-    names = set()
+    refs: list[ParamRef] = []
     for i, p in enumerate(params):
         where = f"[[params]] #{i + 1}"
         if not isinstance(p, dict):
@@ -213,30 +247,46 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
         _check_keys(p, "params", where)
         pname = _get(p, "name", (str,), where, required=True, check=lambda v: bool(v.strip()), what="must not be empty")
         where = f"[[params]] {pname!r}"
-        if pname in names:
+        if any(ref.name == pname for ref in refs):
             raise _fail(where, "this name is used twice; every parameter needs its own name")
-        names.add(pname)
-        entry = {
-            "name": pname,
-            "path": _render_path(_get(p, "path", (str,), where, required=True, what=_PATH_HINT), where),
-            "index": _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more"),
-            "min": _get(p, "min", (int, float), where),
-            "max": _get(p, "max", (int, float), where),
-            "kind": _get(
-                p, "kind", (str,), where, None, check=lambda v: v in _KINDS, what=f"must be one of {', '.join(_KINDS)}"
-            ),
-        }
-        _check_link(p, entry, where)
-        if entry["min"] is not None and entry["max"] is not None and not entry["min"] < entry["max"]:
-            raise _fail(where, f"needs min < max, got min={entry['min']} max={entry['max']}")
-        job.params.append(entry)
+        refs.append(_param_ref(p, pname, where))
+    return refs
 
-    target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
+
+def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
+    """One [[params]] table → a ParamRef (a link parameter: all four names, no index or bounds)."""
+    path = _render_path(_get(p, "path", (str,), where, required=True, what=_PATH_HINT), where)
+    index = _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more")
+    lo, hi = _get(p, "min", (int, float), where), _get(p, "max", (int, float), where)
+    kinds = ", ".join(_JOB_KINDS)
+    kind = _get(p, "kind", (str,), where, None, check=lambda v: v in _JOB_KINDS, what=f"must be one of {kinds}")
+    if lo is not None and hi is not None and not lo < hi:
+        raise _fail(where, f"needs min < max, got min={lo} max={hi}")
+    link = None
+    if kind == "link" or any(k in p for k in LINK_FIELDS):
+        missing = [k for k in LINK_FIELDS if k not in p]
+        if missing:
+            raise _fail(where, f"a link parameter needs {', '.join(LINK_FIELDS)}; missing {', '.join(missing)}")
+        if kind not in (None, "link", "bool"):
+            raise _fail(where, f"kind = {kind!r} but from_node/... make it a link (on/off); leave kind out")
+        extra = [k for k in ("index", "min", "max") if k in p]
+        if extra:
+            raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
+        link = {k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS}
+        kind = None
+    try:
+        return ParamRef(name, path, index, link, lo, hi, kind)
+    except ConfigError as exc:
+        raise _fail(where, str(exc)) from None
+
+
+def _parse_target(job: JobFile, target: dict[str, Any], base: str) -> None:
     _check_keys(target, "target", "[target]")
     if ("values" in target) == ("image" in target):
         raise _fail("[target]", "give exactly one of 'values' (parameter values to render) or 'image' (a file)")
     if "values" in target:
         values = _get(target, "values", (dict,), "[target]")
+        names = {ref.name for ref in job.params}
         unknown = sorted(set(values) - names)
         missing = sorted(names - set(values))
         if unknown or missing:
@@ -250,12 +300,13 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
         target, "seed", (int,), "[target]", job.target_seed, check=lambda v: v >= 0, what="must be 0 or more"
     )
 
-    method = dict(_get(data, "method", (dict,), name, {}))
-    # name: a method or a configuration ("zerograds:efficient" = method zerograds, preset efficient)
+
+def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
+    """[method] (optional: auto, 400 renders); name is a method or a configuration
+    ("zerograds:efficient" = method zerograds, preset efficient)."""
     job.method = _get(method, "name", (str,), "[method]", job.method, check=bool, what="must not be empty")
-    job.budget = _get(
-        method, "budget", (int,), "[method]", job.budget, check=positive, what="must be a positive number of renders"
-    )
+    renders = "must be a positive number of renders"
+    job.budget = _get(method, "budget", (int,), "[method]", job.budget, check=_positive, what=renders)
     job.seed = _get(method, "seed", (int,), "[method]", 0, check=lambda v: v >= 0, what="must be 0 or more")
     job.preset = _get(method, "preset", (str,), "[method]", None)
     if ":" in job.method:
@@ -266,47 +317,18 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
 
-    _parse_workers(job, _get(data, "workers", (dict,), name, {}))
-    server = _get(data, "server", (dict,), name, {})
-    if "python" in server:
-        raise _fail(
-            "[server] python",
-            "a job file does not choose the program that runs the server (it is input, not code); "
-            "remove the key and pass --server-python PATH to `python -m optimizer_server run`, "
-            "or set ZEROGRADS_PYTHON",
-        )
-    _check_keys(server, "server", "[server]")
-    job.address = _get(server, "address", (str,), "[server]", None)
-    if job.workers == 0 and job.address is None:
-        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
-    if job.ray is not None and not job.workers:
-        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
-    return job
-
 
 def _parse_workers(job: JobFile, w: dict[str, Any]) -> None:
     """The [workers] table: how many, on which render device, and (with ``ray``) where Ray starts them."""
     _check_keys(w, "workers", "[workers]")
     job.workers = _get(w, "count", (int,), "[workers]", None, check=lambda v: 0 <= v <= 256, what="must be 0..256")
     job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
-    devices = ("auto", "cpu", "cuda", "optix", "hip", "oneapi", "metal")
-    job.device = _get(
-        w,
-        "device",
-        (str,),
-        "[workers]",
-        "auto",
-        check=lambda v: v in devices,
-        what=f"must be one of {', '.join(devices)}",
-    )
+    one_of = f"must be one of {', '.join(_DEVICES)}"
+    job.device = _get(w, "device", (str,), "[workers]", "auto", check=lambda v: v in _DEVICES, what=one_of)
     job.ray = _get(w, "ray", (str,), "[workers]", None, check=bool, what='must name a Ray cluster ("auto", HOST:PORT)')
-    nonneg = lambda v: v >= 0  # noqa: E731
-    job.gpus_per_worker = float(
-        _get(w, "gpus_per_worker", (int, float), "[workers]", 0.0, check=nonneg, what="must be 0 or more")
-    )
-    job.cpus_per_worker = float(
-        _get(w, "cpus_per_worker", (int, float), "[workers]", 1.0, check=nonneg, what="must be 0 or more")
-    )
+    nonneg = {"check": lambda v: v >= 0, "what": "must be 0 or more"}
+    job.gpus_per_worker = float(_get(w, "gpus_per_worker", (int, float), "[workers]", 0.0, **nonneg))
+    job.cpus_per_worker = float(_get(w, "cpus_per_worker", (int, float), "[workers]", 1.0, **nonneg))
     if job.ray is None and ("gpus_per_worker" in w or "cpus_per_worker" in w):
         raise _fail("[workers]", "gpus_per_worker and cpus_per_worker are for Ray workers: add ray = ADDRESS")
 
@@ -343,26 +365,6 @@ def _render_path(path: str, where: str) -> str:
     except DataPathError as exc:
         raise _fail(where, f"'path': {exc}") from None
     return path
-
-
-def _check_link(p: dict[str, Any], entry: dict[str, Any], where: str) -> None:
-    """A link parameter has all four names and no index/bounds (it is a switch); others have none."""
-    given = [k for k in LINK_FIELDS if k in p]
-    if not given and entry["kind"] != "link":
-        entry["link"] = None
-        return
-    missing = [k for k in LINK_FIELDS if k not in p]
-    if missing:
-        raise _fail(where, f"a link parameter needs {', '.join(LINK_FIELDS)}; missing {', '.join(missing)}")
-    if entry["kind"] not in (None, "link"):
-        raise _fail(where, f"kind = {entry['kind']!r} but from_node/... make it a link; write kind = 'link'")
-    extra = [k for k in ("index", "min", "max") if k in p]
-    if extra:
-        raise _fail(where, f"a link parameter is on/off: leave out {', '.join(extra)}")
-    entry["kind"] = "link"
-    entry["link"] = {
-        k: _get(p, k, (str,), where, required=True, check=bool, what="must not be empty") for k in LINK_FIELDS
-    }
 
 
 def _existing(base: str, relative: str, where: str) -> str:

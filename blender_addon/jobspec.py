@@ -6,21 +6,25 @@ parameter specs (``"params"``) and the job id. For Blender workers those setting
     {"width": 64, "height": 64, "samples": 16,       # Cycles, per render
      "frame": null,                                   # or a frame to simulate up to (physics)
      "paths": [{"name": "x", "path": 'objects["Ball"].location', "index": 0},
-               {"name": "l3", "path": 'materials["Mat"].node_tree',   # a link parameter
+               {"name": "l3", "path": 'materials["Mat"].node_tree', "index": -1,   # a link parameter
                 "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}},
                ...]}
 
-and the job ``requires`` ``{"scene": scene_id(blend)}`` so that only workers that loaded that
-very .blend file take it.
+where every ``paths`` entry is a ``ParamRef``'s wire form (only where the parameter is: its
+``locator()``), and the job ``requires`` ``{"scene": scene_id(blend)}`` so that only workers that
+loaded that very .blend file take it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
+from optimizer_server.wire.paramref import ParamRef
+
 from ._deps import ConfigError
-from .datapath import check_link_fields, check_render_path
+from .datapath import check_render_path
 
 RENDERER = "blender-cycles"
 
@@ -35,7 +39,7 @@ def scene_id(blend_path: str) -> str:
 
 
 def render_settings(
-    width: int, height: int, samples: int, paths: list[dict[str, Any]], frame: int | None = None
+    width: int, height: int, samples: int, refs: Sequence[ParamRef], frame: int | None = None
 ) -> dict[str, Any]:
     """Build (and check) the settings dict of a Blender job."""
     settings = {
@@ -43,22 +47,14 @@ def render_settings(
         "height": int(height),
         "samples": int(samples),
         "frame": None if frame is None else int(frame),
-        "paths": [path_entry(p) for p in paths],
+        "paths": [ref.locator().to_dict() for ref in refs],
     }
     check_settings(settings)
     return settings
 
 
-def path_entry(p: dict[str, Any]) -> dict[str, Any]:
-    """The wire form of one parameter reference: {name, path, index} or {name, path, link}."""
-    entry = {"name": str(p["name"]), "path": str(p["path"]), "index": int(p.get("index", -1))}
-    if p.get("link") is not None:
-        entry["link"] = check_link_fields(p["link"], f"parameter {entry['name']!r}")
-    return entry
-
-
-def check_settings(settings: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the bad key; used on both ends."""
+def check_settings(settings: dict[str, Any]) -> list[ParamRef]:
+    """Raise :class:`ConfigError` naming the bad key; used on both ends. Returns the path entries."""
     for key, lo, hi in (("width", 1, 16384), ("height", 1, 16384), ("samples", 1, 1 << 24)):
         value = settings.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -69,21 +65,19 @@ def check_settings(settings: dict[str, Any]) -> None:
     paths = settings.get("paths")
     if not isinstance(paths, list) or not paths:
         raise ConfigError("render settings need 'paths': [{name, path, index}, ...] with one entry per parameter")
+    refs = [ParamRef.from_dict(p, f"render setting paths[{i}]") for i, p in enumerate(paths)]
     names = set()
-    for i, p in enumerate(paths):
-        if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("path"), str):
-            raise ConfigError(f"render setting paths[{i}] must be {{name, path, index}}, got {p!r}"[:200])
-        check_render_path(p["path"])  # a client cannot make a worker write outside render data
-        if p.get("link") is not None:
-            check_link_fields(p["link"], f"render setting paths[{i}]")
-        if p["name"] in names:
-            raise ConfigError(f"render setting paths: parameter {p['name']!r} appears twice")
-        names.add(p["name"])
+    for ref in refs:
+        check_render_path(ref.path)  # a client cannot make a worker write outside render data
+        if ref.name in names:
+            raise ConfigError(f"render setting paths: parameter {ref.name!r} appears twice")
+        names.add(ref.name)
+    return refs
 
 
-def ordered_paths(settings: dict[str, Any], param_names: list[str]) -> list[dict[str, Any]]:
+def ordered_refs(settings: dict[str, Any], param_names: list[str]) -> list[ParamRef]:
     """The path entries in the order of the job's parameters (the columns of ``values``)."""
-    by_name = {p["name"]: p for p in settings["paths"]}
+    by_name = {ref.name: ref for ref in check_settings(settings)}
     missing = [n for n in param_names if n not in by_name]
     if missing:
         raise ConfigError(f"no data path for parameter(s) {missing}; every parameter needs an entry in 'paths'")

@@ -1,13 +1,13 @@
 """Link parameters: whether a link between two named sockets of a node graph exists (a bool).
 
-A link parameter names a node tree by data path and the two sockets by node and socket name::
+A link parameter is a ``ParamRef`` whose ``link`` (a ``LinkRef``) names the two sockets by node and
+socket name, and whose path is the node tree's::
 
-    {"name": "l3", "path": 'materials["Mat"].node_tree',
-     "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}}
+    ParamRef("l3", 'materials["Mat"].node_tree', link=LinkRef("Noise", "Color", "Mix", "A"))
 
 Sockets are found by identifier (``A_Color``) or by name among the node's *enabled* sockets
 (a Mix node has six sockets called "A", only one of them in use), never by ``eval``. The
-optimiser sees a bool; value 1 creates the link, 0 removes it.
+optimiser sees a bool (its ``ParamSpec`` kind); value 1 creates the link, 0 removes it.
 
 Snapshots hold the whole state of the target input (every link into it), so a rollback brings
 back exactly what was there, also when several parameters share one input. An input takes one
@@ -17,23 +17,26 @@ link: when two parameters into the same input are both on, the later one in the 
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import bpy
 
-from .datapath import DataPathError, check_link_fields, describe_link
+from optimizer_server.wire.paramref import LinkRef
+from optimizer_server.wire.space import round_half_up
+
+from . import lookup
+from .datapath import DataPathError
 
 
 class LinkBinding:
-    """One candidate link in a node tree; quacks like :class:`params.Binding` with kind "link"."""
+    """One candidate link in a node tree; quacks like :class:`params.Binding` of kind bool."""
 
-    kind = "link"
+    kind = "bool"
     index = -1
     choices = None
 
-    def __init__(self, path: str, tree, link: dict[str, str], from_socket, to_socket):
+    def __init__(self, path: str, tree, link: LinkRef, from_socket, to_socket):
         self.path = path  # the node tree's data path
         self.link = link  # the four names, as given
         self.tree = tree
@@ -42,7 +45,7 @@ class LinkBinding:
         self.tag_id = tree  # persistent data: re-sync the material's shader graph
 
     def __repr__(self):
-        return f"<LinkBinding {self.path}: {describe_link(self.link)}>"
+        return f"<LinkBinding {self.path}: {self.link}>"
 
     # --- raw access: the full state of the target input, for snapshots ----------------------------
     def get_raw(self) -> tuple[tuple[str, str], ...]:
@@ -66,7 +69,7 @@ class LinkBinding:
             if not new.is_valid:  # Blender keeps invalid links (drawn red); Cycles would ignore them
                 self.tree.links.remove(new)
                 raise DataPathError(
-                    f"{self.path}: the link {describe_link(self.link)} is not valid in Blender "
+                    f"{self.path}: the link {self.link} is not valid in Blender "
                     "(it closes a loop or joins incompatible sockets); nothing was changed"
                 )
         elif not present:
@@ -77,16 +80,13 @@ class LinkBinding:
         return 1.0 if self._present() else 0.0
 
     def to_raw(self, value: float) -> bool:
-        return math.floor(float(value) + 0.5) >= 1
+        return int(round_half_up(value)) >= 1
 
     def write(self, value: float) -> None:
         self._set_present(self.to_raw(value))
 
     def default_bounds(self) -> tuple:
         return 0.0, 1.0
-
-    def spec_dict(self, name: str, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
-        return {"name": name, "kind": "bool", "lo": 0.0, "hi": 1.0}  # the optimiser sees a switch
 
 
 def _node_tree(struct, path: str):
@@ -147,22 +147,19 @@ def _socket(tree, path: str, node_name: str, socket_name: str, side: str):
     raise DataPathError(f"node {node_name!r} has no {direction} {socket_name!r}{_hint(socket_name, names)}")
 
 
-def resolve_link(path: str, link: Any, struct) -> LinkBinding:
-    """Bind a link spec in the node tree ``struct`` (already resolved from ``path``)."""
-    link = check_link_fields(link, repr(path))
+def resolve_link(path: str, link: LinkRef, struct) -> LinkBinding:
+    """Bind a link in the node tree ``struct`` (already resolved from ``path``)."""
     tree = _node_tree(struct, path)
-    from_socket = _socket(tree, path, link["from_node"], link["from_socket"], "from")
-    to_socket = _socket(tree, path, link["to_node"], link["to_socket"], "to")
+    from_socket = _socket(tree, path, link.from_node, link.from_socket, "from")
+    to_socket = _socket(tree, path, link.to_node, link.to_socket, "to")
     if from_socket.node == to_socket.node:
-        raise DataPathError(f"{path!r}: {describe_link(link)} links a node to itself; Blender rejects such loops")
+        raise DataPathError(f"{path!r}: {link} links a node to itself; Blender rejects such loops")
     if from_socket.type == "SHADER" and to_socket.type != "SHADER":
         raise DataPathError(
-            f"{path!r}: {describe_link(link)} joins a shader output to a {to_socket.type.lower()} "
+            f"{path!r}: {link} joins a shader output to a {to_socket.type.lower()} "
             "input; Blender marks such links invalid. Pick a shader input (e.g. a Mix Shader's)"
         )
-    from .params import path_for_id
-
-    return LinkBinding(path_for_id(tree), tree, link, from_socket, to_socket)
+    return LinkBinding(lookup.path_for_id(tree), tree, link, from_socket, to_socket)
 
 
 def check_shared_inputs(bindings: Sequence[Any]) -> list[str]:
@@ -179,7 +176,7 @@ def check_shared_inputs(bindings: Sequence[Any]) -> list[str]:
         for lk in b.to_socket.links:
             if lk.from_socket.as_pointer() not in sources:
                 problems.append(
-                    f"input {b.link['to_node']}.{b.link['to_socket']} of {b.path} is fed by "
+                    f"input {b.link.to_node}.{b.link.to_socket} of {b.path} is fed by "
                     f"{lk.from_node.name}.{lk.from_socket.name}, which no link parameter controls: switching a "
                     "candidate on would replace that link and switching it off would not bring it back. Remove "
                     "that link in the node editor, or make it a link parameter too"

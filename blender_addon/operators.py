@@ -3,8 +3,9 @@
 import bpy
 from bpy.props import BoolProperty, IntProperty, StringProperty
 
-from . import api, params
+from . import api, lookup, params
 from ._deps import ZeroGradsError
+from .datapath import DataPathError
 
 
 def _relative_path(struct, identifier: str) -> str:
@@ -18,28 +19,54 @@ def _relative_path(struct, identifier: str) -> str:
     return f'{base}["{identifier}"]'
 
 
-def _button_path(context):
-    """(full data path, array index) of the property under the mouse, or (None, reason).
+def _join(owner, relative: str) -> str:
+    return lookup.path_for_id(owner.id_data) + ("" if relative.startswith("[") else ".") + relative
 
-    Operators run from a button's right-click menu see ``button_pointer`` / ``button_prop``;
-    newer Blenders also give ``context.property`` = (owner, path, index), which tells which
-    element of an array was clicked.
+
+def _copied_full_path(context) -> str | None:
+    """The button's full data path, element index included, as Blender's own "Copy Full Data
+    Path" makes it (Blender 3.x gives Python no other way to learn which array element was
+    clicked). The clipboard is given back."""
+    wm = context.window_manager
+    saved = wm.clipboard
+    wm.clipboard = ""
+    try:
+        if bpy.ops.ui.copy_data_path_button.poll() and "FINISHED" in bpy.ops.ui.copy_data_path_button(full_path=True):
+            return wm.clipboard or None
+    except (RuntimeError, TypeError):  # no button under the mouse, or an older signature
+        return None
+    finally:
+        wm.clipboard = saved
+    return None
+
+
+def _button_path(context):
+    """(full data path, array index) of the property whose right-click menu ran us, or (None, reason).
+
+    Blender 4.x gives ``context.property`` = (owner, path, index); older Blenders give the button's
+    struct and property (``button_pointer`` / ``button_prop``) and, through "Copy Full Data Path",
+    the element clicked.
     """
-    index = -1
     info = getattr(context, "property", None)
     if isinstance(info, tuple) and len(info) == 3 and isinstance(info[1], str):
         owner, path, index = info
         if owner is not None and getattr(owner, "id_data", None) is not None:
             relative = path if owner == owner.id_data else _relative_path(owner, path)
-            sep = "" if relative.startswith("[") else "."
-            return params.path_for_id(owner.id_data) + sep + relative, index
+            return _join(owner, relative), index
     pointer = getattr(context, "button_pointer", None)
     prop = getattr(context, "button_prop", None)
     if pointer is None or prop is None or getattr(pointer, "id_data", None) is None:
-        return None, "no property under the mouse; right-click a property field"
-    relative = _relative_path(pointer, prop.identifier)
-    sep = "" if relative.startswith("[") else "."
-    return params.path_for_id(pointer.id_data) + sep + relative, index
+        return None, "no property under the mouse: right-click a property, or give its data path"
+    full = _copied_full_path(context)
+    if full:
+        return full, -1  # an element index, if any, ends the path ("location[1]")
+    return _join(pointer, _relative_path(pointer, prop.identifier)), -1
+
+
+def _clipboard_path(context) -> str:
+    """A data path the artist copied (Ctrl+Shift+Alt+C over a field), for the + dialog."""
+    text = (context.window_manager.clipboard or "").strip()
+    return text if text.startswith("bpy.data.") and "\n" not in text and len(text) < 1000 else ""
 
 
 class ZEROGRADS_OT_add_param(bpy.types.Operator):
@@ -51,10 +78,17 @@ class ZEROGRADS_OT_add_param(bpy.types.Operator):
 
     data_path: StringProperty(
         name="Data Path",
-        description='From bpy.data, e.g. objects["Ball"].location; empty: the property under the mouse',
+        description='From bpy.data, e.g. objects["Ball"].location; empty: the property under the mouse. '
+        "Tip: Ctrl+Shift+Alt+C over any field copies its full data path",
     )
-    array_index: IntProperty(name="Index", default=-1, min=-1)
+    array_index: IntProperty(name="Index", default=-1, min=-1, description="Array element; -1: all of them")
     all_elements: BoolProperty(name="All Elements", default=False, description="Add every element of an array")
+
+    def invoke(self, context, event):
+        if self.data_path or getattr(context, "button_prop", None) is not None or getattr(context, "property", None):
+            return self.execute(context)
+        self.data_path = _clipboard_path(context)  # the panel's +: ask for a path (pre-filled from the clipboard)
+        return context.window_manager.invoke_props_dialog(self, width=460)
 
     def execute(self, context):
         path, index = self.data_path, self.array_index
@@ -65,23 +99,40 @@ class ZEROGRADS_OT_add_param(bpy.types.Operator):
                 return {"CANCELLED"}
             index = index_or_reason if self.array_index < 0 else self.array_index
         try:
-            length = api.array_length(path)
-            if length and (self.all_elements or index < 0):
-                indices = range(length)
-            else:
-                indices = [index]
-            added = [api.add_param(context.scene, path, i) for i in indices]
+            added = _add(context.scene, path, index, self.all_elements)
         except ZeroGradsError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        self.data_path = ""  # a redo starts from the button again, not from this path
         self.report({"INFO"}, "Optimising " + ", ".join(p.name for p in added))
         return {"FINISHED"}
+
+
+def _add(scene, path: str, index: int, all_elements: bool) -> list:
+    """Add one element (the one clicked), or every element of an array (All, or no element known)."""
+    binding = params.resolve(path, index) if index >= 0 or not _is_array(path) else None
+    if binding is not None and not all_elements:
+        return [api.add_param(scene, binding.path, binding.index)]
+    base = binding.path if binding is not None else path
+    length = api.array_length(base)
+    indices = range(length) if length else [-1]
+    return [api.add_param(scene, base, i) for i in indices]
+
+
+def _is_array(path: str) -> bool:
+    try:
+        params.resolve(path, -1)
+        return False
+    except DataPathError as exc:
+        if "is an array of" in str(exc):
+            return True
+        raise
 
 
 def _active_material_tree_path(context) -> str:
     obj = getattr(context, "object", None)
     mat = getattr(obj, "active_material", None) if obj is not None else None
-    return params.path_for_id(mat.node_tree) if mat is not None and mat.node_tree is not None else ""
+    return lookup.path_for_id(mat.node_tree) if mat is not None and mat.node_tree is not None else ""
 
 
 class ZEROGRADS_OT_add_link_param(bpy.types.Operator):

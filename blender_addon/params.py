@@ -4,8 +4,10 @@
 never ``eval``) and returns a :class:`Binding`: the struct that owns the value, how to read and
 write it, its kind (float / int / bool / enum) and default bounds from the property's soft limits.
 
-Link parameters (``blender_addon.links``: does a link between two named sockets exist) resolve
-through :func:`resolve_ref` to bindings with the same interface.
+A :class:`~optimizer_server.wire.paramref.ParamRef` (the project's parameter reference) resolves
+through :func:`resolve_ref`: a data path to a :class:`Binding`, a link (``blender_addon.links``: does
+a link between two named sockets exist) to a ``LinkBinding`` with the same interface. Kinds,
+bounds and rounding are the optimiser's ``ParamSpec``'s (``optimizer_server.wire.space``).
 
 ``apply_values(bindings, values)`` writes one sample in parameter units (discrete kinds rounded,
 enums by choice index), tags what Cycles' persistent data would otherwise ignore, and restores
@@ -14,17 +16,17 @@ every value if any write fails, so the scene is never half-applied.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import bpy
 
-from . import datapath
+from optimizer_server.wire.paramref import ParamRef
+from optimizer_server.wire.space import ParamSpec, round_half_up
+
+from . import datapath, links, lookup
 from .datapath import DataPathError
 
-KINDS = ("float", "int", "bool", "enum")
 _RNA_KIND = {"FLOAT": "float", "INT": "int", "BOOLEAN": "bool", "ENUM": "enum"}
 _IDPROP_KIND = {"f": "float", "d": "float", "i": "int", "b": "bool"}  # IDPropertyArray.typecode
 _COMPONENTS = {"x": 0, "y": 1, "z": 2, "w": 3, "r": 0, "g": 1, "b": 2, "a": 3}
@@ -90,7 +92,7 @@ class Binding:
         """Parameter units → the Python value Blender expects (discrete kinds rounded)."""
         if self.kind == "float":
             return float(value)
-        k = int(math.floor(float(value) + 0.5))
+        k = int(round_half_up(value))
         if self.kind == "bool":
             return k >= 1
         if self.kind == "enum":
@@ -117,58 +119,8 @@ class Binding:
                 hi = lo + 1
         return float(lo), float(hi)
 
-    def spec_dict(self, name: str, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
-        """The optimizer's parameter spec (``ParamSpec.from_dict`` shape) for this binding."""
-        dlo, dhi = self.default_bounds()
-        d: dict[str, Any] = {
-            "name": name,
-            "kind": self.kind,
-            "lo": dlo if lo is None else float(lo),
-            "hi": dhi if hi is None else float(hi),
-        }
-        if self.kind in ("enum", "bool"):  # their bounds are the choices
-            d["lo"], d["hi"] = dlo, dhi
-        if self.kind == "enum":
-            d["choices"] = list(self.choices)
-        elif self.kind == "int":  # the optimiser wants whole-number bounds for ints
-            d["lo"], d["hi"] = float(math.ceil(d["lo"] - 1e-9)), float(math.floor(d["hi"] + 1e-9))
-        return d
-
 
 # --- resolution ----------------------------------------------------------------------------
-def _names_hint(candidates: Sequence[str], wanted: str) -> str:
-    close = difflib.get_close_matches(wanted, list(candidates), n=3)
-    if close:
-        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-    shown = list(candidates)[:8]
-    return "; it has " + (
-        ", ".join(repr(c) for c in shown) + (" …" if len(candidates) > 8 else "") if shown else "nothing"
-    )
-
-
-def _rna_props(struct) -> list[str]:
-    return [p.identifier for p in struct.bl_rna.properties if p.identifier != "rna_type"]
-
-
-def _step(obj, step, where: str, path: str):
-    kind, value = step
-    if kind == "attr":
-        if isinstance(obj, bpy.types.bpy_struct) and value in obj.bl_rna.properties:  # bpy.data too
-            return getattr(obj, value)
-        names = _rna_props(obj) if isinstance(obj, bpy.types.bpy_struct) else []
-        raise DataPathError(f"{path!r}: {where} has no property {value!r}{_names_hint(names, value)}")
-    if isinstance(obj, bpy.types.bpy_prop_collection):
-        if kind == "key":
-            found = obj.get(value)
-            if found is None:
-                raise DataPathError(f"{path!r}: {where} has no item named {value!r}{_names_hint(obj.keys(), value)}")
-            return found
-        if not -len(obj) <= value < len(obj):
-            raise DataPathError(f"{path!r}: {where} has {len(obj)} items, index {value} is out of range")
-        return obj[value]
-    raise DataPathError(f"{path!r}: {where} is a {type(obj).__name__}; [{value!r}] can only follow a collection here")
-
-
 def resolve(path: str, index: int = -1) -> Binding:
     """Resolve a data path (relative to ``bpy.data``) and optional array index to a :class:`Binding`."""
     steps = datapath.parse(path)
@@ -180,10 +132,8 @@ def resolve(path: str, index: int = -1) -> Binding:
     else:
         owner_steps, last = steps[:-1], steps[-1]
     canonical = datapath.format_steps(owner_steps + [last])
-    obj = bpy.data
-    for i, step in enumerate(owner_steps):
-        obj = _step(obj, step, "bpy.data." + datapath.format_steps(owner_steps[:i]) if i else "bpy.data", path)
-    where = "bpy.data." + datapath.format_steps(owner_steps) if owner_steps else "bpy.data"
+    obj = lookup.walk(owner_steps, path)
+    where = lookup.where_of(owner_steps)
     if (
         last[0] == "attr"
         and last[1] in _COMPONENTS
@@ -222,7 +172,9 @@ def _check_index(path: str, index: int, length: int) -> int:
 def _bind_rna(owner, key: str, index: int, path: str, where: str) -> Binding:
     prop = owner.bl_rna.properties.get(key)
     if prop is None:
-        raise DataPathError(f"{path!r}: {where} has no property {key!r}{_names_hint(_rna_props(owner), key)}")
+        raise DataPathError(
+            f"{path!r}: {where} has no property {key!r}{lookup.names_hint(lookup.rna_props(owner), key)}"
+        )
     kind = _RNA_KIND.get(prop.type)
     if kind is None:
         raise DataPathError(
@@ -256,7 +208,7 @@ def _bind_idprop(owner, key: str, index: int, path: str, where: str) -> Binding:
         raise DataPathError(f"{path!r}: {where} cannot hold custom properties") from None
     if key not in keys:
         shown = [k for k in keys if not k.endswith(("_use_attribute", "_attribute_name"))]
-        raise DataPathError(f"{path!r}: {where} has no custom property {key!r}{_names_hint(shown, key)}")
+        raise DataPathError(f"{path!r}: {where} has no custom property {key!r}{lookup.names_hint(shown, key)}")
     value = owner[key]
     typecode = getattr(value, "typecode", None)
     if isinstance(value, bool):
@@ -326,85 +278,44 @@ def read_values(bindings: Sequence[Binding]) -> list[float]:
     return [b.read() for b in bindings]
 
 
-def resolve_struct(path: str):
-    """The struct (data block, node tree, ...) a data path leads to, e.g. for link parameters."""
-    steps = datapath.parse(path)
-    obj = bpy.data
-    for i, step in enumerate(steps):
-        obj = _step(obj, step, "bpy.data." + datapath.format_steps(steps[:i]) if i else "bpy.data", path)
-    return obj
+def spec_for(ref: ParamRef, binding) -> ParamSpec:
+    """The optimiser's spec of a resolved parameter: the ref's name and range (default: the
+    binding's :meth:`~Binding.default_bounds`), the property's kind (an error if the ref expects
+    another kind). Works for both kinds of binding (a link is a bool)."""
+    if ref.value_kind is not None and ref.value_kind != binding.kind:
+        raise DataPathError(
+            f"parameter {ref.name!r}: kind = {ref.value_kind!r}, but {ref.describe()} is a {binding.kind} "
+            f"property; write kind = {binding.kind!r} or leave kind out"
+        )
+    lo, hi = binding.default_bounds()
+    if binding.kind in ("float", "int"):  # bool and enum bounds are their choices
+        lo, hi = (lo if ref.lo is None else ref.lo), (hi if ref.hi is None else ref.hi)
+    if binding.kind == "int":  # the optimiser wants whole-number bounds for ints
+        lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
+    if binding.kind in ("bool", "enum"):
+        lo = hi = None  # implied by the kind
+    choices = binding.choices if binding.kind == "enum" else None
+    return ParamSpec(ref.name, lo, hi, kind=binding.kind, choices=choices)
 
 
-def resolve_ref(ref: dict):
-    """A parameter reference ``{name, path, index}`` or ``{name, path, link}`` → its binding."""
-    if ref.get("link") is not None:
-        from . import links  # link parameters: the path names a node tree
-
-        return links.resolve_link(ref["path"], ref["link"], resolve_struct(ref["path"]))
-    return resolve(ref["path"], ref.get("index", -1))
+def resolve_ref(ref: ParamRef):
+    """A parameter reference → its live binding (a :class:`Binding`, or a link's ``LinkBinding``)."""
+    if ref.link is not None:  # the path names a node tree (or a material/world that has one)
+        return links.resolve_link(ref.path, ref.link, lookup.resolve_struct(ref.path))
+    return resolve(ref.path, ref.index)
 
 
-def resolve_all(refs: Sequence[dict]) -> list[Binding]:
-    """Resolve ``[{"name", "path", "index" | "link"}...]``; reports *every* bad reference in one error."""
-    from . import links
-
+def resolve_all(refs: Sequence[ParamRef]) -> list[Binding]:
+    """Resolve every reference; reports *every* bad one in one error."""
     bindings, problems = [], []
     for ref in refs:
         try:
             bindings.append(resolve_ref(ref))
         except DataPathError as e:
-            problems.append(f"parameter {ref.get('name', ref['path'])!r}: {e}")
+            problems.append(f"parameter {ref.name!r}: {e}")
     if problems:
         raise DataPathError("\n".join(problems))
     shared = links.check_shared_inputs(bindings)
     if shared:
         raise DataPathError("\n".join(shared))
     return bindings
-
-
-def path_for_id(id_block) -> str:
-    """The data path of an ID inside ``bpy.data`` (e.g. ``objects["Cube"]``), for building paths.
-
-    Embedded node trees (a material's or world's nodes) live inside their owner, so their path
-    goes through it: ``materials["Mat"].node_tree``.
-    """
-    collection = _ID_COLLECTIONS.get(id_block.id_type)
-    if collection is None:
-        raise DataPathError(f"{id_block.name!r} is a {id_block.id_type.lower()}, which is not supported")
-    if id_block.id_type == "NODETREE" and id_block.name not in bpy.data.node_groups:
-        for owners in ("materials", "worlds", "lights", "scenes", "textures", "linestyles"):
-            for owner in getattr(bpy.data, owners, ()):
-                tree = getattr(owner, "node_tree", None) or getattr(owner, "compositing_node_group", None)
-                if tree is not None and tree == id_block:
-                    return datapath.format_steps([("attr", owners), ("key", owner.name), ("attr", "node_tree")])
-        raise DataPathError(f"cannot find which data block owns node tree {id_block.name!r}")
-    return datapath.format_steps([("attr", collection), ("key", id_block.name)])
-
-
-_ID_COLLECTIONS = {
-    "OBJECT": "objects",
-    "MESH": "meshes",
-    "MATERIAL": "materials",
-    "WORLD": "worlds",
-    "LIGHT": "lights",
-    "CAMERA": "cameras",
-    "SCENE": "scenes",
-    "NODETREE": "node_groups",
-    "TEXTURE": "textures",
-    "IMAGE": "images",
-    "CURVE": "curves",
-    "CURVES": "hair_curves",
-    "ARMATURE": "armatures",
-    "LATTICE": "lattices",
-    "METABALL": "metaballs",
-    "VOLUME": "volumes",
-    "POINTCLOUD": "pointclouds",
-    "PARTICLE": "particles",
-    "COLLECTION": "collections",
-    "ACTION": "actions",
-    "LIGHT_PROBE": "lightprobes",
-    "SPEAKER": "speakers",
-    "FREESTYLELINESTYLE": "linestyles",
-    "MOVIECLIP": "movieclips",
-    "MASK": "masks",
-}

@@ -11,15 +11,18 @@ from bpy.props import (
     StringProperty,
 )
 
+from optimizer_server.wire.paramref import LINK_FIELDS, ParamRef
+from optimizer_server.wire.space import KINDS
+
 from . import catalog
 
-KIND_ITEMS = [
-    ("float", "Float", "Continuous value"),
-    ("int", "Int", "Whole number (rounded when applied)"),
-    ("bool", "Bool", "On/off (rounded when applied)"),
-    ("enum", "Enum", "One of the property's choices"),
-    ("link", "Link", "Whether a link between two node sockets exists (on/off)"),
-]
+_KIND_HELP = {
+    "float": "Continuous value",
+    "int": "Whole number (rounded when applied)",
+    "bool": "On/off (rounded when applied); also a link between two node sockets",
+    "enum": "One of the property's choices",
+}
+KIND_ITEMS = [(k, k.title(), _KIND_HELP.get(k, k)) for k in KINDS]
 
 
 class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
@@ -32,18 +35,31 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
     max: FloatProperty(name="Max", default=1.0, description="Highest value the optimiser may try")
     kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="float", description="Detected from the property")
     enabled: BoolProperty(name="Enabled", default=True, description="Optimise this parameter (off: leave it as it is)")
-    # Link parameters (kind "link"): data_path is the node tree; these name the two sockets.
+    # Link parameters (a bool: does the link exist): data_path is the node tree; these name the two sockets.
+    is_link: BoolProperty(name="Link", default=False, description="Whether a link between two node sockets exists")
     from_node: StringProperty(name="From Node", description="Name of the node the link starts at")
     from_socket: StringProperty(name="From Socket", description="Its output, by name or identifier")
     to_node: StringProperty(name="To Node", description="Name of the node the link ends at")
     to_socket: StringProperty(name="To Socket", description="Its input, by name or identifier (e.g. A_Color)")
 
-    def ref(self) -> dict:
-        """The parameter reference workers and the resolver take: {name, path, index} or {..., link}."""
-        ref = {"name": self.name, "path": self.data_path, "index": self.array_index}
-        if self.kind == "link":
-            ref["link"] = {k: getattr(self, k) for k in ("from_node", "from_socket", "to_node", "to_socket")}
-        return ref
+    def ref(self) -> ParamRef:
+        """This entry as the project's parameter reference (``ConfigError`` when it is not valid)."""
+        if self.is_link:
+            link = {k: getattr(self, k) for k in LINK_FIELDS}
+            return ParamRef(self.name, self.data_path, link=link)
+        ranged = self.kind in ("float", "int")  # bool and enum ranges are implied by the kind
+        lo, hi = (self.min, self.max) if ranged else (None, None)
+        return ParamRef(self.name, self.data_path, self.array_index, lo=lo, hi=hi, kind=self.kind)
+
+    def set_ref(self, ref: ParamRef, kind: str, bounds: tuple[float, float]) -> None:
+        """Fill this entry from a reference, its detected kind and its default bounds."""
+        self.name, self.data_path, self.array_index, self.kind = ref.name, ref.path, ref.index, kind
+        self.is_link = ref.link is not None
+        if ref.link is not None:
+            for key, value in ref.link.to_dict().items():
+                setattr(self, key, value)
+        self.min = bounds[0] if ref.lo is None else ref.lo
+        self.max = bounds[1] if ref.hi is None else ref.hi
 
 
 def _option_kind(default) -> str:
@@ -111,6 +127,38 @@ def reset_options(settings) -> None:
         item.set_value(info["default"])
 
 
+_LABELS = {"auto": "Auto (best measured)", "cmaes": "CMA-ES", "prdpt": "PRDPT", "zerograds": "ZeroGrads"}
+
+
+def configuration_label(name: str) -> str:
+    """ "zerograds:efficient" → "ZeroGrads (efficient)": short enough for the sidebar."""
+    method, _, preset = name.partition(":")
+    label = _LABELS.get(method, method.replace("_", "-").title() if method != "gauss_newton" else "Gauss-Newton")
+    return f"{label} ({preset.replace('_', ' ')})" if preset else label
+
+
+def _configuration_items(self, context):
+    if "configurations" not in _enum_cache:
+        configs = catalog.configurations()
+        _enum_cache["configurations"] = [
+            (name, configuration_label(name), configs[name]["description"])
+            for name in catalog.featured()
+            if name in configs
+        ] + [("CUSTOM", "Other…", "Any method and preset (under Advanced)")]
+    return _enum_cache["configurations"]
+
+
+def _on_configuration(self, context):
+    """A named configuration sets the method and its preset (the Advanced part shows them)."""
+    if self.configuration == "CUSTOM":
+        self.show_advanced = True
+        return
+    config = catalog.configurations()[self.configuration]
+    if self.method != config["method"]:
+        self.method = config["method"]  # resets the preset and options (_on_method)
+    self.preset = config["preset"] or "NONE"
+
+
 def _on_method(self, context):
     self.preset = "NONE"
     reset_options(self)
@@ -146,6 +194,12 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
         description="Optional: only pixels where the mask is non-zero count in the loss",
     )
 
+    configuration: EnumProperty(
+        name="Configuration",
+        items=_configuration_items,
+        update=_on_configuration,
+        description="A named configuration of a method (its settings measured or from the papers)",
+    )
     method: EnumProperty(name="Method", items=_method_items, update=_on_method)
     preset: EnumProperty(
         name="Preset",
@@ -154,6 +208,8 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
         description="Hyperparameters of the paper's runs for a similar task",
     )
     options: CollectionProperty(type=ZEROGRADS_PG_option)
+    show_advanced: BoolProperty(name="Advanced", default=False, description="Show the seed and the method's options")
+    show_param_details: BoolProperty(name="Details", default=False, description="Name, data path, index, kind")
     budget: IntProperty(name="Budget", default=400, min=1, description="Renders the optimisation may use in total")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the optimiser's random numbers")
 
@@ -180,6 +236,13 @@ class ZEROGRADS_PG_settings(bpy.types.PropertyGroup):
     )
     physics_frame: IntProperty(name="Frame", default=1, min=0)
     workers: IntProperty(name="Workers", default=1, min=1, max=64, description="Headless render processes")
+    worker_threads: IntProperty(
+        name="Threads",
+        default=0,
+        min=0,
+        max=1024,
+        description="Cycles threads per worker; 0: every core but one, which stays with Blender's UI",
+    )
 
     server_mode: EnumProperty(
         name="Server",
@@ -198,12 +261,28 @@ class ZEROGRADS_AP_preferences(bpy.types.AddonPreferences):
     server_python: StringProperty(
         name="Server Python",
         subtype="FILE_PATH",
-        description="A Python with torch and optimizer_server, used to start a local optimizer server "
-        "(empty: $ZEROGRADS_PYTHON, else python3 on PATH)",
+        description="Advanced, optional: a Python with torch to run the optimizer server instead of the one the "
+        "add-on sets up for you (empty: $ZEROGRADS_PYTHON, else the managed environment)",
     )
+    keep_run_folders: BoolProperty(
+        name="Keep Run Folders",
+        default=False,
+        description="Keep each run's folder (scene copy, server and worker logs) in the temporary directory",
+    )
+    show_advanced: BoolProperty(name="Advanced", default=False)
 
     def draw(self, context):
-        self.layout.prop(self, "server_python")
+        from . import local_server
+
+        layout = self.layout
+        python = local_server.managed_python()
+        layout.label(text=f"Optimizer environment: {python or 'not set up yet (the Optimize panel offers it)'}")
+        if local_server.managed_env_folder():
+            layout.label(text=f"Folder: {local_server.managed_env_folder()}")
+        layout.prop(self, "keep_run_folders")
+        layout.prop(self, "show_advanced", icon="TRIA_DOWN" if self.show_advanced else "TRIA_RIGHT")
+        if self.show_advanced:
+            layout.prop(self, "server_python")
 
 
 classes = (ZEROGRADS_PG_param, ZEROGRADS_PG_option, ZEROGRADS_PG_settings, ZEROGRADS_AP_preferences)

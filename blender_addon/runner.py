@@ -105,6 +105,7 @@ class Run:
         self.job = None
         self.result: dict[str, Any] | None = None
         self.finished = False
+        self.cancel_requested = False  # set from another thread while start() runs: stop as soon as we can
         self.started_at = 0.0
         self._last_heard = 0.0
 
@@ -122,8 +123,11 @@ class Run:
                     log_path=os.path.join(self.work_dir, "server.log"),
                     extra_args=self.server_args + (["--resume", os.path.abspath(resume)] if resume else []),
                 )
-                self.address = self.server.start()
+                self.address = self.server.launch()
+            # Workers load Blender and the scene while the server imports torch: both take seconds.
             self._start_workers()
+            if self.server is not None:
+                self.server.wait_ready(cancelled=lambda: self.cancel_requested)
             alive = self.server.running if self.server is not None else None
             self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s, alive=alive)
             if self.ship_scene and not resume:
@@ -137,6 +141,8 @@ class Run:
                 requires.setdefault("scene", jobspec.scene_id(self.blend))
                 requires.setdefault("renderer", jobspec.RENDERER)
                 self.job = self.client.submit(space, method, requires=requires, scene=self.scene, **submit)
+            if self.cancel_requested:
+                self.job.cancel()
         except Exception:
             self.stop()
             raise
@@ -240,7 +246,10 @@ class Run:
         self.job.resume()
 
     def cancel(self) -> None:
-        self.job.cancel()
+        """Cancel the job; while start() still runs, as soon as the job exists (or before)."""
+        self.cancel_requested = True
+        if self.job is not None:
+            self.job.cancel()
 
     @property
     def restarts(self) -> int:

@@ -1,14 +1,25 @@
 """The running optimisation inside Blender: start, stream values into the scene, finish.
 
-A ``bpy.app.timers`` callback (``tick``) drains the server's messages every 0.1 s and writes
-the latest parameter values into the scene in one go, so the artist watches it converge while
-the UI stays responsive. Starting the server and workers happens on a helper thread (it takes a
-few seconds); nothing there touches bpy data.
+A ``bpy.app.timers`` callback (``tick``) drains the server's messages every 0.1 s and writes the
+newest values into the scene in one go, so the artist watches it converge while the UI stays
+responsive. Starting the server and workers happens on a helper thread (it takes seconds);
+nothing there touches bpy data.
+
+What the artist can count on:
+* Cancel and Pause act on the first click, also while the server is still starting.
+* A run that never got going (no server, a start error) offers no Keep/Revert: nothing of the
+  scene was touched; the panel shows the real error, and Dismiss.
+* Keep applies the best rendered sample (or the optimiser's estimate, when asked) as one undo
+  step: the start values are put back into the undo history at Keep time, whatever the artist
+  did in the meantime, so one Ctrl+Z brings them back.
+* The run's folder is removed when the session ends (unless the preference keeps it), and
+  folders of sessions whose Blender died are swept at the next start.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -16,11 +27,17 @@ from typing import Any
 
 import bpy
 
-from . import api, devices, images, jobspec, params, targets
+from optimizer_server.wire.progress import EtaClock, format_progress
+from optimizer_server.wire.transport import is_loopback
+from optimizer_server.wire.verdict import Verdict
+
+from . import api, devices, local_server, lossview, params, prepare, targets, worker_processes
 from ._deps import ZeroGradsError
 from .runner import Run
 
 TICK_S = 0.1
+CANCEL_GRACE_S = 8.0  # a cancel the server does not confirm in this time ends the run here
+RUN_PREFIX = "zerograds_"
 _current: OptimizeSession | None = None
 
 
@@ -36,46 +53,68 @@ def report(level: str, message: str) -> None:
         print(f"ZeroGrads {level}: {message}")
 
 
-def server_python(context) -> str:
+def preferences(context):
     addon = context.preferences.addons.get(__package__) if context.preferences else None
-    return getattr(addon.preferences, "server_python", "") if addon else ""
+    return addon.preferences if addon else None
 
 
-def _is_loopback(address: str) -> bool:
-    """tcp://127.0.0.1:5555, tcp://localhost:*, ipc://... stay on this computer."""
-    if not address.startswith("tcp://"):
+def _undo_push(message: str) -> None:
+    if bpy.app.background:
+        return  # no undo history to record into
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window):
+        bpy.ops.ed.undo_push(message=message)
+
+
+def sweep_stale_run_folders() -> None:
+    """Remove run folders of Blender processes that are gone (a crash leaves them behind)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        parts = name.split("_")
+        if not name.startswith(RUN_PREFIX) or len(parts) < 3 or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
         return True
-    host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def named_to_units(bindings: list[params.Binding], names: list[str], named: dict[str, Any]) -> list[float]:
-    out = []
-    for name, b in zip(names, bindings):
-        v = named[name]
-        out.append(float(b.choices.index(v)) if b.kind == "enum" else float(v))
-    return out
+    return True
 
 
 class OptimizeSession:
-    def __init__(self, scene, refs, specs, start_raw, run: Run, submit: dict[str, Any]):
+    def __init__(self, scene, job: prepare.PreparedJob, run: Run, submit: dict[str, Any], keep_folder: bool):
         self.scene_name = scene.name
-        self.refs = refs
-        self.names = [r["name"] for r in refs]
-        self.specs = specs
-        self.start_raw = start_raw  # exact starting values, for Revert
+        self.job = job
+        self.refs = job.refs
+        self.start_raw = params.snapshot(job.bindings)  # exact starting values, for Revert and Keep's undo step
         self.run = run
         self.budget = submit["budget"]
-        self.losses: list[float] = []
+        self.clock = EtaClock(self.budget)  # counts from the first progress, pauses excluded
+        self.keep_folder = keep_folder
+        self.losses: list[float] = []  # each iteration's mean loss
+        self.best_losses: list[float] = []  # the best render's loss so far: the curve the panel shows
         self.iteration = self.evaluations = 0
         self.best_loss: float | None = None
         self.latest: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
-        self.paused = False
-        self.done = False
+        self.verdict: Verdict | None = None  # did the result render like the target? (the server's judgement)
+        self.paused = self.cancelling = self.done = False
+        self.touched_scene = False  # values of ours were written: only then is there anything to keep or revert
         self.error: str | None = None
-        self.started = time.monotonic()
+        self.needs_setup = False
         self._submit = submit
+        self._keeping = False
+        self._shown_status = ""
+        self._server_paused = False
+        self._fresh = False
+        self._cancel_sent_at: float | None = None
         self._starter = threading.Thread(target=self._start_run, daemon=True)
         self._start_error: BaseException | None = None
         self._last_curve = 0.0
@@ -87,67 +126,51 @@ class OptimizeSession:
         global _current
         if _current is not None and not _current.done:
             raise ZeroGradsError("an optimisation is already running; cancel it first")
-        scene = context.scene
-        s = scene.zerograds
-        if (
-            s.server_mode == "REMOTE"
-            and not _is_loopback(s.server_address)
-            and not getattr(bpy.app, "online_access", True)
-        ):
+        scene, s, prefs = context.scene, context.scene.zerograds, preferences(context)
+        remote = s.server_mode == "REMOTE"
+        if remote and not is_loopback(s.server_address) and not getattr(bpy.app, "online_access", True):
             raise ZeroGradsError(
                 "Blender's online access is off (Preferences > System > Network); allow it to "
                 "connect to a remote optimizer server, or use a local server"
             )
-        specs = api.param_specs(scene)  # every path resolves, bounds are sane
-        refs = api.param_refs(scene)
-        bindings = params.resolve_all(refs)
+        python = getattr(prefs, "server_python", "") if prefs else ""
+        if not remote:
+            local_server.server_python(python)  # ServerSetupNeeded now, before anything is saved
+        frame = s.physics_frame if s.use_physics_frame else None
+        job = prepare.prepare(api.param_refs(scene), s.width, s.height, s.samples, frame)  # every path resolves
         target, mask = targets.load_target(scene)
-        work_dir = tempfile.mkdtemp(prefix="zerograds_")
+        sweep_stale_run_folders()
+        work_dir = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}_")
         blend = os.path.join(work_dir, "scene.blend")
         bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, check_existing=False)
-        frame = s.physics_frame if s.use_physics_frame else None
         options = {o.name: o.value() for o in s.options if o.override}
         options["common_random_numbers"] = s.seed_policy == "SHARED"
-        if s.preset != "NONE":
-            options["preset"] = s.preset
-        start_units = params.read_values(bindings)
-        start_named = {r["name"]: b.to_raw(v) for r, b, v in zip(refs, bindings, start_units)}
-        submit = dict(
-            space={"params": specs},
-            method=s.method,
-            budget=s.budget,
-            seed=s.seed,
-            target_image=target,
-            mask=mask,
-            options=options,
-            start=start_named,
-            name=scene.name,
-            settings=jobspec.render_settings(s.width, s.height, s.samples, refs, frame=frame),
-        )
+        preset = s.preset if s.preset != "NONE" else None
+        submit = job.submit_args(s.method, s.budget, s.seed, options, preset, target, mask, scene.name)
         backend, ids = devices.user_choice()  # the user's own Cycles device preferences
         run = Run(
             blend,
             worker_count=s.workers,
             work_dir=work_dir,
-            server_python=server_python(context),
-            address=s.server_address if s.server_mode == "REMOTE" else None,
+            server_python=python,
+            address=s.server_address if remote else None,
+            threads_per_worker=s.worker_threads or worker_processes.default_threads(s.workers),
             worker_args=devices.worker_args(backend, s.workers, ids),
-            ship_scene=s.server_mode == "REMOTE",  # workers elsewhere fetch it from the server
+            ship_scene=remote,  # workers elsewhere fetch it from the server
         )
-        session = cls(scene, refs, specs, params.snapshot(bindings), run, submit)
+        session = cls(scene, job, run, submit, keep_folder=bool(getattr(prefs, "keep_run_folders", False)))
         _current = session
         session._starter.start()
         bpy.app.timers.register(session.tick, first_interval=TICK_S)
         return session
 
     def _start_run(self) -> None:
-        submit = dict(self._submit)
         try:
-            self.run.start(submit.pop("space"), submit.pop("method"), **submit)
+            self.run.start(**self._submit)
         except BaseException as exc:  # reported on the main thread by tick()
             self._start_error = exc
 
-    # --- streaming ----------------------------------------------------------------------------------
+    # --- what the panel shows -------------------------------------------------------------------------
     @property
     def starting(self) -> bool:
         return self._starter.is_alive()
@@ -156,26 +179,26 @@ class OptimizeSession:
     def fraction(self) -> float:
         return min(1.0, self.evaluations / max(1, self.budget))
 
-    def eta_s(self) -> float | None:
-        if not self.evaluations:
-            return None
-        elapsed = time.monotonic() - self.started
-        return elapsed / self.fraction * (1 - self.fraction)
+    @property
+    def has_result(self) -> bool:
+        """Finished (or cancelled) after values were shown: Keep and Revert make sense."""
+        return self.done and self.error is None and self.touched_scene and self.result is not None
 
     def status_text(self) -> str:
         if self.error:
             return self.error.split("\n")[0]
         if self.done:
             state = (self.result or {}).get("state", "finished")
-            return f"{state}: {self.evaluations} renders, best loss {self.best_loss or 0:.4g} — keep or revert"
-        if self.starting:
-            return "starting server and workers…"
-        eta = self.eta_s()
-        eta_text = f"  ETA {eta:.0f} s" if eta is not None else ""
-        loss = f"  loss {self.losses[-1]:.4g}" if self.losses else ""
-        paused = "paused  " if self.paused else ""
-        return f"{paused}iter {self.iteration}  renders {self.evaluations}/{self.budget}{loss}{eta_text}"
+            if not self.touched_scene:
+                return f"{state} before the first render"
+            return f"{state.capitalize()}: {self.evaluations} renders"
+        if self.cancelling:
+            return "cancelling…"
+        if self.starting or self.latest is None:
+            return "starting the optimizer and render workers…"
+        return format_progress(self.latest, self.budget, self.clock.eta_s(), paused=self.paused, compact=True)
 
+    # --- streaming ----------------------------------------------------------------------------------
     def tick(self) -> float | None:
         """Timer callback: returns the delay to the next call, None to stop."""
         if _current is not self or self.done:
@@ -183,42 +206,59 @@ class OptimizeSession:
         if self.starting:
             return TICK_S
         try:
+            if self._start_error is not None and self.cancelling:
+                return self._cancelled_before_start()
             if self._start_error is not None:
                 raise self._start_error
-            for kind, body in self.run.poll():
-                if kind == "progress":
-                    self.latest = body
-                    self.losses.append(body["loss"])
-                    self.iteration, self.evaluations = body["iteration"], body["evaluations"]
-                    self.best_loss = body["best_loss"]
-                elif kind == "done":
-                    self.result = body
+            self._sync_pause()  # a Pause clicked while the server was starting
+            self._drain()
             if self.result is not None:
                 self._finish()
-            elif self.latest is not None:
+            elif self._fresh and not self.cancelling:
                 self._show(self.latest["current"])
+            self._fresh = False
         except Exception as exc:  # anything: the scene goes back to where it was
+            self.needs_setup = isinstance(exc, local_server.ServerSetupNeeded)
             self.fail(str(exc) if isinstance(exc, ZeroGradsError) else f"{type(exc).__name__}: {exc}")
             return None
-        self._redraw()
+        if self.status_text() != self._shown_status:  # redraw the sidebar only when its text changed
+            self._shown_status = self.status_text()
+            self._redraw()
         return None if self.done else TICK_S
+
+    def _drain(self) -> None:
+        for kind, body in self.run.poll():
+            if kind == "progress":
+                self.latest, self._fresh = body, True
+                self.losses.append(body["loss"])
+                if body.get("best_loss") is not None:
+                    self.best_losses.append(body["best_loss"])
+                self.iteration, self.evaluations = body["iteration"], body["evaluations"]
+                self.best_loss = body["best_loss"]
+                self.clock.update(self.evaluations)
+            elif kind == "done":
+                self.result = body
+        if self.run.cancel_requested and self.result is None:
+            self._cancel_sent_at = self._cancel_sent_at or time.monotonic()
+            if self.run.job is None or time.monotonic() - self._cancel_sent_at > CANCEL_GRACE_S:
+                self.result = dict(self.latest or {}, state="cancelled")  # ends here; the server may be stuck
+
+    def _cancelled_before_start(self) -> None:
+        self.done = True
+        self.run.stop()
+        report("INFO", "ZeroGrads: cancelled before the first render; the scene is as it was")
+        self.close()
+        self._redraw()
 
     def _show(self, named: dict[str, Any]) -> None:
         """Write one set of values into the scene (all or nothing) and refresh the viewport."""
         bindings = params.resolve_all(self.refs)  # re-resolved: the artist may have renamed things
-        params.apply_values(bindings, named_to_units(bindings, self.names, named), update=True)
+        params.apply_values(bindings, self.job.units(named), update=True)
+        self.touched_scene = True
+        self._redraw(viewport=True)  # ID properties send no redraw of their own
         if time.monotonic() - self._last_curve > 1.0:
-            self._update_curve_image()
-
-    def _update_curve_image(self) -> None:
-        self._last_curve = time.monotonic()
-        if len(self.losses) < 2:
-            return
-        pixels = images.plot_curve(self.losses, 320, 160).astype("float32") / 255.0
-        name = "ZeroGrads Loss"
-        image = bpy.data.images.get(name) or bpy.data.images.new(name, 320, 160, alpha=True)
-        image.pixels.foreach_set(pixels[::-1].ravel())
-        image.update()
+            self._last_curve = time.monotonic()
+            lossview.update(self.best_losses, self.run.work_dir)
 
     def _finish(self) -> None:
         self.done = True
@@ -228,60 +268,119 @@ class OptimizeSession:
         if state == "failed":
             self.fail(f"the optimisation failed: {self.result.get('message')}")
             return
-        if self.result.get("current"):  # the optimiser's estimate, as in batch mode
-            self._show(self.result["current"])
-            self.best_loss = self.result.get("best_loss")
-        self._update_curve_image()
-        report(
-            "INFO",
-            f"ZeroGrads {state}: best loss {self.best_loss or 0:.4g} after {self.evaluations} renders; "
-            "Keep or Revert in the Optimize panel",
-        )
+        if state == "cancelled" and not self.touched_scene:
+            self._cancelled_before_start()
+            return
+        self.best_loss = self.result.get("best_loss", self.best_loss)
+        verdict = self.result.get("verdict")  # absent when the run was cancelled before the answer's render
+        self.verdict = None if verdict is None else Verdict.from_dict(verdict)
+        shown = self.result.get("best") or self.result.get("current")
+        if shown and (self.touched_scene or state != "cancelled"):
+            self._show(shown)  # what Keep gives: the best render
+        lossview.update(self.best_losses, self.run.work_dir)
+        bpy.app.timers.register(lambda: self._redraw(), first_interval=0.5)  # the new curve's icon, once loaded
+        if self.touched_scene:
+            said = self.verdict.text() if self.verdict else f"best render loss {self.best_loss or 0:.4g}"
+            report("INFO", f"ZeroGrads {state}: {said}; Keep or Revert")
+        self._redraw()
 
     def fail(self, message: str) -> None:
         self.done = True
         self.error = message
         self.run.stop()
-        self._restore_start()
-        report("ERROR", f"ZeroGrads: {message}")
+        if self.touched_scene:
+            self._restore_start()
+        report("ERROR", f"ZeroGrads: {message.splitlines()[0]}")
+        self._redraw()
 
-    def _restore_start(self) -> None:
+    def _restore_start(self) -> list:
         try:
-            params.restore(params.resolve_all(self.refs), self.start_raw)
+            bindings = params.resolve_all(self.refs)
         except ZeroGradsError:
-            pass  # a path no longer resolves: nothing of ours can be written there anyway
+            return []  # a path no longer resolves: nothing of ours can be written there anyway
+        params.restore(bindings, self.start_raw)
+        return bindings
 
     @staticmethod
-    def _redraw() -> None:
+    def _redraw(viewport: bool = False) -> None:
+        """Redraw the sidebar (the progress text) and, after new values, the viewports. Only what
+        changed: a viewport redraw every tick would take the CPU the renders and the artist need."""
         wm = bpy.context.window_manager
         for window in getattr(wm, "windows", []):
             for area in window.screen.areas:
-                if area.type in ("VIEW_3D", "IMAGE_EDITOR", "PROPERTIES"):
-                    area.tag_redraw()
+                if area.type != "VIEW_3D":
+                    continue
+                for region in area.regions:
+                    if region.type == "UI" or (viewport and region.type == "WINDOW"):
+                        region.tag_redraw()
 
     # --- controls -----------------------------------------------------------------------------------
     def pause(self) -> None:
-        self.run.pause()
+        """Shown at once; the server stops after the renders in flight (told as soon as it is up)."""
         self.paused = True
+        self.clock.pause()
+        self._sync_pause()
 
     def resume(self) -> None:
-        self.run.resume()
         self.paused = False
+        self.clock.resume()
+        self._sync_pause()
+
+    def _sync_pause(self) -> None:
+        if self.run.job is not None and self._server_paused != self.paused:
+            if self.paused:
+                self.run.pause()
+            else:
+                self.run.resume()
+            self._server_paused = self.paused
 
     def cancel(self) -> None:
-        if self.run.client is not None and not self.run.finished:
-            self.run.cancel()  # the server answers with `done` (cancelled): tick() finishes up
+        """Stop now: no new values are shown; the run ends when the server confirms (or soon anyway)."""
+        if self.done:
+            return
+        self.cancelling = True
+        self.run.cancel()  # while starting: the start stops at the next step and cancels the job
 
-    def close(self, keep: bool) -> None:
-        """End the session: keep the values shown now, or go back to the starting values."""
+    def keep(self, which: str = "BEST") -> None:
+        """Keep the best render's values (``BEST``) or the optimiser's estimate (``ESTIMATE``).
+
+        Two undo steps are pushed here, outside any operator (Blender ignores pushes nested in a
+        running operator): the start values, put back first, then the kept values. Whatever the
+        artist did during the run, one Ctrl+Z brings the start values back."""
+        if self._keeping:
+            return
+        self._keeping = True
+        result = self.result or {}
+        chosen = (result.get("best") if which == "BEST" else None) or result.get("current")
+        if bpy.app.background:  # no undo history to write into (and no timers): now
+            self._keep_now(chosen)
+        else:
+            bpy.app.timers.register(lambda: self._keep_now(chosen), first_interval=0.01)
+
+    def _keep_now(self, chosen: dict[str, Any] | None) -> None:
+        try:
+            bindings = self._restore_start()
+            _undo_push("ZeroGrads: values before Optimize")
+            if chosen and bindings:
+                params.apply_values(bindings, self.job.units(chosen), update=True)
+            _undo_push("ZeroGrads: Keep Result")
+        finally:
+            self.close()
+            self._redraw()
+
+    def revert(self) -> None:
+        if self.touched_scene:
+            self._restore_start()
+        self.close()
+
+    def close(self) -> None:
+        """End the session (stopping a run that still goes) and remove its folder."""
         global _current
         if not self.done:
             self.run.stop()
             self.done = True
-        if not keep:
-            self._restore_start()
-        elif self.result and not self.error and self.result.get("current"):
-            self._show(self.result["current"])
+        if not self.keep_folder:
+            shutil.rmtree(self.run.work_dir, ignore_errors=True)
         if _current is self:
             _current = None
 
@@ -290,6 +389,5 @@ def on_load_pre(*_args) -> None:
     """A file is being opened: stop any run; its scene is going away."""
     global _current
     if _current is not None:
-        _current.run.stop()
-        _current.done = True
-        _current = None
+        _current.close()
+    _current = None

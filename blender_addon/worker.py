@@ -60,8 +60,7 @@ class SceneRenderer:
         self.close()
 
     def setup(self, settings: dict[str, Any], param_names: list[str], job: str | None = None) -> None:
-        jobspec.check_settings(settings)
-        refs = jobspec.ordered_paths(settings, param_names)
+        refs = jobspec.ordered_refs(settings, param_names)  # checks the settings first
         self._leave_job()
         self._bindings = params.resolve_all(refs)  # raises naming every bad path; nothing written yet
         self._saved = params.snapshot(self._bindings)
@@ -133,6 +132,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-key", help="server's public CurveZMQ key file")
     parser.add_argument("--key", help="this worker's NAME.key_secret file")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--lifeline", action="store_true", help="exit when standard input closes (the process that started us died)"
+    )
     if argv is None:  # inside `blender ... -- ARGS`, our arguments follow the "--"
         argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
     return parser.parse_args(argv)
@@ -173,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         cache = SceneCache(args.scene_cache)
     loop = WorkerLoop(args.connect, renderer, capabilities=capabilities, keys=keys, name=args.name, scene_cache=cache)
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    if args.lifeline:
+        from optimizer_server.wire.lifeline import exit_when_stdin_closes
+
+        exit_when_stdin_closes(on_close=loop.stop)
     what = blend or f"the scenes jobs carry (cached in {cache.directory})"
     log.info("rendering %s on %s for %s", what, device, args.connect)
     try:

@@ -3,6 +3,10 @@
 ``WorkerProcesses(commands)`` runs one process per command; ``check()`` (call it every so often)
 restarts any that died, and gives up with :class:`WorkerCrashLoop` when a worker keeps dying
 right after it starts (bad scene, missing module), quoting the end of its log.
+
+Workers run at a lower priority than Blender (``nice`` 10 / below-normal), so the artist's UI
+stays responsive while they render, and with a lifeline (``optimizer_server.wire.lifeline``):
+their standard input is a pipe this process holds, so they exit when it dies, however it dies.
 """
 
 from __future__ import annotations
@@ -14,9 +18,23 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from optimizer_server.wire.lifeline import LIFELINE_FLAG
+
 from ._deps import ZeroGradsError
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Below Blender's UI (0) on POSIX; Windows: BELOW_NORMAL_PRIORITY_CLASS. ZEROGRADS_WORKER_NICE=0
+# gives the workers Blender's own priority (as before; benchmarks/bench_gui.py compares the two).
+WORKER_NICE = int(os.environ.get("ZEROGRADS_WORKER_NICE", "10"))
+
+
+def default_threads(workers: int, cores: int | None = None) -> int:
+    """Cycles threads per worker: every core but one, which is left to Blender's UI and the server
+    ($ZEROGRADS_WORKER_THREADS, when set, instead)."""
+    if os.environ.get("ZEROGRADS_WORKER_THREADS", "").isdigit():
+        return max(1, int(os.environ["ZEROGRADS_WORKER_THREADS"]))
+    cores = cores or os.cpu_count() or 1
+    return max(1, (cores - 1) // max(1, workers))
 
 
 class WorkerCrashLoop(RuntimeError, ZeroGradsError):
@@ -36,6 +54,7 @@ def module_command(address: str, blend: str, threads: int = 0, python: str | Non
         blend,
         "--threads",
         str(threads),
+        LIFELINE_FLAG,
     ]
 
 
@@ -64,6 +83,7 @@ def blender_command(
         address,
         "--threads",
         str(threads),
+        LIFELINE_FLAG,
     ]
 
 
@@ -102,16 +122,25 @@ class WorkerProcesses:
         return self
 
     def _spawn(self, i: int) -> None:
-        # stdout is Blender's per-render chatter ("Fra:1 Mem:..." lines); errors go to stderr.
+        # Both streams: Blender prints Python errors (a missing module...) on stdout, next to its
+        # few lines of per-render chatter.
+        flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0) if WORKER_NICE > 0 else 0
         with open(self.log_path(i), "ab") as log:
-            self.processes[i] = subprocess.Popen(
+            process = subprocess.Popen(
                 self.commands[i],
                 cwd=self.cwd,
                 env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,  # the lifeline: never written to, closed when we die
+                creationflags=flags,
             )
+        if hasattr(os, "setpriority") and WORKER_NICE > 0:
+            try:
+                os.setpriority(os.PRIO_PROCESS, process.pid, WORKER_NICE)
+            except OSError:
+                pass  # not allowed here: the worker keeps our priority
+        self.processes[i] = process
         self._started[i] = time.monotonic()
 
     def alive(self) -> int:
@@ -131,6 +160,8 @@ class WorkerProcesses:
                     f"right after starting; its log {self.log_path(i)} ends with:\n"
                     f"{self.log_tail(i)}"
                 )
+            if p.stdin is not None:
+                p.stdin.close()
             self._spawn(i)
             restarted += 1
         self.restarts += restarted
@@ -158,6 +189,8 @@ class WorkerProcesses:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if p.stdin is not None:
+                p.stdin.close()
 
     def __enter__(self):
         return self.start()

@@ -6,8 +6,9 @@ the scene with ``bpy`` at the *start* values. Nothing here imports ``bpy``, so t
 Tasks with a size (the ZeroGrads tasks, ``scenes/zg_*.py``) also define ``spec(size)``: "ci" is
 tiny (tests, smoke runs), "full" the paper's dimensions; their ``TASK`` is the full size.
 
-Parameters are data paths (kind float / int / bool) or node-graph links (kind "link": the node
-tree's path and the four node/socket names; value 1 = the link exists).
+Parameters (``Param``) are the project's parameter references (``ParamRef``: a data path, or a node
+tree's path plus a link between two named sockets, value 1 = the link exists) with bounds, a kind
+(float / int / bool; a link is a bool) and the start and target values.
 
     python -m scenes.cup --out build/scenes                  # cup.blend + cup.toml (any task script)
     python -m scenes.zg_led --size ci --out build/scenes     # a task with sizes
@@ -21,37 +22,39 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from optimizer_server.wire.paramref import ParamRef
+from optimizer_server.wire.space import round_half_up
+
 SIZES = ("ci", "full")
-LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
-DISCRETE = ("int", "bool", "link")
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    path: str
-    """Blender data path, e.g. 'objects["Mug"].rotation_euler'."""
-    index: int
-    lo: float
-    hi: float
+@dataclass(frozen=True, kw_only=True)
+class Param(ParamRef):
+    """A ParamRef (name, path — e.g. 'objects["Mug"].rotation_euler' —, index, link, lo, hi, kind)
+    with both bounds, a kind (default float), and the values a task starts from and aims at."""
+
+    kind: str = "float"
     start: float
     """The value the scene is built with (the optimiser's starting point)."""
     target: float
     """The ground truth the target image is rendered with."""
-    kind: str = "float"
-    """float / int / bool / link (the last three are rounded when applied)."""
-    link: tuple[str, str, str, str] | None = None
-    """(from_node, from_socket, to_node, to_socket) for kind "link"; ``path`` is the node tree's."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.lo is None or self.hi is None:
+            raise ValueError(f"{self.name}: a task parameter needs both bounds")
+
+    @property
+    def discrete(self) -> bool:
+        """Rounded when applied (int, bool, a link): the optimiser's ParamSpec decides."""
+        return self.spec().discrete
 
     def unit(self, value: float) -> float:
         return (value - self.lo) / (self.hi - self.lo)
 
-    def ref(self) -> dict:
-        """The parameter reference the add-on takes (``jobspec.path_entry``, ``params.resolve_ref``)."""
-        ref = {"name": self.name, "path": self.path, "index": self.index}
-        if self.link:
-            ref["link"] = dict(zip(LINK_FIELDS, self.link))
-        return ref
+    def ref(self) -> ParamRef:
+        """The plain parameter reference the add-on takes (``jobspec.render_settings``, ``params.resolve_ref``)."""
+        return ParamRef(self.name, self.path, self.index, self.link, self.lo, self.hi, self.value_kind)
 
 
 @dataclass(frozen=True)
@@ -161,18 +164,21 @@ def check_params(params: Sequence[Param]) -> tuple[Param, ...]:
         for what, v in (("start", p.start), ("target", p.target)):
             if not p.lo <= v <= p.hi:
                 raise ValueError(f"{p.name}: {what} {v} outside [{p.lo}, {p.hi}]")
-        if (p.kind == "link") != (p.link is not None and len(p.link) == 4):
-            raise ValueError(f"{p.name}: a link parameter needs exactly the four node/socket names")
     if all(p.start == p.target for p in params):
         raise ValueError("start equals target: nothing to optimise")
     return tuple(params)
+
+
+def param(name, path, index, lo, hi, start, target, kind="float", link=None) -> Param:
+    """A :class:`Param` from positional values, in the order task scripts list them."""
+    return Param(name=name, path=path, index=index, lo=lo, hi=hi, start=start, target=target, kind=kind, link=link)
 
 
 def params_from(entries: Sequence[tuple[str, str, int, tuple[float, float], float, float]]) -> tuple[Param, ...]:
     """(name, path, index, (lo, hi), start, target) rows → float Params, checked (``check_params``)."""
     return check_params(
         [
-            Param(name, path, index, float(lo), float(hi), float(start), float(target))
+            param(name, path, index, lo, hi, float(start), float(target))
             for name, path, index, (lo, hi), start, target in entries
         ]
     )
@@ -186,22 +192,43 @@ def _toml_str(text: str) -> str:
 
 
 def _num(p: Param, v: float) -> str:
-    return str(int(round(v))) if p.kind in DISCRETE else repr(float(v))
+    return str(int(round_half_up(v))) if p.discrete else repr(float(v))
 
 
 def _param_lines(p: Param) -> list[str]:
-    """One [[params]] table: float rows as before (no kind key), other kinds named, links by sockets."""
+    """One [[params]] table: float rows with no kind key, int/bool named, links by their sockets."""
     lines = ["[[params]]", f"name = {_toml_str(p.name)}"]
-    if p.kind != "float":
+    if p.kind != "float" and p.link is None:
         lines.append(f"kind = {_toml_str(p.kind)}")
     lines.append(f"path = {_toml_str(p.path)}")
-    if p.link:
-        return lines + [f"{k} = {_toml_str(v)}" for k, v in zip(LINK_FIELDS, p.link)] + [""]
+    if p.link is not None:
+        return lines + [f"{k} = {_toml_str(v)}" for k, v in p.link.to_dict().items()] + [""]
     if p.index >= 0:
         lines.append(f"index = {p.index}")
     if p.kind != "bool":  # a bool's bounds are 0..1; the job file refuses min/max for it
         lines += [f"min = {_num(p, p.lo)}", f"max = {_num(p, p.hi)}"]
     return lines + [""]
+
+
+def _header_lines(task: SceneTask) -> list[str]:
+    """The job file's opening comments: the task, its start values, the papers' figures."""
+    lines = [
+        f"# {task.title} ({task.n} parameters): {task.description}",
+        "# start values (saved in the .blend): "
+        + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8])
+        + (" ..." if task.n > 8 else ""),
+    ]
+    if task.paper:
+        lines.append(
+            f"# the paper (Tab. 4.2, PRDPT): image MSE {task.paper.image_mse:g}, parameter MSE "
+            f"{task.paper.param_mse:g}; {task.paper.iterations} iterations × N = {task.paper.samples}"
+        )
+    if task.zerograds:
+        lines.append(
+            f'# the ZeroGrads paper\'s settings (App. Tab. C.1): [method] name = "zerograds", '
+            f'preset = "{task.zerograds.preset}"'
+        )
+    return lines
 
 
 def job_text(
@@ -231,23 +258,7 @@ def job_text(
         width, height = task.resolution(width or task.long_side)
     budget = budget or task.budget
     samples = samples or task.paper_spp
-    lines = [
-        f"# {task.title} ({task.n} parameters): {task.description}",
-        "# start values (saved in the .blend): "
-        + ", ".join(f"{p.name} = {p.start:g}" for p in task.params[:8])
-        + (" ..." if task.n > 8 else ""),
-    ]
-    if task.paper:
-        lines.append(
-            f"# the paper (Tab. 4.2, PRDPT): image MSE {task.paper.image_mse:g}, parameter MSE "
-            f"{task.paper.param_mse:g}; {task.paper.iterations} iterations × N = {task.paper.samples}"
-        )
-    if task.zerograds:
-        lines.append(
-            f'# the ZeroGrads paper\'s settings (App. Tab. C.1): [method] name = "zerograds", '
-            f'preset = "{task.zerograds.preset}"'
-        )
-    lines += [
+    lines = _header_lines(task) + [
         f"blend = {_toml_str(blend)}",
         f"output = {_toml_str(output or task.name + '_output')}",
         "",

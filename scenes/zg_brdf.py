@@ -14,10 +14,10 @@ from scenes import zerograds_kit as zk
 INPUTS = 'materials["Ball"].node_tree.nodes["Principled BSDF"].inputs'
 PARAMS = task.check_params(
     [
-        task.Param("albedo_r", INPUTS + '["Base Color"].default_value', 0, 0.0, 1.0, 0.2, 0.9),
-        task.Param("albedo_g", INPUTS + '["Base Color"].default_value', 1, 0.0, 1.0, 0.7, 0.3),
-        task.Param("albedo_b", INPUTS + '["Base Color"].default_value', 2, 0.0, 1.0, 0.2, 0.1),
-        task.Param("ior", INPUTS + '["IOR"].default_value', -1, 1.0, 2.0, 1.2, 1.7),
+        task.param("albedo_r", INPUTS + '["Base Color"].default_value', 0, 0.0, 1.0, 0.2, 0.9),
+        task.param("albedo_g", INPUTS + '["Base Color"].default_value', 1, 0.0, 1.0, 0.7, 0.3),
+        task.param("albedo_b", INPUTS + '["Base Color"].default_value', 2, 0.0, 1.0, 0.2, 0.1),
+        task.param("ior", INPUTS + '["IOR"].default_value', -1, 1.0, 2.0, 1.2, 1.7),
     ]
 )
 

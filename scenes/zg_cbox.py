@@ -11,10 +11,10 @@ from scenes import zerograds_kit as zk
 
 PARAMS = task.check_params(
     [
-        task.Param("light_x", 'objects["Light"].location', 0, -0.6, 0.6, -0.4, 0.3),
-        task.Param("light_y", 'objects["Light"].location', 1, -0.6, 0.6, 0.4, -0.2),
-        task.Param("tall_rot", 'objects["Tall"].rotation_euler', 2, 0.0, math.pi / 2, 0.2, 1.1),
-        task.Param("short_rot", 'objects["Short"].rotation_euler', 2, 0.0, math.pi / 2, 1.3, 0.4),
+        task.param("light_x", 'objects["Light"].location', 0, -0.6, 0.6, -0.4, 0.3),
+        task.param("light_y", 'objects["Light"].location', 1, -0.6, 0.6, 0.4, -0.2),
+        task.param("tall_rot", 'objects["Tall"].rotation_euler', 2, 0.0, math.pi / 2, 0.2, 1.1),
+        task.param("short_rot", 'objects["Short"].rotation_euler', 2, 0.0, math.pi / 2, 1.3, 0.4),
     ]
 )
 

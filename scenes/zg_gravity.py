@@ -15,11 +15,11 @@ from scenes import zerograds_kit as zk
 FRAME = 40
 PARAMS = task.check_params(
     [
-        task.Param("mid_x", 'objects["Middle"].location', 0, -0.5, 0.5, -0.3, 0.25),
-        task.Param("mid_y", 'objects["Middle"].location', 1, -0.5, 0.5, 0.3, -0.1),
-        task.Param("top_x", 'objects["Top"].location', 0, -0.5, 0.5, 0.35, -0.2),
-        task.Param("top_y", 'objects["Top"].location', 1, -0.5, 0.5, -0.2, 0.3),
-        task.Param("top_restitution", 'objects["Top"].rigid_body.restitution', -1, 0.0, 1.0, 0.1, 0.8),
+        task.param("mid_x", 'objects["Middle"].location', 0, -0.5, 0.5, -0.3, 0.25),
+        task.param("mid_y", 'objects["Middle"].location', 1, -0.5, 0.5, 0.3, -0.1),
+        task.param("top_x", 'objects["Top"].location', 0, -0.5, 0.5, 0.35, -0.2),
+        task.param("top_y", 'objects["Top"].location', 1, -0.5, 0.5, -0.2, 0.3),
+        task.param("top_restitution", 'objects["Top"].rigid_body.restitution', -1, 0.0, 1.0, 0.1, 0.8),
     ]
 )
 

@@ -21,7 +21,7 @@ def spec(size):
     # start = 1 means visible; the property is hide_render, so the stored value is the negation.
     params = task.check_params(
         [
-            task.Param(
+            task.param(
                 f"off{i:03d}",
                 f'objects["LED{i:03d}"].hide_render',
                 -1,

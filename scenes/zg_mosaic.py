@@ -20,7 +20,7 @@ def params_for(size):
     start, target = zk.uniforms(n, 21, 0.0, math.pi / 2), zk.uniforms(n, 22, 0.0, math.pi / 2)
     return task.check_params(
         [
-            task.Param(
+            task.param(
                 f"rot{i:03d}",
                 f'objects["Bar{i:03d}"].rotation_euler',
                 2,

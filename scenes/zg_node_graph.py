@@ -53,7 +53,7 @@ def candidate_params():
     start, target = zk.bits(LINKS, seed=11, share=0.3), zk.bits(LINKS, seed=12)
     return task.check_params(
         [
-            task.Param(
+            task.param(
                 f"link{k:02d}",
                 TREE,
                 -1,
@@ -61,7 +61,7 @@ def candidate_params():
                 1.0,
                 start[k],
                 target[k],
-                kind="link",
+                kind="bool",
                 link=(source_name(k % len(SOURCES)), "Color", mix_name(k), "B_Color"),
             )
             for k in range(LINKS)

@@ -28,7 +28,7 @@ INPUTS = (
 )
 PARAMS = task.check_params(
     [
-        task.Param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target, kind="int")
+        task.param(name.lower().replace(" ", "_"), f'{MOD}["{ident}"]', -1, lo, hi, start, target, kind="int")
         for name, ident, lo, hi, start, target in INPUTS
     ]
 )

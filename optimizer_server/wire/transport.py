@@ -68,7 +68,10 @@ def _load_certificate(path: PathLike, what: str):
 
 
 def is_loopback(address: str) -> bool:
-    """True for addresses only this machine can reach (tcp on 127.x/::1/localhost, ipc, inproc)."""
+    """True for addresses only this machine can reach (tcp on 127.x/::1/localhost, ipc, inproc).
+
+    The one loopback check: the server decides by it whether to authenticate, the Blender add-on
+    whether it needs Blender's online access to reach a server."""
     scheme, _, rest = address.partition("://")
     if scheme in ("ipc", "inproc"):
         return True

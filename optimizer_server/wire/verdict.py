@@ -57,6 +57,17 @@ class Verdict:
             "renders, other start values or bounds that contain the target"
         )
 
+    def headline(self) -> tuple[str, str]:
+        """Two short lines for a narrow panel: what happened, and what it means or what to try."""
+        if self.matched:
+            return "Matches the target", "renders like it, within its noise"
+        if self.noise_floor > 0:
+            return (
+                "Target not reached",
+                f"best render {self.best_loss / self.noise_floor:.3g}× the noise; more renders?",
+            )
+        return "Target not reached", f"best loss {self.best_loss:.3g}; more renders?"
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "text": self.text()}
 

@@ -63,13 +63,19 @@ def setup():
     broken = api.add_param(scene, 'objects["Ball"].location', 2)
     broken.data_path = 'objects["Gone"].location'  # shown as an error row
     tabs_settable = hasattr(bpy.types.Region, "active_panel_category")
-    if not tabs_settable:
-
-        class SCENE_PT_zerograds_check(panels.VIEW3D_PT_zerograds):
-            bl_idname = "SCENE_PT_zerograds_check"
-            bl_space_type, bl_region_type, bl_context = "PROPERTIES", "WINDOW", "scene"
-
-        bpy.utils.register_class(SCENE_PT_zerograds_check)
+    if not tabs_settable:  # the same panels (main and sub-panels) in the Properties editor's Scene tab
+        for cls in panels.classes:
+            if not issubclass(cls, bpy.types.Panel):
+                continue
+            attrs = {
+                "bl_idname": cls.__name__.replace("VIEW3D_PT", "SCENE_PT") + "_check",
+                "bl_space_type": "PROPERTIES",
+                "bl_region_type": "WINDOW",
+                "bl_context": "scene",
+            }
+            if getattr(cls, "bl_parent_id", ""):
+                attrs["bl_parent_id"] = cls.bl_parent_id.replace("VIEW3D_PT", "SCENE_PT") + "_check"
+            bpy.utils.register_class(type(attrs["bl_idname"], (cls,), attrs))
     for window in bpy.context.window_manager.windows:
         areas = sorted(window.screen.areas, key=lambda a: a.width * a.height)
         for area in areas:

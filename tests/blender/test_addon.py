@@ -1,8 +1,12 @@
 """The add-on in the bpy module: registration, the parameter list, .blend round trips, targets."""
 
+import os
+
 import numpy as np
 import pytest
 import scene_kit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture()
@@ -58,10 +62,10 @@ def test_parameters_round_trip_through_save_and_load(addon, tmp_path):
     assert [(p.name, p.data_path, p.array_index, p.min, p.max, p.kind, p.enabled) for p in s.params] == expected
     assert (s.method, s.budget, s.workers) == ("prdpt", 123, 2)
     specs = api.param_specs(bpy.context.scene)
-    assert [p["kind"] for p in specs] == ["float", "int", "enum", "float"]
+    assert [p.kind for p in specs] == ["float", "int", "enum", "float"]
     from optimizer_server.wire.space import ParamSpec, Space
 
-    space = Space([ParamSpec.from_dict(d) for d in specs])  # what the server will build from them
+    space = Space([ParamSpec.from_dict(d.to_dict()) for d in specs])  # what the server will build from them
     assert space.specs[2].choices == ("POINT", "SUN", "SPOT", "AREA")
     assert expected[1][5] == "int" and expected[2][5] == "enum" and expected[1][3:5] == (1.0, 8.0)
 
@@ -151,7 +155,7 @@ def test_int_bounds_typed_with_fractions_become_whole_numbers(addon):
     scene = scene_kit.build_kinds_scene()
     item = api.add_param(scene, 'objects["Box"].modifiers["Array"].count')
     item.min, item.max = 1.4, 5.7
-    assert api.param_specs(scene)[0] == {"name": item.name, "kind": "int", "lo": 2.0, "hi": 5.0}
+    assert api.param_specs(scene)[0].to_dict() == {"name": item.name, "kind": "int", "lo": 2.0, "hi": 5.0}
 
 
 def test_method_presets_fill_the_options(addon):
@@ -175,3 +179,23 @@ def test_method_catalog_matches_the_server_registry():
     assert essentials(catalog.methods()) == essentials(build.generate_catalog()["methods"]), (
         "blender_addon/methods.json is stale: run `python -m blender_addon.build --methods`"
     )
+
+
+def test_every_icon_the_ui_names_exists_in_this_blender():
+    """A misspelt icon raises inside a panel's draw (the panel then shows nothing): check every icon
+    name written in the add-on against this Blender's list (the GUI test checks Blender 3.4's)."""
+    import ast
+
+    import bpy
+
+    folder = os.path.join(ROOT, "blender_addon")
+    valid = {item.identifier for item in bpy.types.UILayout.bl_rna.functions["prop"].parameters["icon"].enum_items}
+    used = set()
+    for name in os.listdir(folder):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(folder, name), encoding="utf-8").read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "icon":
+                    used |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and c.value}
+    assert {"PLAY", "TRIA_DOWN", "CHECKMARK"} <= used
+    assert used <= valid, sorted(used - valid)

@@ -73,6 +73,9 @@ def test_batch_run_recovers_the_hidden_parameter(tiny_blend, capsys):
     assert result["state"] == "finished"
     printed = capsys.readouterr().out
     assert "renders" in printed and "pictures:" in printed  # progress lines and where the pictures are
+    verdict = saved["verdict"]  # the answer against the target's own render noise, in the log too
+    assert verdict["noise_floor"] > 0 and verdict["text"] in printed
+    assert verdict["text"].startswith("matched" if verdict["matched"] else "not matched")
 
 
 @pytest.mark.slow  # reads what test_batch_run_recovers_the_hidden_parameter wrote

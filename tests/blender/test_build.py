@@ -1,5 +1,6 @@
 """`make addon`: the zip holds a valid extension manifest, the vendored modules and loads as an add-on."""
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,9 @@ def test_zip_layout(built_zip):
     required |= {f"zerograds/_vendor/optimizer_server/wire/{f}" for f in wire}
     assert required <= names, sorted(required - names)
     assert "zerograds/__init__.py" in names and "zerograds/methods.json" in names
+    catalog = json.loads(zipfile.ZipFile(built_zip).read("zerograds/methods.json"))
+    assert "auto" in catalog["methods"] and catalog["featured"], "the shipped method catalog is empty"
+    assert "zerograds/_vendor/optimizer_server/server/core.py" in names  # the managed server's code
     assert not any(n.endswith((".pyc", "build.py")) for n in names)
 
 

@@ -5,8 +5,9 @@ import math
 import pytest
 import scene_kit
 
-from blender_addon import params
+from blender_addon import lookup, params
 from blender_addon.datapath import DataPathError
+from optimizer_server.wire.paramref import ParamRef
 
 
 @pytest.fixture()
@@ -49,8 +50,8 @@ def test_enum_choices_and_rounding(scene):
     assert b.choices == ["POINT", "SUN", "SPOT", "AREA"]
     params.apply_values([b], [1.6])  # relaxed value → nearest choice
     assert bpy_light_type() == "SPOT"
-    spec = b.spec_dict("lamp_type")
-    assert spec == {"name": "lamp_type", "kind": "enum", "lo": 0.0, "hi": 3.0, "choices": b.choices}
+    spec = params.spec_for(ParamRef("lamp_type", b.path), b)
+    assert spec.to_dict() == {"name": "lamp_type", "kind": "enum", "lo": 0.0, "hi": 3.0, "choices": b.choices}
 
 
 def bpy_light_type():
@@ -96,9 +97,9 @@ def test_resolve_all_reports_every_bad_parameter(scene):
     with pytest.raises(DataPathError) as info:
         params.resolve_all(
             [
-                {"name": "a", "path": 'objects["Nope"].location', "index": 0},
-                {"name": "b", "path": 'lights["Lamp"].energy'},
-                {"name": "c", "path": 'lights["Lamp"].energi'},
+                ParamRef("a", 'objects["Nope"].location', 0),
+                ParamRef("b", 'lights["Lamp"].energy'),
+                ParamRef("c", 'lights["Lamp"].energi'),
             ]
         )
     text = str(info.value)
@@ -111,8 +112,8 @@ def test_apply_is_all_or_nothing(scene):
     ball = bpy.data.objects["Ball"]
     bindings = params.resolve_all(
         [
-            {"name": "x", "path": 'objects["Ball"].location', "index": 0},
-            {"name": "n", "path": 'objects["Box"].modifiers["Array"].count'},
+            ParamRef("x", 'objects["Ball"].location', 0),
+            ParamRef("n", 'objects["Box"].modifiers["Array"].count'),
         ]
     )
     before = params.read_values(bindings)
@@ -130,9 +131,9 @@ def test_apply_is_all_or_nothing(scene):
 def test_writes_round_discrete_kinds(scene):
     bindings = params.resolve_all(
         [
-            {"name": "n", "path": 'objects["Box"].modifiers["Array"].count'},
-            {"name": "h", "path": 'objects["Box"].hide_render'},
-            {"name": "g", "path": 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]'},
+            ParamRef("n", 'objects["Box"].modifiers["Array"].count'),
+            ParamRef("h", 'objects["Box"].hide_render'),
+            ParamRef("g", 'objects["Row"].modifiers["GeometryNodes"]["Socket_1"]'),
         ]
     )
     params.apply_values(bindings, [2.5, 0.7, 4.49])
@@ -144,8 +145,13 @@ def test_writes_round_discrete_kinds(scene):
 
 
 def test_path_for_id_handles_embedded_node_trees(scene):
+    """By RNA class, not ``ID.id_type`` (Blender 3.4 has none): subclasses such as PointLight or
+    GeometryNodeTree find their collection through their bases."""
     import bpy
 
-    assert params.path_for_id(bpy.data.objects["Ball"]) == 'objects["Ball"]'
-    assert params.path_for_id(bpy.data.materials["BallMat"].node_tree) == 'materials["BallMat"].node_tree'
-    assert params.path_for_id(bpy.data.worlds["World"].node_tree) == 'worlds["World"].node_tree'
+    assert lookup.path_for_id(bpy.data.objects["Ball"]) == 'objects["Ball"]'
+    assert lookup.path_for_id(bpy.data.lights["Lamp"]) == 'lights["Lamp"]'
+    group = bpy.data.objects["Row"].modifiers["GeometryNodes"].node_group
+    assert lookup.path_for_id(group) == f'node_groups["{group.name}"]'
+    assert lookup.path_for_id(bpy.data.materials["BallMat"].node_tree) == 'materials["BallMat"].node_tree'
+    assert lookup.path_for_id(bpy.data.worlds["World"].node_tree) == 'worlds["World"].node_tree'

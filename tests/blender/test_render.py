@@ -88,9 +88,11 @@ def test_worker_callback_steps_physics_to_the_job_frame_and_rounds_discrete_valu
     from blender_addon.worker import SceneRenderer
 
     scene, _ = kinds_scene
+    from optimizer_server.wire.paramref import ParamRef
+
     paths = [
-        {"name": "bounce", "path": scene_kit.RIGID_BODY_CASE[1], "index": -1},
-        {"name": "copies", "path": 'objects["Box"].modifiers["Array"].count', "index": -1},
+        ParamRef("bounce", scene_kit.RIGID_BODY_CASE[1]),
+        ParamRef("copies", 'objects["Box"].modifiers["Array"].count'),
     ]
     settings = dict(
         jobspec.render_settings(64, 48, 8, paths, frame=scene_kit.RIGID_BODY_FRAME),

@@ -120,3 +120,8 @@ def test_the_verdict_compares_with_the_noise_floor():
     assert text.startswith("not matched: best loss 0.05") and "noise floor 0.01" in text
     again = Verdict.from_dict(Verdict.judge(0.05, 0.01).to_dict())
     assert again == Verdict.judge(0.05, 0.01)
+    # the panel's two short lines
+    assert Verdict.judge(0.011, 0.01).headline()[0] == "Matches the target"
+    headline, detail = Verdict.judge(0.05, 0.01).headline()
+    assert headline == "Target not reached" and detail.startswith("best render 5× the noise")
+    assert Verdict.judge(0.05, 0.0).headline()[1].startswith("best loss 0.05")

@@ -18,8 +18,8 @@ from blender_addon.worker import SceneRenderer  # noqa: E402
 for path in sys.argv[1:]:
     job = jobfile.load(path)
     bpy.ops.wm.open_mainfile(filepath=job.blend, load_ui=False)
-    refs = [jobspec.path_entry(p) for p in job.params]  # what a batch job sends the workers
-    names = [p["name"] for p in job.params]
+    refs = job.params  # what a batch job sends the workers (their locators)
+    names = [p.name for p in job.params]
     bindings = params.resolve_all(refs)
     start = params.read_values(bindings)
     target = [job.target_values[n] for n in names]

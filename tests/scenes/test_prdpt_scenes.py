@@ -40,7 +40,7 @@ def test_job_file_validates_and_holds_the_paper_settings(built_scenes, name):
     assert job.method == "prdpt" and job.preset == task.prdpt_preset
     assert job.budget == task.paper.renders and job.samples == task.paper.spp
     assert job.target_values == {p.name: p.target for p in task.params}
-    assert [(p["min"], p["max"]) for p in job.params] == [(p.lo, p.hi) for p in task.params]
+    assert [(p.lo, p.hi) for p in job.params] == [(p.lo, p.hi) for p in task.params]
 
 
 def test_ground_truth_renders_differ_from_the_start(built_scenes):

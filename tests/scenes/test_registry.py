@@ -32,7 +32,7 @@ def test_every_registered_task_builds_and_its_job_validates(built_scenes, name):
     method = task.default_method.split(":")[0]
     assert job.method == method and job.preset == task.preset_for(method)
     assert job.budget == task.budget and job.frame == task.frame
-    assert [p["name"] for p in job.params] == [p.name for p in task.params]
+    assert [p.name for p in job.params] == [p.name for p in task.params]
     assert job.target_values == {p.name: pytest.approx(p.target) for p in task.params}
 
 
@@ -46,18 +46,19 @@ def test_link_parameters_and_frame_reach_job_and_worker_references():
         "name": link.name,
         "path": link.path,
         "index": -1,
-        "link": dict(zip(task_module.LINK_FIELDS, link.link)),
+        "link": link.link.to_dict(),
     }
     data = tomllib.loads(task_module.job_text(gravity, "g.blend", method="fd", budget=20))
     assert data["render"]["frame"] == 40 and data["method"] == {"name": "fd", "budget": 20, "seed": 0}
     data = tomllib.loads(task_module.job_text(graph, "n.blend"))
-    assert data["method"]["name"] == "zerograds:node_graph" and data["params"][0]["kind"] == "link"
+    assert data["method"]["name"] == "zerograds:node_graph" and "kind" not in data["params"][0]
     assert "min" not in data["params"][0] and data["target"]["values"][link.name] == int(link.target)
 
 
 def test_task_model_refuses_incomplete_links_and_still_tasks():
-    p = task_module.Param("l", "materials['M'].node_tree", -1, 0.0, 1.0, 0.0, 1.0, kind="link")
-    with pytest.raises(ValueError, match="four node/socket names"):
-        task_module.check_params([p])
+    with pytest.raises(ValueError, match="a link needs a table with from_node, from_socket, to_node, to_socket"):
+        task_module.param("l", "materials['M'].node_tree", -1, 0.0, 1.0, 0.0, 1.0, kind="bool", link=("N", "C", "M"))
+    with pytest.raises(ValueError, match="a link parameter is on/off"):
+        task_module.param("l", "materials['M'].node_tree", -1, 0.0, 1.0, 0.0, 1.0, link=("N", "C", "M", "A"))
     with pytest.raises(ValueError, match="nothing to optimise"):
-        task_module.check_params([task_module.Param("x", "objects['A'].location", 0, 0.0, 1.0, 0.5, 0.5)])
+        task_module.check_params([task_module.param("x", "objects['A'].location", 0, 0.0, 1.0, 0.5, 0.5)])

@@ -122,9 +122,14 @@ def test_parameter_paths_stay_in_render_data(folder, data_path, needle):
 
 def test_workers_refuse_such_paths_from_any_client():
     from blender_addon import jobspec
+    from optimizer_server.wire.paramref import ParamRef
 
     with pytest.raises(ConfigError, match="bpy.data.texts"):
-        jobspec.render_settings(8, 8, 1, [{"name": "t", "path": 'texts["x"].use_module'}])
+        jobspec.render_settings(8, 8, 1, [ParamRef("t", 'texts["x"].use_module')])
+    with pytest.raises(ConfigError, match="bpy.data.texts"):  # what a client sends on the wire
+        jobspec.check_settings(
+            {"width": 8, "height": 8, "samples": 1, "paths": [{"name": "t", "path": 'texts["x"].a'}]}
+        )
 
 
 def test_a_scene_never_runs_its_scripts_even_when_the_preferences_allow_it(folder, tmp_path):

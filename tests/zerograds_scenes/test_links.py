@@ -5,13 +5,18 @@ import pytest
 
 from blender_addon import api, jobfile, params, render
 from blender_addon.datapath import DataPathError
+from optimizer_server.wire.paramref import LinkRef, ParamRef
 from scenes import zg_node_graph as ng
 
 TREE = ng.TREE
 
 
 def link(from_node, from_socket, to_node, to_socket):
-    return {"from_node": from_node, "from_socket": from_socket, "to_node": to_node, "to_socket": to_socket}
+    return LinkRef(from_node, from_socket, to_node, to_socket)
+
+
+def ref(the_link, path=TREE, name="l"):
+    return ParamRef(name, path, link=the_link)
 
 
 @pytest.fixture()
@@ -37,7 +42,7 @@ def linked_pairs():
 def test_resolve_read_write_and_restore(graph_scene):
     task, _ = graph_scene
     bindings = params.resolve_all([p.ref() for p in task.params])
-    assert [b.kind for b in bindings] == ["link"] * 24
+    assert [b.kind for b in bindings] == ["bool"] * 24
     assert params.read_values(bindings) == task.values("start")
     before = linked_pairs()
     saved = params.snapshot(bindings)
@@ -49,15 +54,12 @@ def test_resolve_read_write_and_restore(graph_scene):
 
 
 def test_name_and_identifier_address_the_same_socket(graph_scene):
-    by_name = params.resolve_ref({"path": TREE, "link": link("Source0", "Color", "Add00", "B")})
-    by_id = params.resolve_ref({"path": TREE, "link": link("Source0", "Color", "Add00", "B_Color")})
+    by_name = params.resolve_ref(ref(link("Source0", "Color", "Add00", "B")))
+    by_id = params.resolve_ref(ref(link("Source0", "Color", "Add00", "B_Color")))
     assert by_name.to_socket == by_id.to_socket and by_name.to_socket.identifier == "B_Color"
-    assert by_name.spec_dict("l") == {"name": "l", "kind": "bool", "lo": 0.0, "hi": 1.0}
+    assert params.spec_for(ref(by_name.link), by_name).to_dict() == {"name": "l", "kind": "bool", "lo": 0.0, "hi": 1.0}
     # A material path works too: its node tree is used.
-    assert (
-        params.resolve_ref({"path": f'materials["{ng.MATERIAL}"]', "link": link("Source0", "Color", "Add00", "B")}).path
-        == TREE
-    )
+    assert params.resolve_ref(ref(link("Source0", "Color", "Add00", "B"), f'materials["{ng.MATERIAL}"]')).path == TREE
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,7 @@ def test_bad_links_name_the_problem(graph_scene, bad, message):
         bad = link("Source0", "Color", "Add01", "A")
     before = linked_pairs()
     with pytest.raises(DataPathError, match=message):
-        bindings = params.resolve_all([{"name": "l", "path": TREE, "link": bad}])
+        bindings = params.resolve_all([ref(bad)])
         params.apply_values(bindings, [1.0])
     assert linked_pairs() == before  # nothing half-applied
 
@@ -87,7 +89,7 @@ def test_shader_into_colour_is_refused(graph_scene):
     t = tree()
     emission = next(n for n in t.nodes if n.type == "EMISSION")
     with pytest.raises(DataPathError, match="shader output"):
-        params.resolve_ref({"path": TREE, "link": link(emission.name, "Emission", "Add00", "B")})
+        params.resolve_ref(ref(link(emission.name, "Emission", "Add00", "B")))
     assert bpy.data.materials[ng.MATERIAL].node_tree == t
 
 
@@ -95,7 +97,7 @@ def test_failed_write_rolls_back_every_parameter(graph_scene):
     """A link that closes a loop fails in the middle of a sample: earlier writes are undone."""
     task, _ = graph_scene
     good = [p.ref() for p in task.params[:3]]
-    loop = {"name": "loop", "path": TREE, "link": link("Add05", "Result", "Add00", "A")}  # Add00 feeds Add05
+    loop = ref(link("Add05", "Result", "Add00", "A"), name="loop")  # Add00 feeds Add05
     bindings = params.resolve_all(good + [loop])
     before = linked_pairs()
     with pytest.raises(DataPathError, match="closes a loop"):
@@ -113,12 +115,11 @@ def test_job_file_link_entries(tmp_path):
     )
     (tmp_path / "job.toml").write_text(base + good)
     job = jobfile.load(str(tmp_path / "job.toml"))
-    assert job.params[0]["kind"] == "link"
-    assert job.params[0]["link"] == link("N", "Color", "Mix", "A")
+    assert job.params[0].link == link("N", "Color", "Mix", "A") and job.params[0].value_kind == "bool"
     for extra, message in (
         ('to_node = "Mix"\n', "missing to_socket"),
         ("min = 0\n", "leave out min"),
-        ('kind = "bool"\n', "write kind = 'link'"),
+        ('kind = "int"\n', "make it a link \\(on/off\\); leave kind out"),
     ):
         text = good.replace('to_socket = "A"\n', "") if "missing" in message else good + extra
         (tmp_path / "bad.toml").write_text(
@@ -146,12 +147,10 @@ def test_link_parameter_survives_save_and_load(graph_scene, tmp_path):
         bpy.ops.wm.open_mainfile(filepath=path, load_ui=False)
         scene = bpy.context.scene
         (loaded,) = scene.zerograds.params
-        assert loaded.kind == "link"
-        assert api.param_refs(scene) == [
-            {"name": loaded.name, "path": TREE, "index": -1, "link": link("Source1", "Color", "Add07", "B")}
-        ]
+        assert loaded.is_link and loaded.kind == "bool"
+        assert api.param_refs(scene) == [ParamRef(loaded.name, TREE, link=link("Source1", "Color", "Add07", "B"))]
         assert api.param_problem(loaded) is None
-        assert api.param_specs(scene)[0]["kind"] == "bool"
+        assert api.param_specs(scene)[0].kind == "bool"
     finally:
         blender_addon.unregister()
 
@@ -159,7 +158,7 @@ def test_link_parameter_survives_save_and_load(graph_scene, tmp_path):
 def test_link_changes_the_render_under_persistent_data(graph_scene):
     """Creating/removing a link must reach Cycles' persistent data; undoing gives the same picture back."""
     _, scene = graph_scene
-    (b,) = params.resolve_all([{"name": "l", "path": TREE, "link": link("Source3", "Color", "Add09", "B")}])
+    (b,) = params.resolve_all([ref(link("Source3", "Color", "Add09", "B"))])
     start = b.read()
     with render.Renderer(scene) as renderer:
         first = renderer.render(seed=0)

@@ -26,7 +26,7 @@ def test_scene_builds_job_validates_and_target_differs(script, tmp_path):
     blend, job_path = task_module.write(task, str(tmp_path))
     job = jobfile.load(job_path)
     assert job.method == "zerograds" and job.preset == task.zerograds.preset  # the paper's Tab. C.1 settings
-    assert [p["name"] for p in job.params] == [p.name for p in task.params]
+    assert [p.name for p in job.params] == [p.name for p in task.params]
     assert job.target_values == {p.name: pytest.approx(p.target) for p in task.params}
     assert job.frame == task.frame
 
