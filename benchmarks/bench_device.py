@@ -26,10 +26,11 @@ def cycles_rates(sizes, repeats: int) -> dict:
 
     from blender_addon import devices, jobspec, params
     from blender_addon.worker import SceneRenderer
+    from optimizer_server.wire.paramref import ParamRef
     from scenes import shadows_demo
 
     shadows_demo.build()
-    paths = [{"name": "x", "path": 'objects["Occluder"].location', "index": 0}]
+    paths = [ParamRef("x", 'objects["Occluder"].location', 0)]
     backend = devices.resolve("auto")
     targets = ["cpu"] + ([backend] if backend != "cpu" else [])
     rates: dict = {}
