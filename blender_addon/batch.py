@@ -125,6 +125,7 @@ def run_job(
         "target": _plain(job.target_values, job.output, "target_"),
         "method": job.method,
         "worker_restarts": run.restarts,
+        "scene": None if run.scene is None else dict(run.scene, uploaded_bytes=run.scene_bytes_uploaded),
         "wall_s": round(time.monotonic() - started, 3),
         "history": history,
     }
@@ -205,12 +206,13 @@ def _optimise(job, prepared, target, mask, say, server_python: str = "", resume:
 
     run = Run(
         job.blend,
-        worker_count=job.workers,
         address=job.address,
         server_python=server_python,
         work_dir=os.path.join(job.output, "run"),
         threads_per_worker=job.threads,
         resume_hint=f"python -m optimizer_server run {job.path} --resume {{job_dir}}",
+        ship_scene=True,  # the job carries its scene: workers elsewhere fetch it by hash
+        **_workers(job),
     )
     history: list[dict[str, Any]] = []
     clock = EtaClock(job.budget)
@@ -223,8 +225,7 @@ def _optimise(job, prepared, target, mask, say, server_python: str = "", resume:
         job_id = run.start(**args, resume=resume)
         say(
             f"  job {job_id}: {job.method}, {len(prepared.refs)} parameter(s) ({prepared.space.n:,} values), "
-            f"budget {job.budget} renders, "
-            f"{job.workers} worker(s), server {run.address}"
+            f"budget {job.budget} renders, {_describe_workers(job, run)}, server {run.address}"
         )
         while not run.finished:
             if interrupted and interrupted[0] is True:
@@ -260,6 +261,25 @@ def _final_picture(job, prepared, x):
     images.write_png(os.path.join(job.output, "final.png"), final)
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(job.output, "optimised.blend"), copy=True)
     return final
+
+
+def _workers(job) -> dict[str, Any]:
+    """How many workers, where, on which device: local processes (one per GPU by default, each bound
+    to its own), or Ray actors that fetch the scene."""
+    from blender_addon import devices
+
+    if job.ray is not None:
+        ray = {"address": job.ray, "gpus_per_worker": job.gpus_per_worker, "cpus_per_worker": job.cpus_per_worker}
+        return {"worker_count": job.workers, "worker_args": [["--device", job.device]], "ray": ray}
+    if job.workers == 0:
+        return {"worker_count": 0}
+    args = devices.worker_args(job.device, job.workers)
+    return {"worker_count": len(args), "worker_args": args}
+
+
+def _describe_workers(job, run) -> str:
+    where = f"Ray actors on {job.ray}" if job.ray else "local"
+    return f"{run.worker_count} {where} worker(s) ({job.device})"
 
 
 def add_run_parser(subparsers):

@@ -55,7 +55,11 @@ seed = 0
 lr = 0.02                             # any other key is a method option
 
 [workers]
-count = 2
+count = 2                             # default: one per GPU when rendering on GPUs, else 1; 0: only
+                                      #   workers started elsewhere (with [server] address or ray)
+device = "auto"                       # optional: auto, cpu, cuda, optix, hip, oneapi, metal
+ray = "auto"                          # optional: start the workers as Ray actors on this cluster
+gpus_per_worker = 1                   # optional, with ray: GPUs (and cpus_per_worker: CPUs) per worker
 
 [server]
 address = "tcp://host:5555"           # optional: use a running server instead of starting one
@@ -90,9 +94,10 @@ _KNOWN = {
     "render": {"width", "height", "samples", "frame", "cameras"},
     "params": {"name", "path", "index", "min", "max", "kind", "array", "channels", "mode", "group", *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
-    "workers": {"count", "threads"},
+    "workers": {"count", "threads", "device", "ray", "gpus_per_worker", "cpus_per_worker"},
     "server": {"address"},
 }
+_DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "oneapi", "metal")  # blender_addon/devices.py: CHOICES
 _JOB_KINDS = (*KINDS, "link")  # "link": what older job files write for a link parameter (a bool)
 _PATH_HINT = """a data path such as 'objects["Sphere"].location'"""
 
@@ -117,8 +122,12 @@ class JobFile:
     seed: int = 0
     preset: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    workers: int = 1
+    workers: int | None = None  # None: one per GPU on GPUs, else 1
     threads: int | None = None
+    device: str = "auto"
+    ray: str | None = None
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
     address: str | None = None
 
 
@@ -207,11 +216,12 @@ def parse(data: dict[str, Any], path: str, allow_output_outside: bool = False) -
     target = _get(data, "target", (dict,), name, required=True, what="values = {name = value} or image = FILE")
     _parse_target(job, target, base)
     _parse_method(job, dict(_get(data, "method", (dict,), name, {})))
-    w = _get(data, "workers", (dict,), name, {})
-    _check_keys(w, "workers", "[workers]")
-    job.workers = _get(w, "count", (int,), "[workers]", 1, check=lambda v: 1 <= v <= 256, what="must be 1..256")
-    job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
+    _parse_workers(job, _get(data, "workers", (dict,), name, {}))
     _parse_server(job, _get(data, "server", (dict,), name, {}))
+    if job.workers == 0 and job.address is None:
+        raise _fail("[workers] count", "0 workers with a server of its own would render nothing; give [server] address")
+    if job.ray is not None and not job.workers:
+        raise _fail("[workers] count", "with ray, say how many workers Ray starts (count = K)")
     return job
 
 
@@ -346,6 +356,21 @@ def _parse_method(job: JobFile, method: dict[str, Any]) -> None:
         job.preset = named_preset
     job.options = {k: v for k, v in method.items() if k not in ("name", "budget", "seed", "preset")}
     _check_method(job)
+
+
+def _parse_workers(job: JobFile, w: dict[str, Any]) -> None:
+    """The [workers] table: how many, on which render device, and (with ``ray``) where Ray starts them."""
+    _check_keys(w, "workers", "[workers]")
+    job.workers = _get(w, "count", (int,), "[workers]", None, check=lambda v: 0 <= v <= 256, what="must be 0..256")
+    job.threads = _get(w, "threads", (int,), "[workers]", None, check=lambda v: v >= 1, what="must be 1 or more")
+    one_of = f"must be one of {', '.join(_DEVICES)}"
+    job.device = _get(w, "device", (str,), "[workers]", "auto", check=lambda v: v in _DEVICES, what=one_of)
+    job.ray = _get(w, "ray", (str,), "[workers]", None, check=bool, what='must name a Ray cluster ("auto", HOST:PORT)')
+    nonneg = {"check": lambda v: v >= 0, "what": "must be 0 or more"}
+    job.gpus_per_worker = float(_get(w, "gpus_per_worker", (int, float), "[workers]", 0.0, **nonneg))
+    job.cpus_per_worker = float(_get(w, "cpus_per_worker", (int, float), "[workers]", 1.0, **nonneg))
+    if job.ray is None and ("gpus_per_worker" in w or "cpus_per_worker" in w):
+        raise _fail("[workers]", "gpus_per_worker and cpus_per_worker are for Ray workers: add ray = ADDRESS")
 
 
 def _render_path(path: str, where: str) -> str:

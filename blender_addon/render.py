@@ -26,16 +26,19 @@ class RenderError(RuntimeError, ZeroGradsError):
     """Cycles did not produce an image (wrong engine, no camera, cancelled render...)."""
 
 
-def configure(scene, width: int, height: int, samples: int, threads: int = 0, persistent: bool = True) -> None:
+def configure(
+    scene, width: int, height: int, samples: int, threads: int = 0, persistent: bool = True, device: str = "CPU"
+) -> None:
     """Set the scene up for many small, identical-cost renders.
 
     No denoising (costs 10× a 64² render), no adaptive sampling (the cost and the noise pattern
     would depend on the parameters), no compositing, a fixed seed unless the caller sets one.
     ``threads=0`` lets Cycles use every core; threads cannot change after the first render.
+    ``device``: "CPU", or "GPU" once ``devices.select`` chose the backend and its devices.
     """
     scene.render.engine = "CYCLES"
     cyc = scene.cycles
-    cyc.device = "CPU"
+    cyc.device = device
     cyc.samples = int(samples)
     cyc.use_adaptive_sampling = False
     cyc.use_denoising = False
@@ -186,6 +189,10 @@ class Renderer:
         self.close()
 
     # --- rendering ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget what was set on the scene (after another file was opened)."""
+        self._seed = None
+
     def set_seed(self, seed: int) -> None:
         """Cycles' noise seed. Tagging the scene is needed or persistent data keeps the old seed."""
         seed = int(seed) % (2**31)

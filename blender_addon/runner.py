@@ -33,15 +33,24 @@ class RunError(RuntimeError, ZeroGradsError):
     """The run cannot go on (server gone, job failed, workers crash-looping)."""
 
 
-def default_worker_command(address: str, blend: str, threads: int) -> list[str]:
-    """Inside a Blender executable: that Blender; with the bpy module: this Python."""
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _blender_binary() -> str:
+    """The Blender executable this process runs in, or "" (the bpy module, or no Blender)."""
     try:
         import bpy
 
         binary = bpy.app.binary_path
     except ImportError:
-        binary = ""
-    if binary and "python" not in os.path.basename(binary).lower():
+        return ""
+    return binary if binary and "python" not in os.path.basename(binary).lower() else ""
+
+
+def default_worker_command(address: str, blend: str, threads: int) -> list[str]:
+    """Inside a Blender executable: that Blender; with the bpy module: this Python."""
+    binary = _blender_binary()
+    if binary:
         import zmq
 
         zmq_parent = os.path.dirname(os.path.dirname(zmq.__file__))
@@ -62,15 +71,27 @@ class Run:
         server_args: list[str] | None = None,
         worker_command: Callable[[str, str, int], list[str]] | None = None,
         resume_hint: str = "",
+        worker_args: list[list[str]] | None = None,
+        ship_scene: bool = False,
+        ray: dict[str, Any] | None = None,
     ):
+        """``worker_args``: extra arguments of each local worker (e.g. its GPU); ``ship_scene``: the job
+        carries the scene as content (packed, uploaded by hash) for workers without the file; ``ray``:
+        {address, gpus_per_worker?, cpus_per_worker?}: the workers are Ray actors instead of local
+        processes (they fetch the scene)."""
         self.blend = os.path.abspath(blend)
-        self.worker_count = max(1, int(worker_count))
+        self.worker_count = max(0, int(worker_count))  # 0: only workers started elsewhere serve the job
+        self.worker_args = [list(a) for a in worker_args or []]
+        self.ship_scene = ship_scene or ray is not None
+        self.ray = ray
+        self.scene: dict[str, Any] | None = None  # the shipped scene: {sha256, size, name}
+        self.scene_bytes_uploaded = 0
         self.address = address
         self.server_python = server_python
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="zerograds_run_")
         os.makedirs(self.work_dir, exist_ok=True)
         cores = os.cpu_count() or 1
-        self.threads = threads_per_worker if threads_per_worker is not None else max(1, cores // self.worker_count)
+        self.threads = threads_per_worker if threads_per_worker is not None else max(1, cores // max(1, worker_count))
         # A dead server is noticed after this much silence; generous because a busy 2-core box has
         # starved the server's replies for > 5 s (seen once in the end-to-end tests).
         self.client_timeout_s = client_timeout_s
@@ -104,14 +125,13 @@ class Run:
                 )
                 self.address = self.server.launch()
             # Workers load Blender and the scene while the server imports torch: both take seconds.
-            command = self.worker_command(self.address, self.blend, self.threads)
-            self.workers = worker_processes.WorkerProcesses(
-                [command] * self.worker_count, log_dir=os.path.join(self.work_dir, "workers")
-            ).start()
+            self._start_workers()
             if self.server is not None:
                 self.server.wait_ready(cancelled=lambda: self.cancel_requested)
             alive = self.server.running if self.server is not None else None
             self.client = OptimizerClient(self.address, timeout_s=self.client_timeout_s, alive=alive)
+            if self.ship_scene and not resume:
+                self.scene = self._upload_scene()
             if resume:
                 job_dir = os.path.abspath(resume)
                 self.job = JobHandle(self.client, os.path.basename(job_dir), job_dir)
@@ -120,7 +140,7 @@ class Run:
                 requires = dict(submit.pop("requires", {}) or {})
                 requires.setdefault("scene", jobspec.scene_id(self.blend))
                 requires.setdefault("renderer", jobspec.RENDERER)
-                self.job = self.client.submit(space, method, requires=requires, **submit)
+                self.job = self.client.submit(space, method, requires=requires, scene=self.scene, **submit)
             if self.cancel_requested:
                 self.job.cancel()
         except Exception:
@@ -128,6 +148,41 @@ class Run:
             raise
         self.started_at = self._last_heard = time.monotonic()
         return self.job.id
+
+    def _start_workers(self) -> None:
+        if self.ray is not None:
+            try:  # the whole package (a batch run); the installed add-on has only its wire part
+                from optimizer_server.farm import RayWorkers, worker_command
+            except ImportError:
+                raise RunError("workers on Ray need the optimizer_server package: run the job as a batch job") from None
+
+            extra = ["--threads", str(self.threads)] + (self.worker_args[0] if self.worker_args else [])
+            self.workers = RayWorkers(
+                self.ray["address"],
+                self.worker_count,
+                worker_command(self.address, "blender", extra),
+                gpus_per_worker=float(self.ray.get("gpus_per_worker", 0)),
+                cpus_per_worker=float(self.ray.get("cpus_per_worker", 1)),
+                env={"PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))},
+            ).start()
+            return
+        command = self.worker_command(self.address, self.blend, self.threads)
+        args = self.worker_args or [[]]
+        commands = [command + args[i % len(args)] for i in range(self.worker_count)]
+        self.workers = worker_processes.WorkerProcesses(
+            commands, log_dir=os.path.join(self.work_dir, "workers")
+        ).start()
+
+    def _upload_scene(self) -> dict[str, Any]:
+        """Pack the scene (a cached copy when it is unchanged) and put it on the server by hash."""
+        from . import scenepack
+
+        binary = _blender_binary()
+        packed = scenepack.packed_scene(self.blend, blender=binary)
+        sent = self.client.scene_bytes_sent
+        ref = self.client.upload_scene(packed["path"], name=packed["name"])
+        self.scene_bytes_uploaded = self.client.scene_bytes_sent - sent  # 0 when the server had it
+        return ref
 
     def stop(self) -> None:
         """Stop workers, client and the local server (safe to call twice)."""
@@ -145,7 +200,8 @@ class Run:
         if self.finished or self.client is None:
             return []
         self._check_server()
-        self.workers.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
+        if isinstance(self.workers, worker_processes.WorkerProcesses):  # Ray restarts its own
+            self.workers.check()  # WorkerCrashLoop (a RunError-like ZeroGradsError) when a worker cannot start
         events = []
         try:
             return self._poll_events(events, timeout_s)
@@ -197,4 +253,4 @@ class Run:
 
     @property
     def restarts(self) -> int:
-        return 0 if self.workers is None else self.workers.restarts
+        return getattr(self.workers, "restarts", 0)

@@ -32,7 +32,7 @@ from optimizer_server.wire.progress import EtaClock, format_progress
 from optimizer_server.wire.transport import is_loopback
 from optimizer_server.wire.verdict import Verdict
 
-from . import api, local_server, lossview, params, prepare, targets, worker_processes
+from . import api, devices, local_server, lossview, params, prepare, targets, worker_processes
 from ._deps import ZeroGradsError
 from .runner import Run
 
@@ -148,6 +148,7 @@ class OptimizeSession:
         options["common_random_numbers"] = s.seed_policy == "SHARED"
         preset = s.preset if s.preset != "NONE" else None
         submit = job.submit_args(s.method, s.budget, s.seed, options, preset, target, mask, scene.name)
+        backend, ids = devices.user_choice()  # the user's own Cycles device preferences
         run = Run(
             blend,
             worker_count=s.workers,
@@ -155,6 +156,8 @@ class OptimizeSession:
             server_python=python,
             address=s.server_address if remote else None,
             threads_per_worker=s.worker_threads or worker_processes.default_threads(s.workers),
+            worker_args=devices.worker_args(backend, s.workers, ids),
+            ship_scene=remote,  # workers elsewhere fetch it from the server
         )
         session = cls(scene, job, run, submit, keep_folder=bool(getattr(prefs, "keep_run_folders", False)))
         _current = session

@@ -1,4 +1,4 @@
-"""Command line: ``python -m optimizer_server {demo,methods,serve,run}``."""
+"""Command line: ``python -m optimizer_server {demo,methods,serve,keys,workers,run}``."""
 
 from __future__ import annotations
 
@@ -62,9 +62,11 @@ def _add_optional_commands(sub) -> None:
     ``zerograds.commands`` entry points (the Blender side adds ``run`` for batch jobs). Plugins keep
     the imports one way: this package never imports the add-on, the add-on registers itself here."""
     from .cli_serve import add_keys_parser, add_serve_parser
+    from .farm import add_workers_parser
 
     add_serve_parser(sub)
     add_keys_parser(sub)
+    add_workers_parser(sub)
     for entry in entry_points(group=COMMANDS_GROUP):
         try:
             add_parser = entry.load()

@@ -24,7 +24,7 @@ END_LINE = "ZEROGRADS_JOB_END"  # printed with the final state and folder when a
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
-    from .server.config import ServerConfig, default_jobs_dir
+    from .server.config import ServerConfig
 
     d = ServerConfig()
     p = subparsers.add_parser(
@@ -32,6 +32,18 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="run the optimizer server",
         description="Run the optimizer server: clients submit jobs, render workers connect.",
     )
+    _add_access_options(p, d)
+    _add_limit_options(p, d)
+    _add_timing_options(p, d)
+    p.add_argument("-v", "--verbose", action="store_true", help="log every iteration")
+    p.set_defaults(func=run_serve)
+    return p
+
+
+def _add_access_options(p, d) -> None:
+    """Where it listens, who may connect, which jobs it resumes, how it is supervised."""
+    from .server.config import default_jobs_dir
+
     p.add_argument(
         "--bind",
         default=d.bind,
@@ -73,6 +85,10 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="keep the public socket in this process instead of a gateway process (then a hostile "
         "peer can abort the server: see docs/security.md)",
     )
+
+
+def _add_limit_options(p, d) -> None:
+    """Quotas: what one client or job may ask of a shared server."""
     p.add_argument(
         "--max-jobs-per-client",
         type=int,
@@ -88,6 +104,13 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="renders one iteration of a job may ask for (default %(default)s)",
     )
     p.add_argument(
+        "--max-scene-mb",
+        type=int,
+        default=d.max_scene_bytes >> 20,
+        metavar="MB",
+        help="largest scene (.blend with packed assets) a job may carry (default %(default)s)",
+    )
+    p.add_argument(
         "--max-parameters",
         type=int,
         default=d.max_parameters,
@@ -101,6 +124,10 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="pixels of a target image (default %(default)s)",
     )
+
+
+def _add_timing_options(p, d) -> None:
+    """Heartbeats, render time-outs and the torch device."""
     p.add_argument(
         "--heartbeat-timeout",
         type=float,
@@ -132,9 +159,6 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         "extra threads cost milliseconds of hand-off when the renders keep the cores busy; 0: "
         "torch's default)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="log every iteration")
-    p.set_defaults(func=run_serve)
-    return p
 
 
 def run_serve(args) -> int:
@@ -181,7 +205,7 @@ def _config(args):
 
     if args.heartbeat_timeout <= args.heartbeat_interval:
         raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
-    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels", "max_parameters"):
+    for flag in ("max_jobs_per_client", "max_batch_samples", "max_target_pixels", "max_parameters", "max_scene_mb"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be 1 or more")
     return ServerConfig(
@@ -198,6 +222,7 @@ def _config(args):
         max_batch_samples=args.max_batch_samples,
         max_target_pixels=args.max_target_pixels,
         max_parameters=args.max_parameters,
+        max_scene_bytes=args.max_scene_mb << 20,
     )
 
 

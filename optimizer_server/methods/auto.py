@@ -14,6 +14,7 @@ the target within its noise (``wire.verdict``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,14 +73,15 @@ class Auto(Method):
         o = self.options
         self.chosen, preset = chosen, _PRESETS[chosen]
         cls = get_method_class(self.chosen)
-        options = resolve_preset(cls, preset, {"common_random_numbers": o.common_random_numbers})
+        common = {"common_random_numbers": o.common_random_numbers, "fill_workers": o.fill_workers}
+        options = resolve_preset(cls, preset, common)
         self.inner = cls(
             self.space,
             budget=self.budget,
             seed=self.seed,
             x0=self.x0,
             device=self.device,
-            capabilities=self.capabilities,
+            capabilities=dataclasses.replace(self.capabilities, parallel=self.parallel),
             **options,
         )
         self.wants_residuals = self.inner.wants_residuals  # per instance: depends on the method chosen
@@ -90,6 +92,9 @@ class Auto(Method):
 
     def _converged(self) -> bool:
         return self.inner._converged()
+
+    def _parallel_changed(self) -> None:
+        self.inner.set_parallel(self.parallel)
 
     @property
     def current(self) -> np.ndarray:

@@ -39,8 +39,12 @@ class CommonOptions:
     common_random_numbers: bool = True
     """Give every sample of one iteration the same render-noise seed (paired samples then differ
     by the parameter change, not by Monte-Carlo noise). False: a fresh seed per sample."""
+    fill_workers: bool = True
+    """When the caller says k renders can run at once (a server with k ready workers), size each
+    iteration's batch to a whole number of rounds over them (methods that can use more samples take
+    more). With one worker, or False, the method runs exactly as its options say."""
 
-    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("common_random_numbers",)}
+    GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {"sampling": ("common_random_numbers", "fill_workers")}
     BASIC: ClassVar[tuple[str, ...]] = ()
 
 
@@ -76,6 +80,9 @@ class Capabilities:
     """Each sample's residual vector (for an image loss: the weighted pixel differences from the target)
     reaches ``tell``. The server and the scene harness always can; ``minimize`` when ``f`` returns
     (B, P) residuals. Methods that need them (``wants_residuals``) refuse to run without."""
+    parallel: int = 1
+    """How many renders can run at once when the method is made (a server's ready workers). A count
+    that changes later reaches the method through ``Method.set_parallel`` before an ask."""
 
 
 def as_space(space) -> Space:
@@ -138,6 +145,8 @@ class Method(ABC):
         self.x0 = x0
         self.resolution = self.space.resolution
         self.capabilities = capabilities or Capabilities()
+        self.parallel = max(1, int(self.capabilities.parallel)) if self.options.fill_workers else 1
+        """Renders that can run at once (``set_parallel``); 1 leaves the method exactly as its options say."""
         if self.wants_residuals and not self.capabilities.residuals:
             raise ConfigError(
                 f"method {self.name!r} needs each render's residual image, which this caller cannot pass "
@@ -178,6 +187,10 @@ class Method(ABC):
     def _converged(self) -> bool:
         return False
 
+    def _parallel_changed(self) -> None:  # noqa: B027 (optional hook)
+        """``self.parallel`` changed between a tell and the next ask: re-plan what the next batch holds
+        (methods whose batch is computed ahead of the ask)."""
+
     @abstractmethod
     def _state_dict(self) -> dict[str, Any]: ...
 
@@ -193,6 +206,17 @@ class Method(ABC):
     @property
     def done(self) -> bool:
         return self.evaluations + self._batch_size() > self.budget or self._converged()
+
+    def set_parallel(self, count: int) -> None:
+        """How many renders can run at once now (a server's ready workers), told before each ask.
+        Methods that can use a bigger batch size the next one to keep them busy (``rounds_batch``);
+        ignored while a batch is pending, with ``fill_workers`` off, and by methods with a fixed batch.
+        The count in effect is part of the saved state: a resumed run continues with it."""
+        count = max(1, int(count))
+        if not self.options.fill_workers or self._pending is not None or count == self.parallel:
+            return
+        self.parallel = count
+        self._parallel_changed()
 
     def ask(self) -> Batch:
         """The next batch to evaluate. Asking again before ``tell`` returns the same batch."""
@@ -287,6 +311,7 @@ class Method(ABC):
             "best_x": None if self.best_x is None else self.best_x.copy(),
             "best_loss": self.best_loss,
             "pending": pending,
+            "parallel": self.parallel,
             "algorithm": self._state_dict(),
         }
 
@@ -313,6 +338,7 @@ class Method(ABC):
                 "state was saved for parameters of other kinds or ranges (its `resolution` differs); "
                 "resume with the job's original parameters"
             )
+        self.parallel = int(state.get("parallel", 1))  # before the algorithm: its batch sizes follow it
         self._load_state_dict(state["algorithm"])
         self.budget, self.seed = int(state["budget"]), int(state["seed"])
         self.x0 = np.asarray(state["x0"], dtype=np.float64)

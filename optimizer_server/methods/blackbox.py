@@ -20,6 +20,7 @@ import numpy as np
 from ..wire.errors import ConfigError, MethodFailedError, StateError
 from .base import CommonOptions, Method
 from .registry import register
+from .rounds import rounds_batch
 
 
 class ReplayMethod(Method):
@@ -106,6 +107,9 @@ class CMAES(ReplayMethod):
         }
         if self.options.popsize is not None:
             opts["popsize"] = self.options.popsize
+        elif self.parallel > 1:  # k workers: a population of whole rounds over them, at least cma's 4
+            default = 4 + int(3 * math.log(max(2, self.n)))
+            opts["popsize"] = max(rounds_batch(default, self.parallel), self.parallel * math.ceil(4 / self.parallel))
         # cma cannot run in 1-D (its bound handling needs n >= 2): pad with an inert coordinate
         x0 = self.x0.tolist() + [0.5] * max(0, 2 - self.n)
         self.es = cma.CMAEvolutionStrategy(x0, self.options.sigma0, opts)
@@ -113,6 +117,9 @@ class CMAES(ReplayMethod):
 
     def _batch_size(self) -> int:
         return int(self.es.popsize)
+
+    def set_parallel(self, count: int) -> None:
+        """CMA-ES's population is fixed when it is made (``Capabilities.parallel``); later counts are ignored."""
 
     @property
     def current(self) -> np.ndarray:

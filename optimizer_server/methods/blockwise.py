@@ -27,21 +27,21 @@ Randomness is derived from (seed, iteration); the state is small (the CMA-ES run
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import qmc
 
 from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .blackbox import CMAES
+from .blockwise_rounds import KINDS, STATES, KWorkerRounds, whole_rounds
 from .registry import register
 from .residual_models import secant_step
 
-_GLOBAL, _LOCAL, _PAIR, _SWAP, _COMBO, _INCUMBENT, _DESIGN = range(7)
-ACTIVE, STUCK, INERT = 0, 1, 2
+_GLOBAL, _LOCAL, _PAIR, _SWAP, _COMBO, _INCUMBENT, _DESIGN = KINDS
+ACTIVE, STUCK, INERT = STATES
+
 _MAX_BLOCK = 4  # arrays larger than this search element by element (a texture, an LED panel)
 _RECHECK = 8  # a noise-free renderer's incumbent is still re-rendered every this many iterations
 
@@ -85,7 +85,7 @@ class BlockwiseOptions(CommonOptions):
 
 
 @register
-class Blockwise(Method):
+class Blockwise(KWorkerRounds, Method):
     name = "blockwise"
     description = (
         "Global and local random search block by block (a Sobol design first, whole-range samples per "
@@ -118,6 +118,7 @@ class Blockwise(Method):
         self.like = [
             (a, b) for a in range(count) for b in range(a + 1, count) if kinds[a] is not None and kinds[a] == kinds[b]
         ]
+        self._plan_base = None  # what the plan of the next iteration started from (for a re-plan)
         self._plan = self._design()
 
     # --- what the next batch renders ----------------------------------------------------------------
@@ -129,27 +130,18 @@ class Blockwise(Method):
             return np.vstack([self.incumbent[None], self.local.ask().x])
         return self._plan[0]
 
-    def _design(self):
-        """The Sobol design over all parameters, the start first."""
+    def _round(self, iteration: int):
+        """One iteration of the block search: (points, owning block or -1, kind) arrays. With k workers,
+        more whole-range samples fill the batch to whole rounds over them."""
         o = self.options
-        count = int(min(max(4, o.global_share * self.budget), 5 * self.n, max(1, self.budget // 2)))
-        with warnings.catch_warnings():  # scipy: a count that is no power of two loses balance; fine here
-            warnings.simplefilter("ignore", UserWarning)
-            points = qmc.Sobol(d=self.n, scramble=True, seed=np.random.default_rng([self.seed, 0x5B])).random(count)
-        points[0] = self.x0
-        return points, np.full(count, -1), np.full(count, _DESIGN)
-
-    def _round(self):
-        """One iteration of the block search: (points, owning block or -1, kind) arrays."""
-        o = self.options
-        rng = np.random.default_rng([self.seed, self.iteration, 0xB10C])
+        rng = np.random.default_rng([self.seed, iteration, 0xB10C])
         points, owners, kinds = [], [], []
 
         def add(point, owner, kind):
             points.append(point), owners.append(owner), kinds.append(kind)
 
         # the incumbent again, for paired comparisons; a noise-free renderer needs that only now and then
-        if not self.noise_free or self.iteration % _RECHECK == 0:
+        if not self.noise_free or iteration % _RECHECK == 0:
             add(self.incumbent, -1, _INCUMBENT)
 
         if self.combo is not None:
@@ -175,6 +167,9 @@ class Blockwise(Method):
         room = max(max(map(self._samples, range(len(self.blocks)))), o.max_batch - len(points))
         for j in self._subset(room):
             for point, kind in self._block_samples(j, rng):
+                add(point, j, kind)
+        if self.parallel > 1:
+            for point, j, kind in self._more_samples(whole_rounds(len(points), self.parallel) - len(points), rng):
                 add(point, j, kind)
         return np.array(points), np.array(owners), np.array(kinds)
 
@@ -211,13 +206,7 @@ class Blockwise(Method):
             n_global, n_local = count - 2, 2
         else:
             n_global, n_local = 1, count - 1
-        stream = qmc.Sobol(d=len(block), scramble=True, seed=np.random.default_rng([self.seed, j, 0x5EED]))
-        if self.drawn[j]:  # (scipy refuses to fast-forward by zero)
-            stream.fast_forward(int(self.drawn[j]))
-        self.drawn[j] += n_global
-        with warnings.catch_warnings():  # a count that is no power of two loses Sobol's balance; fine here
-            warnings.simplefilter("ignore", UserWarning)
-            far = stream.random(n_global)
+        far = self._sobol(j, n_global)
         centre = self.incumbent[block]
         reach = max(self.radius[j], self.radius_floor[j])
         near = centre + (2.0 * rng.random((n_local, len(block))) - 1.0) * reach
@@ -249,8 +238,7 @@ class Blockwise(Method):
                 self._tell_round(points, owners, kinds, losses, residuals)
             if self.quiet >= self.options.patience * self.sweep:
                 self._start_local(left)
-        # the plan cut to the renders left: the last iteration spends exactly the budget
-        self._plan = tuple(a[: max(1, left)] for a in self._round()) if self.local is None else None
+        self._plan = self._next_plan(left) if self.local is None else None
 
     def _tell_round(self, points, owners, kinds, losses, residuals) -> None:
         o = self.options
@@ -270,7 +258,9 @@ class Blockwise(Method):
             if losses[best] < base - tol:
                 improved[j] = best
                 self.state[j] = ACTIVE
-                self.radius[j] = min(0.5, 1.5 * self.radius[j]) if kinds[best] == _LOCAL else o.radius
+                self.radius[j] = (
+                    min(0.5, 1.5 * self._step_radius(j, points[best])) if kinds[best] == _LOCAL else o.radius
+                )
             else:
                 self.state[j] = INERT if np.all(np.abs(losses[mine] - base) <= tol) else STUCK
                 self.radius[j] = self.radius[j] * 0.5 if self.radius[j] * 0.5 >= o.radius_min else o.radius
@@ -312,7 +302,10 @@ class Blockwise(Method):
 
     def _start_local(self, left: int) -> None:
         """A joint CMA-ES run from the incumbent, its population doubling with every restart."""
-        population = min((4 + int(3 * math.log(self.n))) * 2**self.restarts, left - 1)
+        population = (4 + int(3 * math.log(self.n))) * 2**self.restarts
+        if self.parallel > 1:  # the incumbent and the population in whole rounds over the k workers
+            population = whole_rounds(population + 1, self.parallel) - 1
+        population = min(population, left - 1)
         if population >= 2:
             sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
             seed = self.seed + 7919 * (self.restarts + 1)
@@ -367,6 +360,7 @@ class Blockwise(Method):
             "proposals": {str(j): v.copy() for j, v in self.proposals.items()},
             "combo": None if self.combo is None else self.combo.copy(),
             "plan": plan,
+            "plan_base": self._plan_base,
             "local": local,
         }
 
@@ -385,6 +379,8 @@ class Blockwise(Method):
         self.combo = None if s["combo"] is None else np.asarray(s["combo"], dtype=np.float64)
         p = s["plan"]
         self._plan = None if p is None else (np.asarray(p["points"]), np.asarray(p["owners"]), np.asarray(p["kinds"]))
+        b = s.get("plan_base")
+        self._plan_base = None if b is None else {**b, "drawn": np.asarray(b["drawn"], dtype=np.int64)}
         self.local = None
         if s["local"] is not None:
             self.local_args = {k: (float(v) if k == "sigma0" else int(v)) for k, v in s["local"]["args"].items()}

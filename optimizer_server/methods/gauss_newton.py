@@ -44,6 +44,7 @@ from ..wire.errors import ConfigError, StateError, TellError
 from .base import CommonOptions, Method
 from .registry import register
 from .residual_models import EigenModel, KrylovModel
+from .rounds import rounds_batch
 
 
 @dataclass
@@ -202,7 +203,10 @@ class GaussNewton(Method):
         return cls(self.n, self._capacity(kind, pixels), pixels)
 
     def _batch_size(self) -> int:
-        return self.options.samples
+        # with k workers, the whole number of rounds over them nearest `samples` (more probes when k exceeds
+        # it): its iterations to target hardly depend on the probe count (texture1024: 3 with 16 to 32)
+        left = self.budget - self.evaluations
+        return rounds_batch(self.options.samples, self.parallel, left=left, least=2, nearest=True)
 
     @property
     def current(self) -> np.ndarray:
@@ -216,7 +220,7 @@ class GaussNewton(Method):
         """(samples - 1, n) offsets around the candidate, mirrored where they would leave the unit cube
         (a clipped probe would waste its parameter); derived from (seed, iteration): no RNG state to save."""
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
-        count = self.options.samples - 1
+        count = self._batch_size() - 1
         eps = rng.standard_normal((count, self.n))
         for grid in self.grids:
             eps[:, grid.offset : grid.offset + grid.size] = smooth_noise(

@@ -25,6 +25,7 @@ from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .common import VectorAdam, generator_state, make_generator, resolve_device, set_generator_state
 from .registry import register
+from .rounds import rounds_batch
 
 
 @dataclass
@@ -127,7 +128,10 @@ class PRDPT(Method):
         self._c = None
 
     def _batch_size(self) -> int:
-        return self.options.samples
+        # with k workers, more antithetic pairs per step: a whole number of rounds over them
+        o = self.options
+        pairs = 2 if o.antithetic else 1
+        return rounds_batch(o.samples, self.parallel, pairs, left=self.budget - self.evaluations, least=2 * pairs)
 
     @property
     def iterations(self) -> int:
@@ -143,7 +147,8 @@ class PRDPT(Method):
         o = self.options
         if not o.anneal:
             return o.sigma
-        return annealed_sigma(o.sigma, o.sigma_min, self.iteration, self.iterations, o.warm_fraction)
+        # progress in renders spent (the iteration count when every batch has `samples`)
+        return annealed_sigma(o.sigma, o.sigma_min, self.evaluations / o.samples, self.iterations, o.warm_fraction)
 
     def _draw_tau(self, count: int, sigma: float) -> torch.Tensor:
         shape = (count, self.n)
@@ -158,29 +163,31 @@ class PRDPT(Method):
     def _ask(self) -> np.ndarray:
         o = self.options
         sigma = self.sigma
+        samples = self._batch_size()
         if o.antithetic:
-            tau = self._draw_tau(o.samples // 2, sigma)
+            tau = self._draw_tau(samples // 2, sigma)
             points = torch.cat([self.theta + tau, self.theta - tau])
         else:
-            tau = self._draw_tau(o.samples, sigma)
+            tau = self._draw_tau(samples, sigma)
             points = self.theta - tau
         self._tau, self._sigma_used = tau, sigma
         return points.double().cpu().numpy()
 
     def _gradient(self, losses: torch.Tensor) -> torch.Tensor:
         o, tau, sigma = self.options, self._tau, self._sigma_used
+        samples = len(losses)  # `samples`, or more with k workers
         if o.antithetic:
             half = len(tau)
             diff = (losses[:half] - losses[half:]).unsqueeze(1)  # P(θ+τ) - P(θ-τ)
             if o.importance_sampling:
                 c = 2.0 / (sigma * math.sqrt(2.0 * math.pi))
-                return (c / o.samples) * (torch.sign(tau) * diff).sum(0)
-            return (tau * diff).sum(0) / (o.samples * sigma * sigma)
+                return (c / samples) * (torch.sign(tau) * diff).sum(0)
+            return (tau * diff).sum(0) / (samples * sigma * sigma)
         f = losses.unsqueeze(1)  # points were θ - τ, weight κ'(τ)/p(τ)
         if o.importance_sampling:
             c = 2.0 / (sigma * math.sqrt(2.0 * math.pi))
-            return -(c / o.samples) * (torch.sign(tau) * f).sum(0)
-        return -(tau * f).sum(0) / (o.samples * sigma * sigma)
+            return -(c / samples) * (torch.sign(tau) * f).sum(0)
+        return -(tau * f).sum(0) / (samples * sigma * sigma)
 
     def gradient_estimate(self, losses) -> np.ndarray:
         """The gradient estimate for the pending batch's ``losses`` (does not step; for tests)."""
@@ -188,7 +195,11 @@ class PRDPT(Method):
 
     def _tell(self, x: np.ndarray, losses: np.ndarray) -> None:
         grad = self._gradient(torch.as_tensor(losses, dtype=torch.float32, device=self.dev))
-        self.adam.step(self.theta, grad)
+        if len(losses) == self.options.samples:
+            self.adam.step(self.theta, grad)
+        else:  # κ times the samples average κ times less noise: Adam's square-root rule, lr·√κ
+            kappa = len(losses) / self.options.samples
+            self.adam.step(self.theta, grad, lr=self.options.lr * math.sqrt(kappa))
         self.theta.clamp_(0.0, 1.0)
         self._tau = None
 

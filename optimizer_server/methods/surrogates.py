@@ -137,3 +137,17 @@ class LeanSurrogate(nn.Module):
     def forward(self, x):
         z = x * 2.0 - 1.0
         return self.linear(z).squeeze(-1) + self.net(self.project(z)).squeeze(-1)
+
+
+def replay_log_weights(
+    rho: torch.Tensor,
+    theta_now: torch.Tensor,
+    sigma_now: torch.Tensor,
+    theta_then: torch.Tensor,
+    sigma_then: torch.Tensor,
+) -> torch.Tensor:
+    """log λ(ρ; θ_now, σ_now) - log q(ρ; θ_then, σ_then) for axis-aligned Gaussians (σ per parameter):
+    the importance weight that makes a sample drawn around θ_then count for the kernel around θ_now."""
+    now = (((rho - theta_now) / sigma_now) ** 2).sum(1) / 2.0
+    then = (((rho - theta_then) / sigma_then) ** 2).sum(1) / 2.0
+    return then - now - float(torch.log(sigma_now / sigma_then).sum())

@@ -33,7 +33,8 @@ from .common import (
 )
 from .prdpt import annealed_sigma
 from .registry import register
-from .surrogates import build_surrogate
+from .rounds import rounds_batch
+from .surrogates import build_surrogate, replay_log_weights
 from .zerograds_presets import PRESET_NOTES, PRESETS
 
 SURROGATES = ("auto", "auto_lean", "mlp", "mlp_large", "lean", "quadratic")
@@ -218,7 +219,10 @@ class ZeroGrads(Method):
         self._widen = 1.0  # σ's factor from flat batches (flat_widen)
 
     def _batch_size(self) -> int:
-        return self.options.samples
+        # with k workers, a whole number of rounds over them (pairs stay whole): a bigger population
+        o = self.options
+        pairs = 2 if o.antithetic and o.local else 1
+        return rounds_batch(o.samples, self.parallel, pairs, left=self.budget - self.evaluations, least=2 * pairs)
 
     @property
     def current(self) -> np.ndarray:
@@ -236,7 +240,10 @@ class ZeroGrads(Method):
         o = self.options
         if not o.anneal:
             return o.sigma
-        return annealed_sigma(o.sigma, o.sigma_min, self.iteration, self.iterations, o.warm_fraction)
+        # progress in renders spent (the iteration count when every batch has `samples`), so a bigger
+        # batch per iteration (more workers) anneals as far per render as the method's own
+        progress = self.evaluations / o.samples
+        return annealed_sigma(o.sigma, o.sigma_min, progress, self.iterations, o.warm_fraction)
 
     def sigma_vector(self) -> torch.Tensor:
         """(n,) per-parameter σ: the scalar σ, raised to `discrete_sigma` value spacings for discrete ones."""
@@ -253,11 +260,12 @@ class ZeroGrads(Method):
     def _ask(self) -> np.ndarray:
         o = self.options
         sigma = self.sigma_vector()
-        shape = (o.samples, self.n)
+        samples = self._batch_size()
+        shape = (samples, self.n)
         if not o.local:
             rho = torch.rand(shape, generator=self.gen, device=self.dev)
         elif o.antithetic:
-            eps = torch.randn((o.samples // 2, self.n), generator=self.gen, device=self.dev) * sigma
+            eps = torch.randn((samples // 2, self.n), generator=self.gen, device=self.dev) * sigma
             rho = torch.cat([self.theta - eps, self.theta + eps])
         else:
             rho = self.theta - torch.randn(shape, generator=self.gen, device=self.dev) * sigma
@@ -384,17 +392,3 @@ class ZeroGrads(Method):
             {key: torch.as_tensor(b[key], dtype=torch.float32).to(self.dev) for key in ("rho", "f", "theta", "sigma")}
             for b in s["buffer"]
         ]
-
-
-def replay_log_weights(
-    rho: torch.Tensor,
-    theta_now: torch.Tensor,
-    sigma_now: torch.Tensor,
-    theta_then: torch.Tensor,
-    sigma_then: torch.Tensor,
-) -> torch.Tensor:
-    """log λ(ρ; θ_now, σ_now) - log q(ρ; θ_then, σ_then) for axis-aligned Gaussians (σ per parameter):
-    the importance weight that makes a sample drawn around θ_then count for the kernel around θ_now."""
-    now = (((rho - theta_now) / sigma_now) ** 2).sum(1) / 2.0
-    then = (((rho - theta_then) / sigma_then) ** 2).sum(1) / 2.0
-    return then - now - float(torch.log(sigma_now / sigma_then).sum())

@@ -6,6 +6,8 @@ Render settings it understands (all optional, from the job's ``settings``):
     size      image width = height in pixels (default 32)
     channels  3 (RGB) or 4 (RGBA) (default 3)
     radius    disc radius as a fraction of the width (default 0.15)
+    problem   instead of the disc: a problem of the efficiency suite (``problems/suite.py``) that
+              draws images (discs2, led336, texture1024 …); its values are the problem's parameters
 The job's first two parameters are the disc centre (cx, cy) in [0, 1].
 
 ``--sleep-ms`` adds a fixed delay per image, to stand in for a slow renderer (the server
@@ -37,8 +39,11 @@ class DiscRenderer:
         self.sleep_s = sleep_ms / 1000.0
         self.constant = constant
         self._tasks: dict[tuple[int, int, float], DiscTask] = {}
+        self._problems: dict[str, Any] = {}  # suite problems by name, built on first use
 
     def __call__(self, values: np.ndarray, settings: dict[str, Any], seeds: np.ndarray) -> np.ndarray:
+        if settings.get("problem") is not None:
+            return self._suite_render(str(settings["problem"]), values, seeds)
         size = int(settings.get("size", 32))
         channels = int(settings.get("channels", 3))
         radius = float(settings.get("radius", 0.15))
@@ -58,6 +63,29 @@ class DiscRenderer:
         if self.constant:
             return np.broadcast_to(task.target, (len(values),) + task.target.shape)
         return task.render(values[:, :2])
+
+    def _suite_render(self, name: str, values: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        problem = self._problem(name)
+        if values.shape[1] != problem.n:
+            raise ConfigError(f"problem {name!r} has {problem.n} parameters, the job {values.shape[1]}")
+        if self.sleep_s:
+            time.sleep(self.sleep_s * len(values))
+        images = problem.render(values, seeds) if problem.noisy else problem.render(values)
+        return np.asarray(images, dtype=np.float32)
+
+    def _problem(self, name: str):
+        problem = self._problems.get(name)
+        if problem is None:
+            from .suite import suite
+
+            makers = suite()
+            if name not in makers:
+                raise ConfigError(f"unknown problem {name!r}; the suite has: {', '.join(makers)}")
+            problem = makers[name]()
+            if problem.render is None:
+                raise ConfigError(f"problem {name!r} draws no image (it has only a loss); pick another")
+            self._problems[name] = problem
+        return problem
 
 
 def make_worker(
@@ -91,6 +119,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sleep-ms", type=float, default=0.0, help="extra delay per image, in ms")
     parser.add_argument("--constant", action="store_true", help="return a fixed image (transport benchmarks)")
     parser.add_argument("--max-batch", type=int, default=64, help="most images per render message")
+    parser.add_argument(
+        "--preload", nargs="*", default=[], metavar="PROBLEM", help="build these suite problems before connecting"
+    )
     parser.add_argument("--heartbeat", type=float, default=0.5, help="seconds between heartbeats")
     parser.add_argument("--server-key", help="server public key file (KEYS/server.key) when it authenticates")
     parser.add_argument("--key", help="this worker's key pair (NAME.key_secret) when the server authenticates")
@@ -107,6 +138,8 @@ def main(argv=None) -> int:
             keys=keys,
             max_batch=args.max_batch,
         )
+        for name in args.preload:  # as a Blender worker loads its scene before it registers
+            worker.render_batch._problem(name)
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         print(f"analytic worker {worker.name} serving {args.connect}", flush=True)
         worker.run()

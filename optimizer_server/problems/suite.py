@@ -45,6 +45,10 @@ class Problem:
     residuals: Callable[..., np.ndarray] | None = None
     """(B, n) points [, seeds] → (B, P) residual vectors (image - target, scaled so their squares sum
     to the loss), for methods that use the rendered images (``gauss_newton``); None: losses only."""
+    render: Callable[..., np.ndarray] | None = None
+    """(B, n) points in parameter units [, seeds] → (B, H, W[, C]) images whose mean squared difference
+    from ``target_image`` is the loss: what the analytic render worker returns (``disc_worker``)."""
+    target_image: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -175,6 +179,8 @@ def discs(
         description=f"{count} hard-edged disc(s), {size}² px" + (f", pixel noise σ={noise}" if noise else ""),
         extra={"scene": scene},
         residuals=scene.residuals,
+        render=scene.noisy_render,
+        target_image=scene.target_image,
     )
 
 
@@ -224,6 +230,8 @@ def led(rows: int, cols: int, budget: int, target: float) -> Problem:
         description=f"{rows}×{cols} binary LED panel (bools, rounded)",
         extra={"panel": panel},
         residuals=panel.residuals,
+        render=panel.render,
+        target_image=panel.target_image,
     )
 
 
@@ -329,6 +337,8 @@ def texture(side: int, budget: int, blur: float = 1.5) -> Problem:
         description=f"{side}×{side} texels through a Gaussian blur (σ={blur} px)",
         extra={"texture": tex},
         residuals=tex.residuals,
+        render=tex.render,
+        target_image=tex.target_image,
     )
 
 

@@ -54,6 +54,8 @@ class ServerConfig:
     """Pixels of a target image or mask (and of every render compared with it)."""
     max_parameters: int = 1 << 22
     """Values one job optimises (array parameters count every element: a 1024² RGB texture is 3.1M)."""
+    max_scene_bytes: int = 4 << 30
+    """Largest scene (.blend with packed assets) a job may carry (JOBS_DIR/scenes/ keeps them)."""
     device: str = "auto"
     """Torch device for losses and methods: auto (CUDA when present), cpu or cuda."""
     limits: Limits = DEFAULT_LIMITS

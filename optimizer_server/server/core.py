@@ -33,6 +33,8 @@ from .jobs import Job
 from .peers import open_peers
 from .replies import peek_seq, reportable
 from .roster import WorkerRoster
+from .scene_side import SceneSide
+from .scenes import SceneStore
 from .store import CheckpointWriter, JobStore, check_counters
 from .worker_side import WorkerSide
 
@@ -44,7 +46,7 @@ _DRAIN_BATCH = 500  # messages handled before timers and dispatch get a turn
 _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this often (every iteration with -v)
 
 
-class OptimizerServer(WorkerSide):
+class OptimizerServer(WorkerSide, SceneSide):
     """Serve optimisation jobs to clients, renders to workers. See docs/protocol.md."""
 
     def __init__(self, config: ServerConfig | None = None):
@@ -54,6 +56,7 @@ class OptimizerServer(WorkerSide):
         c = self.config
         self.roster = WorkerRoster(c.heartbeat_timeout_s, c.worker_failure_limit, c.tries_per_worker)
         self.access = Access(c)
+        self.scenes = SceneStore(os.path.join(c.jobs_dir, "scenes"), c.max_scene_bytes)
         self.endpoint: str | None = None
         self.counters = {
             "messages": 0,
@@ -62,6 +65,8 @@ class OptimizerServer(WorkerSide):
             "reassigned_samples": 0,
             "worker_failures": 0,
             "peers_lost": 0,
+            "scene_bytes_received": 0,  # scene uploads from clients
+            "scene_bytes_sent": 0,  # scene chunks to workers
         }
         self.announce: Callable[[str, Job], None] | None = None
         """Called with ("job", job) when a job is accepted or resumed and ("end", job) when it ends
@@ -86,6 +91,8 @@ class OptimizerServer(WorkerSide):
             "result": self._on_result,
             "render_failed": self._on_render_failed,
             "bye": self._on_bye,
+            "scene_put": self._on_scene_put,
+            "scene_get": self._on_scene_get,
         }
 
     # --- life cycle -----------------------------------------------------------------------------------
@@ -117,7 +124,7 @@ class OptimizerServer(WorkerSide):
                 "or submit the job again to start it over"
             )
         try:
-            job = Job.load(store, self.device, self._emit, self._sends_per_sample())
+            job = Job.load(store, self.device, self._emit, self._sends_per_sample(), self._ready_workers)
         except (StateError, ConfigError) as exc:
             raise StateError(f"cannot resume {store.directory}: {exc}") from exc
         except Exception as exc:  # whatever a damaged file makes the method's loader raise
@@ -319,6 +326,7 @@ class OptimizerServer(WorkerSide):
         body = dict(msg.body)
         body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
         config = JobConfig.from_dict(body)
+        self._require_scene(config)
         if msg.arrays_named("start"):  # the start as a whole vector (big array blocks)
             config.start_vector = config.checked_vector(msg.array("start"), "start")
         if msg.arrays_named("target_values"):  # so are the target values
@@ -328,9 +336,8 @@ class OptimizerServer(WorkerSide):
             target = np.array(msg.array("target"))  # copy: the frame is released after this call
         if msg.arrays_named("mask"):
             mask = np.array(msg.array("mask"))
-        job = Job.create(
-            job_id, config, store, self.device, self._emit, self._sends_per_sample(), target=target, mask=mask
-        )
+        sends, ready = self._sends_per_sample(), self._ready_workers
+        job = Job.create(job_id, config, store, self.device, self._emit, sends, target=target, mask=mask, ready=ready)
         try:
             self.access.check_batch(job.method.batch_size, config.method)
         except RequestRejectedError:
@@ -342,13 +349,8 @@ class OptimizerServer(WorkerSide):
         job.save(wait=True)  # every accepted job has a checkpoint: a resume never starts one over silently
         if self.announce is not None:  # before the client hears of it: a supervisor must never lose it
             self.announce("job", job)
-        self._send(
-            identity,
-            "accepted",
-            {"job": job_id, "job_dir": store.directory, "state": job.state},
-            job=job_id,
-            re=msg.seq,
-        )
+        reply = {"job": job_id, "job_dir": store.directory, "state": job.state}
+        self._send(identity, "accepted", reply, job=job_id, re=msg.seq)
         log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
 
     def _make_room(self) -> None:
@@ -396,10 +398,5 @@ class OptimizerServer(WorkerSide):
             job.listeners = (job.listeners + [identity])[-_MAX_LISTENERS:]
 
     def _reply_state(self, identity: bytes, msg: Message, jobs: list[Job]) -> None:
-        self._send(
-            identity,
-            "job_state",
-            {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()},
-            job=msg.job,
-            re=msg.seq,
-        )
+        body = {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()}
+        self._send(identity, "job_state", body, job=msg.job, re=msg.seq)

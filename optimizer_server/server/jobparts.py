@@ -33,6 +33,9 @@ class JobConfig:
     """The start as one vector in parameter units (sent as a frame when blocks are big); wins over ``start``."""
     target_vector: np.ndarray | None = None
     """The target values as one vector (a frame, when blocks are big); wins over ``target["values"]``."""
+    scene: dict[str, Any] | None = None
+    """The job's scene as content ({sha256, size, name}), in the server's scene store; workers without
+    it fetch it (docs/protocol.md, "Scenes")."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:

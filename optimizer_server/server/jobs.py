@@ -17,6 +17,7 @@ when a worker fails (``give_back``), consumes images (``accept``) and reports th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -40,11 +41,22 @@ log = logging.getLogger("zerograds.server.jobs")
 IMAGE_LOSS = Capabilities(residuals=True)
 
 Emit = Callable[..., None]  # emit(job, kind, body, arrays=()): a progress or done message for the job's followers
+ReadyWorkers = Callable[["Job"], int]
+"""How many workers are ready to render a job's samples now (the server's roster)."""
 _HISTORY_KEYS = ("iteration", "evaluations", "loss", "loss_min", "best_loss", "sigma", "wall_s")
 
 
 class Job(JobRecords):
-    def __init__(self, job_id: str, config: JobConfig, store: JobStore, device, emit: Emit, max_attempts: int):
+    def __init__(
+        self,
+        job_id: str,
+        config: JobConfig,
+        store: JobStore,
+        device,
+        emit: Emit,
+        max_attempts: int,
+        ready: ReadyWorkers | None = None,
+    ):
         self.id = job_id
         self.config = config
         self.space = config.space
@@ -65,6 +77,7 @@ class Job(JobRecords):
         self._pending: Pending | None = None  # the loop's ask behind self.batch
         self.noise_floor: float | None = None  # the loss between two renders of the target
         self.verdict: Verdict | None = None
+        self._ready = ready or (lambda job: 1)
         self.method = self._build_method()
         self.loop = Loop(self.method, self.space)
 
@@ -78,7 +91,7 @@ class Job(JobRecords):
             seed=c.seed,
             x0=c.start_unit(),
             device=self.device,
-            capabilities=IMAGE_LOSS,
+            capabilities=dataclasses.replace(IMAGE_LOSS, parallel=self._ready(self)),
             **c.options,
         )
         if method.done:
@@ -89,9 +102,9 @@ class Job(JobRecords):
         return method
 
     @classmethod
-    def create(cls, job_id, config, store, device, emit, max_attempts, target=None, mask=None) -> Job:
+    def create(cls, job_id, config, store, device, emit, max_attempts, target=None, mask=None, ready=None) -> Job:
         """A new job; raises ConfigError/ProtocolError before anything is written."""
-        job = cls(job_id, config, store, device, emit, max_attempts)
+        job = cls(job_id, config, store, device, emit, max_attempts, ready)
         job.mask = mask
         if config.target["kind"] == "values":
             config.target_values()  # validate the names now, not when the target render comes back
@@ -101,7 +114,7 @@ class Job(JobRecords):
         return job
 
     @classmethod
-    def load(cls, store: JobStore, device, emit, max_attempts) -> Job:
+    def load(cls, store: JobStore, device, emit, max_attempts, ready=None) -> Job:
         """A job from its directory, at its last checkpoint."""
         saved = store.load_job()
         try:
@@ -109,7 +122,7 @@ class Job(JobRecords):
             job_id = check_job_id(os.path.basename(store.directory.rstrip(os.sep)), "the job directory's name")
         except (KeyError, TypeError, ProtocolError) as exc:
             raise StateError(f"{store.job_path} does not describe a job: {exc}") from exc
-        job = cls(job_id, config, store, device, emit, max_attempts)
+        job = cls(job_id, config, store, device, emit, max_attempts, ready)
         job.mask = saved.get("mask")
         if saved.get("target") is not None:
             job.loss = ImageLoss(saved["target"], job.mask)
@@ -302,6 +315,8 @@ class Job(JobRecords):
 
     # --- iterations ------------------------------------------------------------------------------
     def _ask_next(self) -> None:
+        # the ready workers, so that a method that can use more samples keeps them all busy
+        self.method.set_parallel(self._ready(self))
         pending = self._pending = self.loop.ask()
         self.batch = RenderBatch(
             "samples", pending.batch.iteration, pending.values, pending.seeds, self.config.settings

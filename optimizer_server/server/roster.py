@@ -35,12 +35,18 @@ class Worker:
     """job id -> renders of that job this worker failed (quarantined at the roster's limit)."""
     last_error: dict[str, str] = field(default_factory=dict)
     """job id -> what went wrong the last time this worker failed one of that job's renders."""
+    scene_bytes: int = 0
+    """Scene bytes sent to this worker (each scene once: it caches them by hash)."""
 
     @property
     def idle(self) -> bool:
         return not self.inflight
 
-    def can_render(self, requires: dict[str, Any]) -> bool:
+    def can_render(self, requires: dict[str, Any], scene: dict[str, Any] | None = None) -> bool:
+        """Capabilities match; a worker that fetches scenes (``scene_fetch``) takes any job that carries
+        its scene, whatever scene it has loaded."""
+        if scene is not None and self.capabilities.get("scene_fetch") is True:
+            requires = {k: v for k, v in requires.items() if k != "scene"}
         return all(self.capabilities.get(k) == v for k, v in requires.items())
 
 
@@ -144,7 +150,7 @@ class WorkerRoster:
     # --- quarantine ------------------------------------------------------------------------------------
     def may_render(self, worker: Worker, job) -> bool:
         """Able to (capabilities) and allowed to (not quarantined for this job)."""
-        return worker.can_render(job.config.requires) and not self.quarantined(worker, job)
+        return worker.can_render(job.config.requires, job.config.scene) and not self.quarantined(worker, job)
 
     def quarantined(self, worker: Worker, job) -> bool:
         return worker.failures.get(job.id, 0) >= self.worker_failure_limit
@@ -181,7 +187,9 @@ class WorkerRoster:
         return [
             f"{w.name} (no more of this job after {w.failures[job.id]} failed renders): {w.last_error.get(job.id, '')}"
             for w in self.workers.values()
-            if w.identity not in failed and w.can_render(job.config.requires) and self.quarantined(w, job)
+            if w.identity not in failed
+            and w.can_render(job.config.requires, job.config.scene)
+            and self.quarantined(w, job)
         ]
 
     # --- scheduling ------------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ class WorkerRoster:
             "busy": sum(1 for w in self.workers.values() if not w.idle),
             "names": [w.name for w in self.workers.values()][:64],
             "tasks": len(self.tasks),
+            "scene_bytes": sum(w.scene_bytes for w in self.workers.values()),  # sent to these workers
         }
 
 

@@ -142,6 +142,17 @@ class WorkerSide:
             self._send_render(worker, job, job.take(count))
             self._turn += 1
 
+    def _ready_workers(self, job: Job) -> int:
+        """Workers ready for ``job``'s renders (able, allowed, not stuck), shared with the other running
+        jobs they could render: what the job's method is told before each ask (``set_parallel``)."""
+        able = [w for w in self.roster.workers.values() if self.roster.may_render(w, job) and self.roster.healthy(w)]
+        sharing = 1 + sum(
+            1
+            for other in self.jobs.values()
+            if other is not job and other.state == "running" and any(self.roster.may_render(w, other) for w in able)
+        )
+        return max(1, len(able) // sharing)
+
     def _images_per_message(self, job: Job) -> int:
         """How many of a job's samples fit in one render message (their values) and in one result
         message (their images) under our limits."""
@@ -161,6 +172,8 @@ class WorkerSide:
         body: dict[str, Any] = {"task": task.id, "seeds": batch.seeds[indices].tolist()}
         if worker.setups.get(job.id) != batch.purpose:  # settings and specs travel once per worker and job
             body["setup"] = {"settings": batch.settings, "params": job.space.to_dict()["params"]}
+            if job.config.scene is not None:  # a worker without it fetches it (scene_get)
+                body["setup"]["scene"] = job.config.scene
             worker.setups[job.id] = batch.purpose
         values = batch.values[indices]
         if job.space.n > _FLOAT32_VALUES_ABOVE:  # what a scene holds is float32 anyway: half the bytes

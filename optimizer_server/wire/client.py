@@ -13,7 +13,9 @@ one thread.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +56,7 @@ class OptimizerClient:
         self._socket, self._watcher = connect_dealer(self._context, address, keys=keys, insecure=insecure)
         self._seq = 0
         self._events: dict[str, deque[Message]] = {}
+        self.scene_bytes_sent = 0
 
     # --- requests -------------------------------------------------------------------------------------
     def submit(
@@ -75,10 +78,13 @@ class OptimizerClient:
         name: str = "",
         render_timeout_s: float | None = None,
         job_id: str | None = None,
+        scene: dict[str, Any] | None = None,
     ) -> JobHandle:
         """Start a job. The target is an image (H, W, C) or parameter values the workers render
         (``target_values`` = {name: value}, with ``target_seed``/``target_settings``).
-        ``settings`` go to every render; ``requires`` picks workers by capability."""
+        ``settings`` go to every render; ``requires`` picks workers by capability. ``scene``: the
+        job's scene as content ({sha256, size, name}: ``upload_scene``'s answer); workers without it
+        fetch it from the server."""
         if (target_image is None) == (target_values is None):
             raise ConfigError("give exactly one of target_image (an image) or target_values ({name: value})")
         body: dict[str, Any] = {
@@ -96,6 +102,8 @@ class OptimizerClient:
             _start_into(body, arrays, space, start)
         if render_timeout_s is not None:
             body["render_timeout_s"] = float(render_timeout_s)
+        if scene is not None:
+            body["scene"] = dict(scene)
         if target_image is not None:
             body["target"] = {"kind": "image"}
             arrays.append(("target", _image(target_image, "target_image")))
@@ -110,6 +118,26 @@ class OptimizerClient:
         reply = self._request("submit", body, job=job_id, arrays=arrays)
         self._events.setdefault(reply.body["job"], deque())
         return JobHandle(self, reply.body["job"], reply.body["job_dir"])
+
+    def upload_scene(self, path: str, name: str = "") -> dict[str, Any]:
+        """Put a scene file on the server, by content: only the bytes it does not hold yet travel
+        (nothing when it has the file: a second job on the same scene; the rest of an upload that
+        stopped half-way), in chunks. Returns ``{sha256, size, name}`` for ``submit(scene=...)``;
+        ``scene_bytes_sent`` counts what this client sent."""
+        sha256, size = file_sha256(path), os.path.getsize(path)
+        ref = {"sha256": sha256, "size": size, "name": name or os.path.basename(path)}
+        held = self._request("scene_put", {"sha256": sha256, "size": size, "offset": 0}).body["received"]
+        with open(path, "rb") as f:
+            while held < size:
+                f.seek(held)
+                chunk = np.frombuffer(f.read(protocol.SCENE_CHUNK_BYTES), dtype=np.uint8)
+                body = {"sha256": sha256, "size": size, "offset": held}
+                reply = self._request("scene_put", body, arrays=[("chunk", chunk)])
+                self.scene_bytes_sent += len(chunk)
+                if reply.body["received"] != held + len(chunk):
+                    raise ProtocolError(f"the server holds {reply.body['received']} bytes of the scene after a chunk")
+                held = reply.body["received"]
+        return ref
 
     def status(self, job_id: str | None = None, follow: bool = False) -> dict[str, Any]:
         """``{"jobs": [summary, ...], "workers": {...}}`` for one job or all of them."""
@@ -277,6 +305,15 @@ class JobHandle:
 
     def cancel(self) -> dict[str, Any]:
         return self.client.cancel(self.id)
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, hex: how scenes are named on the wire."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _space_dict(space: Any) -> dict[str, Any]:

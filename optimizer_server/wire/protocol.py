@@ -34,10 +34,10 @@ from .errors import ProtocolError
 PROTOCOL_VERSION = 1
 
 # --- message kinds, by direction ------------------------------------------------------------
-CLIENT_REQUESTS = ("submit", "pause", "resume", "cancel", "status")
-SERVER_TO_CLIENT = ("accepted", "job_state", "progress", "done", "error")
-WORKER_TO_SERVER = ("ready", "result", "heartbeat", "render_failed", "bye")
-SERVER_TO_WORKER = ("welcome", "render", "error")
+CLIENT_REQUESTS = ("submit", "pause", "resume", "cancel", "status", "scene_put")
+SERVER_TO_CLIENT = ("accepted", "job_state", "progress", "done", "error", "scene_state")
+WORKER_TO_SERVER = ("ready", "result", "heartbeat", "render_failed", "bye", "scene_get")
+SERVER_TO_WORKER = ("welcome", "render", "error", "scene_chunk")
 TO_SERVER = CLIENT_REQUESTS + WORKER_TO_SERVER
 ALL_KINDS = tuple(dict.fromkeys(TO_SERVER + SERVER_TO_CLIENT + SERVER_TO_WORKER))
 
@@ -58,6 +58,9 @@ ERROR_CODES = (
 )
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+SCENE_CHUNK_BYTES = 4 << 20
+"""Scene bytes per `scene_put` / `scene_chunk` message."""
 _ARRAY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8"), "<i8": np.dtype("<i8"), "|u1": np.dtype("u1")}
 MAX_SEED = 2**63 - 1
@@ -313,6 +316,8 @@ def _check_arrays_declared(kind: str, descriptors: list[Any], limits: Limits) ->
             raise ProtocolError(f"array 'values' must have shape [batch, parameters], got {shape}")
         if name in _VECTORS and len(shape) != 1:
             raise ProtocolError(f"array {name!r} must be one parameter vector of shape [n], got {shape}")
+        if name == "chunk" and (len(shape) != 1 or dtype != "|u1" or shape[0] > SCENE_CHUNK_BYTES):
+            raise ProtocolError(f"array 'chunk' must be at most {SCENE_CHUNK_BYTES:,} bytes (|u1, 1-D), got {shape}")
 
 
 # Which arrays each message kind may carry. "start", "target_values", "current" and "best" are whole
@@ -321,6 +326,8 @@ _ARRAYS = {
     "submit": ("target", "mask", "start", "target_values"),
     "render": ("values",),
     "result": ("image",),
+    "scene_put": ("chunk",),
+    "scene_chunk": ("chunk",),
     "progress": ("current",),
     "done": ("current", "best"),
 }
@@ -357,6 +364,7 @@ _BODIES: dict[str, dict[str, tuple[tuple, bool]]] = {
         "start": ((dict,), False),
         "name": ((str,), False),
         "render_timeout_s": (_NUM, False),
+        "scene": ((dict,), False),
     },
     "pause": {},
     "resume": {},
@@ -397,6 +405,10 @@ _BODIES: dict[str, dict[str, tuple[tuple, bool]]] = {
     "result": {"task": ((int,), True), "render_s": (_NUM, True)},
     "render_failed": {"task": ((int,), True), "message": ((str,), True)},
     "bye": {},
+    "scene_put": {"sha256": ((str,), True), "size": ((int,), True), "offset": ((int,), True)},
+    "scene_state": {"sha256": ((str,), True), "size": ((int,), True), "received": ((int,), True)},
+    "scene_get": {"sha256": ((str,), True), "offset": ((int,), True)},
+    "scene_chunk": {"sha256": ((str,), True), "offset": ((int,), True), "size": ((int,), True)},
 }
 
 
@@ -485,6 +497,29 @@ def _check_submit(b: dict[str, Any]) -> None:
     for name, value in b.get("requires", {}).items():
         if not isinstance(value, _JSON_SCALAR):
             raise ProtocolError(f"'submit' requires[{name!r}] must be a string, number or bool")
+    if "scene" in b:
+        check_scene_ref(b["scene"], "'submit' scene")
+
+
+def check_scene_ref(scene: Any, what: str) -> dict[str, Any]:
+    """A job's scene as content: {"sha256": 64 hex digits, "size": bytes, "name"?: a label}."""
+    if not isinstance(scene, dict) or not set(scene) <= {"sha256", "size", "name"}:
+        raise ProtocolError(f"{what} must be {{sha256, size, name?}}, got {_describe(scene)}")
+    if not isinstance(scene.get("sha256"), str) or not _SHA256_RE.match(scene["sha256"]):
+        raise ProtocolError(f"{what} sha256 must be 64 lower-case hex digits (the file's SHA-256)")
+    if not _is_int(scene.get("size")) or not 0 < scene["size"] <= 1 << 40:
+        raise ProtocolError(f"{what} size must be the file's size in bytes, got {scene.get('size')!r}")
+    if not isinstance(scene.get("name", ""), str) or len(scene.get("name", "")) > 256:
+        raise ProtocolError(f"{what} name must be a string of at most 256 characters")
+    return scene
+
+
+def _check_scene_bytes(b: dict[str, Any]) -> None:
+    if not _SHA256_RE.match(b["sha256"]):
+        raise ProtocolError("scene sha256 must be 64 lower-case hex digits (the file's SHA-256)")
+    for key in ("size", "offset"):
+        if key in b and not 0 <= b[key] <= 1 << 40:
+            raise ProtocolError(f"scene {key} must be a byte count in [0, 2^40], got {b[key]}")
 
 
 def _check_seeds(b: dict[str, Any]) -> None:
@@ -528,4 +563,8 @@ _RULES = {
     "accepted": _check_state,
     "error": _check_error,
     "welcome": _check_heartbeat_interval,
+    "scene_put": _check_scene_bytes,
+    "scene_state": _check_scene_bytes,
+    "scene_get": _check_scene_bytes,
+    "scene_chunk": _check_scene_bytes,
 }

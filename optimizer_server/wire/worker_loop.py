@@ -12,7 +12,9 @@ A renderer supplies one callback::
 
 and :class:`WorkerLoop` does the rest: connect, announce ``ready`` with capabilities, heartbeat,
 receive ``render`` batches, send ``result`` frames, report exceptions as ``render_failed``,
-re-register after a server restart.
+re-register after a server restart. Given a :class:`~.scene_cache.SceneCache`, it also fetches the
+scene a job carries (``scene_get``, chunk by chunk, once per scene: the cache keeps it by hash) before
+that job's first render, and hands the file's path on in ``settings["scene_file"]``.
 
 Threads: the callback runs in the thread that calls :meth:`WorkerLoop.run` (Blender's bpy must
 run on its main thread); a background I/O thread owns the socket and keeps heartbeating while a
@@ -40,6 +42,7 @@ import zmq
 from . import protocol
 from .errors import ProtocolError
 from .protocol import Message
+from .scene_cache import SceneCache
 from .transport import CurveKeys, connect_dealer, recv_frames, send_frames
 
 log = logging.getLogger("zerograds.worker")
@@ -63,12 +66,16 @@ class WorkerLoop:
         insecure: bool | None = None,
         name: str | None = None,
         context: zmq.Context | None = None,
+        scene_cache: SceneCache | None = None,
     ):
         self.address = address
         self.render_batch = render_batch
         self.name = name or f"{_socket.gethostname()}:{os.getpid()}"
         caps = {"name": self.name, "max_batch": 64}
         caps.update(capabilities or {})
+        self.scene_cache = scene_cache
+        if scene_cache is not None:  # any job that carries its scene: this worker fetches it
+            caps["scene_fetch"] = True
         protocol.validate_body("ready", {"capabilities": caps})  # fail here, not on the server
         self.capabilities = caps
         self.heartbeat_interval_s = float(heartbeat_interval_s)
@@ -82,6 +89,9 @@ class WorkerLoop:
         self._io_error: BaseException | None = None
         self._setups: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._pipe_address = f"inproc://zerograds-worker-{uuid.uuid4().hex}"
+        self._waiting: dict[str, list[Message]] = {}  # scene hash -> renders waiting for it
+        self._scene_errors: dict[str, str] = {}  # scene hash -> why it could not be fetched
+        self._fetches: dict[int, str] = {}  # scene_get seq -> scene hash
 
     # --- public -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -153,6 +163,13 @@ class WorkerLoop:
             if not isinstance(setup.get("settings"), dict) or not isinstance(setup.get("params"), list):
                 raise ProtocolError("render setup must hold 'settings' (object) and 'params' (list)")
             self._setups[msg.job] = dict(setup["settings"], params=setup["params"], job=msg.job)
+            scene = _scene_of(msg)
+            if scene is not None and self.scene_cache is not None:
+                path = self.scene_cache.path(scene)
+                if path is None:
+                    why = self._scene_errors.get(scene, "the fetch did not finish")
+                    raise ProtocolError(f"the job's scene {scene[:12]}… could not be fetched from the server: {why}")
+                self._setups[msg.job]["scene_file"] = path
             while len(self._setups) > 16:
                 self._setups.popitem(last=False)
         elif msg.job not in self._setups:
@@ -183,6 +200,7 @@ class WorkerLoop:
             nonlocal seq
             seq += 1
             send(protocol.encode(kind, body, job=job, seq=seq))
+            return seq
 
         try:
             send_new("ready", {"capabilities": self.capabilities})
@@ -203,7 +221,9 @@ class WorkerLoop:
                         log.warning("ignored a malformed message from the server: %s", exc)
                         continue
                     if msg.kind == "render":
-                        self._inbox.put(msg)
+                        self._take_render(msg, send_new)
+                    elif msg.kind == "scene_chunk":
+                        self._take_chunk(msg, send_new)
                     elif msg.kind == "welcome":
                         self.heartbeat_interval_s = float(msg.body["heartbeat_interval_s"])
                         log.info("registered with %s as %s", self.address, msg.body["worker"])
@@ -211,6 +231,8 @@ class WorkerLoop:
                         if time.monotonic() - last_ready > _READY_RESEND_S:  # the server restarted
                             send_new("ready", {"capabilities": self.capabilities})
                             last_ready = time.monotonic()
+                    elif msg.kind == "error" and msg.re in self._fetches:
+                        self._scene_failed(self._fetches.pop(msg.re), msg.body["message"])
                     else:
                         log.warning("server error %s: %s", msg.body.get("code"), msg.body.get("message"))
             send_new("bye", {})
@@ -221,6 +243,54 @@ class WorkerLoop:
             watcher.close()
             pipe.close()
             dealer.close(linger=200)  # give the bye a moment to leave
+
+    # --- scenes (I/O thread) ------------------------------------------------------------------------
+    def _take_render(self, msg: Message, send_new) -> None:
+        """A render goes to the render thread, unless its job's scene must be fetched first."""
+        scene = _scene_of(msg)
+        if scene is None or self.scene_cache is None or self.scene_cache.path(scene) is not None:
+            self._inbox.put(msg)
+            return
+        self._scene_errors.pop(scene, None)
+        if scene not in self._waiting:
+            self._waiting[scene] = []
+            log.info("fetching scene %s… from the server", scene[:12])
+            self._ask_chunk(scene, send_new)
+        self._waiting[scene].append(msg)
+
+    def _ask_chunk(self, scene: str, send_new) -> None:
+        seq = send_new("scene_get", {"sha256": scene, "offset": self.scene_cache.received(scene)})
+        self._fetches[seq] = scene
+
+    def _take_chunk(self, msg: Message, send_new) -> None:
+        scene = msg.body["sha256"]
+        self._fetches.pop(msg.re, None)
+        if scene not in self._waiting:
+            return  # not asked for (or already given up)
+        try:
+            done = self.scene_cache.write(scene, msg.body["offset"], msg.body["size"], bytes(msg.array("chunk")))
+        except (ValueError, OSError) as exc:
+            self._scene_failed(scene, str(exc))
+            return
+        if done:
+            log.info("scene %s… fetched (%d bytes)", scene[:12], msg.body["size"])
+            for waiting in self._waiting.pop(scene):
+                self._inbox.put(waiting)
+        else:
+            self._ask_chunk(scene, send_new)
+
+    def _scene_failed(self, scene: str, why: str) -> None:
+        """The renders waiting for the scene fail (the render thread says why); the server retries them."""
+        log.warning("could not fetch scene %s…: %s", scene[:12], why)
+        self._scene_errors[scene] = why
+        for waiting in self._waiting.pop(scene, []):
+            self._inbox.put(waiting)
+
+
+def _scene_of(msg: Message) -> str | None:
+    setup = msg.body.get("setup")
+    scene = setup.get("scene") if isinstance(setup, dict) else None
+    return scene.get("sha256") if isinstance(scene, dict) and isinstance(scene.get("sha256"), str) else None
 
 
 def _as_image_batch(images: Any, batch: int) -> np.ndarray:

@@ -103,7 +103,8 @@ def test_optimised_blend_holds_the_result_and_the_original_render_settings(tiny_
         ("index = 0", "index = 7", "index 7 is out of range 0…2"),
         (".location'", ".locaton'", "no property 'locaton'"),
         ("seed = 1", "seed = 1\nlr = 0.1", "cmaes has no option 'lr'"),
-        ("count = 1", "count = 0", "[workers]: 'count' must be 1..256"),
+        ("count = 1", "count = 0", "[workers] count: 0 workers with a server of its own would render nothing"),
+        ("count = 1", "count = 300", "[workers]: 'count' must be 0..256"),
         ("budget = 60", "budget = 60.5", "'budget' must be a whole number"),
     ],
 )

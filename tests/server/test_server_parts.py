@@ -64,7 +64,7 @@ class FakeJob:
     def __init__(self, pending, requires=None):
         self.id = "fake-job"
         self.batch = type("Batch", (), {"unassigned": list(range(pending))})()
-        self.config = type("Config", (), {"requires": requires or {}})()
+        self.config = type("Config", (), {"requires": requires or {}, "scene": None})()
 
     def has_work(self):
         return bool(self.batch.unassigned)
