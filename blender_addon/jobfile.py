@@ -86,7 +86,7 @@ from optimizer_server.wire.space import KINDS
 
 from ._deps import ConfigError
 from .datapath import DataPathError, check_render_path
-from .jobfile_files import JobFileError, array_file, check_blend_file, existing, output_folder
+from .jobfile_files import JobFileError, array_file, check_blend_file, existing, output_folder, toml_reader
 from .jobfile_files import fail as _fail
 
 _KNOWN = {
@@ -163,24 +163,9 @@ def _get(table, key, types, where, default=None, required=False, check=None, wha
     return value
 
 
-def _toml_reader():
-    """Python's tomllib (3.11+); on the Python 3.10 of Blender 3.x, the `tomli` package if installed."""
-    try:
-        import tomllib
-    except ImportError:
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise JobFileError(
-                "reading job files needs Python 3.11 (Blender 4.x, or the bpy module) or the `tomli` package; "
-                "run the job with `python -m blender_addon.batch JOB.toml` from the project's environment"
-            ) from None
-    return tomllib
-
-
 def load(path: str, allow_output_outside: bool = False) -> JobFile:
     """Read and check a job file; relative paths are resolved against its folder."""
-    tomllib = _toml_reader()
+    tomllib = toml_reader()
     if not os.path.isfile(path):
         raise JobFileError(f"job file {path!r} does not exist")
     with open(path, "rb") as f:
@@ -272,7 +257,11 @@ def _parse_params(params: Any, name: str) -> list[ParamRef]:
 
 def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
     """One [[params]] table → a ParamRef (a link parameter: all four names, no index or bounds)."""
-    path = _render_path(_get(p, "path", (str,), where, required=True, what=_PATH_HINT), where)
+    path = _get(p, "path", (str,), where, required=True, what=_PATH_HINT)
+    try:
+        check_render_path(path)
+    except DataPathError as exc:
+        raise _fail(where, f"'path': {exc}") from None
     index = _get(p, "index", (int,), where, -1, check=lambda v: v >= -1, what="must be -1 or more")
     for bound in ("min", "max"):
         if isinstance(p.get(bound), (list, dict)):
@@ -373,23 +362,18 @@ def _parse_workers(job: JobFile, w: dict[str, Any]) -> None:
         raise _fail("[workers]", "gpus_per_worker and cpus_per_worker are for Ray workers: add ray = ADDRESS")
 
 
-def _render_path(path: str, where: str) -> str:
-    try:
-        check_render_path(path)
-    except DataPathError as exc:
-        raise _fail(where, f"'path': {exc}") from None
-    return path
-
-
 def _check_method(job: JobFile) -> None:
     """Method name, preset and option names against the registry snapshot the add-on ships."""
     from . import catalog
 
+    def hint(word, choices):
+        close = difflib.get_close_matches(word, list(choices), n=1)
+        return f"did you mean {close[0]!r}? " if close else ""
+
     methods = catalog.methods()
     if job.method not in methods:
-        close = difflib.get_close_matches(job.method, list(methods), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise _fail("[method] name", f"unknown method {job.method!r}; {hint}available: {', '.join(sorted(methods))}")
+        choices = ", ".join(sorted(methods))
+        raise _fail("[method] name", f"unknown method {job.method!r}; {hint(job.method, methods)}available: {choices}")
     info = methods[job.method]
     if job.preset is not None and job.preset not in info["presets"]:
         raise _fail(
@@ -398,9 +382,6 @@ def _check_method(job: JobFile) -> None:
         )
     for key in job.options:
         if key not in info["options"]:
-            close = difflib.get_close_matches(key, list(info["options"]), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise _fail(
-                f"[method] {key}",
-                f"{job.method} has no option {key!r}; {hint}its options: {', '.join(sorted(info['options']))}",
-            )
+            options = ", ".join(sorted(info["options"]))
+            why = f"{job.method} has no option {key!r}; {hint(key, info['options'])}its options: {options}"
+            raise _fail(f"[method] {key}", why)

@@ -1,6 +1,7 @@
 """The files a job file names, checked: the .blend (its first bytes), the output folder (inside the
 job file's folder unless allowed), target images and masks (they exist), an array block's target
-values (a .npy file of numbers, never unpickled). Errors are :class:`JobFileError`, naming the key."""
+values (a .npy file of numbers, never unpickled); and the TOML reader of the job file itself. Errors
+are :class:`JobFileError`, naming the key."""
 
 from __future__ import annotations
 
@@ -60,3 +61,18 @@ def existing(base: str, relative: str, where: str) -> str:
     if not os.path.isfile(path):
         raise fail(where, f"{relative!r}: no such file ({path})")
     return path
+
+
+def toml_reader():
+    """Python's tomllib (3.11+); on the Python 3.10 of Blender 3.x, the `tomli` package if installed."""
+    try:
+        import tomllib
+    except ImportError:
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise JobFileError(
+                "reading job files needs Python 3.11 (Blender 4.x, or the bpy module) or the `tomli` package; "
+                "run the job with `python -m blender_addon.batch JOB.toml` from the project's environment"
+            ) from None
+    return tomllib

@@ -111,10 +111,8 @@ class OptimizeSession:
         self.error: str | None = None
         self.needs_setup = False
         self._submit = submit
-        self._keeping = False
+        self._keeping = self._server_paused = self._fresh = False
         self._shown_status = ""
-        self._server_paused = False
-        self._fresh = False
         self._cancel_sent_at: float | None = None
         self._starter = threading.Thread(target=self._start_run, daemon=True)
         self._start_error: BaseException | None = None
@@ -271,8 +269,7 @@ class OptimizeSession:
     def _finish(self) -> None:
         self.done = True
         self.run.stop()
-        state = self.result.get("state")
-        self.evaluations = self.result.get("evaluations", self.evaluations)
+        state, self.evaluations = self.result.get("state"), self.result.get("evaluations", self.evaluations)
         if state == "failed":
             self.fail(f"the optimisation failed: {self.result.get('message')}")
             return
@@ -280,8 +277,8 @@ class OptimizeSession:
             self._cancelled_before_start()
             return
         self.best_loss = self.result.get("best_loss", self.best_loss)
-        verdict = self.result.get("verdict")  # absent when the run was cancelled before the answer's render
-        self.verdict = None if verdict is None else Verdict.from_dict(verdict)
+        verdict = self.result.get("verdict")  # none when cancelled before the answer's render
+        self.verdict = verdict and Verdict.from_dict(verdict)
         shown = self._usable(self.result.get("best") or self.result.get("current"))
         if shown and (self.touched_scene or state != "cancelled"):
             self._show(shown)  # what Keep gives: the best render
@@ -293,8 +290,7 @@ class OptimizeSession:
         self._redraw()
 
     def fail(self, message: str) -> None:
-        self.done = True
-        self.error = message
+        self.done, self.error = True, message
         self.run.stop()
         if self.touched_scene:
             self._restore_start()

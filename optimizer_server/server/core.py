@@ -10,28 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import zmq
 
 from ..device import resolve_device
 from ..wire import protocol
 from ..wire.errors import ConfigError, ProtocolError, RequestRejectedError, StateError, UnknownMethodError
 from ..wire.protocol import Message
-from ..wire.space import Space
 from .access import Access, keys_dir_for, owner_of
+from .client_side import ClientSide
 from .config import ServerConfig
-from .jobparts import JobConfig
 from .jobs import Job
 from .peers import open_peers
-from .replies import peek_seq, reportable
+from .replies import peek_seq
 from .roster import WorkerRoster
 from .scene_side import SceneSide
 from .scenes import SceneStore
@@ -41,12 +37,11 @@ from .worker_side import WorkerSide
 log = logging.getLogger("zerograds.server")
 
 _TIMER_PERIOD_S = 0.05
-_MAX_LISTENERS = 16
 _DRAIN_BATCH = 500  # messages handled before timers and dispatch get a turn
 _PROGRESS_LOG_PERIOD_S = 5.0  # the serve log shows each job's progress this often (every iteration with -v)
 
 
-class OptimizerServer(WorkerSide, SceneSide):
+class OptimizerServer(ClientSide, WorkerSide, SceneSide):
     """Serve optimisation jobs to clients, renders to workers. See docs/protocol.md."""
 
     def __init__(self, config: ServerConfig | None = None):
@@ -311,92 +306,3 @@ class OptimizerServer(WorkerSide, SceneSide):
         outbox, self._outbox = self._outbox, []
         for job, kind, body, arrays in outbox:
             job.listeners = [peer for peer in job.listeners if self._send(peer, kind, body, job=job.id, arrays=arrays)]
-
-    # --- client requests -----------------------------------------------------------------------------
-    def _on_submit(self, identity: bytes, owner: str | None, msg: Message) -> None:
-        job_id = msg.job or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        self.access.check_submit(self.jobs.values(), owner, msg.body, msg.arrays)
-        self._make_room()
-        store = JobStore(os.path.join(self.config.jobs_dir, job_id), self._writer, owner=owner)
-        if job_id in self.jobs or store.exists():
-            raise RequestRejectedError(
-                f"a job called {job_id!r} exists already; choose another id or leave it out to get a fresh one",
-                code="bad_request",
-            )
-        body = dict(msg.body)
-        body["space"] = Space.from_dict(body["space"]).to_dict()  # validates every spec (ConfigError)
-        config = JobConfig.from_dict(body)
-        self._require_scene(config)
-        if msg.arrays_named("start"):  # the start as a whole vector (big array blocks)
-            config.start_vector = config.checked_vector(msg.array("start"), "start")
-        if msg.arrays_named("target_values"):  # so are the target values
-            config.target_vector = config.checked_vector(msg.array("target_values"), "target values")
-        target = mask = None
-        if config.target["kind"] == "image":
-            target = np.array(msg.array("target"))  # copy: the frame is released after this call
-        if msg.arrays_named("mask"):
-            mask = np.array(msg.array("mask"))
-        sends, ready = self._sends_per_sample(), self._ready_workers
-        job = Job.create(job_id, config, store, self.device, self._emit, sends, target=target, mask=mask, ready=ready)
-        try:
-            self.access.check_batch(job.method.batch_size, config.method)
-        except RequestRejectedError:
-            shutil.rmtree(store.directory, ignore_errors=True)
-            raise
-        self.jobs[job_id] = job
-        job.listeners.append(identity)
-        job.start()
-        job.save(wait=True)  # every accepted job has a checkpoint: a resume never starts one over silently
-        if self.announce is not None:  # before the client hears of it: a supervisor must never lose it
-            self.announce("job", job)
-        reply = {"job": job_id, "job_dir": store.directory, "state": job.state}
-        self._send(identity, "accepted", reply, job=job_id, re=msg.seq)
-        log.info("job %s submitted: %s, %d parameters, budget %d", job_id, config.method, config.space.n, config.budget)
-
-    def _make_room(self) -> None:
-        if len(self.jobs) < self.config.max_jobs:
-            return
-        for job_id, job in list(self.jobs.items()):
-            if job.final:  # its files stay; only the in-memory copy goes
-                del self.jobs[job_id]
-                return
-        raise RequestRejectedError(
-            f"the server already runs {len(self.jobs)} jobs (the limit); cancel one or wait for one to finish",
-            code="server_busy",
-        )
-
-    def _on_pause(self, identity: bytes, owner: str | None, msg: Message) -> None:
-        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
-        job.pause()
-        self._reply_state(identity, msg, [job])
-
-    def _on_resume(self, identity: bytes, owner: str | None, msg: Message) -> None:
-        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
-        job.resume()
-        self._reply_state(identity, msg, [job])
-
-    def _on_cancel(self, identity: bytes, owner: str | None, msg: Message) -> None:
-        job = self.access.job(self.jobs, msg.job, msg.kind, owner)
-        self._follow(job, identity)  # the canceller gets the final `done`
-        job.cancel()
-        self._reply_state(identity, msg, [job])
-
-    def _on_status(self, identity: bytes, owner: str | None, msg: Message) -> None:
-        if msg.job is not None:
-            jobs = [self.access.job(self.jobs, msg.job, msg.kind, owner)]
-        else:
-            jobs = self.access.mine(self.jobs.values(), owner)
-        self._reply_state(identity, msg, jobs)
-        if msg.body.get("follow") and msg.job is not None:
-            job = jobs[0]
-            self._follow(job, identity)
-            if job.final:  # a client re-attaching after the end still learns the result
-                self._send(identity, "done", job.result(), job=job.id, arrays=job.vector_frames("done"))
-
-    def _follow(self, job: Job, identity: bytes) -> None:
-        if identity not in job.listeners:
-            job.listeners = (job.listeners + [identity])[-_MAX_LISTENERS:]
-
-    def _reply_state(self, identity: bytes, msg: Message, jobs: list[Job]) -> None:
-        body = {"jobs": [reportable(j) for j in jobs], "workers": self.roster.summary()}
-        self._send(identity, "job_state", body, job=msg.job, re=msg.seq)

@@ -92,6 +92,7 @@ class WorkerLoop:
         self._waiting: dict[str, list[Message]] = {}  # scene hash -> renders waiting for it
         self._scene_errors: dict[str, str] = {}  # scene hash -> why it could not be fetched
         self._fetches: dict[int, str] = {}  # scene_get seq -> scene hash
+        self._last_ready = 0.0  # when `ready` was last sent (re-sent to a restarted server, at most this often)
 
     # --- public -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -186,7 +187,6 @@ class WorkerLoop:
         poller.register(dealer, zmq.POLLIN)
         poller.register(pipe, zmq.POLLIN)
         seq = 0
-        last_ready = 0.0
         next_heartbeat = 0.0
 
         def send(frames) -> None:
@@ -204,7 +204,7 @@ class WorkerLoop:
 
         try:
             send_new("ready", {"capabilities": self.capabilities})
-            last_ready = time.monotonic()
+            self._last_ready = time.monotonic()
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_heartbeat:
@@ -220,21 +220,7 @@ class WorkerLoop:
                     except ProtocolError as exc:
                         log.warning("ignored a malformed message from the server: %s", exc)
                         continue
-                    if msg.kind == "render":
-                        self._take_render(msg, send_new)
-                    elif msg.kind == "scene_chunk":
-                        self._take_chunk(msg, send_new)
-                    elif msg.kind == "welcome":
-                        self.heartbeat_interval_s = float(msg.body["heartbeat_interval_s"])
-                        log.info("registered with %s as %s", self.address, msg.body["worker"])
-                    elif msg.kind == "error" and msg.body["code"] == "not_registered":
-                        if time.monotonic() - last_ready > _READY_RESEND_S:  # the server restarted
-                            send_new("ready", {"capabilities": self.capabilities})
-                            last_ready = time.monotonic()
-                    elif msg.kind == "error" and msg.re in self._fetches:
-                        self._scene_failed(self._fetches.pop(msg.re), msg.body["message"])
-                    else:
-                        log.warning("server error %s: %s", msg.body.get("code"), msg.body.get("message"))
+                    self._on_server_message(msg, send_new)
             send_new("bye", {})
         except BaseException as exc:  # surfaced by run() in the caller's thread
             self._io_error = exc
@@ -243,6 +229,23 @@ class WorkerLoop:
             watcher.close()
             pipe.close()
             dealer.close(linger=200)  # give the bye a moment to leave
+
+    def _on_server_message(self, msg: Message, send_new) -> None:
+        if msg.kind == "render":
+            self._take_render(msg, send_new)
+        elif msg.kind == "scene_chunk":
+            self._take_chunk(msg, send_new)
+        elif msg.kind == "welcome":
+            self.heartbeat_interval_s = float(msg.body["heartbeat_interval_s"])
+            log.info("registered with %s as %s", self.address, msg.body["worker"])
+        elif msg.kind == "error" and msg.body["code"] == "not_registered":
+            if time.monotonic() - self._last_ready > _READY_RESEND_S:  # the server restarted
+                send_new("ready", {"capabilities": self.capabilities})
+                self._last_ready = time.monotonic()
+        elif msg.kind == "error" and msg.re in self._fetches:
+            self._scene_failed(self._fetches.pop(msg.re), msg.body["message"])
+        else:
+            log.warning("server error %s: %s", msg.body.get("code"), msg.body.get("message"))
 
     # --- scenes (I/O thread) ------------------------------------------------------------------------
     def _take_render(self, msg: Message, send_new) -> None:
