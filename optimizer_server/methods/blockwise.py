@@ -214,13 +214,7 @@ class Blockwise(KWorkerRounds, Method):
             near[0] = centre + self.step[block]
         if n_local > 1 and j in self.proposals:  # the block's Gauss-Newton step, from the last residual images
             near[1] = self.proposals[j]
-        near = np.abs(near)  # mirror at 0 and 1: a value pushed past a bound stays inside, not on it
-        near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
-        for values, kind in ((far, _GLOBAL), (near, _LOCAL)):
-            for value in values:
-                point = self.incumbent.copy()
-                point[block] = value
-                yield point, kind
+        yield from self._block_points(j, far, near)
 
     # --- what the renders tell ----------------------------------------------------------------------
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals: np.ndarray | None = None) -> None:

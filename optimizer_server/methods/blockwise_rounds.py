@@ -56,14 +56,20 @@ class KWorkerRounds:
             n_local = int(m) // 2 if self.state[j] == ACTIVE else 0
             scales = self.radius[j] * 0.5 ** (1 + np.arange(n_local) % 3)
             near = self.incumbent[block] + (2.0 * rng.random((n_local, len(block))) - 1.0) * scales[:, None]
-            near = np.abs(near)
-            near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
             far = self._sobol(j, int(m) - n_local) if int(m) > n_local else np.zeros((0, len(block)))
-            for values, kind in ((far, _GLOBAL), (near, _LOCAL)):
-                for value in values:
-                    point = self.incumbent.copy()
-                    point[block] = value
-                    yield point, j, kind
+            for point, kind in self._block_points(j, far, near):
+                yield point, j, kind
+
+    def _block_points(self, j: int, far: np.ndarray, near: np.ndarray):
+        """The incumbent with block j set to each whole-range value (``far``) and each local one
+        (``near``, mirrored at 0 and 1: a value pushed past a bound stays inside, not on it)."""
+        near = np.abs(near)
+        near = np.where(near > 1.0, 2.0 - near, near).clip(0.0, 1.0)
+        for values, kind in ((far, _GLOBAL), (near, _LOCAL)):
+            for value in values:
+                point = self.incumbent.copy()
+                point[self.blocks[j]] = value
+                yield point, kind
 
     def _next_plan(self, left: int):
         """The next iteration's plan, cut to the renders left (the last iteration spends exactly the
