@@ -19,7 +19,9 @@ otherwise. Before the first iteration a scrambled Sobol design over all paramete
 (``global_share`` of the budget). When no candidate has improved for ``patience`` sweeps, a CMA-ES
 run refines all parameters jointly from the incumbent (coupled parameters); when it stalls, the block
 search resumes with its radii reset and a larger CMA-ES population next time (IPOP). It never stops
-before the budget is spent: the caller stops it when the image matches the target.
+before the budget is spent: the caller stops it when the image matches the target. Under render
+noise, once the search has left the start's plateau, "improved" means that the incumbent's re-rendered
+loss reached a new low, and CMA-ES's mean (which averages the noise) is the incumbent.
 
 Randomness is derived from (seed, iteration); the state is small (the CMA-ES run replays its history).
 """
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from ..wire.errors import ConfigError
 from .base import CommonOptions, Method
 from .blackbox import CMAES
 from .blockwise_rounds import KINDS, STATES, KWorkerRounds, whole_rounds
+from .blockwise_state import BlockwiseState
 from .registry import register
 from .residual_models import secant_step
 
@@ -44,6 +47,11 @@ ACTIVE, STUCK, INERT = STATES
 
 _MAX_BLOCK = 4  # arrays larger than this search element by element (a texture, an LED panel)
 _RECHECK = 8  # a noise-free renderer's incumbent is still re-rendered every this many iterations
+
+
+def _since_lowest(losses: list[float]) -> int:
+    """How many entries ago the lowest of these losses came."""
+    return len(losses) - 1 - int(np.argmin(losses))
 
 
 @dataclass
@@ -85,7 +93,7 @@ class BlockwiseOptions(CommonOptions):
 
 
 @register
-class Blockwise(KWorkerRounds, Method):
+class Blockwise(KWorkerRounds, BlockwiseState, Method):
     name = "blockwise"
     description = (
         "Global and local random search block by block (a Sobol design first, whole-range samples per "
@@ -111,6 +119,10 @@ class Blockwise(KWorkerRounds, Method):
         self.drawn = np.zeros(count, dtype=np.int64)  # points each block's Sobol stream has given
         self.rotation = 0  # where the next iteration's subset of blocks starts
         self.quiet = 0  # iterations without an improvement
+        self.rerendered: list[float] = []  # the incumbent's losses re-rendered each iteration (under noise)
+        self.located = False  # under noise: the search has left the start's plateau for a basin
+        self.jitter = 0.0  # under noise: the median change of the incumbent's loss between re-renders
+        self.walk: list[float] = []  # under noise, once located: the incumbent's RMS move per iteration
         self.restarts = 0
         self.combo: np.ndarray | None = None
         self.local: CMAES | None = None
@@ -230,6 +242,8 @@ class Blockwise(KWorkerRounds, Method):
                 self.incumbent_residual = None if residuals is None else residuals[best].copy()
             else:
                 self._tell_round(points, owners, kinds, losses, residuals)
+                if self.located:  # how far the incumbent moves per iteration in its noisy basin
+                    self.walk.append(float(np.sqrt(np.mean((self.incumbent - self.incumbent_before) ** 2))))
             if self.quiet >= self.options.patience * self.sweep:
                 self._start_local(left)
         self._plan = self._next_plan(left) if self.local is None else None
@@ -239,6 +253,9 @@ class Blockwise(KWorkerRounds, Method):
         if kinds[0] == _INCUMBENT:  # re-rendered with a new seed: the same loss means a noise-free renderer
             self.noise_free = bool(losses[0] == self.incumbent_loss)
             self.incumbent_loss = float(losses[0])
+            self.rerendered = [] if self.noise_free else [*self.rerendered, self.incumbent_loss]
+            if len(self.rerendered) > 2:  # how much its loss jitters from one seed to the next
+                self.jitter = float(np.median(np.abs(np.diff(self.rerendered))))
             if residuals is not None:
                 self.incumbent_residual = residuals[0].copy()
         base = self.incumbent_loss
@@ -275,6 +292,17 @@ class Blockwise(KWorkerRounds, Method):
                     self.combo[block] = points[i][block]
         else:
             self.quiet += 1
+        if len(self.rerendered) > 2:
+            # Under render noise nearly every batch in a basin has a "winner" (the luckiest of many paired
+            # draws), so the incumbent random-walks and quiet never grows. Once the re-rendered incumbent
+            # (an unbiased loss) has improved well beyond its jitter, the search is located: quiet then
+            # counts the iterations since that re-rendered loss was last at its lowest, and a walk among
+            # equal points hands the fine work to CMA-ES, whose mean averages the noise. On the start's
+            # plateau every gain counts as progress: there the search must roam.
+            h = self.rerendered
+            self.located = self.located or h[0] - min(h) > 4 * self.jitter
+            if self.located:
+                self.quiet = _since_lowest(h)
 
     def _fit_models(self, points, owners, kinds, residuals) -> None:
         """Where the renders' residual images reach the method: per block, a linear model of the residual
@@ -302,9 +330,12 @@ class Blockwise(KWorkerRounds, Method):
         population = min(population, left - 1)
         if population >= 2:
             sigma0 = float(np.clip(np.exp(np.mean(np.log(self.radius))), 0.01, 0.3))
+            if self.walk:  # under noise: no wider than the incumbent's recent walk (how well it is located)
+                recent = np.asarray(self.walk[-self.options.patience * self.sweep :])
+                sigma0 = float(np.clip(np.sqrt(np.mean(recent**2)), 0.005, sigma0))
             seed = self.seed + 7919 * (self.restarts + 1)
             self.local_args = {"budget": max(1, left), "seed": seed, "sigma0": sigma0, "popsize": population}
-            self.local_start, self.local_since = self.incumbent.copy(), 0
+            self.local_start, self.local_since, self.local_losses = self.incumbent.copy(), 0, []
             self.local = self._make_local()
 
     def _make_local(self) -> CMAES:
@@ -313,19 +344,28 @@ class Blockwise(KWorkerRounds, Method):
 
     def _tell_local(self, x, losses, residuals, left: int) -> None:
         base = losses[0]
-        tol = self.options.flat_tolerance * max(abs(base), 1e-300)
         self.local.tell(self.local.ask(), losses[1:])
-        best = 1 + int(np.argmin(losses[1:]))
-        keep = best if losses[best] < base - tol else 0
-        self.incumbent, self.incumbent_loss = np.clip(x[keep], 0.0, 1.0), float(losses[keep])
-        if residuals is not None:
-            self.incumbent_residual = residuals[keep].copy()
-        self.local_since = 0 if keep else self.local_since + 1
+        if not self.located:  # noise-free, or still on the start's plateau: the best sample, if better
+            best = 1 + int(np.argmin(losses[1:]))
+            keep = best if losses[best] < base - self.options.flat_tolerance * max(abs(base), 1e-300) else 0
+            self.incumbent, self.incumbent_loss = np.clip(x[keep], 0.0, 1.0), float(losses[keep])
+            if residuals is not None:
+                self.incumbent_residual = residuals[keep].copy()
+            self.local_since = 0 if keep else self.local_since + 1
+        else:
+            # In a basin under noise a population's best sample is mostly the luckiest draw; CMA-ES's mean
+            # averages over the population, so it becomes the incumbent (rendered first in the next batch),
+            # and the run stalls when that re-rendered mean has not reached a new low for a while.
+            self.local_losses.append(float(base))
+            self.local_since = _since_lowest(self.local_losses)
+            self.incumbent, self.incumbent_loss = self.local.current, float(base)
+            if residuals is not None:
+                self.incumbent_residual = residuals[0].copy()
         stalled = self.local_since > 10 + 20 * self.n / self.local.batch_size
         if stalled or self.local._converged() or self.local.batch_size + 1 > left:
             self.local = None  # back to the block search, looking everywhere again
             self.restarts += 1
-            self.quiet = 0
+            self.quiet, self.rerendered = 0, []
             self.radius[:] = self.options.radius
             self.state[:] = ACTIVE
 
@@ -339,46 +379,3 @@ class Blockwise(KWorkerRounds, Method):
         if self.local is not None:
             return self.local.sigma
         return float(np.exp(np.mean(np.log(self.radius))))
-
-    def _state_dict(self) -> dict[str, Any]:
-        plan = None if self._plan is None else dict(zip(("points", "owners", "kinds"), self._plan))
-        local = None
-        if self.local is not None:
-            local = {"args": dict(self.local_args), "start": self.local_start.copy(), "since": self.local_since}
-            local["state"] = self.local.state_dict()
-        arrays = ("incumbent", "step", "radius", "state", "drawn")
-        return {
-            **{k: getattr(self, k).copy() for k in arrays},
-            **{k: getattr(self, k) for k in ("incumbent_loss", "incumbent_residual", "noise_free")},
-            **{k: getattr(self, k) for k in ("rotation", "quiet", "sweep", "restarts")},
-            "proposals": {str(j): v.copy() for j, v in self.proposals.items()},
-            "combo": None if self.combo is None else self.combo.copy(),
-            "plan": plan,
-            "plan_base": self._plan_base,
-            "local": local,
-        }
-
-    def _load_state_dict(self, s: dict[str, Any]) -> None:
-        self.incumbent = np.asarray(s["incumbent"], dtype=np.float64)
-        self.step = np.asarray(s["step"], dtype=np.float64)
-        self.incumbent_loss, self.noise_free = float(s["incumbent_loss"]), bool(s["noise_free"])
-        r = s["incumbent_residual"]
-        self.incumbent_residual = None if r is None else np.asarray(r)
-        self.proposals = {int(j): np.asarray(v, dtype=np.float64) for j, v in s["proposals"].items()}
-        self.radius = np.asarray(s["radius"], dtype=np.float64)
-        self.state = np.asarray(s["state"], dtype=np.int64)
-        self.drawn = np.asarray(s["drawn"], dtype=np.int64)
-        self.rotation, self.quiet, self.sweep = int(s["rotation"]), int(s["quiet"]), int(s["sweep"])
-        self.restarts = int(s["restarts"])
-        self.combo = None if s["combo"] is None else np.asarray(s["combo"], dtype=np.float64)
-        p = s["plan"]
-        self._plan = None if p is None else (np.asarray(p["points"]), np.asarray(p["owners"]), np.asarray(p["kinds"]))
-        b = s.get("plan_base")
-        self._plan_base = None if b is None else {**b, "drawn": np.asarray(b["drawn"], dtype=np.int64)}
-        self.local = None
-        if s["local"] is not None:
-            self.local_args = {k: (float(v) if k == "sigma0" else int(v)) for k, v in s["local"]["args"].items()}
-            self.local_since = int(s["local"]["since"])
-            self.local_start = np.asarray(s["local"]["start"], dtype=np.float64)
-            self.local = self._make_local()
-            self.local.load_state_dict(s["local"]["state"])
