@@ -222,7 +222,7 @@ RAY_JOB = (
 
 
 @pytest.mark.slow
-def test_a_batch_job_on_two_ray_workers_completes_when_an_actor_is_killed(tmp_path):
+def test_a_batch_job_on_two_ray_workers_completes_when_an_actor_is_killed(tmp_path, local_ray):
     """[workers] ray = ADDRESS: two Blender workers as Ray actors (a local instance, 2 CPUs), which fetch
     the scene; one actor's process is killed mid-job: the job completes, Ray restarted the actor, and the
     budget is spent exactly (no render counted twice)."""
@@ -230,52 +230,41 @@ def test_a_batch_job_on_two_ray_workers_completes_when_an_actor_is_killed(tmp_pa
     import threading
 
     from blender_addon import batch
-
-    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'zerograds[ray]' to run the Ray tests")
     from optimizer_server.farm import NAMESPACE
 
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-    try:
-        ray.init(
-            num_cpus=2, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env}
-        )
-    except Exception as exc:  # Ray installed but unable to start here (no shared memory, ports, cgroups, ...)
-        pytest.skip(f"Ray is installed but a local Ray instance could not start here: {exc}")
-    try:
-        scene_kit.build_tiny_scene(tmp_path / "tiny.blend")
-        job = tmp_path / "ray.toml"
-        text = RAY_JOB.format(
-            output="out",
-            path=scene_kit.TINY_PATH,
-            lo=scene_kit.TINY_BOUNDS[0],
-            hi=scene_kit.TINY_BOUNDS[1],
-            target=scene_kit.TINY_TARGET,
-            ray=ray.get_runtime_context().gcs_address,
-        )
-        job.write_text(text.replace("budget = 12", "budget = 90"))
-        killed = []
+    ray = local_ray
+    scene_kit.build_tiny_scene(tmp_path / "tiny.blend")
+    job = tmp_path / "ray.toml"
+    text = RAY_JOB.format(
+        output="out",
+        path=scene_kit.TINY_PATH,
+        lo=scene_kit.TINY_BOUNDS[0],
+        hi=scene_kit.TINY_BOUNDS[1],
+        target=scene_kit.TINY_TARGET,
+        ray=ray.get_runtime_context().gcs_address,
+    )
+    job.write_text(text.replace("budget = 12", "budget = 90"))
+    killed = []
 
-        def kill_one_actor_mid_job():
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and not killed:
-                states = list((tmp_path / "out" / "run" / "jobs").glob("*/state.npz"))
-                if states and time.time() - states[0].stat().st_mtime < 5 and _iterations(states[0]) >= 2:
-                    actor = ray.get_actor("zerograds-worker-0", namespace=NAMESPACE)
-                    pid, _ = ray.get(actor.pids.remote(), timeout=30)
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                time.sleep(0.1)
+    def kill_one_actor_mid_job():
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not killed:
+            states = list((tmp_path / "out" / "run" / "jobs").glob("*/state.npz"))
+            if states and time.time() - states[0].stat().st_mtime < 5 and _iterations(states[0]) >= 2:
+                actor = ray.get_actor("zerograds-worker-0", namespace=NAMESPACE)
+                pid, _ = ray.get(actor.pids.remote(), timeout=30)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.1)
 
-        killer = threading.Thread(target=kill_one_actor_mid_job, daemon=True)
-        killer.start()
-        os.environ["ZEROGRADS_CACHE"] = str(tmp_path / "cache")
-        try:
-            result = batch.run_job(str(job), quiet=True)
-        finally:
-            del os.environ["ZEROGRADS_CACHE"]
-        killer.join(5)
+    killer = threading.Thread(target=kill_one_actor_mid_job, daemon=True)
+    killer.start()
+    os.environ["ZEROGRADS_CACHE"] = str(tmp_path / "cache")
+    try:
+        result = batch.run_job(str(job), quiet=True)
     finally:
-        ray.shutdown()
+        del os.environ["ZEROGRADS_CACHE"]
+    killer.join(5)
     assert killed, "the job ended before an actor could be killed mid-job"
     assert result["state"] == "finished" and result["evaluations"] == 90
     assert result["worker_restarts"] == 1  # Ray restarted the killed actor

@@ -13,28 +13,14 @@ import signal
 import time
 
 import pytest
-from server_kit import REPO, disc_job, wait_until
+from server_kit import disc_job, wait_until
 
-from optimizer_server.farm import NAMESPACE, RayWorkers, worker_command
+from optimizer_server.farm import RayWorkers, worker_command
 from optimizer_server.wire.client import OptimizerClient
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'zerograds[ray]' to run the Ray tests")
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
-    try:
-        ray.init(
-            num_cpus=2, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env}
-        )
-    except Exception as exc:  # Ray installed but unable to start here (no shared memory, ports, cgroups, ...)
-        pytest.skip(f"Ray is installed but a local Ray instance could not start here: {exc}")
-    yield
-    ray.shutdown()
-
-
-@pytest.mark.slow
 def test_ray_workers_serve_a_job_and_a_killed_actor_is_restarted(local_ray, start_server):
     server = start_server()
     command = worker_command(server.endpoint, "disc", ["--sleep-ms", "30", "--heartbeat", "0.1"])
