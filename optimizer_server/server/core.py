@@ -274,7 +274,8 @@ class OptimizerServer(ClientSide, WorkerSide, SceneSide):
     def _emit(self, job: Job, kind: str, body: dict[str, Any], arrays=()) -> None:
         """Queue a job's progress/done message for its followers (sent after the next dispatch)."""
         if kind == "done":
-            self.roster.drop_job(job)
+            for identity, tasks in self.roster.drop_job(job).items():
+                self._send(identity, "abort", {"tasks": tasks})  # stop rendering for a job that ended
             if self.announce is not None:
                 self.announce("end", job)
             log.info(

@@ -26,8 +26,8 @@ class Worker:
     max_batch: int
     last_seen: float
     inflight: set[int] = field(default_factory=set)
-    """RenderTask ids sent and not answered, including abandoned ones: a worker still busy with an
-    abandoned (timed-out) task gets nothing new until it answers."""
+    """RenderTask ids sent and not answered, including abandoned ones (timed out, or of a job that
+    ended): a worker still busy with one gets nothing new until it answers."""
     setups: dict[str, str] = field(default_factory=dict)
     """job id -> which setup ('target' or 'samples') this worker holds for it."""
     images_rendered: int = 0
@@ -68,6 +68,9 @@ class WorkerRoster:
         self.tries_per_worker = tries_per_worker
         self.workers: dict[bytes, Worker] = {}
         self.tasks: dict[int, RenderTask] = {}
+        # Tasks of a job that ended, which their worker was told to abort: id -> the task's deadline.
+        # Until then the worker counts as about to be free (it stops within one render), not as stuck.
+        self._ending: dict[int, float] = {}
         self._next_task_id = 1
         self._next_worker = 1
         # batch -> sample index -> worker -> failures; forgotten with the batch
@@ -96,6 +99,8 @@ class WorkerRoster:
         worker = self.workers.pop(identity, None)
         if worker is None:
             return []
+        for t in worker.inflight:
+            self._ending.pop(t, None)
         return [self.tasks.pop(t) for t in sorted(worker.inflight) if t in self.tasks]
 
     def seen(self, identity: bytes, now: float) -> Worker | None:
@@ -127,6 +132,7 @@ class WorkerRoster:
         """The task a worker's result/failure answers, or None when it is late, duplicate or not
         this worker's (then the answer is ignored)."""
         worker.inflight.discard(task_id)
+        self._ending.pop(task_id, None)
         task = self.tasks.get(task_id)
         if task is None or task.worker != worker.identity:
             return None
@@ -137,15 +143,22 @@ class WorkerRoster:
         late = [t for t in self.tasks.values() if now > t.deadline]
         for t in late:
             del self.tasks[t.id]
+        for task_id in [i for i, deadline in self._ending.items() if now > deadline]:
+            del self._ending[task_id]  # its worker did not stop: from now on it counts as stuck
         return late
 
-    def drop_job(self, job) -> None:
-        """Forget the tasks of a cancelled or finished job (their workers stay busy until they answer)."""
-        for task_id in [t.id for t in self.tasks.values() if t.job is job]:
-            del self.tasks[task_id]
+    def drop_job(self, job) -> dict[bytes, list[int]]:
+        """Forget the tasks of a cancelled or finished job. Returns, per worker, the ids of those it is
+        still rendering (to tell it to abort them; it stays busy until it answers)."""
+        dropped: dict[bytes, list[int]] = {}
+        for task in [t for t in self.tasks.values() if t.job is job]:
+            del self.tasks[task.id]
+            self._ending[task.id] = task.deadline
+            dropped.setdefault(task.worker, []).append(task.id)
         for worker in self.workers.values():
             worker.failures.pop(job.id, None)
             worker.last_error.pop(job.id, None)
+        return dropped
 
     # --- quarantine ------------------------------------------------------------------------------------
     def may_render(self, worker: Worker, job) -> bool:
@@ -194,8 +207,8 @@ class WorkerRoster:
 
     # --- scheduling ------------------------------------------------------------------------------------
     def healthy(self, worker: Worker) -> bool:
-        """Not stuck on an abandoned task."""
-        return all(t in self.tasks for t in worker.inflight)
+        """Not stuck on an abandoned task (one that timed out; a task of an ended job is being aborted)."""
+        return all(t in self.tasks or t in self._ending for t in worker.inflight)
 
     def plan(self, jobs: list[Any], message_cap: Callable[[Any], int]) -> Iterator[tuple[Worker, Any, int]]:
         """(worker, job, chunk size) for every idle worker that has something to render.

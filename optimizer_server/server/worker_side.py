@@ -76,9 +76,11 @@ class WorkerSide:
         if worker is None:
             return
         task = self.roster.answered(msg.body["task"], worker)
-        if task is not None:
-            worker.setups.pop(task.job.id, None)  # resend the setup with the retry (it may be what was missing)
-            self._worker_failed(task, worker, msg.body["message"])
+        if task is None:  # a late answer, or a task it was told to abort
+            self.counters["ignored_results"] += 1
+            return
+        worker.setups.pop(task.job.id, None)  # resend the setup with the retry (it may be what was missing)
+        self._worker_failed(task, worker, msg.body["message"])
 
     def _on_bye(self, identity: bytes, owner: str | None, msg: Message) -> None:
         worker = self.roster.workers.get(identity)
@@ -132,6 +134,7 @@ class WorkerSide:
             if worker is None:
                 self._give_back([task], reason)
             else:
+                self._send(worker.identity, "abort", {"tasks": [task.id]})  # it may still stop, if not hung
                 self._worker_failed(task, worker, reason)
 
     def _dispatch(self) -> None:

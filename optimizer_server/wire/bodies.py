@@ -89,6 +89,7 @@ _BODIES: dict[str, dict[str, tuple[tuple, bool]]] = {
     "render": {"task": ((int,), True), "seeds": ((list,), True), "setup": ((dict,), False)},
     "result": {"task": ((int,), True), "render_s": (_NUM, True)},
     "render_failed": {"task": ((int,), True), "message": ((str,), True)},
+    "abort": {"tasks": ((list,), True)},
     "bye": {},
     "scene_put": {"sha256": ((str,), True), "size": ((int,), True), "offset": ((int,), True)},
     "scene_state": {"sha256": ((str,), True), "size": ((int,), True), "received": ((int,), True)},
@@ -212,6 +213,12 @@ def _check_seeds(b: dict[str, Any]) -> None:
         raise ProtocolError("'render' seeds must be a non-empty list of non-negative integers")
 
 
+def _check_abort(b: dict[str, Any]) -> None:
+    tasks = b["tasks"]
+    if not tasks or len(tasks) > 4096 or not all(_is_int(t) and t >= 0 for t in tasks):
+        raise ProtocolError("'abort' tasks must be a non-empty list of at most 4096 task ids (non-negative integers)")
+
+
 def _check_capabilities(b: dict[str, Any]) -> None:
     caps = b["capabilities"]
     if len(caps) > 64:
@@ -242,6 +249,7 @@ def _check_heartbeat_interval(b: dict[str, Any]) -> None:
 _RULES = {
     "submit": _check_submit,
     "render": _check_seeds,
+    "abort": _check_abort,
     "ready": _check_capabilities,
     "progress": _check_state,
     "done": _check_state,

@@ -45,7 +45,7 @@ PROTOCOL_VERSION = 1
 CLIENT_REQUESTS = ("submit", "pause", "resume", "cancel", "status", "scene_put")
 SERVER_TO_CLIENT = ("accepted", "job_state", "progress", "done", "error", "scene_state")
 WORKER_TO_SERVER = ("ready", "result", "heartbeat", "render_failed", "bye", "scene_get")
-SERVER_TO_WORKER = ("welcome", "render", "error", "scene_chunk")
+SERVER_TO_WORKER = ("welcome", "render", "error", "scene_chunk", "abort")
 TO_SERVER = CLIENT_REQUESTS + WORKER_TO_SERVER
 ALL_KINDS = tuple(dict.fromkeys(TO_SERVER + SERVER_TO_CLIENT + SERVER_TO_WORKER))
 

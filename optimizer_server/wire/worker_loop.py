@@ -12,7 +12,9 @@ A renderer supplies one callback::
 
 and :class:`WorkerLoop` does the rest: connect, announce ``ready`` with capabilities, heartbeat,
 receive ``render`` batches, send ``result`` frames, report exceptions as ``render_failed``,
-re-register after a server restart. Given a :class:`~.scene_cache.SceneCache`, it also fetches the
+re-register after a server restart, and stop rendering a task the server calls off (``abort``: its
+job ended, or it was given to another worker): the callback is called one sample at a time, so a
+called-off task costs at most the render in progress. Given a :class:`~.scene_cache.SceneCache`, it also fetches the
 scene a job carries (``scene_get``, chunk by chunk, once per scene: the cache keeps it by hash) before
 that job's first render, and hands the file's path on in ``settings["scene_file"]``.
 
@@ -50,6 +52,8 @@ log = logging.getLogger("zerograds.worker")
 RenderBatch = Callable[[np.ndarray, dict[str, Any], np.ndarray], np.ndarray]
 
 _READY_RESEND_S = 1.0  # after a server restart, every queued heartbeat asks us to re-register; once is enough
+_ABORTED_KEPT = 4096  # task ids called off, remembered (an abort may arrive after the task's answer left)
+ABORTED_MESSAGE = "aborted: the server called this render off (its job ended or the task went elsewhere)"
 
 
 class WorkerLoop:
@@ -93,6 +97,8 @@ class WorkerLoop:
         self._scene_errors: dict[str, str] = {}  # scene hash -> why it could not be fetched
         self._fetches: dict[int, str] = {}  # scene_get seq -> scene hash
         self._last_ready = 0.0  # when `ready` was last sent (re-sent to a restarted server, at most this often)
+        self._aborted: OrderedDict[int, None] = OrderedDict()  # task ids the server called off
+        self._aborted_lock = threading.Lock()  # written by the I/O thread, read by the render thread
 
     # --- public -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -138,9 +144,13 @@ class WorkerLoop:
             if len(seeds) != len(values):
                 raise ProtocolError(f"render task {task}: {len(values)} parameter rows but {len(seeds)} seeds")
             start = time.perf_counter()
-            images = self.render_batch(values, settings, seeds)
+            images = []
+            for i in range(len(values)):  # one sample at a time: an abort is seen between renders
+                if self._was_aborted(task):
+                    return protocol.encode("render_failed", {"task": task, "message": ABORTED_MESSAGE}, job=msg.job)
+                images.append(_as_image_batch(self.render_batch(values[i : i + 1], settings, seeds[i : i + 1]), 1))
             render_s = time.perf_counter() - start
-            images = _as_image_batch(images, len(values))
+            images = np.concatenate(images)
             if images[0].nbytes > protocol.DEFAULT_LIMITS.max_array_bytes:
                 raise ValueError(
                     f"one image is {images[0].nbytes:,} bytes; the protocol allows "
@@ -156,6 +166,17 @@ class WorkerLoop:
         return protocol.encode(
             "result", {"task": task, "render_s": render_s}, job=msg.job, arrays=[("image", img) for img in images]
         )
+
+    def _was_aborted(self, task: int) -> bool:
+        with self._aborted_lock:
+            return task in self._aborted
+
+    def _abort(self, tasks: list[int]) -> None:
+        with self._aborted_lock:
+            for task in tasks:
+                self._aborted[task] = None
+            while len(self._aborted) > _ABORTED_KEPT:
+                self._aborted.popitem(last=False)
 
     def _settings_for(self, msg: Message) -> dict[str, Any]:
         # The server sends a job's settings and parameter specs once per worker, then only values.
@@ -233,6 +254,8 @@ class WorkerLoop:
     def _on_server_message(self, msg: Message, send_new) -> None:
         if msg.kind == "render":
             self._take_render(msg, send_new)
+        elif msg.kind == "abort":
+            self._abort(msg.body["tasks"])
         elif msg.kind == "scene_chunk":
             self._take_chunk(msg, send_new)
         elif msg.kind == "welcome":

@@ -111,6 +111,33 @@ def test_pause_resume_and_cancel(start_server, start_workers):
     assert job.result["state"] == "cancelled" and job.result["evaluations"] < 400
 
 
+def test_a_cancelled_job_stops_its_worker_within_one_render(start_server, start_workers):
+    """The worker holds a whole iteration (one message of many samples) when the job is cancelled:
+    the server tells it to abort, and it renders at most the sample in progress, then is free."""
+    server = start_server()
+    disc = DiscTask(size=24)
+    rendered = []  # samples rendered per call (the loop calls one sample at a time)
+
+    def slow(values, settings, seeds):
+        time.sleep(0.05)
+        rendered.append(len(values))
+        return disc.render(values)
+
+    start_workers(server.endpoint, 1, render=slow)
+    wait_until(lambda: len(server.server.roster.workers) == 1, what="the worker")
+    worker = next(iter(server.server.roster.workers.values()))
+    with OptimizerClient(server.endpoint) as client:
+        job = client.submit(**disc_job(method="prdpt", budget=400, options={"samples": 20}))
+        wait_until(lambda: len(rendered) >= 3, what="the first iteration's renders")  # target + 2 samples
+        held = sum(len(server.server.roster.tasks[t].indices) for t in worker.inflight)
+        assert held == 20  # one iteration, all in one message
+        job.cancel()
+        wait_until(lambda: worker.idle, what="the worker to answer the aborted task")
+    after = len(rendered) - 3
+    assert 0 <= after < held - 2, f"{after} of the cancelled task's {held} samples were still rendered"
+    assert set(rendered) == {1} and server.server.counters["ignored_results"] >= 1
+
+
 def test_two_jobs_share_the_workers_and_a_late_worker_joins(start_server, start_workers):
     server = start_server()
     with OptimizerClient(server.endpoint) as client:

@@ -125,3 +125,23 @@ def test_checkpoint_writer_keeps_only_the_newest_bytes_and_flushes(tmp_path):
     assert open(path, "rb").read() == b"version 49"
     assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")] == []
     writer.close()
+
+
+def test_a_worker_finishing_an_ended_jobs_render_shares_the_next_job_until_its_deadline():
+    """A job ends while both workers render it: they are told to abort and will be free within one
+    render, so the first to answer must not take the whole next iteration. Past the old task's
+    deadline the other counts as stuck, and the next iteration goes to the one that is free."""
+    pool = WorkerRoster(heartbeat_timeout_s=1.0)
+    a, _ = pool.register(b"a", {"max_batch": 64}, now=0.0)
+    b, _ = pool.register(b"b", {"max_batch": 64}, now=0.0)
+    ended = FakeJob(8)
+    assert plan_chunks(pool, [ended]) == [4, 4]
+    told = pool.drop_job(ended)
+    assert sorted(told) == [b"a", b"b"] and all(len(ids) == 1 for ids in told.values())
+    assert pool.answered(told[b"a"][0], a) is None  # a stopped; its answer finds no task
+    assert plan_chunks(pool, [FakeJob(8)]) == [4]  # b is about to be free: a takes its half only
+    pool.answered(next(iter(a.inflight)), a)  # a finished its half of the next job
+    assert pool.healthy(b)
+    pool.overdue(now=5.0)  # b's aborted task is past its deadline and b has not answered
+    assert not pool.healthy(b)
+    assert plan_chunks(pool, [FakeJob(8)]) == [8]  # b is stuck now

@@ -93,6 +93,12 @@ def test_big_endian_and_float64_images_are_sent_as_little_endian_float32():
             "bad_message",
         ),
         (
+            {"v": 1, "type": "abort", "job": None, "seq": 1, "re": None, "body": {"tasks": [3, "4"]}, "arrays": []},
+            [],
+            "'abort' tasks must be a non-empty list",
+            "bad_message",
+        ),
+        (
             render_header(job="../../etc"),
             [np.zeros(6).tobytes()],
             "header 'job' must be 1-64 characters",
