@@ -256,6 +256,7 @@ class WorkerLoop:
             self._take_render(msg, send_new)
         elif msg.kind == "abort":
             self._abort(msg.body["tasks"])
+            self._drop_waiting(set(msg.body["tasks"]), send_new)
         elif msg.kind == "scene_chunk":
             self._take_chunk(msg, send_new)
         elif msg.kind == "welcome":
@@ -284,15 +285,27 @@ class WorkerLoop:
             self._ask_chunk(scene, send_new)
         self._waiting[scene].append(msg)
 
+    def _drop_waiting(self, tasks: set[int], send_new) -> None:
+        """Called-off renders still waiting for their scene are answered now; a scene no render waits
+        for any more is not fetched further (its chunks so far stay in the cache, to resume from)."""
+        for scene, waiting in list(self._waiting.items()):
+            for msg in [m for m in waiting if m.body["task"] in tasks]:
+                waiting.remove(msg)
+                send_new("render_failed", {"task": msg.body["task"], "message": ABORTED_MESSAGE}, job=msg.job)
+            if not waiting:
+                del self._waiting[scene]
+                for seq in [seq for seq, asked in self._fetches.items() if asked == scene]:
+                    del self._fetches[seq]  # its answer, when it comes, is not written
+                log.info("stopped fetching scene %s…: no render waits for it any more", scene[:12])
+
     def _ask_chunk(self, scene: str, send_new) -> None:
         seq = send_new("scene_get", {"sha256": scene, "offset": self.scene_cache.received(scene)})
         self._fetches[seq] = scene
 
     def _take_chunk(self, msg: Message, send_new) -> None:
         scene = msg.body["sha256"]
-        self._fetches.pop(msg.re, None)
-        if scene not in self._waiting:
-            return  # not asked for (or already given up)
+        if self._fetches.pop(msg.re, None) != scene or scene not in self._waiting:
+            return  # not asked for, or the fetch was given up (a new one asks from what the cache holds)
         try:
             done = self.scene_cache.write(scene, msg.body["offset"], msg.body["size"], bytes(msg.array("chunk")))
         except (ValueError, OSError) as exc:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
-from server_kit import RawPeer, disc_job
+from server_kit import RawPeer, disc_job, wait_until
 
 from optimizer_server.problems.disc_worker import DiscRenderer
 from optimizer_server.wire.client import OptimizerClient
@@ -90,3 +92,37 @@ def test_a_worker_fetches_only_scenes_of_jobs_it_renders(tmp_path, start_server)
     reply = peer.recv()
     assert reply.kind == "error" and "belongs to no job this worker was sent" in reply.body["message"]
     assert server.server.counters["scene_bytes_sent"] == 0
+
+
+class SlowCache(SceneCache):
+    """A worker's scene cache that takes 0.2 s per chunk, and says when the first one is in."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.first_chunk = threading.Event()
+
+    def write(self, *args):
+        done = super().write(*args)
+        self.first_chunk.set()
+        time.sleep(0.2)
+        return done
+
+
+def test_a_job_cancelled_while_its_scene_is_fetched_stops_the_fetch(tmp_path, start_server, start_workers):
+    """The worker is fetching the scene for the job's first render when the job is cancelled: the
+    server's abort answers that render at once, and the rest of the scene is not fetched."""
+    server = start_server()
+    size = 6 * SCENE_CHUNK_BYTES
+    cache = SlowCache(str(tmp_path / "worker-cache"))
+    start_workers(server.endpoint, 1, render=DiscRenderer(), scene_cache=cache)
+    wait_until(lambda: len(server.server.roster.workers) == 1, what="the worker")
+    worker = next(iter(server.server.roster.workers.values()))
+    with OptimizerClient(server.endpoint) as client:
+        ref = client.upload_scene(_scene(tmp_path, size, 3))
+        job = client.submit(**disc_job(method="cmaes", budget=12), scene=ref)
+        assert cache.first_chunk.wait(30), "the worker never started fetching the scene"
+        job.cancel()
+        wait_until(lambda: worker.idle, what="the worker to answer its called-off render")
+    time.sleep(0.5)  # a chunk still under way is in by now
+    assert SCENE_CHUNK_BYTES <= cache.bytes_received < size
+    assert cache.path(ref["sha256"]) is None
