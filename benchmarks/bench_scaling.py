@@ -89,16 +89,13 @@ class Farm:
 def relaxed_start(space, x0) -> dict:
     """The problem's start by name, exactly as the in-process runs begin: discrete kinds relaxed, not
     rounded (led336 starts with every LED at 0.25, as in docs/efficiency.md, not all off)."""
+    start = space.named(space.from_unit(x0))  # rounded; enums stay so (they are named by choice)
     values = space.lo + np.clip(np.asarray(x0, dtype=np.float64), 0.0, 1.0) * (space.hi - space.lo)
-    named = space.named(space.from_unit(x0))  # enums only by choice
-    return {
-        spec.name: named[spec.name]
-        if spec.kind == "enum"
-        else values[o : o + spec.size].reshape(spec.shape).tolist()
-        if spec.shape
-        else float(values[o])
-        for spec, o in zip(space.specs, space.offsets)
-    }
+    for spec, offset in zip(space.specs, space.offsets):
+        if spec.kind != "enum":
+            block = values[offset : offset + spec.size]
+            start[spec.name] = block.reshape(spec.shape).tolist() if spec.shape else float(block[0])
+    return start
 
 
 def run_to_target(client: OptimizerClient, problem: Problem, seed: int, max_s: float) -> dict:

@@ -14,9 +14,9 @@ and :class:`WorkerLoop` does the rest: connect, announce ``ready`` with capabili
 receive ``render`` batches, send ``result`` frames, report exceptions as ``render_failed``,
 re-register after a server restart, and stop rendering a task the server calls off (``abort``: its
 job ended, or it was given to another worker): the callback is called one sample at a time, so a
-called-off task costs at most the render in progress. Given a :class:`~.scene_cache.SceneCache`, it also fetches the
-scene a job carries (``scene_get``, chunk by chunk, once per scene: the cache keeps it by hash) before
-that job's first render, and hands the file's path on in ``settings["scene_file"]``.
+called-off task costs at most the render in progress. Given a :class:`~.scene_cache.SceneCache`, it
+also fetches the scene a job carries (``scene_get``, chunk by chunk, once per scene: the cache keeps
+it by hash) before that job's first render, and hands the file's path on in ``settings["scene_file"]``.
 
 Threads: the callback runs in the thread that calls :meth:`WorkerLoop.run` (Blender's bpy must
 run on its main thread); a background I/O thread owns the socket and keeps heartbeating while a

@@ -21,6 +21,7 @@ from optimizer_server.wire.client import OptimizerClient
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'zerograds[ray]' to run the Ray tests")
 
 
+@pytest.mark.slow
 def test_ray_workers_serve_a_job_and_a_killed_actor_is_restarted(local_ray, start_server):
     server = start_server()
     command = worker_command(server.endpoint, "disc", ["--sleep-ms", "30", "--heartbeat", "0.1"])
