@@ -88,17 +88,24 @@ def add_array_param(
     name: str | None = None,
     lo: float | None = None,
     hi: float | None = None,
+    attribute: str = "",
 ):
-    """Add an array parameter: an image's pixels (``kind="image"``, ``path`` such as 'images["Albedo"]')
-    or a mesh object's vertices (``kind="mesh"``, 'objects["Ball"]'). One row in the list ("Albedo:
-    64×64×3 texels"). Raises DataPathError naming the problem (a packed-less file image, a mesh whose
-    modifiers change its vertex count ...); nothing is added then. The same block again returns its row."""
-    array = {"kind": kind, "channels": channels} if kind == "image" else {"kind": kind, "mode": mode, "group": group}
-    default_name = path.split('"')[1] if '"' in path else path
+    """Add an array parameter: an image's pixels (``kind="image"``, ``path`` such as 'images["Albedo"]'),
+    a mesh object's vertices (``kind="mesh"``, 'objects["Ball"]') or a mesh object's float attribute
+    (``kind="attribute"``, its name in ``attribute``). One row in the list ("Albedo: 64×64×3 texels").
+    Raises DataPathError naming the problem (a packed-less file image, a mesh whose modifiers change its
+    vertex count, an attribute that is not Float ...); nothing is added then. The same block again
+    returns its row."""
+    array = {
+        "image": {"kind": kind, "channels": channels},
+        "attribute": {"kind": kind, "attribute": attribute},
+    }.get(kind, {"kind": kind, "mode": mode, "group": group})
+    default_name = attribute if kind == "attribute" else path.split('"')[1] if '"' in path else path
     ref = ParamRef(name or default_name, path, lo=lo, hi=hi, array=array)
     binding = params.resolve_ref(ref)
     for item in scene.zerograds.params:
-        if item.is_array and item.data_path == binding.path:
+        same_block = item.array_kind == kind.upper() and (kind != "attribute" or item.attribute == attribute)
+        if item.is_array and item.data_path == binding.path and same_block:
             return item
     item = _add(scene, ref.replace(path=binding.path), binding)
     item.block_text = block_text(binding)
@@ -106,9 +113,12 @@ def add_array_param(
 
 
 def block_text(binding) -> str:
-    """``64×64×3 texels`` / ``2,562 vertices``: how a row names its block."""
+    """``64×64×3 texels`` / ``2,562 vertices`` / ``642 point values``: how a row names its block."""
     from optimizer_server.wire.layout import describe_shape
 
+    domain = getattr(binding, "domain", None)
+    if domain is not None:  # a mesh attribute
+        return describe_shape(binding.shape, f"{domain.lower().replace('_', ' ')} values")
     if binding.shape and len(binding.shape) == 3:
         return describe_shape(binding.shape, "texels")
     return describe_shape(binding.shape[:1], "vertices") + (" × 3" if len(binding.shape) == 2 else "")

@@ -1,13 +1,15 @@
-"""Array parameters: an Image datablock's pixels and a mesh object's vertices as one block of values.
+"""Array parameters: an Image datablock's pixels, a mesh object's vertices or one of its named float
+attributes as one block of values.
 
 A :class:`~optimizer_server.wire.paramref.ParamRef` with an ``array`` resolves here to an
-:class:`ImageBinding` or a :class:`MeshBinding`. They quack like ``params.Binding`` (``get_raw``/
-``set_raw`` for exact snapshots, ``read``/``write`` in parameter units, ``default_bounds``) but hold
-``size`` values in the block's ``shape``, and their ``spec`` carries that layout (and a mesh's edges) to
-the optimiser. Writes are one ``foreach_set`` and one update.
+:class:`ImageBinding`, a :class:`MeshBinding` or an :class:`AttributeBinding`. They quack like
+``params.Binding`` (``get_raw``/``set_raw`` for exact snapshots, ``read``/``write`` in parameter units,
+``default_bounds``) but hold ``size`` values in the block's ``shape``, and their ``spec`` carries that
+layout (and a mesh's edges) to the optimiser. Writes are one ``foreach_set`` and one update.
 
 What Cycles needs to see a write with persistent data (measured, ``benchmarks/bench_render.py``):
-* a mesh: ``mesh.update()`` is enough;
+* a mesh, its vertices or a float attribute (read by a shader's Attribute node or by geometry nodes):
+  ``mesh.update()`` is enough;
 * an image: nothing short of a new image key makes Cycles reload pixels it already holds (tagging the
   image, its material or the scene does not), so before each write a render worker flips the image's
   ``alpha_mode`` between Straight and Premultiplied, which Cycles loads identically for float images.
@@ -282,6 +284,86 @@ def _group_vertices(obj, group: str, path: str) -> np.ndarray:
     return np.array(members, dtype=np.int64)
 
 
+# --- named float attributes ------------------------------------------------------------------------------
+class AttributeBinding(ArrayBinding):
+    """A mesh object's float attribute: one value per element of its domain (points, edges, faces or
+    face corners), written as they are (not as offsets). Modifiers may change the geometry freely:
+    geometry nodes read the attribute from the original mesh, which is what is written."""
+
+    def __init__(self, path: str, obj, name: str):
+        problem = _attribute_problem(obj, name)
+        if problem:
+            raise DataPathError(f"{path!r}: attribute {name!r} of {obj.name!r} cannot be a parameter: {problem}")
+        self.path, self.obj, self.mesh, self.name = path, obj, obj.data, name
+        self.domain = self._attribute().domain
+        self.shape = (len(self._attribute().data),)
+
+    def __repr__(self):
+        return f"<AttributeBinding {self.path} {self.name!r} {self.domain} {self.shape}>"
+
+    @property
+    def block_key(self) -> str:
+        """What two parameters must not share: this attribute of this object."""
+        return f"{self.path}, attribute {self.name!r}"
+
+    def _attribute(self):
+        # looked up each time: adding or removing another attribute may move this one in memory
+        return self.mesh.attributes[self.name]
+
+    def get_raw(self) -> np.ndarray:
+        buf = np.empty(self.size, dtype=np.float32)
+        self._attribute().data.foreach_get("value", buf)
+        return buf
+
+    def set_raw(self, raw) -> None:
+        self._attribute().data.foreach_set("value", np.asarray(raw, dtype=np.float32))
+        self.mesh.update()
+
+    def read(self) -> np.ndarray:
+        return self.get_raw().astype(np.float64)
+
+    def write(self, values) -> None:
+        self.set_raw(self.check(values))
+
+    def default_bounds(self) -> tuple[float, float]:
+        """0 to 1 (a mask or a weight), widened to the values the attribute holds now."""
+        values = self.read()
+        if not len(values):
+            return 0.0, 1.0
+        return min(0.0, float(values.min())), max(1.0, float(values.max()))
+
+    def edges(self):
+        """The mesh's edges when the values live on its points (smooth probes follow them), else None."""
+        if self.domain != "POINT" or not len(self.mesh.edges):
+            return None
+        pairs = np.empty(2 * len(self.mesh.edges), dtype=np.int64)
+        self.mesh.edges.foreach_get("vertices", pairs)
+        return tuple(pairs.tolist())
+
+
+def _attribute_problem(obj, name: str) -> str | None:
+    if obj.type != "MESH":
+        return f"it is a {obj.type.lower()} object; an attribute parameter needs a mesh object"
+    if obj.mode == "EDIT":
+        return "the object is in Edit Mode, which would overwrite the values; leave Edit Mode first"
+    attribute = obj.data.attributes.get(name)
+    if attribute is None:
+        names = [a.name for a in obj.data.attributes if a.data_type == "FLOAT" and not a.name.startswith(".")]
+        return "the mesh has no such attribute" + (
+            lookup.names_hint(names, name) if names else "; add one in Object Data › Attributes (type Float)"
+        )
+    if attribute.data_type != "FLOAT":
+        return (
+            f"it holds {attribute.data_type.lower().replace('_', ' ')} values; an attribute parameter is a Float "
+            "attribute (one number per element)"
+        )
+    if name.startswith("."):
+        return "it is one of Blender's internal attributes (its name starts with a dot)"
+    if not len(attribute.data):
+        return f"its domain ({attribute.domain.lower()}) has no elements"
+    return None
+
+
 # --- resolution ------------------------------------------------------------------------------------------
 def resolve_array(ref: ParamRef) -> ArrayBinding:
     """An array reference → its binding; a DataPathError names what is wrong and how to fix it."""
@@ -296,7 +378,9 @@ def resolve_array(ref: ParamRef) -> ArrayBinding:
         return ImageBinding(lookup.path_for_id(struct), struct, array.channels)
     if not isinstance(struct, bpy.types.Object):
         raise DataPathError(
-            f"{ref.path!r} is a {type(struct).__name__}, not an object; a mesh parameter's path is "
+            f"{ref.path!r} is a {type(struct).__name__}, not an object; a {array.kind} parameter's path is "
             """e.g. 'objects["Ball"]'"""
         )
+    if array.kind == "attribute":
+        return AttributeBinding(lookup.path_for_id(struct), struct, array.attribute)
     return MeshBinding(lookup.path_for_id(struct), struct, array.mode, array.group)

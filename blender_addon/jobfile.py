@@ -33,6 +33,14 @@ array = "mesh"
 mode = "normal"                       # one offset per vertex along its normal; "xyz": three per vertex
 group = "Top"                         # optional: only this vertex group's vertices
 
+[[params]]                            # an array parameter: a mesh object's float attribute (what a
+name = "density"                      #   geometry-nodes tree or a shader's Attribute node reads)
+path = 'objects["Ground"]'
+array = "attribute"
+attribute = "density"                 # one value per element of its domain (point, face ...)
+min = 0.0                             # optional (default 0..1, widened to the values it holds)
+max = 1.0
+
 [[params]]                            # a link parameter (bool): does this link exist?
 name = "l3"
 path = 'materials["Mat"].node_tree'   # the node tree (a material's, world's or a node group)
@@ -92,7 +100,7 @@ from .jobfile_files import fail as _fail
 _KNOWN = {
     "": {"blend", "output", "render", "params", "target", "method", "workers", "server"},
     "render": {"width", "height", "samples", "frame", "cameras"},
-    "params": {"name", "path", "index", "min", "max", "kind", "array", "channels", "mode", "group", *LINK_FIELDS},
+    "params": {"name", "path", "index", "min", "max", "kind", "array", *ARRAY_FIELDS[1:], *LINK_FIELDS},
     "target": {"values", "image", "mask", "seed"},
     "workers": {"count", "threads", "device", "ray", "gpus_per_worker", "cpus_per_worker"},
     "server": {"address"},
@@ -294,11 +302,13 @@ def _param_ref(p: dict[str, Any], name: str, where: str) -> ParamRef:
 
 
 def _array_of(p: dict[str, Any], where: str) -> dict[str, str] | None:
-    """array = "image" / "mesh" with its channels, mode and group (None for a scalar parameter)."""
+    """array = "image" / "mesh" / "attribute" with its channels, mode, group or attribute (None for a
+    scalar parameter)."""
     extra = [k for k in ARRAY_FIELDS[1:] if k in p]
     if "array" not in p:
         if extra:
-            raise _fail(where, f'{", ".join(extra)} belong to an array parameter; add array = "image" or "mesh"')
+            kinds = 'array = "image", "mesh" or "attribute"'
+            raise _fail(where, f"{', '.join(extra)} belong to an array parameter; add {kinds}")
         return None
     array = {"kind": _get(p, "array", (str,), where)}
     for key in extra:

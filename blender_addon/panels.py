@@ -49,7 +49,7 @@ class ZEROGRADS_UL_params(bpy.types.UIList):
         sub.active = item.enabled
         sub.alert = problem is not None
         if item.is_array:  # one row per block: "Albedo: 64×64×3 texels"
-            icon = "IMAGE_DATA" if item.array_kind == "IMAGE" else "MESH_DATA"
+            icon = {"IMAGE": "IMAGE_DATA", "ATTRIBUTE": "GROUP_VERTEX"}.get(item.array_kind, "MESH_DATA")
             sub.label(text=f"{item.name}: {item.block_text}", icon="ERROR" if problem else icon)
             return
         sub.label(text=item.name, icon="ERROR" if problem else ("NODETREE" if item.is_link else "DOT"))
@@ -244,6 +244,8 @@ def _draw_param_details(layout, item, context):
         col.label(text=item.block_text)
         if item.array_kind == "IMAGE":
             col.prop(item, "channels")
+        elif item.array_kind == "ATTRIBUTE":
+            col.prop(item, "attribute")
         else:
             col.prop(item, "mesh_mode")
             col.prop(item, "vertex_group")

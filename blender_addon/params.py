@@ -345,7 +345,7 @@ def resolve_ref(ref: ParamRef):
     """A parameter reference → its live binding (a :class:`Binding`, or a link's ``LinkBinding``)."""
     if ref.link is not None:  # the path names a node tree (or a material/world that has one)
         return links.resolve_link(ref.path, ref.link, lookup.resolve_struct(ref.path))
-    if ref.array is not None:  # an image's pixels or a mesh's vertices
+    if ref.array is not None:  # an image's pixels, a mesh's vertices or a mesh attribute
         return arrays.resolve_array(ref)
     return resolve(ref.path, ref.index)
 
@@ -372,7 +372,8 @@ def _shared_blocks(refs: Sequence[ParamRef], bindings: Sequence) -> list[str]:
     problems = []
     for ref, b in zip(refs, bindings):
         if getattr(b, "is_array", False):
-            if b.path in seen:
-                problems.append(f"parameters {seen[b.path]!r} and {ref.name!r} both change {b.path}; keep one")
-            seen.setdefault(b.path, ref.name)
+            key = getattr(b, "block_key", b.path)
+            if key in seen:
+                problems.append(f"parameters {seen[key]!r} and {ref.name!r} both change {key}; keep one")
+            seen.setdefault(key, ref.name)
     return problems

@@ -48,6 +48,7 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
             ("NONE", "Value", "One value of a property"),
             ("IMAGE", "Image", "The pixels of an image (chosen channels)"),
             ("MESH", "Mesh", "The vertices of a mesh object"),
+            ("ATTRIBUTE", "Attribute", "A float attribute of a mesh object (read by geometry nodes or a shader)"),
         ],
         default="NONE",
     )
@@ -61,6 +62,7 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
         default="normal",
     )
     vertex_group: StringProperty(name="Vertex Group", description="Only this group's vertices (empty: all)")
+    attribute: StringProperty(name="Attribute", description="The name of the mesh's float attribute")
     block_text: StringProperty(name="Size", description="How many values the block holds, e.g. 64×64×3 texels")
 
     @property
@@ -76,6 +78,8 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
             array = {"kind": "image", "channels": self.channels}
             if self.array_kind == "MESH":
                 array = {"kind": "mesh", "mode": self.mesh_mode, "group": self.vertex_group}
+            elif self.array_kind == "ATTRIBUTE":
+                array = {"kind": "attribute", "attribute": self.attribute}
             return ParamRef(self.name, self.data_path, lo=self.min, hi=self.max, array=array)
         ranged = self.kind in ("float", "int")  # bool and enum ranges are implied by the kind
         lo, hi = (self.min, self.max) if ranged else (None, None)
@@ -91,6 +95,8 @@ class ZEROGRADS_PG_param(bpy.types.PropertyGroup):
         self.array_kind = ref.array.kind.upper() if ref.array is not None else "NONE"
         if ref.array is not None and ref.array.kind == "image":
             self.channels = ref.array.channels or "RGB"
+        elif ref.array is not None and ref.array.kind == "attribute":
+            self.attribute = ref.array.attribute
         elif ref.array is not None:
             self.mesh_mode, self.vertex_group = ref.array.mode, ref.array.group
         self.min = bounds[0] if ref.lo is None else ref.lo

@@ -45,6 +45,9 @@ from .base import CommonOptions, Method
 from .registry import register
 from .residual_models import EigenModel, KrylovModel
 from .rounds import rounds_batch
+from .structured import StructuredNoise, smooth_noise
+
+__all__ = ["GaussNewton", "GaussNewtonOptions", "smooth_noise"]
 
 
 @dataclass
@@ -103,52 +106,6 @@ class GaussNewtonOptions(CommonOptions):
             raise ConfigError(f"{name}: graph_smoothness must be >= 0 edges, got {self.graph_smoothness}")
 
 
-def smooth_noise(rng: np.random.Generator, count: int, shape: tuple[int, ...], length: float) -> np.ndarray:
-    """(count, H·W·C) Gaussian noise smoothed over the grid's two spatial axes (a Gaussian filter of
-    σ = `length` cells, mirrored at the edges, by FFT) and scaled back to unit variance."""
-    h, w = shape[:2]
-    c = shape[2] if len(shape) == 3 else 1
-    noise = rng.standard_normal((count, h, w, c))
-    for axis, size in ((1, h), (2, w)):
-        pad = min(int(np.ceil(3 * length)), size - 1)
-        widths = [(0, 0)] * 4
-        widths[axis] = (pad, pad)
-        padded = np.pad(noise, widths, mode="reflect") if pad > 0 else noise
-        freq = np.fft.rfftfreq(padded.shape[axis])
-        gain = np.exp(-2.0 * (np.pi * length * freq) ** 2)
-        gain = gain.reshape([-1 if d == axis else 1 for d in range(4)])
-        filtered = np.fft.irfft(np.fft.rfft(padded, axis=axis) * gain, n=padded.shape[axis], axis=axis)
-        noise = np.take(filtered, np.arange(pad, pad + size), axis=axis)
-    noise = noise.reshape(count, -1)
-    return noise / np.maximum(noise.std(axis=1, keepdims=True), 1e-12)
-
-
-def graph_walk(graph):
-    """The sparse step "each vertex moves halfway to its neighbours' mean" as V×V ``0.5·D⁻¹A`` (the
-    other half is the vertex itself), from a ``layout.Graph``'s edges."""
-    from scipy import sparse
-
-    a, b = graph.edges[:, 0], graph.edges[:, 1]
-    v = graph.vertices
-    adjacency = sparse.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(v, v)).tocsr()
-    adjacency.data[:] = 1.0  # an edge listed twice counts once
-    degree = np.maximum(np.asarray(adjacency.sum(axis=1)).ravel(), 1.0)
-    return sparse.diags(0.5 / degree) @ adjacency
-
-
-def graph_noise(rng: np.random.Generator, count: int, graph, length: float, walk=None) -> np.ndarray:
-    """(count, V·C) Gaussian noise smoothed along a mesh's edges: 2·`length`² lazy Laplacian steps
-    (``graph_walk``; the spread grows by about one edge per two steps), each channel on its own, scaled
-    back to unit variance."""
-    walk = graph_walk(graph) if walk is None else walk
-    v, c = graph.vertices, graph.channels
-    noise = rng.standard_normal((v, count * c))
-    for _ in range(int(np.ceil(2.0 * length**2))):
-        noise = 0.5 * noise + walk @ noise
-    noise = noise.reshape(v, count, c).transpose(1, 0, 2).reshape(count, v * c)
-    return noise / np.maximum(noise.std(axis=1, keepdims=True), 1e-12)
-
-
 # trust-region ratio test: actual / predicted reduction of the squared residual
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
 # below this many parameters the exact, regressing EigenModel; from it the incremental KrylovModel
@@ -184,9 +141,9 @@ class GaussNewton(Method):
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
-        self.grids = self.space.grids if o.smooth_probes else []
-        self.graphs = self.space.graphs if o.smooth_probes and o.graph_smoothness > 0 else []
-        self.walks = [graph_walk(g) for g in self.graphs]
+        self.noise = StructuredNoise(
+            self.space, o.grid_smoothness if o.smooth_probes else 0.0, o.graph_smoothness if o.smooth_probes else 0.0
+        )
         self.model_kind = "krylov" if self.n >= _KRYLOV_FROM else "eigen"
         self.model = None  # built at the first tell, when the residuals' size is known
         self.probe_sigma = np.maximum(o.sigma, o.discrete_sigma * self.resolution)
@@ -220,17 +177,7 @@ class GaussNewton(Method):
         """(samples - 1, n) offsets around the candidate, mirrored where they would leave the unit cube
         (a clipped probe would waste its parameter); derived from (seed, iteration): no RNG state to save."""
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
-        count = self._batch_size() - 1
-        eps = rng.standard_normal((count, self.n))
-        for grid in self.grids:
-            eps[:, grid.offset : grid.offset + grid.size] = smooth_noise(
-                rng, count, grid.shape, self.options.grid_smoothness
-            )
-        for graph, walk in zip(self.graphs, self.walks):
-            eps[:, graph.offset : graph.offset + graph.size] = graph_noise(
-                rng, count, graph, self.options.graph_smoothness, walk
-            )
-        eps *= self.probe_sigma
+        eps = self.noise.draw(rng, self._batch_size() - 1) * self.probe_sigma
         c = self.candidate
         outside = (c + eps > 1.0) | (c + eps < 0.0)
         eps = np.where(outside, -eps, eps)

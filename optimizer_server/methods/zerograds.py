@@ -34,6 +34,7 @@ from .common import (
 from .prdpt import annealed_sigma
 from .registry import register
 from .rounds import rounds_batch
+from .structured import block_noise, structured_normal
 from .surrogates import build_surrogate, replay_log_weights
 from .zerograds_presets import PRESET_NOTES, PRESETS
 
@@ -124,8 +125,14 @@ class ZeroGradsOptions(CommonOptions):
     about 24 % of them at 0.7 spacings, 8 % at 0.35). 0: the floor stays at `discrete_sigma`. Ignored
     when `discrete_sigma` is 0."""
 
+    smooth_samples: bool = False
+    """Draw the samples' offsets smooth on image and mesh blocks (on the image grid, along the mesh
+    edges, ``structured.py``; unit variance per entry, so σ keeps its meaning) instead of independent
+    per texel or vertex. Measured in docs/results-highdim.md."""
+
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
         "sampling": (
+            "smooth_samples",
             "flat_widen",
             "samples",
             "sigma",
@@ -214,6 +221,7 @@ class ZeroGrads(Method):
         self.adam = VectorAdam(self.theta, lr=o.lr)
         self._rho = None  # sample centres of the pending batch (the surrogate is fitted at ρ)
         self._sigma_used = None  # (n,) σ the pending batch was drawn with
+        self.noise = block_noise(self.space, o.smooth_samples)
         self._buffer = []  # replay: per past iteration {"rho", "f", "theta", "sigma"}
         self._resolution = torch.as_tensor(self.resolution, dtype=torch.float32, device=self.dev)
         self._widen = 1.0  # σ's factor from flat batches (flat_widen)
@@ -265,10 +273,10 @@ class ZeroGrads(Method):
         if not o.local:
             rho = torch.rand(shape, generator=self.gen, device=self.dev)
         elif o.antithetic:
-            eps = torch.randn((samples // 2, self.n), generator=self.gen, device=self.dev) * sigma
+            eps = structured_normal(self.noise, samples // 2, self.n, self.gen, self.dev) * sigma
             rho = torch.cat([self.theta - eps, self.theta + eps])
         else:
-            rho = self.theta - torch.randn(shape, generator=self.gen, device=self.dev) * sigma
+            rho = self.theta - structured_normal(self.noise, samples, self.n, self.gen, self.dev) * sigma
         points = rho
         if o.smooth and o.inner_ratio > 0:
             points = rho - torch.randn(shape, generator=self.gen, device=self.dev) * (o.inner_ratio * sigma)

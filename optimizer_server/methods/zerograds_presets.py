@@ -66,6 +66,7 @@ PRESETS = {  # App. Tab. C.1 (samples = N), and the ablations of Tab. 5.2, all o
     "nolocal": dict(PAPER, local=False),
     # the same three ablations of this project's ZeroGrads (what each component buys on top of it)
     "efficient_nosmooth": dict(EFFICIENT, smooth=False),
+    "efficient_smooth_samples": dict(EFFICIENT, smooth_samples=True),
     "efficient_nonn": dict(EFFICIENT, surrogate="quadratic"),
     "efficient_nolocal": dict(EFFICIENT, local=False),
     # the paper's algorithm with σ_o annealed and steps shrinking with it: the paper's fixed σ_o and lr
@@ -106,6 +107,7 @@ PRESET_NOTES = {
     "nonn": "ablation of Tab. 5.2: a quadratic potential instead of the neural surrogate",
     "nolocal": "ablation of Tab. 5.2: samples uniform over the domain instead of around θ",
     "efficient_nosmooth": "`efficient` without the inner smoothing",
+    "efficient_smooth_samples": "`efficient` with samples smooth on image grids and along mesh edges",
     "efficient_nonn": "`efficient` with a quadratic potential instead of the neural surrogate",
     "efficient_nolocal": "`efficient` with samples uniform over the domain instead of around θ",
     "disc": "the paper's ZeroGrads with σ_o annealed and steps shrinking along (the analytic disc's tests and demo)",

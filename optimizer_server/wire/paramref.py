@@ -17,10 +17,12 @@ Wire form (``to_dict``/``from_dict``)::
      "link": {"from_node": "Noise", "from_socket": "Color", "to_node": "Mix", "to_socket": "A"}}
     {"name": "albedo", "path": 'images["Albedo"]', "array": {"kind": "image", "channels": "RGB"}, "lo": 0, "hi": 1}
     {"name": "shape", "path": 'objects["Ball"]', "array": {"kind": "mesh", "mode": "normal", "group": "Top"}}
+    {"name": "density", "path": 'objects["Ground"]', "array": {"kind": "attribute", "attribute": "density"}}
 
 An ``array`` (an :class:`ArrayRef`) makes the parameter one block of many values: the pixels of an Image
-datablock (all of them, chosen channels) or the vertices of a mesh object (offsets along the rest
-normals, or x, y, z offsets; optionally one vertex group's). Its bounds hold for every value of the block.
+datablock (all of them, chosen channels), the vertices of a mesh object (offsets along the rest
+normals, or x, y, z offsets; optionally one vertex group's) or a named float attribute of a mesh object
+(what a geometry-nodes tree or a shader reads). Its bounds hold for every value of the block.
 
 Only the standard library and this package are imported: the Blender add-on vendors it.
 """
@@ -37,9 +39,9 @@ from .space import KINDS, ParamSpec
 
 LINK_FIELDS = ("from_node", "from_socket", "to_node", "to_socket")
 _REF_KEYS = ("name", "path", "index", "link", "lo", "hi", "kind", "array")
-ARRAY_KINDS = ("image", "mesh")
+ARRAY_KINDS = ("image", "mesh", "attribute")
 MESH_MODES = ("normal", "xyz")
-ARRAY_FIELDS = ("kind", "channels", "mode", "group")
+ARRAY_FIELDS = ("kind", "channels", "mode", "group", "attribute")
 
 
 @dataclass(frozen=True)
@@ -50,27 +52,32 @@ class ArrayRef:
     map; default: RGB of an RGBA image, else every channel). ``kind="mesh"``: a mesh object's vertices,
     ``mode`` "normal" (one offset per vertex along its rest normal, the default) or "xyz" (three offsets
     per vertex from its rest position, object space), only ``group``'s vertices when given.
+    ``kind="attribute"``: the values of a mesh object's float attribute named ``attribute`` (one per
+    point, edge, face or face corner, whichever its domain is).
     """
 
     kind: str
     channels: str = ""
     mode: str = ""
     group: str = ""
+    attribute: str = ""
 
     def __post_init__(self):
         if self.kind not in ARRAY_KINDS:
             raise ConfigError(f"an array parameter's kind is one of {', '.join(ARRAY_KINDS)}, got {self.kind!r}")
-        for key in ("channels", "mode", "group"):
+        for key in ("channels", "mode", "group", "attribute"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"an array parameter's {key} must be a string, got {getattr(self, key)!r}")
         if self.kind == "image":
             self._check_image()
-        else:
+        elif self.kind == "mesh":
             self._check_mesh()
+        else:
+            self._check_attribute()
 
     def _check_image(self) -> None:
-        if self.mode or self.group:
-            raise ConfigError("an image parameter has channels, not a mode or a vertex group")
+        if self.mode or self.group or self.attribute:
+            raise ConfigError("an image parameter has channels, not a mode, a vertex group or an attribute")
         channels = self.channels.upper()
         if channels and (set(channels) - set("RGBA") or len(set(channels)) != len(channels)):
             raise ConfigError(f"image channels are distinct letters of RGBA, e.g. 'RGB'; got {self.channels!r}")
@@ -80,8 +87,8 @@ class ArrayRef:
         object.__setattr__(self, "channels", channels)
 
     def _check_mesh(self) -> None:
-        if self.channels:
-            raise ConfigError("a mesh parameter has a mode and optionally a vertex group, not channels")
+        if self.channels or self.attribute:
+            raise ConfigError("a mesh parameter has a mode and optionally a vertex group, not channels or an attribute")
         mode = self.mode or "normal"
         if mode not in MESH_MODES:
             raise ConfigError(
@@ -89,6 +96,12 @@ class ArrayRef:
                 f"offsets per vertex), got {self.mode!r}"
             )
         object.__setattr__(self, "mode", mode)
+
+    def _check_attribute(self) -> None:
+        if self.channels or self.mode or self.group:
+            raise ConfigError("an attribute parameter names its attribute only, not channels, a mode or a vertex group")
+        if not self.attribute.strip():
+            raise ConfigError('an attribute parameter needs the attribute\'s name, e.g. attribute = "density"')
 
     def to_dict(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in ARRAY_FIELDS if getattr(self, k)}
@@ -100,7 +113,9 @@ class ArrayRef:
         if isinstance(array, str):
             array = {"kind": array}
         if not isinstance(array, Mapping):
-            raise ConfigError(f"{where}: an array is {{kind, channels?, mode?, group?}}, got {array!r}"[:300])
+            raise ConfigError(
+                f"{where}: an array is {{kind, channels?, mode?, group?, attribute?}}, got {array!r}"[:300]
+            )
         unknown = sorted(set(array) - set(ARRAY_FIELDS))
         if unknown:
             raise ConfigError(f"{where}: unknown array keys {unknown}; allowed: {', '.join(ARRAY_FIELDS)}")
@@ -112,6 +127,8 @@ class ArrayRef:
     def __str__(self) -> str:
         if self.kind == "image":
             return f"image pixels ({self.channels or 'default channels'})"
+        if self.kind == "attribute":
+            return f"mesh attribute {self.attribute!r}"
         return f"mesh vertices ({self.mode}{', group ' + self.group if self.group else ''})"
 
 

@@ -1,4 +1,5 @@
-"""Array parameters in real Blender: an image's pixels and a mesh's vertices as one block each.
+"""Array parameters in real Blender: an image's pixels, a mesh's vertices and a mesh's float attribute
+(read by geometry nodes) as one block each.
 
 Writes reach Cycles with persistent data (the image really changes), several cameras make one image,
 bad input (a file image Cycles reads from disk, a missing or 8-bit image, modifiers that change the
@@ -129,6 +130,125 @@ def test_a_vertex_group_and_xyz_mode_make_their_own_block():
     np.testing.assert_allclose(after[moved] - before[moved], 0.05, atol=1e-6)
 
 
+# --- a named float attribute that geometry nodes read ---------------------------------------------------
+def attribute_scene():
+    """The array scene, its ball lifted by a geometry-nodes tree along z by its point attribute "lift"
+    (zero), then subdivided: modifiers that change the vertex count, which an attribute allows."""
+    import bpy
+
+    build_array_scene()
+    ball = bpy.data.objects["Ball"]
+    ball.data.attributes.new("lift", "FLOAT", "POINT")
+    ball.data.attributes.new("wind", "FLOAT_VECTOR", "POINT")
+    tree = bpy.data.node_groups.new("Lift", "GeometryNodeTree")
+    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    nodes, links = tree.nodes, tree.links
+    named = nodes.new("GeometryNodeInputNamedAttribute")
+    named.data_type = "FLOAT"
+    named.inputs["Name"].default_value = "lift"
+    up, move = nodes.new("ShaderNodeCombineXYZ"), nodes.new("GeometryNodeSetPosition")
+    links.new(nodes.new("NodeGroupInput").outputs[0], move.inputs["Geometry"])
+    links.new(named.outputs["Attribute"], up.inputs["Z"])
+    links.new(up.outputs[0], move.inputs["Offset"])
+    links.new(move.outputs[0], nodes.new("NodeGroupOutput").inputs[0])
+    ball.modifiers.new("Lift", "NODES").node_group = tree
+    ball.modifiers.new("Subdivision", "SUBSURF").levels = 1
+    return bpy.context.scene
+
+
+def lift_ref(**array):
+    from optimizer_server.wire.paramref import ParamRef
+
+    return ParamRef(
+        "lift", 'objects["Ball"]', lo=0.0, hi=0.3, array={"kind": "attribute", "attribute": "lift", **array}
+    )
+
+
+def lift_values():
+    import bpy
+
+    values = np.empty(42, np.float32)
+    bpy.data.meshes["Ball"].attributes["lift"].data.foreach_get("value", values)
+    return values
+
+
+def test_a_float_attribute_that_geometry_nodes_read_is_a_block_and_writes_reach_cycles():
+    from blender_addon import jobspec, params, prepare
+    from blender_addon.worker import SceneRenderer
+
+    attribute_scene()
+    chosen = [refs()[0], lift_ref()]
+    job = prepare.prepare(chosen, 32, 32, 8)
+    lift = job.space.specs[1]
+    assert lift.shape == (42,) and len(lift.edges) == 2 * 120 and job.space.graphs[0].name == "lift"
+    start = np.array(job.start_units)
+    raised = start.copy()
+    raised[-42:] = 1.0  # every point lifted by 0.3
+    before = lift_values()
+    with SceneRenderer(threads=1) as renderer:
+        renderer.setup(jobspec.render_settings(32, 32, 8, chosen), job.names)
+        first = renderer.render_one(start, seed=3)
+        changed = renderer.render_one(raised, seed=3)
+        again = renderer.render_one(start, seed=3)
+    assert np.abs(changed - first).mean() > 1e-3  # persistent data re-ran the geometry nodes
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(lift_values(), before)  # the worker gave the scene back untouched
+    bindings = params.resolve_all(chosen)
+    values = job.space.from_unit(np.random.default_rng(0).random(job.space.n))
+    params.apply_values(bindings, values)
+    np.testing.assert_array_equal(lift_values(), np.float32(values[-42:]))
+    np.testing.assert_array_equal(np.float32(params.read_values(bindings)[-42:]), np.float32(values[-42:]))
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("missing", "no such attribute; did you mean 'lift'"),
+        ("vector", "holds float vector values; an attribute parameter is a Float attribute"),
+        ("camera", "it is a camera object"),
+        ("both", "both change"),
+    ],
+)
+def test_bad_attribute_blocks_are_refused_naming_the_fix_and_nothing_changes(how, message):
+    from blender_addon import params
+    from blender_addon.datapath import DataPathError
+    from optimizer_server.wire.paramref import ParamRef
+
+    attribute_scene()
+    chosen = {
+        "missing": [lift_ref(attribute="lifft")],
+        "vector": [lift_ref(attribute="wind")],
+        "camera": [ParamRef("lift", 'objects["Front"]', array={"kind": "attribute", "attribute": "lift"})],
+        "both": [lift_ref(), ParamRef("again", 'objects["Ball"]', array={"kind": "attribute", "attribute": "lift"})],
+    }[how]
+    before = lift_values()
+    with pytest.raises(DataPathError, match=message):
+        params.resolve_all(chosen)
+    np.testing.assert_array_equal(lift_values(), before)
+
+
+def test_the_attributes_panel_adds_the_active_float_attribute(addon):
+    import bpy
+
+    from blender_addon import api
+
+    scene = attribute_scene()
+    ball = bpy.data.objects["Ball"]
+    ball.data.attributes.active = ball.data.attributes["lift"]
+    with bpy.context.temp_override(object=ball, active_object=ball):
+        assert bpy.ops.zerograds.add_array_param(kind="attribute") == {"FINISHED"}
+    row = scene.zerograds.params[-1]
+    assert (row.name, row.block_text, row.ref().array.attribute) == ("lift", "42 point values", "lift")
+    assert (row.min, row.max) == (0.0, 1.0) and api.param_problem(row) is None
+    assert api.add_array_param(scene, 'objects["Ball"]', "attribute", attribute="lift") == row  # once
+    ball.data.attributes.active = ball.data.attributes["wind"]
+    with bpy.context.temp_override(object=ball, active_object=ball):
+        with pytest.raises(RuntimeError, match="a Float attribute"):
+            bpy.ops.zerograds.add_array_param(kind="attribute")
+    assert len(scene.zerograds.params) == 1
+
+
 # --- bad input: a clear error, and nothing changed -----------------------------------------------------
 def _file_image(tmp_path, missing=False):
     """The canvas's image as an EXR file Cycles reads from disk (not packed); optionally deleted."""
@@ -217,6 +337,15 @@ def test_wrong_values_and_wrong_bounds_are_refused_before_anything_is_written(tm
     (tmp_path / "job.toml").write_text(JOB.replace('array = "image"\n', ""))
     with pytest.raises(jobfile.JobFileError, match="channels belong to an array parameter"):
         jobfile.load(str(tmp_path / "job.toml"))
+    (tmp_path / "job.toml").write_text(JOB.replace('array = "mesh"', 'attribute = "lift"'))
+    with pytest.raises(
+        jobfile.JobFileError, match='attribute belong to an array parameter; add array = "image", "mesh"'
+    ):
+        jobfile.load(str(tmp_path / "job.toml"))
+    _write_job(tmp_path)  # the target's .npy files
+    (tmp_path / "job.toml").write_text(JOB.replace('array = "mesh"', 'array = "attribute"\nattribute = "lift"'))
+    lift = jobfile.load(str(tmp_path / "job.toml")).params[1]
+    assert (lift.array.kind, lift.array.attribute) == ("attribute", "lift")
 
 
 def test_right_click_adds_one_row_per_block(addon):

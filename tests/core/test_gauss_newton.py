@@ -150,7 +150,7 @@ def test_a_wrong_image_shape_is_refused_with_what_to_write(shape, message):
 def test_auto_hands_the_image_layout_to_gauss_newton_and_a_block_reaches_it_at_its_offset():
     space = Space([ParamSpec("light", 0.0, 5.0), ParamSpec("texture", 0.0, 1.0, shape=(64, 64))])
     m = create_method("auto", space, budget=400, capabilities=IMAGES)
-    assert m.chosen == "gauss_newton" and [(g.offset, g.shape) for g in m.inner.grids] == [(1, (64, 64))]
+    assert m.chosen == "gauss_newton" and [(g.offset, g.shape) for g in m.inner.noise.grids] == [(1, (64, 64))]
     offsets = m.ask().x[1:] - 0.5
     texels = offsets[:, 1:].reshape(-1, 64, 64)
     assert np.corrcoef(texels[:, :, :-1].ravel(), texels[:, :, 1:].ravel())[0, 1] > 0.9

@@ -119,7 +119,9 @@ def test_one_loopback_check():
 def test_array_refs_round_trip_and_a_worker_gets_the_block():
     image = ParamRef("albedo", 'images["Albedo"]', lo=0.0, hi=1.0, array={"kind": "image", "channels": "rgb"})
     mesh = ParamRef("shape", 'objects["Ball"]', array="mesh")
+    lift = ParamRef("lift", 'objects["Ball"]', array={"kind": "attribute", "attribute": "lift"})
     assert image.array.channels == "RGB" and mesh.array.mode == "normal" and mesh.array.group == ""
+    assert lift.to_dict()["array"] == {"kind": "attribute", "attribute": "lift"} and lift.array.mode == ""
     assert image.to_dict() == {
         "name": "albedo",
         "path": 'images["Albedo"]',
@@ -128,10 +130,10 @@ def test_array_refs_round_trip_and_a_worker_gets_the_block():
         "lo": 0.0,
         "hi": 1.0,
     }
-    for ref in (image, mesh):
+    for ref in (image, mesh, lift):
         assert ParamRef.from_dict(ref.to_dict()) == ref
         assert ref.locator().array == ref.array and ref.locator().lo is None
-    assert "mesh vertices (normal)" in mesh.describe()
+    assert "mesh vertices (normal)" in mesh.describe() and "mesh attribute 'lift'" in lift.describe()
     with pytest.raises(ConfigError, match="shape comes from the scene"):
         image.spec()
 
@@ -139,7 +141,11 @@ def test_array_refs_round_trip_and_a_worker_gets_the_block():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(array={"kind": "volume"}), "one of image, mesh"),
+        (dict(array={"kind": "volume"}), "one of image, mesh, attribute"),
+        (dict(array={"kind": "attribute"}), "needs the attribute's name"),
+        (dict(array={"kind": "attribute", "attribute": "a", "group": "Top"}), "names its attribute only"),
+        (dict(array={"kind": "mesh", "attribute": "a"}), "not channels or an attribute"),
+        (dict(array={"kind": "image", "attribute": "a"}), "not a mode, a vertex group or an attribute"),
         (dict(array={"kind": "image", "mode": "xyz"}), "channels, not a mode"),
         (dict(array={"kind": "image", "channels": "RGBX"}), "distinct letters of RGBA"),
         (dict(array={"kind": "image", "channels": "BGR"}), "write 'RGB'"),
