@@ -7,8 +7,9 @@
    bpy.ops.render.render's own set-up, reading the pixels back. Both pixel paths are measured:
    in memory (the worker's default) and an EXR file in /dev/shm.
 2. Array blocks (issue 16), 64² 16 spp: writing a sample of a 256×256×3 texture (196,608 texels) or of
-   a 2,562-vertex mesh (7,686 coordinates; and 2,562 offsets along the normals) and the scene sync it
-   causes, beside the render time. Renders with a write and renders without one alternate; the sync is
+   a 2,562-vertex mesh (7,686 coordinates; and 2,562 offsets along the normals; and a Float attribute of
+   its 2,562 points that a geometry-nodes modifier reads to move them) and the scene sync it causes,
+   beside the render time. Renders with a write and renders without one alternate; the sync is
    their difference beyond the write itself.
 3. Through the whole pipeline (optimizer server + worker processes over ZeroMQ): renders per
    second with 1 and 2 workers on this machine (PRDPT with 8 samples per iteration, 64², 16 spp).
@@ -86,7 +87,31 @@ ARRAY_REFS = {
     ),
     "mesh 2,562×3 (7,686 coordinates)": ParamRef("shape", 'objects["Blob"]', array={"kind": "mesh", "mode": "xyz"}),
     "mesh 2,562 normal offsets": ParamRef("shape", 'objects["Blob"]', array={"kind": "mesh", "mode": "normal"}),
+    "attribute 2,562 (geometry nodes)": ParamRef(
+        "lift", 'objects["Blob"]', lo=0.0, hi=0.1, array={"kind": "attribute", "attribute": "lift"}
+    ),
 }
+
+
+def add_geometry_nodes_lift(obj) -> None:
+    """A point attribute "lift" and a geometry-nodes modifier moving each point along its normal by it
+    (so every write of the attribute re-runs the nodes)."""
+    obj.data.attributes.new("lift", "FLOAT", "POINT")
+    tree = bpy.data.node_groups.new("Lift", "GeometryNodeTree")
+    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    nodes, links = tree.nodes, tree.links
+    named = nodes.new("GeometryNodeInputNamedAttribute")
+    named.data_type = "FLOAT"
+    named.inputs["Name"].default_value = "lift"
+    scale, move = nodes.new("ShaderNodeVectorMath"), nodes.new("GeometryNodeSetPosition")
+    scale.operation = "SCALE"
+    links.new(nodes.new("GeometryNodeInputNormal").outputs[0], scale.inputs[0])
+    links.new(named.outputs["Attribute"], scale.inputs["Scale"])
+    links.new(nodes.new("NodeGroupInput").outputs[0], move.inputs["Geometry"])
+    links.new(scale.outputs["Vector"], move.inputs["Offset"])
+    links.new(move.outputs[0], nodes.new("NodeGroupOutput").inputs[0])
+    obj.modifiers.new("Lift", "NODES").node_group = tree
 
 
 def build_array_scene() -> None:
@@ -108,6 +133,8 @@ def build_array_scene() -> None:
 def array_block(label: str, repeats: int) -> dict:
     """Median ms: a render with nothing changed, the write of one sample, and the extra sync it causes."""
     ref = ARRAY_REFS[label]
+    if ref.array.kind == "attribute":  # the last row: the mesh rows ran without the modifier
+        add_geometry_nodes_lift(bpy.data.objects["Blob"])
     settings = jobspec.render_settings(64, 64, 16, [ref])
     rng = np.random.default_rng(0)
     still, changed, write = [], [], []
