@@ -7,6 +7,7 @@ import pytest
 
 from optimizer_server import Space
 from optimizer_server.methods import create_method
+from optimizer_server.methods.structured import smooth_noise
 from optimizer_server.wire.space import ParamSpec
 
 SIDE = 32
@@ -56,8 +57,6 @@ def test_prdpt_with_smooth_samples_estimates_the_smoothed_gradient_of_a_linear_l
     batch = m.ask()
     g = m.gradient_estimate(batch.x @ w)
     assert g[1:] @ w[1:] > 0 and g[0] * w[0] > 0
-    from optimizer_server.methods.structured import smooth_noise
-
     # the smoothed slope: C w estimated from the same kind of noise (C = E[ε εᵀ])
     eps = smooth_noise(np.random.default_rng(0), 4000, (SIDE, SIDE), 4.0)
     cw = eps.T @ (eps @ w[1:]) / len(eps)
