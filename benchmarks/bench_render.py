@@ -93,27 +93,6 @@ ARRAY_REFS = {
 }
 
 
-def add_geometry_nodes_lift(obj) -> None:
-    """A point attribute "lift" and a geometry-nodes modifier moving each point along its normal by it
-    (so every write of the attribute re-runs the nodes)."""
-    obj.data.attributes.new("lift", "FLOAT", "POINT")
-    tree = bpy.data.node_groups.new("Lift", "GeometryNodeTree")
-    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    nodes, links = tree.nodes, tree.links
-    named = nodes.new("GeometryNodeInputNamedAttribute")
-    named.data_type = "FLOAT"
-    named.inputs["Name"].default_value = "lift"
-    scale, move = nodes.new("ShaderNodeVectorMath"), nodes.new("GeometryNodeSetPosition")
-    scale.operation = "SCALE"
-    links.new(nodes.new("GeometryNodeInputNormal").outputs[0], scale.inputs[0])
-    links.new(named.outputs["Attribute"], scale.inputs["Scale"])
-    links.new(nodes.new("NodeGroupInput").outputs[0], move.inputs["Geometry"])
-    links.new(scale.outputs["Vector"], move.inputs["Offset"])
-    links.new(move.outputs[0], nodes.new("NodeGroupOutput").inputs[0])
-    obj.modifiers.new("Lift", "NODES").node_group = tree
-
-
 def build_array_scene() -> None:
     """A canvas with a packed 256×256 float texture and a 2,562-vertex sphere beside it (64², 16 spp)."""
     from optimizer_server.problems.sphere import icosphere
@@ -134,7 +113,9 @@ def array_block(label: str, repeats: int) -> dict:
     """Median ms: a render with nothing changed, the write of one sample, and the extra sync it causes."""
     ref = ARRAY_REFS[label]
     if ref.array.kind == "attribute":  # the last row: the mesh rows ran without the modifier
-        add_geometry_nodes_lift(bpy.data.objects["Blob"])
+        from scenes import highdim_kit as hk
+
+        hk.geometry_nodes_lift(bpy.data.objects["Blob"])
     settings = jobspec.render_settings(64, 64, 16, [ref])
     rng = np.random.default_rng(0)
     still, changed, write = [], [], []

@@ -253,13 +253,18 @@ class MeshBinding(ArrayBinding):
 
     def edges(self):
         """The mesh's edges between the block's vertices, in block order (None when there are none)."""
-        pairs = np.empty(2 * len(self.mesh.edges), dtype=np.int64)
-        self.mesh.edges.foreach_get("vertices", pairs)
         position = np.full(len(self.mesh.vertices), -1, dtype=np.int64)
         position[self.vertices] = np.arange(len(self.vertices))
-        pairs = position[pairs.reshape(-1, 2)]
+        pairs = position[_edge_pairs(self.mesh)]
         pairs = pairs[(pairs >= 0).all(axis=1)]
         return tuple(pairs.reshape(-1).tolist()) if len(pairs) else None
+
+
+def _edge_pairs(mesh) -> np.ndarray:
+    """(E, 2) the vertex indices of a mesh's edges."""
+    pairs = np.empty(2 * len(mesh.edges), dtype=np.int64)
+    mesh.edges.foreach_get("vertices", pairs)
+    return pairs.reshape(-1, 2)
 
 
 def _vertex_normals(mesh) -> np.ndarray:
@@ -336,9 +341,7 @@ class AttributeBinding(ArrayBinding):
         """The mesh's edges when the values live on its points (smooth probes follow them), else None."""
         if self.domain != "POINT" or not len(self.mesh.edges):
             return None
-        pairs = np.empty(2 * len(self.mesh.edges), dtype=np.int64)
-        self.mesh.edges.foreach_get("vertices", pairs)
-        return tuple(pairs.tolist())
+        return tuple(_edge_pairs(self.mesh).reshape(-1).tolist())
 
 
 def _attribute_problem(obj, name: str) -> str | None:

@@ -156,3 +156,29 @@ def texture_material(name: str, image):
     bsdf.inputs["Roughness"].default_value = 1.0
     mat.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
     return mat
+
+
+def geometry_nodes_lift(obj, attribute: str = "lift"):
+    """A Float point attribute `attribute` (zero) on a mesh object, and a geometry-nodes modifier moving
+    each point along its normal by it: every write of the attribute re-runs the nodes. Returns the
+    modifier."""
+    import bpy
+
+    obj.data.attributes.new(attribute, "FLOAT", "POINT")
+    tree = bpy.data.node_groups.new(attribute.title(), "GeometryNodeTree")
+    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    nodes, links = tree.nodes, tree.links
+    named = nodes.new("GeometryNodeInputNamedAttribute")
+    named.data_type = "FLOAT"
+    named.inputs["Name"].default_value = attribute
+    scale, move = nodes.new("ShaderNodeVectorMath"), nodes.new("GeometryNodeSetPosition")
+    scale.operation = "SCALE"
+    links.new(nodes.new("GeometryNodeInputNormal").outputs[0], scale.inputs[0])
+    links.new(named.outputs["Attribute"], scale.inputs["Scale"])
+    links.new(nodes.new("NodeGroupInput").outputs[0], move.inputs["Geometry"])
+    links.new(scale.outputs["Vector"], move.inputs["Offset"])
+    links.new(move.outputs[0], nodes.new("NodeGroupOutput").inputs[0])
+    modifier = obj.modifiers.new(tree.name, "NODES")
+    modifier.node_group = tree
+    return modifier

@@ -132,27 +132,17 @@ def test_a_vertex_group_and_xyz_mode_make_their_own_block():
 
 # --- a named float attribute that geometry nodes read ---------------------------------------------------
 def attribute_scene():
-    """The array scene, its ball lifted by a geometry-nodes tree along z by its point attribute "lift"
-    (zero), then subdivided: modifiers that change the vertex count, which an attribute allows."""
+    """The array scene, its ball lifted by a geometry-nodes tree along its normals by its point
+    attribute "lift" (zero), then subdivided: modifiers that change the vertex count, which an
+    attribute allows."""
     import bpy
+
+    from scenes import highdim_kit as hk
 
     build_array_scene()
     ball = bpy.data.objects["Ball"]
-    ball.data.attributes.new("lift", "FLOAT", "POINT")
+    hk.geometry_nodes_lift(ball, "lift")
     ball.data.attributes.new("wind", "FLOAT_VECTOR", "POINT")
-    tree = bpy.data.node_groups.new("Lift", "GeometryNodeTree")
-    tree.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    nodes, links = tree.nodes, tree.links
-    named = nodes.new("GeometryNodeInputNamedAttribute")
-    named.data_type = "FLOAT"
-    named.inputs["Name"].default_value = "lift"
-    up, move = nodes.new("ShaderNodeCombineXYZ"), nodes.new("GeometryNodeSetPosition")
-    links.new(nodes.new("NodeGroupInput").outputs[0], move.inputs["Geometry"])
-    links.new(named.outputs["Attribute"], up.inputs["Z"])
-    links.new(up.outputs[0], move.inputs["Offset"])
-    links.new(move.outputs[0], nodes.new("NodeGroupOutput").inputs[0])
-    ball.modifiers.new("Lift", "NODES").node_group = tree
     ball.modifiers.new("Subdivision", "SUBSURF").levels = 1
     return bpy.context.scene
 
