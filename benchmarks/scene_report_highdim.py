@@ -226,7 +226,7 @@ Profile **{profile_name}**: {len(rows)} runs, seeds {seeds}, every method given 
     {command or "make bench-quick-highdim"}
 
 The parameters are array blocks: TEXTURE an image's RGB texels (`array = "image"`), MESH and CAUSTIC a mesh's
-vertices, one offset each along its rest normal (`array = "mesh"`). MESH's target is three cameras' views side
+vertices, one offset each along its rest normal (`array = "mesh"`). MESH's target is four cameras' views side
 by side (`[render] cameras`). Block error: mean (estimate − truth)² over the block ÷ the same at the start.
 Image error: the estimate's render against the target (target's noise seed) ÷ the start's. MESH's vertex
 error: how far the vertices are from the target shape, in sphere radii (RMS; and the mean squared distance).

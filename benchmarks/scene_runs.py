@@ -81,12 +81,12 @@ class SceneRuns:
                 "param_mse": self.param_mse(self.start),
             }
         ]
-        every = max(1, budget // 200)  # ≤ ~200 points per curve
+        every = budget / 200  # a point at least every half percent of the budget: ≤ ~200 points per curve
         overhead = []
 
         def record(step) -> None:
             overhead.append(step.optimizer_s)
-            if step.iteration % every == 0 or method.done:
+            if step.evaluations - history[-1]["renders"] >= every or method.done:
                 history.append(
                     {
                         "renders": step.evaluations,

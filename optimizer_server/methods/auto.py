@@ -107,6 +107,9 @@ class Auto(Method):
     def _ask(self) -> np.ndarray:
         return self.inner.ask().x
 
+    def _render_seeds(self, count: int) -> np.ndarray:
+        return self.inner.ask().seeds.copy()  # the inner method's own (gauss_newton's probes have a seed apart)
+
     def _tell(self, x: np.ndarray, losses: np.ndarray, residuals=None) -> None:
         self.inner.tell(self.inner.ask(), losses, residuals)
 

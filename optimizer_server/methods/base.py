@@ -197,6 +197,11 @@ class Method(ABC):
     @abstractmethod
     def _load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def _render_seeds(self, count: int) -> np.ndarray:
+        """The render-noise seeds of the batch being asked (one per point): shared within the batch with
+        ``common_random_numbers``, else one each. Derived from (seed, iteration): no state to save."""
+        return render_seeds(self.seed, self.iteration, count, self.options.common_random_numbers)
+
     # --- public API -------------------------------------------------------------------------
     @property
     def batch_size(self) -> int:
@@ -228,7 +233,7 @@ class Method(ABC):
                 f"({self.evaluations} spent); check `done` before asking"
             )
         x = np.ascontiguousarray(self._ask(), dtype=np.float64)
-        seeds = render_seeds(self.seed, self.iteration, len(x), self.options.common_random_numbers)
+        seeds = self._render_seeds(len(x))
         self._pending = Batch(x=x, seeds=seeds, iteration=self.iteration)
         self._pending.x.setflags(write=False)
         return self._pending

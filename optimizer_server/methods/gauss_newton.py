@@ -13,13 +13,32 @@ well the model predicted the last step (standard trust-region ratio test). It is
 of derivative-free Gauss-Newton for least squares (DFO-GN / DFO-LS, Cartis & Roberts 2019), with
 random probes instead of an interpolation set, so each iteration's renders run in parallel.
 
-One iteration renders one batch: the candidate step proposed from the last model, plus
-``samples - 1`` probes around that candidate. Whether the candidate is accepted or not, its probes
-and the secant from the current point to it join the model. On a linear image formation (texels
-seen through a blur) every probe stays valid, so the span grows by ``samples`` directions per
-iteration; ``memory`` bounds it for nonlinear ones and for memory. How the model is kept and solved
-(an exact eigen-decomposition up to 800 directions, an incremental factorisation and Lanczos for the
-thousands a texture needs) is in ``residual_models.py``.
+One iteration renders one batch: the candidate step proposed from the last model, plus probes
+around that candidate. Whether the candidate is accepted or not, its probes join the model. On a
+linear image formation (texels seen through a blur) every probe stays valid, so the span grows by
+about ``samples`` directions per iteration; ``memory`` bounds it for nonlinear ones and for memory.
+
+Renders are Monte-Carlo noisy, and three things keep that noise out of the steps (docs/methods.md
+§4.2 has the measurements):
+
+- The probes share a noise seed of their own, not the candidate's, and their responses are taken
+  about their own mean. With common random numbers a probe's response holds how that seed's noise
+  pattern moves with the parameters; a step computed from a residual of the same seed would "fit"
+  that noise, predict reductions five times too large, fail the ratio test and shrink the radius
+  until nothing moves.
+- θ is rendered again beside each candidate, at the candidate's seed: the ratio test compares the
+  two under the same noise, and while candidates lose, θ's residual is the mean of its renders.
+  Otherwise θ keeps the residual of the render that won it its place, a lucky draw by selection,
+  that every later candidate must beat.
+- Once the noise shows, batches grow to ``noisy_samples`` (40): more probes average more noise into
+  each model update and ratio test.
+
+A deterministic function needs none of this. With ``noise = "auto"`` (the default) θ's second render,
+at another seed, decides: bit-identical switches it all off, which gives one more direction per
+batch (responses about the candidate, and the secant from θ to it) and no repeated render.
+
+How the model is kept and solved (an exact eigen-decomposition up to 800 directions, an incremental
+factorisation and Lanczos for the thousands a texture needs) is in ``residual_models.py``.
 
 Where the space holds an image's texels (an array parameter of shape (H, W) or (H, W, C),
 ``Space.grids``), the probes are smooth on that grid: an image through a camera resolves smooth
@@ -53,7 +72,13 @@ __all__ = ["GaussNewton", "GaussNewtonOptions", "smooth_noise"]
 @dataclass
 class GaussNewtonOptions(CommonOptions):
     samples: int = 20
-    """Renders per iteration: the candidate step plus `samples - 1` probes around it."""
+    """Renders per iteration: the candidate step plus `samples - 1` probes around it (for a deterministic
+    function, and for noisy ones until their noise shows)."""
+    noisy_samples: int = 40
+    """Renders per iteration once the evaluations are known to be noisy: the candidate, θ again and the
+    probes. A bigger batch per step averages more noise into each model update and ratio test (ci scenes,
+    600 renders, 40 against 20: MESH vertex error 0.0043 against 0.0053 radii, CAUSTIC image error 0.087
+    against 0.187 of the start's); on a deterministic texture it would cost 160 renders instead of 60."""
     sigma: float = 0.05
     """Probe size: the spread of each probe's offset per parameter, in unit-cube units."""
     discrete_sigma: float = 0.7
@@ -72,6 +97,11 @@ class GaussNewtonOptions(CommonOptions):
     """Correlation length of the smooth probes, in texels (the σ of a Gaussian filter)."""
     graph_smoothness: float = 4.0
     """Correlation length of the smooth probes on a mesh, in edges (2·length² Laplacian smoothing steps)."""
+    noise: str = "auto"
+    """noisy: the evaluations are Monte-Carlo noisy (renders): probes get a noise seed of their own, the
+    current point is rendered again beside each candidate, and batches grow to `noisy_samples`.
+    exact: a deterministic function. auto: noisy until the current point, rendered again at another
+    seed, comes back bit-identical; exact from then on."""
     radius: float = 0.1
     """Initial trust-region radius: the step's RMS per parameter, in unit-cube units."""
     radius_min: float = 1e-6
@@ -80,16 +110,26 @@ class GaussNewtonOptions(CommonOptions):
     """The radius never grows beyond this."""
 
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "sampling": ("samples", "sigma", "discrete_sigma", "smooth_probes", "grid_smoothness", "graph_smoothness"),
+        "sampling": (
+            "samples",
+            "noisy_samples",
+            "sigma",
+            "discrete_sigma",
+            "smooth_probes",
+            "grid_smoothness",
+            "graph_smoothness",
+            "noise",
+        ),
         "surrogate": ("memory", "memory_gib"),
         "step": ("radius", "radius_min", "radius_max"),
     }
     BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma")
 
     def validate(self, name: str) -> None:
-        if self.samples < 2:
+        if self.samples < 2 or self.noisy_samples < 2:
             raise ConfigError(
-                f"{name}: samples must be >= 2 (the candidate and at least one probe), got {self.samples}"
+                f"{name}: samples and noisy_samples must be >= 2 (the candidate and at least one probe), got "
+                f"{self.samples} and {self.noisy_samples}"
             )
         if self.memory < 1 or not self.memory_gib > 0:
             raise ConfigError(f"{name}: need memory >= 1 and memory_gib > 0, got {self.memory} and {self.memory_gib}")
@@ -102,10 +142,13 @@ class GaussNewtonOptions(CommonOptions):
             )
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
+        if self.noise not in NOISE_MODES:
+            raise ConfigError(f"{name}: noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}")
         if not self.graph_smoothness >= 0:
             raise ConfigError(f"{name}: graph_smoothness must be >= 0 edges, got {self.graph_smoothness}")
 
 
+NOISE_MODES = ("auto", "noisy", "exact")
 # trust-region ratio test: actual / predicted reduction of the squared residual
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
 # below this many parameters the exact, regressing EigenModel; from it the incremental KrylovModel
@@ -137,6 +180,9 @@ class GaussNewton(Method):
         o = self.options
         self.theta = self.x0.copy()  # the accepted point
         self.r: np.ndarray | None = None  # its residual vector (None until the first batch)
+        self.r_renders = 0  # how many of θ's renders `r` averages (noisy: θ is rendered again each batch)
+        self.found_exact = False  # noise "auto": a render of θ at another seed came back bit-identical
+        self.found_noise = self.options.noise == "noisy"  # ... or differed: batches of `noisy_samples`
         self.candidate = self.x0.copy()  # the point the next batch renders first
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
@@ -163,7 +209,8 @@ class GaussNewton(Method):
         # with k workers, the whole number of rounds over them nearest `samples` (more probes when k exceeds
         # it): its iterations to target hardly depend on the probe count (texture1024: 3 with 16 to 32)
         left = self.budget - self.evaluations
-        return rounds_batch(self.options.samples, self.parallel, left=left, least=2, nearest=True)
+        samples = self.options.noisy_samples if self.found_noise else self.options.samples
+        return rounds_batch(samples, self.parallel, left=left, least=2, nearest=True)
 
     @property
     def current(self) -> np.ndarray:
@@ -173,18 +220,42 @@ class GaussNewton(Method):
     def sigma(self) -> float:
         return self.radius
 
-    def _probe_offsets(self, iteration: int) -> np.ndarray:
-        """(samples - 1, n) offsets around the candidate, mirrored where they would leave the unit cube
+    def _layout(self, count: int) -> tuple[bool, int]:
+        """A batch of `count` renders: (whether its second row is θ rendered again, its first probe's row).
+        Derived from the state alone, so ask and tell agree."""
+        paired = self.noisy and count >= 4 and self.r is not None and bool(np.any(self.candidate != self.theta))
+        return paired, 2 if paired else 1
+
+    def _probes_apart(self, count: int) -> bool:
+        """Whether the probes get a noise seed of their own and responses about their mean (at least two)."""
+        return self.noisy and count - self._layout(count)[1] >= 2
+
+    @property
+    def noisy(self) -> bool:
+        return self.options.noise == "noisy" or (self.options.noise == "auto" and not self.found_exact)
+
+    def _render_seeds(self, count: int) -> np.ndarray:
+        seeds = super()._render_seeds(count)
+        if self.options.common_random_numbers and self._probes_apart(count):
+            probe_seed = np.random.SeedSequence([self.seed, self.iteration, 0x9E3F]).generate_state(1)[0]
+            seeds[self._layout(count)[1] :] = probe_seed & 0x7FFFFFFF
+        return seeds
+
+    def _probe_offsets(self, iteration: int, count: int) -> np.ndarray:
+        """(count, n) offsets around the candidate, mirrored where they would leave the unit cube
         (a clipped probe would waste its parameter); derived from (seed, iteration): no RNG state to save."""
         rng = np.random.default_rng([self.seed, iteration, 0x6A55])
-        eps = self.noise.draw(rng, self._batch_size() - 1) * self.probe_sigma
+        eps = self.noise.draw(rng, count) * self.probe_sigma
         c = self.candidate
         outside = (c + eps > 1.0) | (c + eps < 0.0)
         eps = np.where(outside, -eps, eps)
         return np.clip(c + eps, 0.0, 1.0) - c
 
     def _ask(self) -> np.ndarray:
-        return np.vstack([self.candidate[None], self.candidate + self._probe_offsets(self.iteration)])
+        count = self._batch_size()
+        paired, first = self._layout(count)
+        probes = self.candidate + self._probe_offsets(self.iteration, count - first)
+        return np.vstack([self.candidate[None], *([self.theta[None]] if paired else []), probes])
 
     # --- the step ----------------------------------------------------------------------------------
     def _propose(self) -> None:
@@ -240,24 +311,44 @@ class GaussNewton(Method):
             )
         if self.model is None:
             self.model = self._build_model(self.model_kind, residuals.shape[1])
-        # probes around the candidate and the secant from θ to it are valid directions either way
-        offsets = x[1:] - x[0]
-        responses = residuals[1:] - residuals[0]
-        if self.r is not None and np.any(self.candidate != self.theta):
-            offsets = np.vstack([offsets, (self.candidate - self.theta)[None]])
-            responses = np.vstack([responses, (cand_r - self.r)[None]])
+        paired, first = self._layout(len(x))
+        theta_r = residuals[1].astype(np.float64) if paired else self.r
+        # the probes are valid directions whether the candidate is accepted or not
+        if self._probes_apart(len(x)):
+            # about the probes' own mean (their own seed): no response holds the noise of the residual the
+            # next step starts from; n probes give n - 1 directions
+            probes_x, probes_r = x[first:], residuals[first:].astype(np.float64)
+            offsets = (probes_x - probes_x.mean(axis=0))[1:]
+            responses = (probes_r - probes_r.mean(axis=0))[1:]
+        else:
+            offsets = x[first:] - x[0]
+            responses = residuals[first:] - residuals[0]
+            if not self.noisy and self.r is not None and np.any(self.candidate != self.theta):
+                # the secant from θ to the candidate: exact for a deterministic function, and under noise
+                # it would hold θ's own render noise (the residual the next step may start from)
+                offsets = np.vstack([offsets, (self.candidate - self.theta)[None]])
+                responses = np.vstack([responses, (cand_r - self.r)[None]])
         if self.r is None:
             accept = True
         else:
-            actual = float(self.r @ self.r - cand_r @ cand_r)
+            actual = float(theta_r @ theta_r - cand_r @ cand_r)
             ratio = actual / self.predicted if self.predicted > 0 else -1.0
             accept = actual > 0
             if ratio < _SHRINK_BELOW:
                 self.radius = max(o.radius_min, self.radius * _SHRINK)
             elif ratio > _GROW_ABOVE and self.on_boundary:
                 self.radius = min(o.radius_max, self.radius * _GROW)
+        if paired and self.options.noise == "auto" and not self.found_noise:
+            # θ's render under another seed: bit-identical means no noise to guard against
+            self.found_exact = bool(np.array_equal(theta_r, self.r))
+            self.found_noise = not self.found_exact
         if accept:
-            self.theta, self.r = self.candidate.copy(), cand_r
+            self.theta, self.r, self.r_renders = self.candidate.copy(), cand_r, 1
+        elif paired and not self.found_exact:
+            # θ stays: its residual becomes the mean of its renders, the lucky first one diluted and the
+            # next step's starting residual less noisy with every rejected candidate
+            self.r_renders += 1
+            self.r = self.r + (theta_r - self.r) / self.r_renders
         self.model.add(offsets.astype(np.float32), responses.astype(np.float32))
         self._propose()
 
@@ -271,6 +362,9 @@ class GaussNewton(Method):
         return {
             "theta": self.theta.copy(),
             "r": None if self.r is None else self.r.copy(),
+            "r_renders": self.r_renders,
+            "found_exact": self.found_exact,
+            "found_noise": self.found_noise,
             "candidate": self.candidate.copy(),
             "predicted": self.predicted,
             "radius": self.radius,
@@ -288,6 +382,9 @@ class GaussNewton(Method):
             )
         self.theta = np.asarray(s["theta"], dtype=np.float64)
         self.r = None if s["r"] is None else np.asarray(s["r"], dtype=np.float64)
+        self.r_renders = int(s.get("r_renders", 1))
+        self.found_exact = bool(s.get("found_exact", False))
+        self.found_noise = bool(s.get("found_noise", self.options.noise == "noisy"))
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)
         self.predicted, self.radius = float(s["predicted"]), float(s["radius"])
         self.on_boundary = bool(s["on_boundary"])
