@@ -115,7 +115,7 @@ def spec(size):
         size,
         [shape],
         build,
-        renders=1000 if size == "full" else 600,
+        renders=1000,  # ci: seed 0 is at 0.0061 radii after 600 renders, 0.0044 after 1,000
         long_side=long_side,
         cameras=CAMERAS,
     )

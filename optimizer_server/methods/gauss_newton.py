@@ -18,7 +18,7 @@ around that candidate. Whether the candidate is accepted or not, its probes join
 linear image formation (texels seen through a blur) every probe stays valid, so the span grows by
 about ``samples`` directions per iteration; ``memory`` bounds it for nonlinear ones and for memory.
 
-Renders are Monte-Carlo noisy, and three things keep that noise out of the steps (docs/methods.md
+Renders are Monte-Carlo noisy, and four things keep that noise out of the steps (docs/methods.md
 §4.2 has the measurements):
 
 - The probes share a noise seed of their own, not the candidate's, and their responses are taken
@@ -32,6 +32,9 @@ Renders are Monte-Carlo noisy, and three things keep that noise out of the steps
   that every later candidate must beat.
 - Once the noise shows, batches grow to ``noisy_samples`` (40): more probes average more noise into
   each model update and ratio test.
+- Once the noise shows, a trust radius that collapses (below ``restart_below``) restarts from
+  ``restart_radius``: late in a run the predicted reductions sink below the noise of the measured
+  ones, and the ratio test would go on shrinking the radius on noise alone.
 
 A deterministic function needs none of this. With ``noise = "auto"`` (the default) θ's second render,
 at another seed, decides: bit-identical switches it all off, which gives one more direction per
@@ -108,6 +111,12 @@ class GaussNewtonOptions(CommonOptions):
     """The radius never shrinks below this (a step that small changes no image)."""
     radius_max: float = 0.5
     """The radius never grows beyond this."""
+    restart_below: float = 0.001
+    """Noisy evaluations only: once the radius shrinks below this, it is set back to `restart_radius` (0: never).
+    Under render noise a collapsed radius means the ratio test has been measuring noise, not that θ is a
+    minimum: the predicted reductions of small steps sink below the noise of the measured ones."""
+    restart_radius: float = 0.02
+    """The radius a noisy run restarts from (the model and θ are kept: a soft restart)."""
 
     GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
         "sampling": (
@@ -121,7 +130,7 @@ class GaussNewtonOptions(CommonOptions):
             "noise",
         ),
         "surrogate": ("memory", "memory_gib"),
-        "step": ("radius", "radius_min", "radius_max"),
+        "step": ("radius", "radius_min", "radius_max", "restart_below", "restart_radius"),
     }
     BASIC: ClassVar[tuple[str, ...]] = ("samples", "sigma")
 
@@ -139,6 +148,12 @@ class GaussNewtonOptions(CommonOptions):
             raise ConfigError(
                 f"{name}: need 0 < radius_min <= radius <= radius_max, got "
                 f"{self.radius_min}, {self.radius}, {self.radius_max}"
+            )
+        restart_ok = self.restart_below == 0 or self.restart_below < self.restart_radius <= self.radius_max
+        if self.restart_below < 0 or not restart_ok:
+            raise ConfigError(
+                f"{name}: need restart_below >= 0 and, unless it is 0, restart_below < restart_radius <= radius_max, "
+                f"got {self.restart_below}, {self.restart_radius}, {self.radius_max}"
             )
         if not self.grid_smoothness > 0:
             raise ConfigError(f"{name}: grid_smoothness must be > 0 texels, got {self.grid_smoothness}")
@@ -187,6 +202,7 @@ class GaussNewton(Method):
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
         self.radius = float(o.radius)
+        self.restarts = 0  # how often a noisy run's collapsed radius was set back to `restart_radius`
         self.noise = StructuredNoise(
             self.space, o.grid_smoothness if o.smooth_probes else 0.0, o.graph_smoothness if o.smooth_probes else 0.0
         )
@@ -210,7 +226,9 @@ class GaussNewton(Method):
         # it): its iterations to target hardly depend on the probe count (texture1024: 3 with 16 to 32)
         left = self.budget - self.evaluations
         samples = self.options.noisy_samples if self.found_noise else self.options.samples
-        return rounds_batch(samples, self.parallel, left=left, least=2, nearest=True)
+        batch = rounds_batch(samples, self.parallel, left=left, least=2, nearest=True)
+        # one worker: the budget's last renders as a smaller batch, not left unused (up to 39 of them)
+        return left if self.parallel <= 1 and 2 <= left < batch else batch
 
     @property
     def current(self) -> np.ndarray:
@@ -338,6 +356,10 @@ class GaussNewton(Method):
                 self.radius = max(o.radius_min, self.radius * _SHRINK)
             elif ratio > _GROW_ABOVE and self.on_boundary:
                 self.radius = min(o.radius_max, self.radius * _GROW)
+            if self.found_noise and self.radius < o.restart_below:
+                # soft restart (as DFO-LS does for noisy least squares): keep θ and the model, widen the radius
+                self.radius = o.restart_radius
+                self.restarts += 1
         if paired and self.options.noise == "auto" and not self.found_noise:
             # θ's render under another seed: bit-identical means no noise to guard against
             self.found_exact = bool(np.array_equal(theta_r, self.r))
@@ -368,6 +390,7 @@ class GaussNewton(Method):
             "candidate": self.candidate.copy(),
             "predicted": self.predicted,
             "radius": self.radius,
+            "restarts": self.restarts,
             "on_boundary": self.on_boundary,
             "model_kind": self.model_kind,
             "pixels": None if self.model is None else self.model.pixels,
@@ -387,6 +410,7 @@ class GaussNewton(Method):
         self.found_noise = bool(s.get("found_noise", self.options.noise == "noisy"))
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)
         self.predicted, self.radius = float(s["predicted"]), float(s["radius"])
+        self.restarts = int(s.get("restarts", 0))
         self.on_boundary = bool(s["on_boundary"])
         self.model = None
         if s["model"] is not None:

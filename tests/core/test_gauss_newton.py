@@ -97,6 +97,62 @@ def test_noisy_renders_probe_at_a_seed_of_their_own_and_theta_is_rendered_again_
             m.tell(batch, (r * r).sum(1), r)
 
 
+def test_a_noisy_run_whose_trust_radius_collapses_restarts_it_and_a_deterministic_one_does_not():
+    """Under render noise the ratio test of tiny steps measures noise: the radius shrinks until nothing
+    moves (MESH seed 0 stopped at 0.0061 radii, docs/results-highdim.md). A noisy run sets a radius that
+    fell below `restart_below` back to `restart_radius` and keeps θ and the model; a deterministic one
+    keeps shrinking (there a collapsed radius means a converged or misfitted model)."""
+    rng = np.random.default_rng(0)
+    jac = rng.standard_normal((40, 12))
+    x_star = rng.uniform(0.2, 0.8, 12)
+
+    def rejected_steps(noise, **options):
+        m = gauss_newton(12, budget=400, seed=0, samples=8, **options)
+        radii = []
+        for _ in range(8):
+            batch = m.ask()
+            r = (batch.x - x_star) @ jac.T
+            r = r + noise * np.array([np.random.default_rng(int(s)).standard_normal(40) for s in batch.seeds])
+            if m.r is not None:
+                r[0] += 100.0  # every candidate after the first renders far worse: the radius shrinks ×0.25
+            m.tell(batch, (r * r).sum(1), r)
+            radii.append(m.radius)
+        return m, radii
+
+    noisy, radii = rejected_steps(0.01)
+    assert len(noisy.ask()) == 40  # the noise showed: batches of noisy_samples
+    assert noisy.restarts >= 1 and min(radii) >= 0.001 and 0.02 in radii
+    state = noisy.state_dict()
+    resumed = gauss_newton(12, budget=400, seed=0, samples=8)
+    resumed.load_state_dict(state)
+    assert resumed.restarts == noisy.restarts and resumed.radius == noisy.radius
+    exact, radii = rejected_steps(0.0)
+    assert exact.restarts == 0 and min(radii) < 0.001
+    never, radii = rejected_steps(0.01, restart_below=0.0)
+    assert never.restarts == 0 and min(radii) < 0.001
+    with pytest.raises(ConfigError, match="restart_radius"):
+        gauss_newton(12, budget=400, restart_below=0.05, restart_radius=0.02)
+
+
+def test_a_noisy_run_spends_its_whole_budget_when_the_last_batch_is_smaller():
+    """Batches of 40 from the third on: a budget of 100 leaves 20 for the last one, which runs as a smaller
+    batch instead of being left unused."""
+    rng = np.random.default_rng(1)
+    jac = rng.standard_normal((30, 6))
+
+    def residuals(x, seeds):
+        return x @ jac.T + 0.01 * np.array([np.random.default_rng(int(s)).standard_normal(30) for s in seeds])
+
+    m = gauss_newton(6, budget=100, seed=0)
+    sizes = []
+    while not m.done:
+        batch = m.ask()
+        r = residuals(batch.x, batch.seeds)
+        m.tell(batch, (r * r).sum(1), r)
+        sizes.append(len(batch))
+    assert sizes == [20, 20, 40, 20] and m.evaluations == 100
+
+
 def test_the_accepted_point_never_gets_worse_and_stays_in_the_cube():
     """A nonlinear residual (the linear model is wrong away from θ): the trust region rejects steps
     that render worse, so the loss at `current` only falls; every asked point lies in the unit cube."""
