@@ -164,6 +164,7 @@ class GaussNewtonOptions(CommonOptions):
 
 
 NOISE_MODES = ("auto", "noisy", "exact")
+_NOISE_SHOWN = {"auto": None, "noisy": True, "exact": False}  # what each mode knows of the noise at the start
 # trust-region ratio test: actual / predicted reduction of the squared residual
 _SHRINK_BELOW, _GROW_ABOVE, _SHRINK, _GROW = 0.25, 0.75, 0.25, 2.0
 # below this many parameters the exact, regressing EigenModel; from it the incremental KrylovModel
@@ -196,8 +197,9 @@ class GaussNewton(Method):
         self.theta = self.x0.copy()  # the accepted point
         self.r: np.ndarray | None = None  # its residual vector (None until the first batch)
         self.r_renders = 0  # how many of θ's renders `r` averages (noisy: θ is rendered again each batch)
-        self.found_exact = False  # noise "auto": a render of θ at another seed came back bit-identical
-        self.found_noise = self.options.noise == "noisy"  # ... or differed: batches of `noisy_samples`
+        # whether the evaluations are noisy: None until θ's render at another seed decides (noise "auto"),
+        # True when it differed (batches of `noisy_samples`), False when it came back bit-identical
+        self.noise_shown: bool | None = _NOISE_SHOWN[o.noise]
         self.candidate = self.x0.copy()  # the point the next batch renders first
         self.predicted = 0.0  # the model's predicted reduction of |r|² at the candidate
         self.on_boundary = False  # whether the trust region (not clipping) limited the model's step
@@ -225,7 +227,7 @@ class GaussNewton(Method):
         # with k workers, the whole number of rounds over them nearest `samples` (more probes when k exceeds
         # it): its iterations to target hardly depend on the probe count (texture1024: 3 with 16 to 32)
         left = self.budget - self.evaluations
-        samples = self.options.noisy_samples if self.found_noise else self.options.samples
+        samples = self.options.noisy_samples if self.noise_shown else self.options.samples
         batch = rounds_batch(samples, self.parallel, left=left, least=2, nearest=True)
         # one worker: the budget's last renders as a smaller batch, not left unused (up to 39 of them)
         return left if self.parallel <= 1 and 2 <= left < batch else batch
@@ -250,7 +252,7 @@ class GaussNewton(Method):
 
     @property
     def noisy(self) -> bool:
-        return self.options.noise == "noisy" or (self.options.noise == "auto" and not self.found_exact)
+        return self.noise_shown is not False  # undecided counts as noisy
 
     def _render_seeds(self, count: int) -> np.ndarray:
         seeds = super()._render_seeds(count)
@@ -356,17 +358,16 @@ class GaussNewton(Method):
                 self.radius = max(o.radius_min, self.radius * _SHRINK)
             elif ratio > _GROW_ABOVE and self.on_boundary:
                 self.radius = min(o.radius_max, self.radius * _GROW)
-            if self.found_noise and self.radius < o.restart_below:
+            if self.noise_shown and self.radius < o.restart_below:
                 # soft restart (as DFO-LS does for noisy least squares): keep θ and the model, widen the radius
                 self.radius = o.restart_radius
                 self.restarts += 1
-        if paired and self.options.noise == "auto" and not self.found_noise:
+        if paired and self.noise_shown is None:
             # θ's render under another seed: bit-identical means no noise to guard against
-            self.found_exact = bool(np.array_equal(theta_r, self.r))
-            self.found_noise = not self.found_exact
+            self.noise_shown = not np.array_equal(theta_r, self.r)
         if accept:
             self.theta, self.r, self.r_renders = self.candidate.copy(), cand_r, 1
-        elif paired and not self.found_exact:
+        elif paired and self.noise_shown:
             # θ stays: its residual becomes the mean of its renders, the lucky first one diluted and the
             # next step's starting residual less noisy with every rejected candidate
             self.r_renders += 1
@@ -385,8 +386,7 @@ class GaussNewton(Method):
             "theta": self.theta.copy(),
             "r": None if self.r is None else self.r.copy(),
             "r_renders": self.r_renders,
-            "found_exact": self.found_exact,
-            "found_noise": self.found_noise,
+            "noise_shown": self.noise_shown,
             "candidate": self.candidate.copy(),
             "predicted": self.predicted,
             "radius": self.radius,
@@ -406,8 +406,11 @@ class GaussNewton(Method):
         self.theta = np.asarray(s["theta"], dtype=np.float64)
         self.r = None if s["r"] is None else np.asarray(s["r"], dtype=np.float64)
         self.r_renders = int(s.get("r_renders", 1))
-        self.found_exact = bool(s.get("found_exact", False))
-        self.found_noise = bool(s.get("found_noise", self.options.noise == "noisy"))
+        if "noise_shown" in s:
+            self.noise_shown = None if s["noise_shown"] is None else bool(s["noise_shown"])
+        else:  # written before the field: two flags for the same three states, or neither
+            old = {(True, False): False, (False, True): True}.get((s.get("found_exact"), s.get("found_noise")))
+            self.noise_shown = _NOISE_SHOWN[self.options.noise] if old is None else old
         self.candidate = np.asarray(s["candidate"], dtype=np.float64)
         self.predicted, self.radius = float(s["predicted"]), float(s["radius"])
         self.restarts = int(s.get("restarts", 0))
